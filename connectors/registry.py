@@ -1,0 +1,43 @@
+"""Source types by name, loaded lazily from the `datasync.connectors` entry-point group.
+
+Built-in connectors are declared in this project's own pyproject.toml the same way a
+third-party package would declare one, so the engine and the API never import a concrete
+connector and a new source type needs no change to `app/`.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib.metadata import entry_points
+
+from connectors.base import Connector
+
+ENTRY_POINT_GROUP = "datasync.connectors"
+
+
+class UnknownSourceType(LookupError):
+    def __init__(self, type_name: str) -> None:
+        super().__init__(
+            f"unknown data source type {type_name!r}; known types: {', '.join(source_types())}"
+        )
+        self.type_name = type_name
+
+
+@cache
+def _entry_points() -> dict[str, str]:
+    return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def source_types() -> list[str]:
+    """Every registered type name, sorted."""
+    return sorted(_entry_points())
+
+
+@cache
+def connector_class(type_name: str) -> type[Connector]:
+    """The connector class registered for `type_name`, imported on first use."""
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name == type_name:
+            cls: type[Connector] = ep.load()
+            return cls
+    raise UnknownSourceType(type_name)
