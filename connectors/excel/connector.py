@@ -1,0 +1,452 @@
+"""The `microsoft-excel` source type: one worksheet of a workbook in OneDrive/SharePoint,
+read through Microsoft Graph with msal tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+from urllib.parse import quote, urlsplit
+
+import pyarrow as pa
+
+from connectors.base import (
+    JSON,
+    AuthError,
+    ConfigError,
+    Environment,
+    NotFoundError,
+    Problem,
+    ProgressCallback,
+    Table,
+    TransientError,
+)
+from connectors.excel.addresses import (
+    AddressError,
+    Bounds,
+    CellBlock,
+    clip_to_used,
+    parse_a1,
+    row_blocks,
+    rows_per_block,
+    used_block,
+    worksheet_segment,
+)
+from connectors.excel.cells import render_rows
+from connectors.excel.graph_api import (
+    AppOnlyTokens,
+    DelegatedTokens,
+    GraphClient,
+    GraphError,
+    RetryPolicy,
+    TokenSource,
+    new_http_session,
+)
+
+T = TypeVar("T")
+
+DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
+DEFAULT_GRAPH_BASE_URL = "https://graph.microsoft.com/v1.0"
+
+# Microsoft's public and national-cloud endpoints, always allowed as overrides.
+MICROSOFT_AUTHORITY_HOSTS = frozenset(
+    {
+        "login.microsoftonline.com",
+        "login.microsoftonline.us",
+        "login.chinacloudapi.cn",
+        "login.partner.microsoftonline.cn",
+    }
+)
+MICROSOFT_GRAPH_HOSTS = frozenset(
+    {
+        "graph.microsoft.com",
+        "graph.microsoft.us",
+        "dod-graph.microsoft.us",
+        "microsoftgraph.chinacloudapi.cn",
+    }
+)
+
+# Graph fails a single range request whose answer is too large
+# (ResponsePayloadSizeLimitExceeded, or a 504 while it tries), so rows are read in blocks.
+MAX_ROWS_PER_REQUEST = 5_000
+MAX_CELLS_PER_REQUEST = 50_000
+
+_DRIVE_SETTINGS = ("driveId", "userId", "siteId")
+_FORBIDDEN_SHEET_CHARS = set("[]:*?/\\")
+_NOT_A_WORKBOOK_CODES = ("unsupportedWorkbook", "invalidSessionUnsupportedWorkbook", "notSupported")
+_PAYLOAD_TOO_LARGE_CODES = ("ResponsePayloadSizeLimitExceeded", "payloadTooLarge")
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    workbook_id: str
+    worksheet_name: str
+    bounds: Bounds | None
+    header_row: int
+
+    @classmethod
+    def from_config(cls, config: JSON) -> Selection:
+        problems = ExcelConnector.validate_selection(config)
+        if problems:
+            raise ConfigError(problems[0].message, field=problems[0].field)
+        address = config.get("range")
+        return cls(
+            workbook_id=str(config["workbookId"]),
+            worksheet_name=str(config["worksheetName"]),
+            bounds=parse_a1(address) if address else None,
+            header_row=int(config.get("headerRow") or 1),
+        )
+
+
+class ExcelConnector:
+    type_name: ClassVar[str] = "microsoft-excel"
+    selection_keys: ClassVar[frozenset[str]] = frozenset({"workbookId", "worksheetName", "range"})
+    required_selection_keys: ClassVar[frozenset[str]] = frozenset({"workbookId", "worksheetName"})
+    retry_policy: ClassVar[RetryPolicy] = RetryPolicy()
+
+    def __init__(self, credentials: JSON, settings: JSON, env: Environment) -> None:
+        self._credentials = credentials
+        self._settings = settings
+        self._env = env
+        self._client: GraphClient | None = None
+
+    # --- validation (no network) ---------------------------------------------------------
+
+    @classmethod
+    def validate_credentials(
+        cls, credentials: JSON, settings: JSON, env: Environment
+    ) -> list[Problem]:
+        problems = [
+            Problem(f"credentials.{name}", "is required")
+            for name in ("tenantId", "clientId")
+            if not _is_text(credentials.get(name))
+        ]
+        has_secret = _is_text(credentials.get("clientSecret"))
+        has_refresh = _is_text(credentials.get("refreshToken"))
+        if has_secret and has_refresh:
+            problems.append(
+                Problem(
+                    "credentials",
+                    "give either clientSecret (app-only access) or refreshToken (delegated "
+                    "access), not both",
+                )
+            )
+        elif not (has_secret or has_refresh):
+            problems.append(
+                Problem(
+                    "credentials.clientSecret",
+                    "is required for app-only access (or give credentials.refreshToken for "
+                    "delegated access to the signed-in user's drive)",
+                )
+            )
+        if has_secret and not has_refresh:
+            drives = [name for name in _DRIVE_SETTINGS if settings.get(name)]
+            if not drives:
+                problems.append(
+                    Problem(
+                        "settings.driveId",
+                        "app-only access needs settings.driveId, settings.userId or "
+                        "settings.siteId to say whose drive holds the workbook",
+                    )
+                )
+            elif len(drives) > 1:
+                problems.append(
+                    Problem(f"settings.{drives[1]}", f"give only one of {', '.join(drives)}")
+                )
+            for name in drives:
+                if not _is_text(settings.get(name)):
+                    problems.append(Problem(f"settings.{name}", "must be a non-empty string"))
+        for name, default_hosts in (
+            ("authorityHost", MICROSOFT_AUTHORITY_HOSTS),
+            ("graphBaseUrl", MICROSOFT_GRAPH_HOSTS),
+        ):
+            if settings.get(name) is not None:
+                message = _endpoint_problem(settings[name], default_hosts | env.allowed_hosts)
+                if message:
+                    problems.append(Problem(f"settings.{name}", message))
+        return problems
+
+    @classmethod
+    def validate_selection(cls, selection: JSON) -> list[Problem]:
+        problems: list[Problem] = []
+        if not _is_text(selection.get("workbookId")):
+            problems.append(Problem("config.workbookId", "is required (the workbook's drive item id)"))
+        name = selection.get("worksheetName")
+        if not _is_text(name):
+            problems.append(Problem("config.worksheetName", "is required"))
+        elif len(name) > 31 or _FORBIDDEN_SHEET_CHARS & set(name):
+            problems.append(
+                Problem(
+                    "config.worksheetName",
+                    "is not a possible Excel worksheet name (at most 31 characters, none of "
+                    "[ ] : * ? / \\)",
+                )
+            )
+        address = selection.get("range")
+        if address not in (None, ""):
+            if not isinstance(address, str):
+                problems.append(Problem("config.range", "must be an A1 range such as A1:D100"))
+            else:
+                try:
+                    parse_a1(address)
+                except AddressError as exc:
+                    problems.append(Problem("config.range", str(exc)))
+        header_row = selection.get("headerRow")
+        if header_row is not None and (
+            isinstance(header_row, bool) or not isinstance(header_row, int) or header_row < 1
+        ):
+            problems.append(Problem("config.headerRow", "must be a whole number from 1"))
+        return problems
+
+    # --- network -------------------------------------------------------------------------
+
+    def test(self, selection: JSON) -> JSON:
+        """Proves the credentials get a token; with a workbook named, lists its worksheets."""
+        client = self._graph()
+        details: JSON = {"access": "delegated" if self._delegated else "app-only"}
+        if selection.get("workbookId"):
+            workbook_id = str(selection["workbookId"])
+            details["workbookId"] = workbook_id
+            details["worksheets"] = self._worksheet_names(client, workbook_id)
+        else:
+            # Without a workbook, a token is the proof; reading the drive root checks the
+            # drive setting too.
+            self._translate_call(lambda: client.get(""), workbook_id=None)
+        return details
+
+    def fetch(self, selection: JSON, progress: ProgressCallback) -> Table:
+        chosen = Selection.from_config(selection)
+        client = self._graph()
+        worksheet = f"items/{quote(chosen.workbook_id, safe='')}/workbook/" + worksheet_segment(
+            chosen.worksheet_name
+        )
+        # Ask only for the used range's address first: its values for a 100k-row sheet
+        # would exceed Graph's response limit.
+        used = self._worksheet_call(
+            chosen,
+            lambda: client.get(f"{worksheet}/usedRange(valuesOnly=true)", {"$select": "address"}),
+        )
+        block = clip_to_used(chosen.bounds or Bounds(None, None, None, None), used_block(used["address"]))
+        if block is None:
+            return Table(columns=[], batches=iter(()))
+        header_row = block.first_row + chosen.header_row - 1
+        if header_row > block.last_row:
+            raise ConfigError(
+                f"headerRow {chosen.header_row} is below the last used row of the range "
+                f"({block.address})",
+                field="config.headerRow",
+            )
+        table = CellBlock(header_row, block.first_column, block.last_row, block.last_column)
+        rows = rows_per_block(table.width, MAX_ROWS_PER_REQUEST, MAX_CELLS_PER_REQUEST)
+        blocks = row_blocks(table, rows)
+        # The first block (with the header) is read now, so that access and selection
+        # errors surface from fetch() itself; the rest are read as the engine consumes.
+        first = self._read_rows(client, chosen, worksheet, blocks[0])
+        columns = first[0]
+        return Table(
+            columns=columns,
+            batches=self._batches(client, chosen, worksheet, first[1:], blocks[1:], len(columns), progress),
+        )
+
+    def _batches(
+        self,
+        client: GraphClient,
+        chosen: Selection,
+        worksheet: str,
+        first_rows: list[list[str]],
+        rest: list[CellBlock],
+        width: int,
+        progress: ProgressCallback,
+    ) -> Iterator[pa.RecordBatch]:
+        fetched = len(first_rows)
+        progress(fetched)
+        if first_rows:
+            yield _record_batch(first_rows, width)
+        for block in rest:
+            rows = self._read_rows(client, chosen, worksheet, block)
+            fetched += len(rows)
+            progress(fetched)
+            yield _record_batch(rows, width)
+
+    def _read_rows(
+        self, client: GraphClient, chosen: Selection, worksheet: str, block: CellBlock
+    ) -> list[list[str]]:
+        """Rendered rows of `block`; halves the block when Graph says the answer is too
+        large (wide rows or long texts), down to single rows."""
+        path = f"{worksheet}/range(address='{block.address}')"
+        try:
+            answer = self._worksheet_call(
+                chosen,
+                lambda: client.get(path, {"$select": "address,values,text,numberFormat"}),
+                reraise_payload_limit=True,
+            )
+        except GraphError:  # only the payload limit is re-raised to here
+            if block.height == 1:
+                raise ConfigError(
+                    f"row {block.first_row} of worksheet '{chosen.worksheet_name}' is too large "
+                    "for one Microsoft Graph request",
+                    field="config.range",
+                ) from None
+            half = block.height // 2
+            upper = CellBlock(block.first_row, block.first_column, block.first_row + half - 1, block.last_column)
+            lower = CellBlock(block.first_row + half, block.first_column, block.last_row, block.last_column)
+            return self._read_rows(client, chosen, worksheet, upper) + self._read_rows(
+                client, chosen, worksheet, lower
+            )
+        values = answer.get("values") or []
+        return render_rows(values, answer.get("numberFormat"), answer.get("text"), block.width)
+
+    # --- errors in context -----------------------------------------------------------------
+
+    def _worksheet_call(
+        self, chosen: Selection, call: Callable[[], JSON], reraise_payload_limit: bool = False
+    ) -> JSON:
+        try:
+            return call()
+        except GraphError as error:
+            if reraise_payload_limit and error.has_code(*_PAYLOAD_TOO_LARGE_CODES):
+                raise
+            if error.status == 404:
+                # Graph says itemNotFound for a missing worksheet and for a missing file
+                # alike; listing the worksheets tells which, and what exists instead.
+                names = self._worksheet_names(self._graph(), chosen.workbook_id)
+                if chosen.worksheet_name in names:
+                    raise NotFoundError(
+                        f"worksheet '{chosen.worksheet_name}' could not be read: {error.message}"
+                    ) from None
+                raise ConfigError(
+                    f"worksheet '{chosen.worksheet_name}' not found in the workbook; it has: "
+                    + ", ".join(f"'{n}'" for n in names),
+                    field="config.worksheetName",
+                ) from None
+            if error.status == 400 and not error.has_code(*_NOT_A_WORKBOOK_CODES):
+                raise ConfigError(
+                    f"Microsoft Graph refused the request: {error.message}", field="config.range"
+                ) from None
+            raise self._translate(error, chosen.workbook_id) from None
+
+    def _worksheet_names(self, client: GraphClient, workbook_id: str) -> list[str]:
+        answer = self._translate_call(
+            lambda: client.get(
+                f"items/{quote(workbook_id, safe='')}/workbook/worksheets", {"$select": "name,position"}
+            ),
+            workbook_id=workbook_id,
+        )
+        sheets = sorted(answer.get("value", []), key=lambda s: s.get("position", 0))
+        return [str(s.get("name", "")) for s in sheets]
+
+    def _translate_call(self, call: Callable[[], T], workbook_id: str | None) -> T:
+        try:
+            return call()
+        except GraphError as error:
+            raise self._translate(error, workbook_id) from None
+
+    def _translate(self, error: GraphError, workbook_id: str | None) -> Exception:
+        where = self._drive_description()
+        if error.status == 401:
+            return AuthError(
+                f"Microsoft Graph rejected the access token ({error.code or 'unauthorized'}: "
+                f"{error.message}); check the app registration and its permissions"
+            )
+        if error.status == 403:
+            return AuthError(
+                f"no permission to read {('workbook ' + repr(workbook_id)) if workbook_id else where}"
+                f" ({error.code or 'accessDenied'}); grant the app Files.Read.All (or "
+                "Sites.Selected with read access to the site) and admin consent"
+            )
+        if error.status == 404:
+            if workbook_id is None:
+                return NotFoundError(f"{where} not found; check the drive settings")
+            return NotFoundError(
+                f"workbook {workbook_id!r} not found in {where}; check config.workbookId (the "
+                "drive item id) and the drive settings"
+            )
+        if error.has_code(*_NOT_A_WORKBOOK_CODES):
+            return ConfigError(
+                f"drive item {workbook_id!r} is not an Excel workbook (.xlsx) that Graph can "
+                "open",
+                field="config.workbookId",
+            )
+        if error.status >= 500:
+            return TransientError(f"Microsoft Graph failed (HTTP {error.status}: {error.message})")
+        return ConfigError(f"Microsoft Graph refused the request ({error.code}: {error.message})")
+
+    # --- wiring ----------------------------------------------------------------------------
+
+    @property
+    def _delegated(self) -> bool:
+        return bool(self._credentials.get("refreshToken")) and not self._credentials.get(
+            "clientSecret"
+        )
+
+    def _graph(self) -> GraphClient:
+        if self._client is None:
+            problems = self.validate_credentials(self._credentials, self._settings, self._env)
+            if problems:
+                raise ConfigError(f"{problems[0].field} {problems[0].message}", field=problems[0].field)
+            self._client = GraphClient(
+                self._drive_url(), self._tokens(), new_http_session(self._env.http_timeout_seconds),
+                self.retry_policy,
+            )
+        return self._client
+
+    def _tokens(self) -> TokenSource:
+        authority_host = str(self._settings.get("authorityHost") or DEFAULT_AUTHORITY_HOST)
+        authority = f"{authority_host.rstrip('/')}/{quote(str(self._credentials['tenantId']), safe='')}"
+        graph = urlsplit(self._graph_base_url())
+        scopes = [f"{graph.scheme}://{graph.netloc}/.default"]
+        # Instance discovery asks login.microsoftonline.com about the authority; private
+        # endpoints and stand-ins are not known there.
+        discovery = urlsplit(authority_host).hostname in MICROSOFT_AUTHORITY_HOSTS
+        if self._delegated:
+            return DelegatedTokens(
+                authority, self._credentials, scopes, self._env.http_timeout_seconds, discovery,
+                self._env.save_credentials,
+            )
+        return AppOnlyTokens(
+            authority, self._credentials, scopes, self._env.http_timeout_seconds, discovery
+        )
+
+    def _graph_base_url(self) -> str:
+        return str(self._settings.get("graphBaseUrl") or DEFAULT_GRAPH_BASE_URL).rstrip("/")
+
+    def _drive_url(self) -> str:
+        base = self._graph_base_url()
+        if self._delegated:
+            return f"{base}/me/drive"
+        if self._settings.get("driveId"):
+            return f"{base}/drives/{quote(str(self._settings['driveId']), safe='!')}"
+        if self._settings.get("userId"):
+            return f"{base}/users/{quote(str(self._settings['userId']), safe='@')}/drive"
+        return f"{base}/sites/{quote(str(self._settings['siteId']), safe=',')}/drive"
+
+    def _drive_description(self) -> str:
+        if self._delegated:
+            return "the signed-in user's drive"
+        for name in _DRIVE_SETTINGS:
+            if self._settings.get(name):
+                return f"the drive of settings.{name} {self._settings[name]!r}"
+        return "the drive"
+
+
+def _record_batch(rows: list[list[str]], width: int) -> pa.RecordBatch:
+    columns = [pa.array([row[c] for row in rows], type=pa.string()) for c in range(width)]
+    return pa.RecordBatch.from_arrays(columns, names=[f"c{c}" for c in range(width)])
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _endpoint_problem(value: Any, allowed_hosts: frozenset[str]) -> str | None:
+    if not isinstance(value, str):
+        return "must be an https URL"
+    parts = urlsplit(value)
+    if parts.scheme != "https" or not parts.hostname:
+        return "must be an https URL such as https://login.microsoftonline.us"
+    if parts.hostname.lower() not in {h.lower() for h in allowed_hosts}:
+        return (
+            f"host {parts.hostname!r} is not allowed; the operator must add it to "
+            "ENDPOINT_ALLOWLIST"
+        )
+    return None
