@@ -1,0 +1,174 @@
+"""The SQL store: the source of truth for users, sources, files, schedules and runs.
+
+Redis only carries jobs; losing it loses no schedule and no history.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from advanced_alchemy.types import DateTimeUTC
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+    type_annotation_map = {datetime: DateTimeUTC(timezone=True), dict[str, Any]: JSON}
+
+
+class Timestamped:
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class User(Timestamped, Base):
+    __tablename__ = "users"
+
+    email: Mapped[str | None] = mapped_column(String(320), unique=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    password_hash: Mapped[str | None] = mapped_column(String(300))
+    # `sub` of a host-app JWT; such users never log in here.
+    external_id: Mapped[str | None] = mapped_column(String(300), unique=True)
+
+
+class ApiKey(Timestamped, Base):
+    __tablename__ = "api_keys"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(20))
+    last_used_at: Mapped[datetime | None]
+
+
+class DataSource(Timestamped, Base):
+    __tablename__ = "data_sources"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(50))
+    credentials_encrypted: Mapped[str] = mapped_column(Text)
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class TargetFile(Timestamped, Base):
+    __tablename__ = "target_files"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    delimiter: Mapped[str] = mapped_column(String(1), default=",")
+    encoding: Mapped[str] = mapped_column(String(20), default="utf-8")
+    header: Mapped[bool] = mapped_column(Boolean, default=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    row_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    column_count: Mapped[int] = mapped_column(Integer, default=0)
+    checksum: Mapped[str | None] = mapped_column(String(64))
+
+    versions: Mapped[list[FileVersion]] = relationship(
+        back_populates="file", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class FileVersion(Base):
+    __tablename__ = "file_versions"
+    __table_args__ = (UniqueConstraint("file_id", "version"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    file_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("target_files.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    row_count: Mapped[int] = mapped_column(BigInteger)
+    column_count: Mapped[int] = mapped_column(Integer)
+    checksum: Mapped[str] = mapped_column(String(64))
+    run_id: Mapped[uuid.UUID | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    file: Mapped[TargetFile] = relationship(back_populates="versions")
+
+
+class Schedule(Timestamped, Base):
+    __tablename__ = "schedules"
+    __table_args__ = (Index("ix_schedules_due", "enabled", "next_sync_at"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    data_source_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("data_sources.id"), index=True)
+    target_file_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("target_files.id"), index=True)
+    frequency: Mapped[str] = mapped_column(String(10))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    next_sync_at: Mapped[datetime | None]
+    last_sync_at: Mapped[datetime | None]
+    last_sync_status: Mapped[str | None] = mapped_column(String(10))
+    last_sync_row_count: Mapped[int | None] = mapped_column(BigInteger)
+    last_sync_error: Mapped[str | None] = mapped_column(Text)
+    last_sync_duration_ms: Mapped[int | None] = mapped_column(BigInteger)
+
+    data_source: Mapped[DataSource] = relationship(lazy="joined")
+    target_file: Mapped[TargetFile] = relationship(lazy="joined")
+
+
+class SyncRun(Base):
+    __tablename__ = "sync_runs"
+    __table_args__ = (
+        # One run per scheduled slot, whatever the number of schedulers racing to claim it.
+        UniqueConstraint("schedule_id", "slot_at", "attempt", name="uq_sync_runs_slot"),
+        Index("ix_sync_runs_schedule_started", "schedule_id", "created_at"),
+        Index("ix_sync_runs_user_created", "user_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    schedule_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("schedules.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    trigger: Mapped[str] = mapped_column(String(10))  # schedule | manual | retry
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    slot_at: Mapped[datetime | None]
+    force: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(10), default="queued")  # queued|running|success|error
+    phase: Mapped[str] = mapped_column(String(10), default="queued")
+    rows_fetched: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]
+    duration_ms: Mapped[int | None] = mapped_column(BigInteger)
+    row_count: Mapped[int | None] = mapped_column(BigInteger)
+    column_count: Mapped[int | None] = mapped_column(Integer)
+    added: Mapped[int | None] = mapped_column(BigInteger)
+    updated: Mapped[int | None] = mapped_column(BigInteger)
+    deleted: Mapped[int | None] = mapped_column(BigInteger)
+    columns_added: Mapped[list[str] | None] = mapped_column(JSON)
+    columns_removed: Mapped[list[str] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    retry_at: Mapped[datetime | None]
+    file_version: Mapped[int | None] = mapped_column(Integer)
+    bytes_written: Mapped[int | None] = mapped_column(BigInteger)
+    data_source_type: Mapped[str] = mapped_column(String(50))

@@ -1,0 +1,182 @@
+"""One error envelope for every 4xx/5xx, framework errors included.
+
+`{"success": false, "error": <title>, "message": <what and how to fix>, "requestId": <id>}`,
+plus `details` for validation errors. Nothing internal (traces, SQL, paths) reaches a client.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from redis.exceptions import RedisError
+from sqlalchemy.exc import OperationalError
+
+from app.request_id import request_id_of
+
+log = logging.getLogger("datasync.api")
+
+TITLES = {
+    400: "Invalid request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    429: "Rate limit exceeded",
+    500: "Internal server error",
+    503: "Service unavailable",
+}
+
+
+class ApiError(Exception):
+    """An error with everything the client needs to fix its request."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        title: str | None = None,
+        details: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.title = title or TITLES.get(status, "Error")
+        self.message = message
+        self.details = details
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+
+class InvalidInput(ApiError):
+    """400 with one `details` entry per bad field."""
+
+    def __init__(self, details: list[dict[str, str]], message: str | None = None) -> None:
+        fields = ", ".join(d["field"] for d in details)
+        super().__init__(
+            400,
+            message or f"Invalid value for {fields}: see details",
+            title="Invalid schedule configuration" if message is None else None,
+            details=details,
+        )
+
+
+def not_found(what: str) -> ApiError:
+    return ApiError(404, f"{what} not found")
+
+
+def parse_id(value: str, what: str) -> uuid.UUID:
+    """Path ids: anything that is not a UUID cannot exist, so it is a 404 like any other."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise not_found(what) from None
+
+
+def envelope(request: Request[Any, Any, Any], error: ApiError) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {
+        "success": False,
+        "error": error.title,
+        "message": error.message,
+        **error.extra,
+        "requestId": request_id_of(request.scope),
+    }
+    if error.details:
+        body["details"] = error.details
+    return Response(body, status_code=error.status, headers=error.headers)
+
+
+_MSGSPEC_PATH = re.compile(r"`\$\.?([^`]*)`")
+
+
+def _validation_details(exc: ValidationException) -> list[dict[str, str]]:
+    details = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        if not isinstance(item, dict):
+            continue
+        message = str(item.get("message", "invalid value"))
+        key = str(item.get("key") or "")
+        # msgspec reports "Expected `int`, got `str` - at `$.config.minute`".
+        at = message.rsplit(" - at ", 1)
+        if len(at) == 2:
+            message = at[0]
+            match = _MSGSPEC_PATH.search(at[1])
+            key = key or (match.group(1) if match else "")
+        if item.get("source") == "query" and not key:
+            key = "query"
+        details.append({"field": key or "body", "message": _readable(message)})
+    return details
+
+
+def _readable(message: str) -> str:
+    message = message.replace("Expected `", "must be `").replace("Object missing required field", "missing required field")
+    return message[:1].lower() + message[1:]
+
+
+def handle_api_error(request: Request[Any, Any, Any], exc: ApiError) -> Response[dict[str, Any]]:
+    return envelope(request, exc)
+
+
+def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    status = exc.status_code
+    headers = dict(exc.headers or {})
+    if isinstance(exc, ValidationException):
+        details = _validation_details(exc)
+        if not details:
+            message = "The request body is not valid JSON: send a JSON object with Content-Type: application/json"
+            return envelope(request, ApiError(400, message, title="Malformed JSON"))
+        return envelope(request, ApiError(400, "Invalid value: see details", title="Invalid request", details=details))
+    messages = {
+        401: "Send a valid token as `Authorization: Bearer <token>` (log in at POST /api/auth/login)",
+        404: f"No such endpoint: {request.method} {request.url.path}",
+        405: f"{request.method} is not allowed on {request.url.path}",
+        413: "The request body is too large",
+        415: "Send the body as JSON with Content-Type: application/json",
+        429: "Too many requests: wait for the time in Retry-After, then try again",
+    }
+    detail = exc.detail if exc.detail and exc.detail != TITLES.get(status) else ""
+    message = messages.get(status, detail or TITLES.get(status, "Error"))
+    if status == 401 and detail:
+        message = detail
+    if status == 429 and "Retry-After" not in headers:
+        headers["Retry-After"] = str(headers.get("X-RateLimit-Reset", 60))
+    if status == 405 and "allow" in {k.lower() for k in headers}:
+        allow = next(v for k, v in headers.items() if k.lower() == "allow")
+        message += f"; allowed: {allow}"
+    return envelope(request, ApiError(status, message, headers=headers))
+
+
+def handle_dependency_down(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    which = "Redis" if isinstance(exc, RedisError) else "the database"
+    log.error("dependency unavailable: %s", type(exc).__name__)
+    return envelope(
+        request,
+        ApiError(503, f"{which} is unreachable; try again shortly", headers={"Retry-After": "5"}),
+    )
+
+
+def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return envelope(
+        request,
+        ApiError(HTTP_500_INTERNAL_SERVER_ERROR, "Something went wrong on our side; the request id helps us find it"),
+    )
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    ApiError: handle_api_error,
+    HTTPException: handle_http_exception,
+    RedisError: handle_dependency_down,
+    OperationalError: handle_dependency_down,
+    Exception: handle_unexpected,
+}

@@ -1,0 +1,164 @@
+"""`/api/files`: target CSV files, their content and kept versions."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.datastructures import ETag
+from litestar.response import File
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.middleware import Principal
+from app.db.models import FileVersion, Schedule, TargetFile
+from app.errors import ApiError, InvalidInput, not_found, parse_id
+from app.files.schemas import FileVersionOut, TargetFileCreate, TargetFileOut
+from app.schema import Limit, Offset, isoformat, page
+from app.sync.csv_store import EMPTY_SHA256, CsvStore
+
+DELIMITERS = {",", ";", "\t", "|"}
+ENCODINGS = {"utf-8", "utf-8-sig"}
+
+
+def file_out(file: TargetFile) -> TargetFileOut:
+    return TargetFileOut(
+        id=str(file.id),
+        name=file.name,
+        delimiter=file.delimiter,
+        encoding=file.encoding,
+        header=file.header,
+        size_bytes=file.size_bytes,
+        row_count=file.row_count,
+        column_count=file.column_count,
+        checksum=file.checksum or EMPTY_SHA256,
+        version=file.version,
+        created_at=isoformat(file.created_at) or "",
+        updated_at=isoformat(file.updated_at) or "",
+    )
+
+
+def version_out(version: FileVersion) -> FileVersionOut:
+    return FileVersionOut(
+        version=version.version,
+        size_bytes=version.size_bytes,
+        row_count=version.row_count,
+        column_count=version.column_count,
+        checksum=version.checksum,
+        run_id=str(version.run_id) if version.run_id else None,
+        created_at=isoformat(version.created_at) or "",
+    )
+
+
+async def get_owned_file(db: AsyncSession, user_id: uuid.UUID, file_id: str) -> TargetFile:
+    file = await db.get(TargetFile, parse_id(file_id, "File"))
+    if file is None or file.user_id != user_id:
+        raise not_found("File")
+    return file
+
+
+def _csv_response(request: Request[Any, Any, Any], path: Any, checksum: str, name: str) -> Response[Any]:
+    etag = f'"{checksum}"'
+    if request.headers.get("if-none-match", "").strip() in {etag, checksum, f"W/{etag}"}:
+        return Response(content=b"", status_code=304, headers={"ETag": etag})
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    if path is None:
+        return Response(content=b"", media_type="text/csv", headers={**headers, "ETag": etag})
+    return File(
+        path=path,
+        media_type="text/csv",
+        etag=ETag(value=checksum),
+        headers=headers,
+        content_disposition_type="attachment",
+        filename=name,
+    )
+
+
+class TargetFileController(Controller):
+    path = "/api/files"
+    tags = ["Target files"]
+
+    @post("/", operation_id="createFile", status_code=200)
+    async def create_file(
+        self, request: Request[Principal, Any, Any], data: TargetFileCreate, db_session: AsyncSession
+    ) -> dict[str, Any]:
+        problems = []
+        name = data.name.strip()
+        if not name or len(name) > 255 or any(c in name for c in '/\\"\0\n\r'):
+            problems.append({"field": "name", "message": "must be 1 to 255 characters without / \\ \" or line breaks"})
+        if data.delimiter not in DELIMITERS:
+            problems.append({"field": "delimiter", "message": "must be one of , ; | or a tab"})
+        if data.encoding not in ENCODINGS:
+            problems.append({"field": "encoding", "message": "must be utf-8 or utf-8-sig (UTF-8 with BOM, for Excel)"})
+        if problems:
+            raise InvalidInput(problems, "Invalid file settings: see details")
+        file = TargetFile(
+            user_id=request.user.user_id, name=name, delimiter=data.delimiter, encoding=data.encoding, header=data.header
+        )
+        db_session.add(file)
+        await db_session.flush()
+        return {"success": True, "file": file_out(file), "message": "File created successfully"}
+
+    @get("/", operation_id="listFiles")
+    async def list_file(
+        self, request: Request[Principal, Any, Any], db_session: AsyncSession, limit: Limit = 50, offset: Offset = 0
+    ) -> dict[str, Any]:
+        query = select(TargetFile).where(TargetFile.user_id == request.user.user_id)
+        total = await db_session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = (await db_session.scalars(query.order_by(TargetFile.created_at).limit(limit).offset(offset))).all()
+        return {"success": True, "files": [file_out(f) for f in rows], **page(limit, offset, total)}
+
+    @get("/{file_id:str}", operation_id="getFile")
+    async def get_file(self, request: Request[Principal, Any, Any], file_id: str, db_session: AsyncSession) -> dict[str, Any]:
+        return {"success": True, "file": file_out(await get_owned_file(db_session, request.user.user_id, file_id))}
+
+    @delete("/{file_id:str}", operation_id="deleteFile", status_code=200)
+    async def delete_file(
+        self, request: Request[Principal, Any, Any], file_id: str, db_session: AsyncSession, csv_store: CsvStore
+    ) -> dict[str, Any]:
+        file = await get_owned_file(db_session, request.user.user_id, file_id)
+        users = await db_session.scalar(select(func.count()).where(Schedule.target_file_id == file.id))
+        if users:
+            raise ApiError(409, f"The file is the target of {users} schedule(s): delete or repoint them first")
+        await db_session.delete(file)
+        await db_session.flush()
+        csv_store.delete(file.id)
+        return {"success": True, "message": "File deleted successfully"}
+
+    @get("/{file_id:str}/content", operation_id="getFileContent", media_type="text/csv")
+    async def content(
+        self, request: Request[Principal, Any, Any], file_id: str, db_session: AsyncSession, csv_store: CsvStore
+    ) -> Response[Any]:
+        file = await get_owned_file(db_session, request.user.user_id, file_id)
+        path = csv_store.csv_path(file.id, file.version) if file.version else None
+        return _csv_response(request, path, file.checksum or EMPTY_SHA256, file.name)
+
+    @get("/{file_id:str}/versions", operation_id="listFileVersions")
+    async def versions(
+        self, request: Request[Principal, Any, Any], file_id: str, db_session: AsyncSession
+    ) -> dict[str, Any]:
+        file = await get_owned_file(db_session, request.user.user_id, file_id)
+        rows = (
+            await db_session.scalars(
+                select(FileVersion).where(FileVersion.file_id == file.id).order_by(FileVersion.version.desc())
+            )
+        ).all()
+        return {"success": True, "versions": [version_out(v) for v in rows], "totalCount": len(rows)}
+
+    @get("/{file_id:str}/versions/{version:int}/content", operation_id="getFileVersionContent", media_type="text/csv")
+    async def version_content(
+        self,
+        request: Request[Principal, Any, Any],
+        file_id: str,
+        version: int,
+        db_session: AsyncSession,
+        csv_store: CsvStore,
+    ) -> Response[Any]:
+        file = await get_owned_file(db_session, request.user.user_id, file_id)
+        kept = await db_session.scalar(
+            select(FileVersion).where(FileVersion.file_id == file.id, FileVersion.version == version)
+        )
+        if kept is None:
+            raise not_found(f"Version {version} of this file (only the last versions are kept)")
+        return _csv_response(request, csv_store.csv_path(file.id, version), kept.checksum, file.name)

@@ -1,0 +1,137 @@
+"""The Litestar application: wiring only; behaviour lives in the domain packages."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
+from litestar import Litestar, Request
+from litestar.config.cors import CORSConfig
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.stores.redis import RedisStore
+from redis.asyncio import Redis
+
+from app.auth.controllers import AuthController
+from app.auth.middleware import PUBLIC_PATHS, BearerAuthMiddleware, Principal
+from app.auth.tokens import HostTokenVerifier
+from app.db.engine import create_engine, session_factory
+from app.errors import EXCEPTION_HANDLERS
+from app.files.controllers import TargetFileController
+from app.health import HealthController
+from app.request_id import RequestIdMiddleware
+from app.schedules.controllers import ScheduleController
+from app.settings import Settings, get_settings
+from app.sources.controllers import DataSourceController
+from app.sync.csv_store import CsvStore
+
+CONTROLLERS = [
+    AuthController,
+    DataSourceController,
+    TargetFileController,
+    ScheduleController,
+    HealthController,
+]
+
+
+def _rate_limit_identity(request: Request[Any, Any, Any]) -> str:
+    user = request.scope.get("user")
+    if isinstance(user, Principal):
+        return f"user:{user.user_id}"
+    client = request.client.host if request.client else "unknown"
+    return f"ip:{client}"
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+    engine = create_engine(settings)
+    sessions = session_factory(engine)
+    redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+    csv_store = CsvStore(settings.files_dir)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        app.state.settings = settings
+        app.state.session_maker = sessions
+        app.state.host_token_verifier = HostTokenVerifier(settings)
+        try:
+            yield
+        finally:
+            await redis.aclose()
+            await engine.dispose()
+
+    rate_limit = RateLimitConfig(
+        rate_limit=("minute", settings.rate_limit_per_minute),
+        identifier_for_request=_rate_limit_identity,
+        exclude=["^/health$", "^/ready$", "^/metrics$", "^/schema"],
+        rate_limit_limit_header_key="X-RateLimit-Limit",
+        rate_limit_remaining_header_key="X-RateLimit-Remaining",
+        rate_limit_reset_header_key="X-RateLimit-Reset",
+        rate_limit_policy_header_key="X-RateLimit-Policy",
+    )
+    return Litestar(
+        route_handlers=CONTROLLERS,
+        lifespan=[lifespan],
+        plugins=[
+            SQLAlchemyPlugin(
+                SQLAlchemyAsyncConfig(
+                    engine_instance=engine,
+                    session_maker=sessions,
+                    before_send_handler="autocommit",
+                    set_default_exception_handler=False,
+                )
+            )
+        ],
+        dependencies={
+            "settings": Provide(lambda: settings, sync_to_thread=False),
+            "csv_store": Provide(lambda: csv_store, sync_to_thread=False),
+            "session_maker": Provide(lambda: sessions, sync_to_thread=False),
+            "redis": Provide(lambda: redis, sync_to_thread=False),
+        },
+        middleware=[
+            RequestIdMiddleware,
+            DefineMiddleware(BearerAuthMiddleware, exclude=PUBLIC_PATHS),
+            rate_limit.middleware,
+        ],
+        stores={"rate_limit": RedisStore(redis, namespace="datasync:rate-limit")},
+        cors_config=CORSConfig(
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID", "If-None-Match"],
+            expose_headers=[
+                "X-Request-ID",
+                "X-RateLimit-Limit",
+                "X-RateLimit-Remaining",
+                "X-RateLimit-Reset",
+                "Retry-After",
+                "ETag",
+            ],
+        )
+        if settings.cors_origins
+        else None,
+        exception_handlers=EXCEPTION_HANDLERS,
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="DataSync API",
+            version="1.0.0",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(path="/"), SwaggerRenderPlugin(path="/swagger")],
+            components=Components(
+                security_schemes={
+                    "BearerToken": SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        description="Session JWT from /api/auth/login, an API key, or a host-app JWT",
+                    )
+                }
+            ),
+            security=[{"BearerToken": []}],
+        ),
+        debug=False,
+    )

@@ -1,0 +1,136 @@
+"""Schedules: create, update (partial, config merged), delete, list with filters."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import DataSource, Schedule, SyncRun, TargetFile
+from app.errors import InvalidInput, not_found
+from app.scheduling import next_slot_after, parse_cadence
+from app.schedules.schemas import ScheduleCreate, ScheduleUpdate
+from app.schedules.validation import check_config
+
+Problems = list[dict[str, str]]
+
+
+async def get_owned(db: AsyncSession, user_id: uuid.UUID, schedule_id: uuid.UUID) -> Schedule:
+    schedule = await db.get(Schedule, schedule_id)
+    if schedule is None or schedule.user_id != user_id:
+        raise not_found("Schedule")
+    return schedule
+
+
+async def _owned_ref(db: AsyncSession, model: type[DataSource] | type[TargetFile], user_id: uuid.UUID, raw: str, field: str, problems: Problems) -> Any:
+    what = "data source" if model is DataSource else "target file"
+    try:
+        row = await db.get(model, uuid.UUID(raw))
+    except ValueError:
+        row = None
+    # Another user's object is reported exactly like a missing one.
+    if row is None or row.user_id != user_id:
+        problems.append({"field": field, "message": f"no {what} with this id; create one first or check the id"})
+        return None
+    return row
+
+
+def _name_problems(name: str) -> Problems:
+    if not name.strip() or len(name.strip()) > 200:
+        return [{"field": "name", "message": "must be 1 to 200 characters"}]
+    return []
+
+
+def _apply_cadence(schedule: Schedule, frequency: str, config: dict[str, Any], source: DataSource) -> None:
+    cadence = check_config(frequency, config, source.type, source.settings)
+    schedule.next_sync_at = next_slot_after(cadence, datetime.now(UTC)) if schedule.enabled else None
+
+
+def _normalised(config: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(config.get("dayOfWeek"), str):
+        config = {**config, "dayOfWeek": config["dayOfWeek"].lower()}
+    return config
+
+
+async def create(db: AsyncSession, user_id: uuid.UUID, data: ScheduleCreate) -> Schedule:
+    problems = _name_problems(data.name)
+    source = await _owned_ref(db, DataSource, user_id, data.data_source_id, "dataSourceId", problems)
+    target = await _owned_ref(db, TargetFile, user_id, data.target_file_id, "targetFileId", problems)
+    if source is None or problems:
+        _, cadence_problems = parse_cadence(data.frequency, data.config)
+        raise InvalidInput(problems + cadence_problems)
+    config = _normalised(data.config)
+    schedule = Schedule(
+        user_id=user_id,
+        name=data.name.strip(),
+        data_source=source,
+        target_file=target,
+        frequency=data.frequency,
+        enabled=data.enabled,
+        config=config,
+    )
+    _apply_cadence(schedule, data.frequency, config, source)
+    db.add(schedule)
+    await db.flush()
+    return schedule
+
+
+async def update(db: AsyncSession, schedule: Schedule, data: ScheduleUpdate) -> Schedule:
+    problems: Problems = _name_problems(data.name) if data.name is not None else []
+    source = schedule.data_source
+    target = schedule.target_file
+    if data.data_source_id is not None:
+        source = await _owned_ref(db, DataSource, schedule.user_id, data.data_source_id, "dataSourceId", problems)
+    if data.target_file_id is not None:
+        target = await _owned_ref(db, TargetFile, schedule.user_id, data.target_file_id, "targetFileId", problems)
+    config = dict(schedule.config)
+    for key, value in (data.config or {}).items():
+        if value is None:
+            config.pop(key, None)
+        else:
+            config[key] = value
+    config = _normalised(config)
+    frequency = data.frequency if data.frequency is not None else schedule.frequency
+    if problems or source is None:
+        raise InvalidInput(problems)
+    if data.name is not None:
+        schedule.name = data.name.strip()
+    if data.enabled is not None:
+        schedule.enabled = data.enabled
+    _apply_cadence(schedule, frequency, config, source)
+    schedule.data_source = source
+    schedule.target_file = target
+    schedule.frequency = frequency
+    schedule.config = config
+    schedule.updated_at = datetime.now(UTC)
+    await db.flush()
+    return schedule
+
+
+def list_query(
+    user_id: uuid.UUID, enabled: bool | None, data_source_type: str | None, status: str | None, search: str | None
+) -> Select[tuple[Schedule]]:
+    query = select(Schedule).join(Schedule.data_source).where(Schedule.user_id == user_id)
+    if enabled is not None:
+        query = query.where(Schedule.enabled == enabled)
+    if data_source_type:
+        query = query.where(DataSource.type == data_source_type)
+    if status == "never":
+        query = query.where(Schedule.last_sync_status.is_(None))
+    elif status:
+        query = query.where(Schedule.last_sync_status == status)
+    if search:
+        escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(func.lower(Schedule.name).like(f"%{escaped.lower()}%", escape="\\"))
+    return query
+
+
+async def delete(db: AsyncSession, schedule: Schedule) -> None:
+    """Removes the schedule with its runs; the target file stays."""
+    runs = await db.scalars(select(SyncRun).where(SyncRun.schedule_id == schedule.id))
+    for run in runs:
+        await db.delete(run)
+    await db.delete(schedule)

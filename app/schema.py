@@ -1,0 +1,49 @@
+"""Base for API shapes: camelCase JSON, and the list envelope pieces every list shares."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+from litestar.params import Parameter
+
+Limit = Annotated[int, Parameter(ge=1, le=200, description="Page size, 1 to 200")]
+Offset = Annotated[int, Parameter(ge=0, description="Items to skip")]
+
+
+class CamelStruct(msgspec.Struct, rename="camel"):
+    """API bodies are camelCase JSON; Python attributes stay snake_case."""
+
+
+class Pagination(CamelStruct):
+    limit: int
+    offset: int
+    has_more: bool
+
+
+def isoformat(moment: datetime | None) -> str | None:
+    """ISO 8601 UTC with `Z`, as every timestamp in the API."""
+    if moment is None:
+        return None
+    text = moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    # Whole seconds read like the reference page ("2026-02-12T11:00:00Z").
+    return text.replace(".000Z", "Z")
+
+
+def duration_text(duration_ms: int | None) -> str | None:
+    """The page's duration style: "1.2s", "15s"."""
+    if duration_ms is None:
+        return None
+    seconds = duration_ms / 1000
+    if seconds >= 10:
+        return f"{round(seconds)}s"
+    return f"{seconds:.1f}".rstrip("0").rstrip(".") + "s"
+
+
+def page(limit: int, offset: int, total: int) -> dict[str, object]:
+    """`totalCount` and `pagination` for a list response."""
+    return {
+        "totalCount": total,
+        "pagination": Pagination(limit=limit, offset=offset, has_more=offset + limit < total),
+    }

@@ -1,0 +1,141 @@
+"""Data sources: a user's connections, with credentials sealed at rest."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import anyio
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import DataSource, Schedule
+from app.errors import ApiError, InvalidInput, not_found
+from app.sources.credentials import CredentialVault, CredentialsUnreadable
+from app.settings import Settings
+from connectors.base import JSON, ConnectorError, Environment
+from connectors.registry import UnavailableSourceType, UnknownSourceType, connector_class, source_types
+
+TEST_TIMEOUT_SECONDS = 60
+
+
+def connector_environment(settings: Settings, save_credentials: Any = None) -> Environment:
+    if save_credentials is None:
+        return Environment(allowed_hosts=settings.endpoint_allowlist)
+    return Environment(allowed_hosts=settings.endpoint_allowlist, save_credentials=save_credentials)
+
+
+def check_type(type_name: str) -> None:
+    try:
+        connector_class(type_name)
+    except UnknownSourceType:
+        raise InvalidInput(
+            [{"field": "type", "message": f"must be one of: {', '.join(source_types())}"}],
+            "Unknown data source type",
+        ) from None
+    except UnavailableSourceType as exc:
+        raise InvalidInput([{"field": "type", "message": str(exc)}], "Data source type not available") from None
+
+
+def check_credentials(settings: Settings, type_name: str, credentials: JSON, source_settings: JSON) -> None:
+    problems = connector_class(type_name).validate_credentials(
+        credentials, source_settings, connector_environment(settings)
+    )
+    if problems:
+        raise InvalidInput(
+            [{"field": p.field, "message": p.message} for p in problems],
+            "Invalid data source credentials or settings: see details",
+        )
+
+
+async def get_owned(db: AsyncSession, user_id: uuid.UUID, source_id: uuid.UUID) -> DataSource:
+    source = await db.get(DataSource, source_id)
+    if source is None or source.user_id != user_id:
+        raise not_found("Data source")
+    return source
+
+
+async def create(
+    db: AsyncSession, settings: Settings, user_id: uuid.UUID, name: str, type_name: str, credentials: JSON, source_settings: JSON
+) -> DataSource:
+    name = _checked_name(name)
+    check_type(type_name)
+    check_credentials(settings, type_name, credentials, source_settings)
+    source = DataSource(
+        user_id=user_id,
+        name=name,
+        type=type_name,
+        credentials_encrypted=CredentialVault(settings.secret_key).seal(credentials),
+        settings=source_settings,
+    )
+    db.add(source)
+    await db.flush()
+    return source
+
+
+async def update(
+    db: AsyncSession,
+    settings: Settings,
+    source: DataSource,
+    name: str | None,
+    credentials: JSON | None,
+    settings_patch: JSON | None,
+) -> DataSource:
+    vault = CredentialVault(settings.secret_key)
+    new_settings = dict(source.settings)
+    for key, value in (settings_patch or {}).items():
+        if value is None:
+            new_settings.pop(key, None)
+        else:
+            new_settings[key] = value
+    if credentials is not None or settings_patch is not None:
+        try:
+            effective = credentials if credentials is not None else vault.open(source.credentials_encrypted)
+        except CredentialsUnreadable as exc:
+            raise InvalidInput([{"field": "credentials", "message": str(exc)}]) from None
+        check_credentials(settings, source.type, effective, new_settings)
+    if name is not None:
+        source.name = _checked_name(name)
+    if credentials is not None:
+        source.credentials_encrypted = vault.seal(credentials)
+    source.settings = new_settings
+    await db.flush()
+    return source
+
+
+async def delete(db: AsyncSession, source: DataSource) -> None:
+    users = await db.scalar(select(func.count()).where(Schedule.data_source_id == source.id))
+    if users:
+        raise ApiError(
+            409,
+            f"The data source is used by {users} schedule(s): delete or repoint them first",
+        )
+    await db.delete(source)
+
+
+async def test_connection(db: AsyncSession, settings: Settings, source: DataSource) -> JSON:
+    """Connects with the stored credentials; a refused connection is the user's 400."""
+    vault = CredentialVault(settings.secret_key)
+    try:
+        credentials = vault.open(source.credentials_encrypted)
+    except CredentialsUnreadable as exc:
+        raise ApiError(400, str(exc), title="Connection failed") from None
+    rotated: list[JSON] = []
+    connector = connector_class(source.type)(credentials, dict(source.settings), connector_environment(settings, rotated.append))
+    try:
+        with anyio.fail_after(TEST_TIMEOUT_SECONDS):
+            details = await anyio.to_thread.run_sync(connector.test, dict(source.settings), abandon_on_cancel=True)
+    except TimeoutError:
+        raise ApiError(400, f"The source did not answer within {TEST_TIMEOUT_SECONDS} s", title="Connection failed") from None
+    except ConnectorError as exc:
+        raise ApiError(400, exc.message, title="Connection failed") from None
+    if rotated:
+        source.credentials_encrypted = vault.seal(rotated[-1])
+    return details
+
+
+def _checked_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise InvalidInput([{"field": "name", "message": "must be 1 to 200 characters"}], "Invalid name")
+    return name
