@@ -1,0 +1,102 @@
+"""The `google-sheets` source type: one sheet of a Google spreadsheet as a table."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import ClassVar
+
+from connectors.base import JSON, ConfigError, Environment, Problem, ProgressCallback, Table
+from connectors.google_sheets.a1 import spreadsheet_id_from
+from connectors.google_sheets.api import GoogleSheetsAPI, RetryPolicy, build_credentials
+from connectors.google_sheets.endpoints import DEFAULT_SHEETS_API_ROOT
+from connectors.google_sheets.reader import SheetReader
+from connectors.google_sheets.selection import (
+    credentials_problems,
+    parse_selection,
+    selection_problems,
+)
+
+
+class GoogleSheetsConnector:
+    """Reads a sheet through the Sheets API v4 with gspread's HTTP client and google-auth.
+
+    Values are strings as the sheet shows them (FORMATTED_VALUE), or with
+    `valueRender: "unformatted"` raw numbers and ISO 8601 dates; an empty cell is "".
+    Data source settings: `sheetsBaseUrl` and `tokenUri` override Google's endpoints
+    (allowlisted hosts only), `retryBudgetSeconds` bounds the time spent backing off from
+    429/5xx in one run (default 60).
+    """
+
+    type_name: ClassVar[str] = "google-sheets"
+    selection_keys: ClassVar[frozenset[str]] = frozenset(
+        {"spreadsheetId", "sheetName", "range", "valueRender"}
+    )
+    required_selection_keys: ClassVar[frozenset[str]] = frozenset({"spreadsheetId", "sheetName"})
+
+    def __init__(
+        self,
+        credentials: JSON,
+        settings: JSON,
+        env: Environment,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._credentials = credentials
+        self._settings = settings
+        self._env = env
+        self._sleep = sleep
+
+    @classmethod
+    def validate_credentials(
+        cls, credentials: JSON, settings: JSON, env: Environment
+    ) -> list[Problem]:
+        return credentials_problems(credentials, settings, env.allowed_hosts)
+
+    @classmethod
+    def validate_selection(cls, selection: JSON) -> list[Problem]:
+        return selection_problems(selection)
+
+    def test(self, selection: JSON) -> JSON:
+        api = self._api()
+        api.obtain_token()
+        details: JSON = {"account": api.account or "OAuth user credentials"}
+        spreadsheet = selection.get("spreadsheetId")
+        if not spreadsheet:
+            return details
+        spreadsheet_id = spreadsheet_id_from(str(spreadsheet))
+        if spreadsheet_id is None:
+            raise ConfigError(
+                "config.spreadsheetId must be a spreadsheet id or its URL",
+                field="config.spreadsheetId",
+            )
+        info = api.spreadsheet(spreadsheet_id)
+        if selection.get("sheetName"):
+            info.sheet(str(selection["sheetName"]))  # ConfigError listing the titles
+        details.update(
+            spreadsheetId=spreadsheet_id,
+            spreadsheetTitle=info.title,
+            sheetNames=[sheet.title for sheet in info.sheets],
+        )
+        return details
+
+    def fetch(self, selection: JSON, progress: ProgressCallback) -> Table:
+        parsed = parse_selection(selection)
+        api = self._api()
+        sheet = api.spreadsheet(parsed.spreadsheet_id).sheet(parsed.sheet_name)
+        return SheetReader(api, parsed, sheet, progress).table()
+
+    def _api(self) -> GoogleSheetsAPI:
+        problems = self.validate_credentials(self._credentials, self._settings, self._env)
+        if problems:
+            raise ConfigError(f"{problems[0].field} {problems[0].message}", field=problems[0].field)
+        credentials = build_credentials(self._credentials, self._settings.get("tokenUri"))
+        budget = self._settings.get("retryBudgetSeconds")
+        retry = RetryPolicy() if budget is None else RetryPolicy(budget_seconds=float(budget))
+        return GoogleSheetsAPI(
+            credentials,
+            api_root=self._settings.get("sheetsBaseUrl") or DEFAULT_SHEETS_API_ROOT,
+            timeout_seconds=self._env.http_timeout_seconds,
+            retry=retry,
+            sleep=self._sleep,
+        )
