@@ -20,11 +20,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol, TypeVar
+from urllib.parse import urlsplit
 
 import msal
 import requests
 
-from connectors.base import JSON, AuthError, TransientError
+from connectors.base import JSON, AuthError, ConfigError, TransientError
 
 T = TypeVar("T")
 
@@ -124,6 +125,16 @@ def new_http_session(timeout_seconds: float) -> requests.Session:
     return _TimeoutSession(timeout_seconds)
 
 
+def untrusted_certificate(exc: requests.exceptions.SSLError) -> ConfigError:
+    """A TLS failure is no passing fault: retrying would not make the certificate trusted."""
+    host = urlsplit(exc.request.url).hostname if exc.request is not None and exc.request.url else None
+    return ConfigError(
+        f"could not verify the TLS certificate of {host or 'the Microsoft endpoint'}; if an "
+        "operator CA or a TLS-inspecting proxy is in the way, point REQUESTS_CA_BUNDLE or "
+        "SSL_CERT_FILE at a bundle that includes its CA"
+    )
+
+
 # --- tokens ---------------------------------------------------------------------------------
 
 
@@ -167,6 +178,8 @@ def _msal_app(
     # authority must not block every other data source's run.
     try:
         app = build()
+    except requests.exceptions.SSLError as exc:
+        raise untrusted_certificate(exc) from None
     except ValueError as exc:  # msal: "Unable to get authority configuration for …"
         raise AuthError(
             "The Microsoft identity platform did not recognise the tenant; check "
@@ -200,6 +213,8 @@ def _acquire(call: Callable[[], JSON | None]) -> JSON | None:
     """msal raises only for transport failures; everything else comes back as a dict."""
     try:
         return call()
+    except requests.exceptions.SSLError as exc:
+        raise untrusted_certificate(exc) from None
     except requests.RequestException as exc:
         raise TransientError(
             f"could not reach the Microsoft identity platform ({type(exc).__name__})"
@@ -370,7 +385,7 @@ class GraphClient:
         self._retry = retry
 
     def get(self, path: str, params: dict[str, str] | None = None) -> JSON:
-        url = f"{self._drive_url}/{path.lstrip('/')}"
+        url = f"{self._drive_url}/{path.lstrip('/')}" if path else self._drive_url
         return self._retry.call(lambda: self._attempt(url, params))
 
     def _attempt(self, url: str, params: dict[str, str] | None) -> JSON:
@@ -399,6 +414,8 @@ class GraphClient:
         }
         try:
             return self._session.get(url, params=params, headers=headers)
+        except requests.exceptions.SSLError as exc:
+            raise untrusted_certificate(exc) from None
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise RetryableFailure(
                 f"could not reach Microsoft Graph ({type(exc).__name__})", None
