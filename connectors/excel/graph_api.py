@@ -254,9 +254,12 @@ class AppOnlyTokens:
         # acquire_token_for_client refuses force_refresh; dropping the cached token through
         # the cache's public API has the same effect.
         cache = self._app.token_cache
-        for item in cache.search(
-            msal.TokenCache.CredentialType.ACCESS_TOKEN, query={"client_id": self._client_id}
-        ):
+        stale = list(  # materialised: search() is a generator over the dict remove_at edits
+            cache.search(
+                msal.TokenCache.CredentialType.ACCESS_TOKEN, query={"client_id": self._client_id}
+            )
+        )
+        for item in stale:
             cache.remove_at(item)
 
 

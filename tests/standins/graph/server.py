@@ -36,6 +36,7 @@ CONTROL_OPERATIONS = frozenset(
         "clear_faults",
         "revoke_access_tokens",
         "request_log",
+        "clear_request_log",
     }
 )
 

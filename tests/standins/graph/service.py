@@ -209,6 +209,10 @@ class GraphService:
         with self._lock:
             self._access_tokens.clear()
 
+    def clear_request_log(self) -> None:
+        with self._lock:
+            self.requests.clear()
+
     def request_log(self) -> list[tuple[str, str, int]]:
         with self._lock:
             return list(self.requests)
