@@ -139,7 +139,9 @@ def rows_per_block(width: int, max_rows: int, max_cells: int) -> int:
 def row_blocks(block: CellBlock, rows: int) -> list[CellBlock]:
     """`block` cut into consecutive blocks of at most `rows` rows, full width each."""
     return [
-        CellBlock(start, block.first_column, min(start + rows - 1, block.last_row), block.last_column)
+        CellBlock(
+            start, block.first_column, min(start + rows - 1, block.last_row), block.last_column
+        )
         for start in range(block.first_row, block.last_row + 1, rows)
     ]
 

@@ -170,9 +170,11 @@ class ExcelConnector:
     def validate_selection(cls, selection: JSON) -> list[Problem]:
         problems: list[Problem] = []
         if not _is_text(selection.get("workbookId")):
-            problems.append(Problem("config.workbookId", "is required (the workbook's drive item id)"))
+            problems.append(
+                Problem("config.workbookId", "is required (the workbook's drive item id)")
+            )
         name = selection.get("worksheetName")
-        if not _is_text(name):
+        if not isinstance(name, str) or not _is_text(name):
             problems.append(Problem("config.worksheetName", "is required"))
         elif len(name) > 31 or _FORBIDDEN_SHEET_CHARS & set(name):
             problems.append(
@@ -226,7 +228,9 @@ class ExcelConnector:
             chosen,
             lambda: client.get(f"{worksheet}/usedRange(valuesOnly=true)", {"$select": "address"}),
         )
-        block = clip_to_used(chosen.bounds or Bounds(None, None, None, None), used_block(used["address"]))
+        block = clip_to_used(
+            chosen.bounds or Bounds(None, None, None, None), used_block(used["address"])
+        )
         if block is None:
             return Table(columns=[], batches=iter(()))
         header_row = block.first_row + chosen.header_row - 1
@@ -245,7 +249,9 @@ class ExcelConnector:
         columns = first[0]
         return Table(
             columns=columns,
-            batches=self._batches(client, chosen, worksheet, first[1:], blocks[1:], len(columns), progress),
+            batches=self._batches(
+                client, chosen, worksheet, first[1:], blocks[1:], len(columns), progress
+            ),
         )
 
     def _batches(
@@ -288,8 +294,12 @@ class ExcelConnector:
                     field="config.range",
                 ) from None
             half = block.height // 2
-            upper = CellBlock(block.first_row, block.first_column, block.first_row + half - 1, block.last_column)
-            lower = CellBlock(block.first_row + half, block.first_column, block.last_row, block.last_column)
+            upper = CellBlock(
+                block.first_row, block.first_column, block.first_row + half - 1, block.last_column
+            )
+            lower = CellBlock(
+                block.first_row + half, block.first_column, block.last_row, block.last_column
+            )
             return self._read_rows(client, chosen, worksheet, upper) + self._read_rows(
                 client, chosen, worksheet, lower
             )
@@ -328,7 +338,8 @@ class ExcelConnector:
     def _worksheet_names(self, client: GraphClient, workbook_id: str) -> list[str]:
         answer = self._translate_call(
             lambda: client.get(
-                f"items/{quote(workbook_id, safe='')}/workbook/worksheets", {"$select": "name,position"}
+                f"items/{quote(workbook_id, safe='')}/workbook/worksheets",
+                {"$select": "name,position"},
             ),
             workbook_id=workbook_id,
         )
@@ -349,10 +360,11 @@ class ExcelConnector:
                 f"{error.message}); check the app registration and its permissions"
             )
         if error.status == 403:
+            target = f"workbook {workbook_id!r}" if workbook_id else where
             return AuthError(
-                f"no permission to read {('workbook ' + repr(workbook_id)) if workbook_id else where}"
-                f" ({error.code or 'accessDenied'}); grant the app Files.Read.All (or "
-                "Sites.Selected with read access to the site) and admin consent"
+                f"no permission to read {target} ({error.code or 'accessDenied'}); grant the "
+                "app Files.Read.All (or Sites.Selected with read access to the site) and admin "
+                "consent"
             )
         if error.status == 404:
             if workbook_id is None:
@@ -363,8 +375,7 @@ class ExcelConnector:
             )
         if error.has_code(*_NOT_A_WORKBOOK_CODES):
             return ConfigError(
-                f"drive item {workbook_id!r} is not an Excel workbook (.xlsx) that Graph can "
-                "open",
+                f"drive item {workbook_id!r} is not an Excel workbook (.xlsx) that Graph can open",
                 field="config.workbookId",
             )
         if error.status >= 500:
@@ -383,16 +394,22 @@ class ExcelConnector:
         if self._client is None:
             problems = self.validate_credentials(self._credentials, self._settings, self._env)
             if problems:
-                raise ConfigError(f"{problems[0].field} {problems[0].message}", field=problems[0].field)
+                raise ConfigError(
+                    f"{problems[0].field} {problems[0].message}", field=problems[0].field
+                )
             self._client = GraphClient(
-                self._drive_url(), self._tokens(), new_http_session(self._env.http_timeout_seconds),
+                self._drive_url(),
+                self._tokens(),
+                new_http_session(self._env.http_timeout_seconds),
                 self.retry_policy,
             )
         return self._client
 
     def _tokens(self) -> TokenSource:
         authority_host = str(self._settings.get("authorityHost") or DEFAULT_AUTHORITY_HOST)
-        authority = f"{authority_host.rstrip('/')}/{quote(str(self._credentials['tenantId']), safe='')}"
+        authority = (
+            f"{authority_host.rstrip('/')}/{quote(str(self._credentials['tenantId']), safe='')}"
+        )
         graph = urlsplit(self._graph_base_url())
         scopes = [f"{graph.scheme}://{graph.netloc}/.default"]
         # Instance discovery asks login.microsoftonline.com about the authority; private
@@ -400,7 +417,11 @@ class ExcelConnector:
         discovery = urlsplit(authority_host).hostname in MICROSOFT_AUTHORITY_HOSTS
         if self._delegated:
             return DelegatedTokens(
-                authority, self._credentials, scopes, self._env.http_timeout_seconds, discovery,
+                authority,
+                self._credentials,
+                scopes,
+                self._env.http_timeout_seconds,
+                discovery,
                 self._env.save_credentials,
             )
         return AppOnlyTokens(

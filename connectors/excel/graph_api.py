@@ -65,9 +65,9 @@ class RetryPolicy:
         """Seconds to wait after failed attempt number `attempt` (0-based)."""
         if retry_after is not None:
             # A little jitter on top, never below the server's hint.
-            return retry_after + self.jitter() * min(1.0, 0.1 * retry_after)
+            return float(retry_after + self.jitter() * min(1.0, 0.1 * retry_after))
         ceiling = min(self.max_delay_seconds, self.base_delay_seconds * 2**attempt)
-        return self.jitter() * ceiling
+        return float(self.jitter() * ceiling)
 
     def call(self, operation: Callable[[], T]) -> T:
         deadline = self.clock() + self.budget_seconds
@@ -118,7 +118,7 @@ class _TimeoutSession(requests.Session):
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("timeout", self._timeout_seconds)
-        return super().request(method, url, *args, **kwargs)
+        return super().request(method, url, *args, **kwargs)  # type: ignore[arg-type]
 
 
 def new_http_session(timeout_seconds: float) -> requests.Session:
@@ -127,7 +127,8 @@ def new_http_session(timeout_seconds: float) -> requests.Session:
 
 def untrusted_certificate(exc: requests.exceptions.SSLError) -> ConfigError:
     """A TLS failure is no passing fault: retrying would not make the certificate trusted."""
-    host = urlsplit(exc.request.url).hostname if exc.request is not None and exc.request.url else None
+    url = exc.request.url if exc.request is not None else None
+    host = urlsplit(url).hostname if isinstance(url, str) else None
     return ConfigError(
         f"could not verify the TLS certificate of {host or 'the Microsoft endpoint'}; if an "
         "operator CA or a TLS-inspecting proxy is in the way, point REQUESTS_CA_BUNDLE or "
@@ -226,7 +227,11 @@ class AppOnlyTokens:
     until shortly before it expires."""
 
     def __init__(
-        self, authority: str, credentials: JSON, scopes: list[str], timeout_seconds: float,
+        self,
+        authority: str,
+        credentials: JSON,
+        scopes: list[str],
+        timeout_seconds: float,
         instance_discovery: bool,
     ) -> None:
         self._client_id = str(credentials["clientId"])
@@ -272,8 +277,13 @@ class DelegatedTokens:
     """
 
     def __init__(
-        self, authority: str, credentials: JSON, scopes: list[str], timeout_seconds: float,
-        instance_discovery: bool, save_credentials: Callable[[JSON], None],
+        self,
+        authority: str,
+        credentials: JSON,
+        scopes: list[str],
+        timeout_seconds: float,
+        instance_discovery: bool,
+        save_credentials: Callable[[JSON], None],
     ) -> None:
         self._credentials = dict(credentials)
         self._scopes = scopes
@@ -297,10 +307,14 @@ class DelegatedTokens:
     def access_token(self) -> str:
         result: JSON | None = None
         account_id = _delegated_accounts.get(_digest(self._refresh_token))
-        account = next(
-            (a for a in self._app.get_accounts() if a.get("home_account_id") == account_id),
-            None,
-        ) if account_id else None
+        account = (
+            next(
+                (a for a in self._app.get_accounts() if a.get("home_account_id") == account_id),
+                None,
+            )
+            if account_id
+            else None
+        )
         if account is not None:
             force = self._force_refresh
             result = _acquire(

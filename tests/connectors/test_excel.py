@@ -37,16 +37,21 @@ from connectors.excel.addresses import (
     worksheet_segment,
 )
 from connectors.excel.cells import FormatKind, classify_number_format, number_text, render_cell
-from connectors.excel.graph_api import RetryableFailure, RetryPolicy, parse_retry_after, without_secrets
+from connectors.excel.graph_api import (
+    RetryableFailure,
+    RetryPolicy,
+    parse_retry_after,
+    without_secrets,
+)
 from connectors.registry import connector_class
 from tests.standins.graph.control import GraphStandInControl, start_standin_process
 from tests.standins.graph.fixtures import (  # noqa: F401  (pytest fixtures)
     CUSTOMERS_WORKBOOK_ID,
     FIXTURES,
     MicrosoftTenant,
-    graph_standin,
+    graph_standin_fixture,
     load_workbook_fixture,
-    microsoft_tenant,
+    microsoft_tenant_fixture,
 )
 from tests.standins.graph.workbook import Worksheet
 
@@ -154,7 +159,9 @@ def test_cells_render_as_the_workbook_user_sees_them(
 # --- addresses (pure) -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("index", "letters"), [(1, "A"), (26, "Z"), (27, "AA"), (702, "ZZ"), (16384, "XFD")])
+@pytest.mark.parametrize(
+    ("index", "letters"), [(1, "A"), (26, "Z"), (27, "AA"), (702, "ZZ"), (16384, "XFD")]
+)
 def test_column_letters_round_trip(index: int, letters: str) -> None:
     assert column_letters(index) == letters
     assert column_index(letters) == index
@@ -176,7 +183,9 @@ def test_a1_ranges_parse(address: str, bounds: Bounds) -> None:
     assert parse_a1(address) == bounds
 
 
-@pytest.mark.parametrize("address", ["", "A", "A1:B", "1:B", "XFE1", "A0", "A1048577", "A1:B2:C3", "R1C1"])
+@pytest.mark.parametrize(
+    "address", ["", "A", "A1:B", "1:B", "XFE1", "A0", "A1048577", "A1:B2:C3", "R1C1"]
+)
 def test_malformed_a1_ranges_are_refused(address: str) -> None:
     with pytest.raises(AddressError):
         parse_a1(address)
@@ -261,14 +270,19 @@ def test_retry_gives_up_with_transient_error_when_the_budget_would_be_exceeded()
     assert clock.sleeps == [pytest.approx(45 + 1.0)]  # a second 45 s wait would not fit
 
 
-@pytest.mark.parametrize(("header", "seconds"), [("3", 3.0), ("0", 0.0), (None, None), ("soon", None)])
+@pytest.mark.parametrize(
+    ("header", "seconds"), [("3", 3.0), ("0", 0.0), (None, None), ("soon", None)]
+)
 def test_retry_after_header_parsing(header: str | None, seconds: float | None) -> None:
     assert parse_retry_after(header) == seconds
 
 
 def test_identity_errors_keep_first_line_and_drop_secrets() -> None:
     description = "AADSTS7000215: Invalid client secret 'Xq8~abcd1234' provided.\r\nTrace ID: 1\r\n"
-    assert without_secrets(description, ["Xq8~abcd1234"]) == "AADSTS7000215: Invalid client secret '***' provided."
+    assert (
+        without_secrets(description, ["Xq8~abcd1234"])
+        == "AADSTS7000215: Invalid client secret '***' provided."
+    )
 
 
 # --- validation without network ------------------------------------------------------------
@@ -293,12 +307,24 @@ APP = {"tenantId": "t", "clientId": "c", "clientSecret": "s"}
         (APP, {"driveId": "d", "graphBaseUrl": "https://graph.microsoft.us/v1.0"}, []),
         (APP, {"driveId": "d", "authorityHost": "https://login.chinacloudapi.cn"}, []),
         (APP, {"driveId": "d", "graphBaseUrl": "https://graph.internal.example/v1.0"}, []),
-        (APP, {"driveId": "d", "graphBaseUrl": "https://169.254.169.254/v1.0"}, ["settings.graphBaseUrl"]),
-        (APP, {"driveId": "d", "authorityHost": "http://login.microsoftonline.com"}, ["settings.authorityHost"]),
+        (
+            APP,
+            {"driveId": "d", "graphBaseUrl": "https://169.254.169.254/v1.0"},
+            ["settings.graphBaseUrl"],
+        ),
+        (
+            APP,
+            {"driveId": "d", "authorityHost": "http://login.microsoftonline.com"},
+            ["settings.authorityHost"],
+        ),
     ],
 )
-def test_credentials_shape_checks(credentials: dict[str, Any], settings: dict[str, Any], fields: list[str]) -> None:
-    assert [p.field for p in ExcelConnector.validate_credentials(credentials, settings, ENV)] == fields
+def test_credentials_shape_checks(
+    credentials: dict[str, Any], settings: dict[str, Any], fields: list[str]
+) -> None:
+    assert [
+        p.field for p in ExcelConnector.validate_credentials(credentials, settings, ENV)
+    ] == fields
 
 
 @pytest.mark.parametrize(
@@ -320,7 +346,9 @@ def test_selection_shape_checks(selection: dict[str, Any], fields: list[str]) ->
 # --- reading through the stand-in ----------------------------------------------------------
 
 
-def test_reference_page_example_reads_customers_cell_by_cell(microsoft_tenant: MicrosoftTenant) -> None:
+def test_reference_page_example_reads_customers_cell_by_cell(
+    microsoft_tenant: MicrosoftTenant,
+) -> None:
     microsoft_tenant.put_workbook(load_workbook_fixture("customers.workbook.json"))
     progress: list[int] = []
 
@@ -336,7 +364,9 @@ def test_reference_page_example_reads_customers_cell_by_cell(microsoft_tenant: M
     assert progress == [5]
 
 
-def test_data_source_test_gets_a_token_and_lists_worksheets(microsoft_tenant: MicrosoftTenant) -> None:
+def test_data_source_test_gets_a_token_and_lists_worksheets(
+    microsoft_tenant: MicrosoftTenant,
+) -> None:
     microsoft_tenant.put_workbook(load_workbook_fixture("customers.workbook.json"))
     connector = microsoft_tenant.app_only()
 
@@ -349,7 +379,9 @@ def test_data_source_test_gets_a_token_and_lists_worksheets(microsoft_tenant: Mi
 
 
 @pytest.mark.parametrize("drive_setting", ["driveId", "userId", "siteId"])
-def test_app_only_reads_the_drive_named_by_settings(microsoft_tenant: MicrosoftTenant, drive_setting: str) -> None:
+def test_app_only_reads_the_drive_named_by_settings(
+    microsoft_tenant: MicrosoftTenant, drive_setting: str
+) -> None:
     microsoft_tenant.put_workbook(load_workbook_fixture("customers.workbook.json"))
     table = microsoft_tenant.app_only(drive_setting).fetch(
         {"workbookId": CUSTOMERS_WORKBOOK_ID, "worksheetName": "Orders"}, lambda _: None
@@ -371,16 +403,24 @@ def test_range_and_header_row_select_part_of_the_sheet(microsoft_tenant: Microso
         {**CUSTOMERS, "range": "B2:C4", "headerRow": 2}, lambda _: None
     )
     # Row 1 of the range is skipped; row 2 (customer 2) is the header.
-    assert table.columns == ["00107", "O'Brien & Sons, \"Ltd\""]
+    assert table.columns == ["00107", 'O\'Brien & Sons, "Ltd"']
     assert read_all(table) == [["0", "Zoë Müller"]]
 
 
-def test_msal_application_and_token_are_reused_across_runs(microsoft_tenant: MicrosoftTenant) -> None:
+def test_msal_application_and_token_are_reused_across_runs(
+    microsoft_tenant: MicrosoftTenant,
+) -> None:
     microsoft_tenant.put_workbook(load_workbook_fixture("customers.workbook.json"))
     for _ in range(3):
         read_all(microsoft_tenant.app_only().fetch(CUSTOMERS, lambda _: None))
-    assert len(graph_requests(microsoft_tenant, f"/{microsoft_tenant.tenant_id}/oauth2/v2.0/token")) == 1
-    assert len(graph_requests(microsoft_tenant, f"/{microsoft_tenant.tenant_id}/v2.0/.well-known")) == 1
+    assert (
+        len(graph_requests(microsoft_tenant, f"/{microsoft_tenant.tenant_id}/oauth2/v2.0/token"))
+        == 1
+    )
+    assert (
+        len(graph_requests(microsoft_tenant, f"/{microsoft_tenant.tenant_id}/v2.0/.well-known"))
+        == 1
+    )
 
 
 # --- throttling and transient failures -----------------------------------------------------
@@ -401,7 +441,9 @@ def test_throttled_once_then_succeeds_after_retry_after(microsoft_tenant: Micros
 
 def test_503_and_504_are_retried_too(microsoft_tenant: MicrosoftTenant) -> None:
     microsoft_tenant.put_workbook(load_workbook_fixture("customers.workbook.json"))
-    microsoft_tenant.service.add_fault(status=503, times=1, retry_after=0, path_contains="/usedRange")
+    microsoft_tenant.service.add_fault(
+        status=503, times=1, retry_after=0, path_contains="/usedRange"
+    )
     microsoft_tenant.service.add_fault(status=504, times=1, retry_after=0, path_contains="/range(")
     assert len(read_all(microsoft_tenant.app_only().fetch(CUSTOMERS, lambda _: None))) == 5
 
@@ -422,10 +464,16 @@ def test_a_failure_after_the_first_block_raises_instead_of_a_partial_table(
     microsoft_tenant: MicrosoftTenant,
 ) -> None:
     microsoft_tenant.service.put_worksheets(
-        microsoft_tenant.drive_id, "big", [Worksheet("Data", [["n"]] + [[i] for i in range(12_000)])]
+        microsoft_tenant.drive_id,
+        "big",
+        [Worksheet("Data", [["n"]] + [[i] for i in range(12_000)])],
     )
-    microsoft_tenant.service.add_fault(status=503, times=None, retry_after=600, path_contains="A5001")
-    table = microsoft_tenant.app_only().fetch({"workbookId": "big", "worksheetName": "Data"}, lambda _: None)
+    microsoft_tenant.service.add_fault(
+        status=503, times=None, retry_after=600, path_contains="A5001"
+    )
+    table = microsoft_tenant.app_only().fetch(
+        {"workbookId": "big", "worksheetName": "Data"}, lambda _: None
+    )
     with pytest.raises(TransientError):
         read_all(table)
 
@@ -458,7 +506,9 @@ def test_revoked_access_token_is_replaced_once(microsoft_tenant: MicrosoftTenant
     microsoft_tenant.service.revoke_access_tokens()  # msal still holds the old one
 
     assert len(read_all(microsoft_tenant.app_only().fetch(CUSTOMERS, lambda _: None))) == 5
-    token_requests = graph_requests(microsoft_tenant, f"/{microsoft_tenant.tenant_id}/oauth2/v2.0/token")
+    token_requests = graph_requests(
+        microsoft_tenant, f"/{microsoft_tenant.tenant_id}/oauth2/v2.0/token"
+    )
     assert len(token_requests) == 2
 
 
@@ -471,7 +521,9 @@ def test_graph_rejecting_every_token_is_auth_error(microsoft_tenant: MicrosoftTe
 
 def test_missing_workbook_is_not_found(microsoft_tenant: MicrosoftTenant) -> None:
     with pytest.raises(NotFoundError, match="workbook 'nope' not found"):
-        microsoft_tenant.app_only().fetch({"workbookId": "nope", "worksheetName": "Customers"}, lambda _: None)
+        microsoft_tenant.app_only().fetch(
+            {"workbookId": "nope", "worksheetName": "Customers"}, lambda _: None
+        )
 
 
 def test_unknown_worksheet_names_the_ones_that_exist(microsoft_tenant: MicrosoftTenant) -> None:
@@ -480,7 +532,8 @@ def test_unknown_worksheet_names_the_ones_that_exist(microsoft_tenant: Microsoft
         microsoft_tenant.app_only().fetch({**CUSTOMERS, "worksheetName": "Clients"}, lambda _: None)
     assert caught.value.field == "config.worksheetName"
     assert caught.value.message == (
-        "worksheet 'Clients' not found in the workbook; it has: 'Customers', 'Orders', 'Q1 '24 (draft)'"
+        "worksheet 'Clients' not found in the workbook; it has: "
+        "'Customers', 'Orders', 'Q1 '24 (draft)'"
     )
 
 
@@ -494,7 +547,9 @@ def test_no_permission_hints_at_files_read_all(microsoft_tenant: MicrosoftTenant
 def test_a_file_that_is_not_a_workbook_is_a_config_error(microsoft_tenant: MicrosoftTenant) -> None:
     microsoft_tenant.service.add_file(microsoft_tenant.drive_id, "doc1", "Minutes.docx")
     with pytest.raises(ConfigError, match="not an Excel workbook") as caught:
-        microsoft_tenant.app_only().fetch({"workbookId": "doc1", "worksheetName": "Sheet1"}, lambda _: None)
+        microsoft_tenant.app_only().fetch(
+            {"workbookId": "doc1", "worksheetName": "Sheet1"}, lambda _: None
+        )
     assert caught.value.field == "config.workbookId"
 
 
@@ -520,7 +575,9 @@ def test_ssl_cert_file_alone_is_trusted(
 # --- delegated access ----------------------------------------------------------------------
 
 
-def test_delegated_refresh_token_is_rotated_and_saved_back(microsoft_tenant: MicrosoftTenant) -> None:
+def test_delegated_refresh_token_is_rotated_and_saved_back(
+    microsoft_tenant: MicrosoftTenant,
+) -> None:
     microsoft_tenant.put_workbook(load_workbook_fixture("customers.workbook.json"))
     original = microsoft_tenant.delegated_credentials()
 
@@ -540,17 +597,25 @@ def test_delegated_refresh_token_is_rotated_and_saved_back(microsoft_tenant: Mic
     # same authority under another name, so another msal application) cannot use the old one.
     elsewhere = ExcelConnector(
         original,
-        {**microsoft_tenant.endpoint_settings(),
-         "authorityHost": microsoft_tenant.standin.authority_host.replace("127.0.0.1", "localhost")},
+        {
+            **microsoft_tenant.endpoint_settings(),
+            "authorityHost": microsoft_tenant.standin.authority_host.replace(
+                "127.0.0.1", "localhost"
+            ),
+        },
         Environment(allowed_hosts=frozenset({"127.0.0.1", "localhost"})),
     )
     with pytest.raises(AuthError, match="invalid_grant"):
         elsewhere.test({})
-    token_calls = graph_requests(microsoft_tenant, f"/{microsoft_tenant.tenant_id}/oauth2/v2.0/token")
+    token_calls = graph_requests(
+        microsoft_tenant, f"/{microsoft_tenant.tenant_id}/oauth2/v2.0/token"
+    )
     assert [s for *_, s in token_calls] == [200, 400]
 
 
-def test_delegated_refresh_after_revocation_saves_the_next_rotation(microsoft_tenant: MicrosoftTenant) -> None:
+def test_delegated_refresh_after_revocation_saves_the_next_rotation(
+    microsoft_tenant: MicrosoftTenant,
+) -> None:
     microsoft_tenant.put_workbook(load_workbook_fixture("customers.workbook.json"))
     credentials = microsoft_tenant.delegated_credentials()
     read_all(microsoft_tenant.delegated(credentials).fetch(CUSTOMERS, lambda _: None))
@@ -585,7 +650,9 @@ def test_100k_rows_are_read_in_blocks_with_progress(microsoft_tenant: MicrosoftT
     progress: list[int] = []
     started = time.perf_counter()
 
-    table = microsoft_tenant.app_only().fetch({"workbookId": "orders", "worksheetName": "Orders"}, progress.append)
+    table = microsoft_tenant.app_only().fetch(
+        {"workbookId": "orders", "worksheetName": "Orders"}, progress.append
+    )
     count = 0
     last: list[str] = []
     for batch in table.batches:
@@ -605,10 +672,14 @@ def test_100k_rows_are_read_in_blocks_with_progress(microsoft_tenant: MicrosoftT
 
 def test_payload_limit_halves_the_block_until_it_fits(microsoft_tenant: MicrosoftTenant) -> None:
     values: list[list[Any]] = [["a", "b", "c", "d"]] + [[i, i, i, i] for i in range(6_000)]
-    microsoft_tenant.service.put_worksheets(microsoft_tenant.drive_id, "wide", [Worksheet("S", values)])
+    microsoft_tenant.service.put_worksheets(
+        microsoft_tenant.drive_id, "wide", [Worksheet("S", values)]
+    )
     microsoft_tenant.service.configure(max_cells_per_response=6_000)
     try:
-        table = microsoft_tenant.app_only().fetch({"workbookId": "wide", "worksheetName": "S"}, lambda _: None)
+        table = microsoft_tenant.app_only().fetch(
+            {"workbookId": "wide", "worksheetName": "S"}, lambda _: None
+        )
         assert len(read_all(table)) == 6_000
     finally:
         microsoft_tenant.service.configure(max_cells_per_response=100_000)
@@ -632,8 +703,11 @@ def test_standin_runs_as_a_process_driven_by_its_control_api(
         control.set_worksheet_rows("drive-p", "book", "Orders", [["OrderId"], [1], [2]])
         connector = ExcelConnector(
             {"tenantId": "tenant-p", "clientId": "client-p", "clientSecret": "secret-p-123456"},
-            {"driveId": "drive-p", "authorityHost": description["authorityHost"],
-             "graphBaseUrl": description["graphBaseUrl"]},
+            {
+                "driveId": "drive-p",
+                "authorityHost": description["authorityHost"],
+                "graphBaseUrl": description["graphBaseUrl"],
+            },
             Environment(allowed_hosts=frozenset({"127.0.0.1"})),
         )
         table = connector.fetch({"workbookId": "book", "worksheetName": "Orders"}, lambda _: None)

@@ -29,7 +29,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-cells-per-response", type=int, default=100_000)
     args = parser.parse_args(argv)
     tls_dir = args.tls_dir or Path(tempfile.mkdtemp(prefix="graph-standin-"))
-    standin = GraphStandIn(tls_dir, port=args.port, max_cells_per_response=args.max_cells_per_response)
+    standin = GraphStandIn(
+        tls_dir, port=args.port, max_cells_per_response=args.max_cells_per_response
+    )
     description = json.dumps(standin.describe())
     if args.describe_file:
         temporary = args.describe_file.with_suffix(".tmp")

@@ -36,19 +36,39 @@ class GraphStandInControl:
     def issue_refresh_token(self, client_id: str, user_id: str) -> str:
         return str(self.call("issue_refresh_token", client_id=client_id, user_id=user_id))
 
-    def add_drive(self, drive_id: str, user_id: str | None = None, site_id: str | None = None) -> None:
+    def add_drive(
+        self, drive_id: str, user_id: str | None = None, site_id: str | None = None
+    ) -> None:
         self.call("add_drive", drive_id=drive_id, user_id=user_id, site_id=site_id)
 
     def set_workbook(self, drive_id: str, item_id: str, workbook: dict[str, Any]) -> None:
         self.call("set_workbook", drive_id=drive_id, item_id=item_id, workbook=workbook)
 
-    def set_worksheet_rows(self, drive_id: str, item_id: str, worksheet: str, rows: list[list[Any]]) -> None:
-        self.call("set_worksheet_rows", drive_id=drive_id, item_id=item_id, worksheet=worksheet, rows=rows)
+    def set_worksheet_rows(
+        self, drive_id: str, item_id: str, worksheet: str, rows: list[list[Any]]
+    ) -> None:
+        self.call(
+            "set_worksheet_rows", drive_id=drive_id, item_id=item_id, worksheet=worksheet, rows=rows
+        )
 
-    def add_fault(self, status: int = 429, times: int | None = 1, retry_after: float | None = None,
-                  path_contains: str = "/v1.0", code: str = "", delay_seconds: float = 0.0) -> None:
-        self.call("add_fault", status=status, times=times, retry_after=retry_after,
-                  path_contains=path_contains, code=code, delay_seconds=delay_seconds)
+    def add_fault(
+        self,
+        status: int = 429,
+        times: int | None = 1,
+        retry_after: float | None = None,
+        path_contains: str = "/v1.0",
+        code: str = "",
+        delay_seconds: float = 0.0,
+    ) -> None:
+        self.call(
+            "add_fault",
+            status=status,
+            times=times,
+            retry_after=retry_after,
+            path_contains=path_contains,
+            code=code,
+            delay_seconds=delay_seconds,
+        )
 
     def revoke_access_tokens(self) -> None:
         self.call("revoke_access_tokens")
@@ -57,14 +77,27 @@ class GraphStandInControl:
         return list(self.call("request_log"))
 
 
-def start_standin_process(tls_dir: Path, timeout_seconds: float = 20.0) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+def start_standin_process(
+    tls_dir: Path, timeout_seconds: float = 20.0
+) -> tuple[subprocess.Popen[str], dict[str, Any]]:
     """Starts `python -m tests.standins.graph` and waits for its description line. The caller
     terminates the process (`proc.terminate(); proc.wait()`)."""
     describe_file = tls_dir / "standin.json"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.standins.graph", "--port", "0", "--tls-dir", str(tls_dir),
-         "--describe-file", str(describe_file)],
-        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[3],
+        [
+            sys.executable,
+            "-m",
+            "tests.standins.graph",
+            "--port",
+            "0",
+            "--tls-dir",
+            str(tls_dir),
+            "--describe-file",
+            str(describe_file),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[3],
     )
     deadline = time.monotonic() + timeout_seconds
     while time.monotonic() < deadline:

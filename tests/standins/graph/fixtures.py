@@ -1,6 +1,9 @@
 """Pytest fixtures for the Graph stand-in. Import them into a test module:
 
-    from tests.standins.graph.fixtures import graph_standin, microsoft_tenant  # noqa: F401
+    from tests.standins.graph.fixtures import graph_standin_fixture, microsoft_tenant_fixture
+
+(the fixtures are named `graph_standin` and `microsoft_tenant`; the `_fixture` function names
+keep linters from reading test arguments as redefinitions of the imports).
 
 `graph_standin` is one in-thread server per test session, trusted through
 REQUESTS_CA_BUNDLE (the standard variable the product honours). `microsoft_tenant` gives
@@ -33,8 +36,8 @@ def load_workbook_fixture(name: str) -> dict[str, Any]:
     return dict(json.loads((FIXTURES / name).read_text(encoding="utf-8")))
 
 
-@pytest.fixture(scope="session")
-def graph_standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GraphStandIn]:
+@pytest.fixture(scope="session", name="graph_standin")
+def graph_standin_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GraphStandIn]:
     standin = GraphStandIn(tmp_path_factory.mktemp("graph-tls")).start()
     with pytest.MonkeyPatch.context() as patch:
         # The bundle is the CA plus the roots trusted before, so other HTTPS still works.
@@ -112,8 +115,8 @@ class MicrosoftTenant:
         return item_id
 
 
-@pytest.fixture
-def microsoft_tenant(graph_standin: GraphStandIn) -> Iterator[MicrosoftTenant]:
+@pytest.fixture(name="microsoft_tenant")
+def microsoft_tenant_fixture(graph_standin: GraphStandIn) -> Iterator[MicrosoftTenant]:
     graph_standin.service.clear_request_log()  # each test asserts on its own requests
     tenant = MicrosoftTenant(graph_standin).register()
     yield tenant

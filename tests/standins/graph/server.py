@@ -57,9 +57,14 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.startswith(CONTROL_PREFIX):
             status, payload, headers, delay = self._control(self.path[len(CONTROL_PREFIX) :], body)
         else:
-            response = self.server.service.handle(method, self.path, self.headers, body)
+            # HTTP header names are case-insensitive: hand them over lower-cased.
+            headers_in = {name.lower(): value for name, value in self.headers.items()}
+            response = self.server.service.handle(method, self.path, headers_in, body)
             status, payload, headers, delay = (
-                response.status, response.body, response.headers, response.delay_seconds
+                response.status,
+                response.body,
+                response.headers,
+                response.delay_seconds,
             )
         if delay:
             time.sleep(delay)
@@ -107,7 +112,9 @@ class GraphStandIn:
     """The stand-in on a port. `base_url` is both the authority host and (with `/v1.0`) the
     Graph base URL; `tls.bundle_file` is what clients should trust."""
 
-    def __init__(self, tls_directory: Path, port: int = 0, max_cells_per_response: int = 100_000) -> None:
+    def __init__(
+        self, tls_directory: Path, port: int = 0, max_cells_per_response: int = 100_000
+    ) -> None:
         self.tls = generate_tls_files(tls_directory)
         self.service = GraphService(max_cells_per_response=max_cells_per_response)
         self._server = _StandInHTTPServer(port, self.service, self.tls)

@@ -268,7 +268,9 @@ class GraphService:
             known = tenant in self._tenants
         if not known:
             return _aad_error(
-                400, "invalid_tenant", 90002,
+                400,
+                "invalid_tenant",
+                90002,
                 f"Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID "
                 "and are signing into the correct cloud.",
             )
@@ -297,26 +299,33 @@ class GraphService:
                 return _aad_error(400, "invalid_tenant", 90002, f"Tenant '{tenant}' not found.")
             if app is None or app.tenant_id != tenant:
                 return _aad_error(
-                    400, "unauthorized_client", 700016,
+                    400,
+                    "unauthorized_client",
+                    700016,
                     f"Application with identifier '{client_id}' was not found in the directory "
                     f"'{tenant}'.",
                 )
             if grant == "client_credentials":
                 if app.secret is None or form.get("client_secret") != app.secret:
                     return _aad_error(
-                        401, "invalid_client", 7000215,
+                        401,
+                        "invalid_client",
+                        7000215,
                         "Invalid client secret provided. Ensure the secret being sent in the "
                         "request is the client secret value, not the client secret ID, for a "
                         f"secret added to app '{client_id}'.",
                     )
-                return Response(200, self._access_token_answer(Principal(
-                    client_id, tenant, None, 0.0)))
+                return Response(
+                    200, self._access_token_answer(Principal(client_id, tenant, None, 0.0))
+                )
             if grant == "refresh_token":
                 presented = form.get("refresh_token", "")
                 owner = self._refresh_tokens.pop(presented, None)
                 if owner is None or owner[0] != client_id:
                     return _aad_error(
-                        400, "invalid_grant", 70000,
+                        400,
+                        "invalid_grant",
+                        70000,
                         "The provided grant is invalid or malformed: the refresh token has been "
                         "revoked, used already or was issued to another client.",
                     )
@@ -329,19 +338,23 @@ class GraphService:
                     refresh_token=successor,
                     scope=form.get("scope", ""),
                     client_info=_b64({"uid": user_id, "utid": tenant}),
-                    id_token=_unsigned_jwt({
-                        "aud": client_id,
-                        "iss": f"{self.base_url}/{tenant}/v2.0",
-                        "iat": int(time.time()),
-                        "exp": int(time.time()) + 3600,
-                        "oid": user_id,
-                        "sub": user_id,
-                        "tid": tenant,
-                        "preferred_username": f"{user_id}@example.test",
-                    }),
+                    id_token=_unsigned_jwt(
+                        {
+                            "aud": client_id,
+                            "iss": f"{self.base_url}/{tenant}/v2.0",
+                            "iat": int(time.time()),
+                            "exp": int(time.time()) + 3600,
+                            "oid": user_id,
+                            "sub": user_id,
+                            "tid": tenant,
+                            "preferred_username": f"{user_id}@example.test",
+                        }
+                    ),
                 )
                 return Response(200, answer)
-        return _aad_error(400, "unsupported_grant_type", 70003, f"grant_type {grant!r} is not supported.")
+        return _aad_error(
+            400, "unsupported_grant_type", 70003, f"grant_type {grant!r} is not supported."
+        )
 
     def _access_token_answer(self, principal: Principal) -> dict[str, Any]:
         token = "at-" + secrets.token_urlsafe(24)
@@ -356,17 +369,23 @@ class GraphService:
 
     # --- Graph -------------------------------------------------------------------------------
 
-    def _graph(self, path: str, query: dict[str, list[str]], headers: Mapping[str, str]) -> Response:
-        auth = headers.get("Authorization", "")
+    def _graph(
+        self, path: str, query: dict[str, list[str]], headers: Mapping[str, str]
+    ) -> Response:
+        auth = headers.get("authorization", "")  # names arrive lower-cased
         token = auth[len("Bearer ") :] if auth.startswith("Bearer ") else ""
         with self._lock:
             principal = self._access_tokens.get(token)
             if principal is None or principal.expires_at < time.time():
-                return Response(401, _graph_error_body(
-                    "InvalidAuthenticationToken",
-                    "Access token is empty." if not token
-                    else "Access token has expired or is not yet valid.",
-                ))
+                return Response(
+                    401,
+                    _graph_error_body(
+                        "InvalidAuthenticationToken",
+                        "Access token is empty."
+                        if not token
+                        else "Access token has expired or is not yet valid.",
+                    ),
+                )
             if self._apps[principal.client_id].denied:
                 return Response(403, _graph_error_body("accessDenied", "Access denied"))
             return self._drive_request(principal, path, query)
@@ -374,14 +393,26 @@ class GraphService:
     def _drive_request(
         self, principal: Principal, path: str, query: dict[str, list[str]]
     ) -> Response:
-        match = re.fullmatch(r"(drives/[^/]+|users/[^/]+/drive|sites/[^/]+/drive|me/drive)(/.*)?", path)
+        match = re.fullmatch(
+            r"(drives/[^/]+|users/[^/]+/drive|sites/[^/]+/drive|me/drive)(/.*)?", path
+        )
         if not match:
-            return Response(400, _graph_error_body("BadRequest", f"Resource not found for the segment '{path.split('/')[0]}'."))
+            return Response(
+                400,
+                _graph_error_body(
+                    "BadRequest", f"Resource not found for the segment '{path.split('/')[0]}'."
+                ),
+            )
         root, rest = match.group(1), match.group(2) or ""
         if root == "me/drive":
             if principal.user_id is None:
-                return Response(400, _graph_error_body(
-                    "BadRequest", "/me request is only valid with delegated authentication flow."))
+                return Response(
+                    400,
+                    _graph_error_body(
+                        "BadRequest",
+                        "/me request is only valid with delegated authentication flow.",
+                    ),
+                )
             drive_id = self._drive_aliases.get(f"me/{principal.user_id}")
         elif root.startswith("drives/"):
             drive_id = root.split("/")[1]
@@ -389,7 +420,9 @@ class GraphService:
             drive_id = self._drive_aliases.get(root.rsplit("/drive", 1)[0])
         drive = self._drives.get(drive_id or "")
         if drive is None:
-            return Response(404, _graph_error_body("itemNotFound", "The resource could not be found."))
+            return Response(
+                404, _graph_error_body("itemNotFound", "The resource could not be found.")
+            )
         if rest in ("", "/"):
             return Response(200, {"id": drive_id, "driveType": "business", "name": "Documents"})
         match = re.fullmatch(r"/items/([^/]+)(/.*)?", rest)
@@ -397,34 +430,59 @@ class GraphService:
             return Response(400, _graph_error_body("BadRequest", "Unsupported segment."))
         item = drive.get(match.group(1))
         if item is None:
-            return Response(404, _graph_error_body("itemNotFound", "The resource could not be found."))
+            return Response(
+                404, _graph_error_body("itemNotFound", "The resource could not be found.")
+            )
         rest = match.group(2) or ""
         if rest in ("", "/"):
             return Response(200, {"id": match.group(1), "name": item.name})
         if not rest.startswith("/workbook"):
             return Response(400, _graph_error_body("BadRequest", "Unsupported segment."))
         if item.worksheets is None:
-            return Response(400, _graph_error_body(
-                "badRequest", "The requested workbook is not supported or is not a workbook.",
-                inner="unsupportedWorkbook"))
-        return self._workbook_request(item.worksheets, rest[len("/workbook"):], query)
+            return Response(
+                400,
+                _graph_error_body(
+                    "badRequest",
+                    "The requested workbook is not supported or is not a workbook.",
+                    inner="unsupportedWorkbook",
+                ),
+            )
+        return self._workbook_request(item.worksheets, rest[len("/workbook") :], query)
 
     def _workbook_request(
         self, sheets: list[Worksheet], rest: str, query: dict[str, list[str]]
     ) -> Response:
         if rest in ("/worksheets", "/worksheets/"):
-            return Response(200, _select({"value": [
-                {"id": s.id, "name": s.name, "position": s.position, "visibility": "Visible"}
-                for s in sheets
-            ]}, query, listing=True))
+            return Response(
+                200,
+                _select(
+                    {
+                        "value": [
+                            {
+                                "id": s.id,
+                                "name": s.name,
+                                "position": s.position,
+                                "visibility": "Visible",
+                            }
+                            for s in sheets
+                        ]
+                    },
+                    query,
+                    listing=True,
+                ),
+            )
         match = re.fullmatch(r"/worksheets(?:\('((?:[^']|'')*)'\)|/([^/]+))(/.*)?", rest)
         if not match:
             return Response(400, _graph_error_body("BadRequest", "Unsupported segment."))
         key = match.group(1).replace("''", "'") if match.group(1) is not None else match.group(2)
         sheet = self._find_sheet_in(sheets, key)
         if sheet is None:
-            return Response(404, _graph_error_body(
-                "itemNotFound", "The requested resource doesn't exist.", inner="itemNotFound"))
+            return Response(
+                404,
+                _graph_error_body(
+                    "itemNotFound", "The requested resource doesn't exist.", inner="itemNotFound"
+                ),
+            )
         action = match.group(3) or ""
         if action in ("", "/"):
             return Response(200, {"id": sheet.id, "name": sheet.name, "position": sheet.position})
@@ -433,8 +491,13 @@ class GraphService:
         if match := re.fullmatch(r"/range\(address='([^']*)'\)", action):
             bounds = parse_address(match.group(1))
             if bounds is None:
-                return Response(400, _graph_error_body(
-                    "InvalidArgument", "The argument is invalid or missing or has an incorrect format."))
+                return Response(
+                    400,
+                    _graph_error_body(
+                        "InvalidArgument",
+                        "The argument is invalid or missing or has an incorrect format.",
+                    ),
+                )
             return self._range(sheet, bounds, query)
         return Response(400, _graph_error_body("BadRequest", "Unsupported segment."))
 
@@ -444,18 +507,25 @@ class GraphService:
         first_row, first_col, last_row, last_col = bounds
         cells = (last_row - first_row + 1) * (last_col - first_col + 1)
         selected = _selected_fields(query)
-        wants_cells = selected is None or bool(selected & {"values", "text", "numberFormat", "valueTypes", "formulas"})
+        wants_cells = selected is None or bool(
+            selected & {"values", "text", "numberFormat", "valueTypes", "formulas"}
+        )
         if wants_cells and cells > self.max_cells_per_response:
-            return Response(400, _graph_error_body(
-                "ResponsePayloadSizeLimitExceeded",
-                "The size of the payload exceeded the limit.",
-                inner="responsePayloadSizeLimitExceeded"))
+            return Response(
+                400,
+                _graph_error_body(
+                    "ResponsePayloadSizeLimitExceeded",
+                    "The size of the payload exceeded the limit.",
+                    inner="responsePayloadSizeLimitExceeded",
+                ),
+            )
         if not wants_cells:
             # Only the shape was asked for: answer without building the grids.
             answer = sheet.range_answer(first_row, first_col, first_row, first_col)
             answer.update(
                 address=answer["address"].rsplit("!", 1)[0] + "!" + _address(bounds),
-                rowCount=last_row - first_row + 1, columnCount=last_col - first_col + 1,
+                rowCount=last_row - first_row + 1,
+                columnCount=last_col - first_col + 1,
                 cellCount=cells,
             )
         else:
@@ -475,16 +545,20 @@ class GraphService:
 
 
 def _selected_fields(query: dict[str, list[str]]) -> set[str] | None:
-    raw = (query.get("$select") or query.get("select") or [None])[0]
+    raw = (query.get("$select") or query.get("select") or [""])[0]
     return {f.strip() for f in raw.split(",")} if raw else None
 
 
-def _select(answer: dict[str, Any], query: dict[str, list[str]], listing: bool = False) -> dict[str, Any]:
+def _select(
+    answer: dict[str, Any], query: dict[str, list[str]], listing: bool = False
+) -> dict[str, Any]:
     selected = _selected_fields(query)
     if selected is None:
         return answer
     if listing:
-        return {"value": [{k: v for k, v in row.items() if k in selected} for row in answer["value"]]}
+        return {
+            "value": [{k: v for k, v in row.items() if k in selected} for row in answer["value"]]
+        }
     return {k: v for k, v in answer.items() if k in selected or k.startswith("@odata")}
 
 
@@ -508,16 +582,19 @@ def _aad_error(status: int, error: str, number: int, description: str) -> Respon
     trace = uuid.uuid4()
     correlation = uuid.uuid4()
     stamp = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime())
-    return Response(status, {
-        "error": error,
-        "error_description": f"AADSTS{number}: {description}\r\nTrace ID: {trace}\r\n"
-        f"Correlation ID: {correlation}\r\nTimestamp: {stamp}",
-        "error_codes": [number],
-        "timestamp": stamp,
-        "trace_id": str(trace),
-        "correlation_id": str(correlation),
-        "error_uri": "https://login.microsoftonline.com/error?code=" + str(number),
-    })
+    return Response(
+        status,
+        {
+            "error": error,
+            "error_description": f"AADSTS{number}: {description}\r\nTrace ID: {trace}\r\n"
+            f"Correlation ID: {correlation}\r\nTimestamp: {stamp}",
+            "error_codes": [number],
+            "timestamp": stamp,
+            "trace_id": str(trace),
+            "correlation_id": str(correlation),
+            "error_uri": "https://login.microsoftonline.com/error?code=" + str(number),
+        },
+    )
 
 
 def _b64(payload: dict[str, Any]) -> str:

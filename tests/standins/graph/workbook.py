@@ -81,12 +81,7 @@ def _used_bounds(values: list[list[Any]]) -> tuple[int, int, int, int] | None:
     rows = [r for r, line in enumerate(values, 1) if any(v not in ("", None) for v in line)]
     if not rows:
         return None
-    cols = [
-        c
-        for line in values
-        for c, v in enumerate(line, 1)
-        if v not in ("", None)
-    ]
+    cols = [c for line in values for c, v in enumerate(line, 1) if v not in ("", None)]
     return rows[0], min(cols), rows[-1], max(cols)
 
 
@@ -174,7 +169,9 @@ def worksheet_from_definition(definition: dict[str, Any]) -> Worksheet:
                 row_formats.append(cell.get("numberFormat", GENERAL))
             else:
                 row_values.append(cell)
-                fallback = column_formats[c] if column_formats and c < len(column_formats) else GENERAL
+                fallback = (
+                    column_formats[c] if column_formats and c < len(column_formats) else GENERAL
+                )
                 row_formats.append(fallback)
         values.append(row_values)
         formats.append(row_formats)
