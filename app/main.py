@@ -16,7 +16,7 @@ from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.stores.redis import RedisStore
-from redis.asyncio import Redis
+from arq.connections import ArqRedis
 
 from app.auth.controllers import AuthController
 from app.auth.middleware import PUBLIC_PATHS, BearerAuthMiddleware, Principal
@@ -26,6 +26,7 @@ from app.errors import EXCEPTION_HANDLERS
 from app.files.controllers import TargetFileController
 from app.health import HealthController
 from app.request_id import RequestIdMiddleware
+from app.runs.controllers import ManualSyncController, RunController
 from app.schedules.controllers import ScheduleController
 from app.settings import Settings, get_settings
 from app.sources.controllers import DataSourceController
@@ -36,6 +37,8 @@ CONTROLLERS = [
     DataSourceController,
     TargetFileController,
     ScheduleController,
+    ManualSyncController,
+    RunController,
     HealthController,
 ]
 
@@ -52,7 +55,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     engine = create_engine(settings)
     sessions = session_factory(engine)
-    redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+    # One lazy client: it serves the job queue, the shared rate-limit budget and /ready.
+    redis = ArqRedis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
     csv_store = CsvStore(settings.files_dir)
 
     @asynccontextmanager
@@ -93,6 +97,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "csv_store": Provide(lambda: csv_store, sync_to_thread=False),
             "session_maker": Provide(lambda: sessions, sync_to_thread=False),
             "redis": Provide(lambda: redis, sync_to_thread=False),
+            "queue": Provide(lambda: redis, sync_to_thread=False),
         },
         middleware=[
             RequestIdMiddleware,

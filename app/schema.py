@@ -38,7 +38,7 @@ def duration_text(duration_ms: int | None) -> str | None:
     seconds = duration_ms / 1000
     if seconds >= 10:
         return f"{round(seconds)}s"
-    return f"{seconds:.1f}".rstrip("0").rstrip(".") + "s"
+    return (f"{seconds:.1f}" if seconds >= 1 else f"{seconds:.2f}").rstrip("0").rstrip(".") + "s"
 
 
 def page(limit: int, offset: int, total: int) -> dict[str, object]:

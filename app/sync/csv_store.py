@@ -31,6 +31,9 @@ class CsvStore:
     def snapshot_path(self, file_id: uuid.UUID, version: int) -> Path:
         return self.folder(file_id) / f"v{version}.parquet"
 
+    def hashes_path(self, file_id: uuid.UUID, version: int) -> Path:
+        return self.folder(file_id) / f"v{version}.hashes.npy"
+
     def changes_path(self, file_id: uuid.UUID, run_id: uuid.UUID) -> Path:
         return self.folder(file_id) / "changes" / f"{run_id}.csv"
 
@@ -53,7 +56,7 @@ class CsvStore:
 
     def prune(self, file_id: uuid.UUID, keep_versions: Iterable[int]) -> None:
         """Deletes version files not in `keep_versions` and temp files left by a crash."""
-        keep = {f"v{v}.csv" for v in keep_versions} | {f"v{v}.parquet" for v in keep_versions}
+        keep = {f"v{v}{suffix}" for v in keep_versions for suffix in (".csv", ".parquet", ".hashes.npy")}
         folder = self.folder(file_id)
         if not folder.is_dir():
             return

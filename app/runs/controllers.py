@@ -1,0 +1,140 @@
+"""Manual sync, history and runs: `/api/sync/schedules/{id}/sync|history`, `/api/sync/runs`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from arq.connections import ArqRedis
+from litestar import Controller, Request, Response, get, post
+from litestar.params import Parameter
+from litestar.response import File
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.auth.middleware import Principal
+from app.db.models import Schedule, SyncRun
+from app.errors import ApiError, not_found, parse_id
+from app.runs import service
+from app.schedules.service import get_owned
+from app.schema import Limit, Offset, page
+from app.settings import Settings
+from app.sync.csv_store import CsvStore
+
+RunStatus = Parameter(default=None, description="queued, running, success or error")
+Since = Parameter(query="from", default=None, description="Runs created at or after (ISO 8601)")
+Until = Parameter(query="to", default=None, description="Runs created at or before (ISO 8601)")
+
+
+def _failure(run: SyncRun) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {"success": False, "error": "Sync failed", "message": run.error or "Sync failed"}
+    if run.retry_at is not None:
+        body["retryAfter"] = f"{run.retry_at:%Y-%m-%dT%H:%M:%SZ}"
+    body["runId"] = str(run.id)
+    return Response(body, status_code=500)
+
+
+class ManualSyncController(Controller):
+    path = "/api/sync/schedules"
+    tags = ["Sync schedules"]
+
+    @post("/{schedule_id:str}/sync", operation_id="manualSync", status_code=200)
+    async def manual_sync(
+        self,
+        request: Request[Principal, Any, Any],
+        schedule_id: str,
+        db_session: AsyncSession,
+        session_maker: async_sessionmaker[AsyncSession],
+        queue: ArqRedis,
+        settings: Settings,
+        wait: float | None = Parameter(default=None, ge=0, le=600, description="Seconds to wait for the result; 0 returns at once"),
+        force: bool = Parameter(default=False, description="Write even when the safety hold would stop the run"),
+    ) -> Response[dict[str, Any]]:
+        schedule = await get_owned(db_session, request.user.user_id, parse_id(schedule_id, "Schedule"))
+        run = await service.start_manual_sync(db_session, queue, schedule, force)
+        seconds = settings.manual_sync_wait_seconds if wait is None else wait
+        run = await service.wait_for_run(session_maker, run.id, seconds)
+        if run.status == "success":
+            return Response(
+                {"success": True, "syncResult": service.sync_result(run), "message": "Manual sync completed successfully"}
+            )
+        if run.status == "error":
+            return _failure(run)
+        return Response(
+            {
+                "success": True,
+                "syncResult": service.sync_result(run),
+                "runId": str(run.id),
+                "message": f"Sync is still running; follow it at /api/sync/runs/{run.id}",
+            },
+            status_code=202,
+        )
+
+    @get("/{schedule_id:str}/history", operation_id="getSyncHistory")
+    async def history(
+        self,
+        request: Request[Principal, Any, Any],
+        schedule_id: str,
+        db_session: AsyncSession,
+        status: str | None = RunStatus,
+        since: datetime | None = Since,
+        until: datetime | None = Until,
+        limit: Limit = 50,
+        offset: Offset = 0,
+    ) -> dict[str, Any]:
+        schedule = await get_owned(db_session, request.user.user_id, parse_id(schedule_id, "Schedule"))
+        query = service.runs_query(request.user.user_id, schedule.id, status, since, until, None)
+        return await _run_page(db_session, query, "history", limit, offset)
+
+
+async def _run_page(db: AsyncSession, query: Any, key: str, limit: int, offset: int) -> dict[str, Any]:
+    total = await db.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = (await db.scalars(query.order_by(SyncRun.created_at.desc()).limit(limit).offset(offset))).all()
+    return {"success": True, key: [service.run_out(r) for r in rows], **page(limit, offset, total)}
+
+
+class RunController(Controller):
+    path = "/api/sync/runs"
+    tags = ["Sync runs"]
+
+    @get("/", operation_id="listRuns")
+    async def list_runs(
+        self,
+        request: Request[Principal, Any, Any],
+        db_session: AsyncSession,
+        status: str | None = RunStatus,
+        since: datetime | None = Since,
+        until: datetime | None = Until,
+        data_source_type: str | None = Parameter(query="dataSourceType", default=None),
+        limit: Limit = 50,
+        offset: Offset = 0,
+    ) -> dict[str, Any]:
+        query = service.runs_query(request.user.user_id, None, status, since, until, data_source_type)
+        return await _run_page(db_session, query, "runs", limit, offset)
+
+    @get("/{run_id:str}", operation_id="getRun")
+    async def get_run(self, request: Request[Principal, Any, Any], run_id: str, db_session: AsyncSession) -> dict[str, Any]:
+        run = await _owned_run(db_session, request.user.user_id, run_id)
+        return {"success": True, "run": service.run_out(run)}
+
+    @get("/{run_id:str}/changes", operation_id="getRunChanges", media_type="text/csv")
+    async def get_changes(
+        self, request: Request[Principal, Any, Any], run_id: str, db_session: AsyncSession, csv_store: CsvStore
+    ) -> Response[Any]:
+        run = await _owned_run(db_session, request.user.user_id, run_id)
+        if run.status != "success":
+            raise ApiError(409, f"The run has no change set: its status is {run.status}")
+        schedule = await db_session.get(Schedule, run.schedule_id)
+        path = csv_store.changes_path(schedule.target_file_id, run.id) if schedule else None
+        if path is None or not path.exists():
+            if run.added == 0 and run.updated == 0 and run.deleted == 0:
+                return Response(content=b"_change\n", media_type="text/csv")
+            raise not_found("The change set of this run (change sets are kept for recent runs only)")
+        return File(path=path, media_type="text/csv", filename=f"changes-{run.id}.csv")
+
+
+async def _owned_run(db: AsyncSession, user_id: Any, run_id: str) -> SyncRun:
+    run = await db.get(SyncRun, parse_id(run_id, "Run"))
+    if run is None or run.user_id != user_id:
+        raise not_found("Run")
+    return run

@@ -1,0 +1,140 @@
+"""Runs as the API shows them, and manual syncs: enqueue, then wait for the worker."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import anyio
+from arq.connections import ArqRedis
+from sqlalchemy import Select, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.db.models import Schedule, SyncRun
+from app.errors import ApiError
+from app.runs.schemas import Changes, Progress, RunOut, SyncResult
+from app.schema import duration_text, isoformat
+from app.sync.queue import enqueue_run
+
+ACTIVE = ("queued", "running")
+
+
+def changes_of(run: SyncRun) -> Changes | None:
+    if run.status != "success" or run.added is None:
+        return None
+    return Changes(
+        added=run.added,
+        updated=run.updated or 0,
+        deleted=run.deleted or 0,
+        columns_added=run.columns_added or None,
+        columns_removed=run.columns_removed or None,
+    )
+
+
+def run_out(run: SyncRun) -> RunOut:
+    return RunOut(
+        id=str(run.id),
+        schedule_id=str(run.schedule_id),
+        status=run.status,
+        trigger=run.trigger,
+        attempt=run.attempt,
+        data_source_type=run.data_source_type,
+        started_at=isoformat(run.started_at),
+        completed_at=isoformat(run.completed_at),
+        duration=duration_text(run.duration_ms),
+        duration_ms=run.duration_ms,
+        row_count=run.row_count,
+        column_count=run.column_count,
+        changes=changes_of(run),
+        error=run.error,
+        retry_after=isoformat(run.retry_at),
+        file_version=run.file_version,
+        bytes_written=run.bytes_written,
+        created_at=isoformat(run.created_at) or "",
+        progress=Progress(rows_fetched=run.rows_fetched, phase=run.phase) if run.status in ACTIVE else None,
+    )
+
+
+def sync_result(run: SyncRun) -> SyncResult:
+    return SyncResult(
+        schedule_id=str(run.schedule_id),
+        run_id=str(run.id),
+        status=run.status,
+        row_count=run.row_count,
+        column_count=run.column_count,
+        duration=duration_text(run.duration_ms),
+        duration_ms=run.duration_ms,
+        synced_at=isoformat(run.completed_at),
+        changes=changes_of(run),
+        file_version=run.file_version,
+    )
+
+
+def runs_query(
+    user_id: uuid.UUID,
+    schedule_id: uuid.UUID | None,
+    status: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    data_source_type: str | None,
+) -> Select[tuple[SyncRun]]:
+    query = select(SyncRun).where(SyncRun.user_id == user_id)
+    if schedule_id is not None:
+        query = query.where(SyncRun.schedule_id == schedule_id)
+    if status:
+        query = query.where(SyncRun.status == status)
+    if since is not None:
+        query = query.where(SyncRun.created_at >= since)
+    if until is not None:
+        query = query.where(SyncRun.created_at <= until)
+    if data_source_type:
+        query = query.where(SyncRun.data_source_type == data_source_type)
+    return query
+
+
+async def start_manual_sync(db: AsyncSession, queue: ArqRedis, schedule: Schedule, force: bool) -> SyncRun:
+    # A retry waiting for its backoff does not block a person pressing "Sync now".
+    active = await db.scalar(
+        select(SyncRun.id).where(
+            SyncRun.schedule_id == schedule.id,
+            or_(SyncRun.status == "running", (SyncRun.status == "queued") & (SyncRun.trigger != "retry")),
+        )
+    )
+    if active is not None:
+        raise ApiError(
+            409,
+            f"A sync is already running for this schedule (run {active}); wait for it to finish",
+            title="Sync already running",
+            extra={"runId": str(active)},
+        )
+    run = SyncRun(
+        schedule_id=schedule.id,
+        user_id=schedule.user_id,
+        trigger="manual",
+        force=force,
+        data_source_type=schedule.data_source.type,
+    )
+    db.add(run)
+    await db.commit()
+    try:
+        await enqueue_run(queue, run)
+    except Exception:
+        await db.delete(run)
+        await db.commit()
+        raise
+    return run
+
+
+async def wait_for_run(sessions: async_sessionmaker[AsyncSession], run_id: uuid.UUID, seconds: float) -> SyncRun:
+    """Polls the store until the run ends or `seconds` pass; returns its latest state."""
+    deadline = anyio.current_time() + seconds
+    pause = 0.05
+    while True:
+        async with sessions() as db:
+            run = await db.get(SyncRun, run_id)
+        if run is None:
+            raise ApiError(404, "The run disappeared: its schedule was deleted")
+        if run.status not in ACTIVE or anyio.current_time() >= deadline:
+            return run
+        await anyio.sleep(min(pause, max(0.0, deadline - anyio.current_time())))
+        pause = min(pause * 1.5, 0.5)

@@ -1,0 +1,137 @@
+"""What changed between two snapshots of a table, computed on row hashes with pandas.
+
+Each row is summarised by a 64-bit hash of its canonical values in the columns both
+snapshots share (see `row_hashes`), so a diff of a million rows needs keys and hashes in
+memory, not two copies of the table.
+
+- With a primary key: added = keys only in the new snapshot, deleted = keys only in the
+  old, updated = keys in both whose shared columns differ.
+- Without one: rows are aligned in order the way diff(1) aligns lines; in a block of old
+  rows replaced by new ones, as many rows as both sides have count as updated and the
+  rest as deleted or added.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import xxhash
+
+# Separates values inside a row before hashing; nulls hash as a byte no text cell holds,
+# so NULL and "" stay different.
+_SEPARATOR = "\x1f"
+_NULL = "\x00"
+
+Positions = np.ndarray  # int64 row positions
+
+
+@dataclass(slots=True)
+class ChangeSet:
+    added: Positions  # positions in the new snapshot
+    updated: Positions  # positions in the new snapshot
+    deleted: Positions  # positions in the old snapshot
+    columns_added: list[str] = field(default_factory=list)
+    columns_removed: list[str] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {"added": len(self.added), "updated": len(self.updated), "deleted": len(self.deleted)}
+
+    @property
+    def any(self) -> bool:
+        return bool(len(self.added) or len(self.updated) or len(self.deleted) or self.columns_added or self.columns_removed)
+
+
+class KeyProblem(ValueError):
+    """Duplicate or empty primary key values; the message names examples."""
+
+
+def row_hashes(batch: pa.RecordBatch | pa.Table, columns: list[str]) -> np.ndarray:
+    """uint64 hash per row over `columns` (canonical strings), in the given order."""
+    if batch.num_rows == 0:
+        return np.empty(0, dtype=np.uint64)
+    if not columns:
+        return np.zeros(batch.num_rows, dtype=np.uint64)
+    arrays = [batch.column(name) for name in columns]
+    joined = pc.binary_join_element_wise(*arrays, _SEPARATOR, null_handling="replace", null_replacement=_NULL)
+    values = joined.cast(pa.binary()).to_numpy(zero_copy_only=False)
+    digest = xxhash.xxh3_64_intdigest
+    return np.fromiter(map(digest, values), dtype=np.uint64, count=len(values))
+
+
+def _positions(mask: pd.Series, column: pd.Series) -> Positions:
+    return np.sort(column[mask].to_numpy(dtype=np.int64))
+
+
+def check_keys(keys: pd.DataFrame, key_columns: list[str], examples: int = 3) -> None:
+    """Fails on empty or duplicate keys, naming a few offending values."""
+    empty = keys[key_columns].isna().any(axis=1) | (keys[key_columns] == "").any(axis=1)
+    if empty.any():
+        rows = (np.flatnonzero(empty.to_numpy())[:examples] + 1).tolist()
+        raise KeyProblem(
+            f"primary key {', '.join(key_columns)} is empty in {int(empty.sum())} row(s), e.g. data rows {rows}; "
+            "every row needs a key value"
+        )
+    duplicated = keys.duplicated(key_columns, keep=False)
+    if duplicated.any():
+        sample = keys.loc[duplicated, key_columns].drop_duplicates().head(examples)
+        shown = ["/".join(map(str, row)) for row in sample.itertuples(index=False)]
+        count = int(keys.loc[duplicated, key_columns].drop_duplicates().shape[0])
+        raise KeyProblem(
+            f"primary key {', '.join(key_columns)} is not unique: {count} value(s) repeat, e.g. {', '.join(shown)}"
+        )
+
+
+def keyed_diff(old: pd.DataFrame, new: pd.DataFrame, key_columns: list[str]) -> ChangeSet:
+    """`old`/`new`: key columns plus `_hash` (uint64) and `_row` (position)."""
+    merged = old.merge(new, on=key_columns, how="outer", suffixes=("_old", "_new"), indicator=True)
+    only_new = merged["_merge"] == "right_only"
+    only_old = merged["_merge"] == "left_only"
+    both = merged["_merge"] == "both"
+    changed = both & (merged["_hash_old"] != merged["_hash_new"])
+    return ChangeSet(
+        added=_positions(only_new, merged["_row_new"]),
+        updated=_positions(changed, merged["_row_new"]),
+        deleted=_positions(only_old, merged["_row_old"]),
+    )
+
+
+def ordered_diff(old: np.ndarray, new: np.ndarray) -> ChangeSet:
+    """diff(1)-style alignment of two sequences of row hashes."""
+    shortest = min(len(old), len(new))
+    mismatch = np.flatnonzero(old[:shortest] != new[:shortest])
+    prefix = int(mismatch[0]) if len(mismatch) else shortest
+    rest = shortest - prefix
+    tail_mismatch = np.flatnonzero(old[len(old) - rest :][::-1] != new[len(new) - rest :][::-1]) if rest else []
+    suffix = int(tail_mismatch[0]) if len(tail_mismatch) else rest
+    old_mid = old[prefix : len(old) - suffix]
+    new_mid = new[prefix : len(new) - suffix]
+    added: list[range] = []
+    updated: list[range] = []
+    deleted: list[range] = []
+    if len(old_mid) == 0:
+        added.append(range(prefix, prefix + len(new_mid)))
+    elif len(new_mid) == 0:
+        deleted.append(range(prefix, prefix + len(old_mid)))
+    else:
+        matcher = difflib.SequenceMatcher(None, old_mid.tolist(), new_mid.tolist(), autojunk=False)
+        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+            i1, i2, j1, j2 = i1 + prefix, i2 + prefix, j1 + prefix, j2 + prefix
+            if tag == "equal":
+                continue
+            paired = min(i2 - i1, j2 - j1)
+            updated.append(range(j1, j1 + paired))
+            deleted.append(range(i1 + paired, i2))
+            added.append(range(j1 + paired, j2))
+    return ChangeSet(added=_concat(added), updated=_concat(updated), deleted=_concat(deleted))
+
+
+def _concat(ranges: list[range]) -> Positions:
+    if not ranges:
+        return np.empty(0, dtype=np.int64)
+    return np.concatenate([np.arange(r.start, r.stop, dtype=np.int64) for r in ranges])

@@ -1,0 +1,357 @@
+"""One sync run: claim → fetch → normalise → diff → write → record.
+
+Called by the worker with a run id. arq may deliver a job more than once, so the run is
+claimed with a compare-and-set on its status and a second delivery does nothing. Blocking
+work (the connector, Arrow writers) runs in a thread; the event loop keeps the run's
+progress and heartbeat fresh meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import anyio
+from arq.connections import ArqRedis
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.db.models import DataSource, FileVersion, Schedule, SyncRun, TargetFile, utcnow
+from app.schedules.validation import merged_selection
+from app.scheduling import next_slot_after, parse_cadence
+from app.settings import Settings
+from app.sources.credentials import CredentialVault, CredentialsUnreadable
+from app.sources.service import connector_environment
+from app.sync.csv_store import CsvStore
+from app.sync.queue import enqueue_run
+from app.sync.snapshot import (
+    CsvFormat,
+    PreviousSnapshot,
+    StagedSnapshot,
+    previous_snapshot_of,
+    stage_snapshot,
+    write_change_set,
+)
+from connectors.base import JSON, ConnectorError, TransientError
+from connectors.registry import connector_class
+
+log = logging.getLogger("datasync.sync")
+
+HEARTBEAT_SECONDS = 2.0
+FILE_LOCK_WAIT_SECONDS = 600
+
+
+@dataclass(slots=True)
+class EngineContext:
+    settings: Settings
+    sessions: async_sessionmaker[AsyncSession]
+    queue: ArqRedis
+    store: CsvStore
+
+
+class Progress:
+    """Written by the fetching thread, read by the heartbeat on the event loop."""
+
+    def __init__(self) -> None:
+        self.rows_fetched = 0
+        self.phase = "fetching"
+
+    def rows(self, count: int) -> None:
+        self.rows_fetched = count
+
+    def enter(self, phase: str) -> None:
+        self.phase = phase
+
+
+class SafetyHold(Exception):
+    """The new data looks like an accident (empty, or far fewer rows); the file is kept."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunInputs:
+    """Everything the blocking part needs, read from the store before it starts."""
+
+    run_id: uuid.UUID
+    schedule_id: uuid.UUID
+    file_id: uuid.UUID
+    source_type: str
+    credentials: JSON
+    source_settings: JSON
+    selection: JSON
+    fmt: CsvFormat
+    file_version: int
+    file_checksum: str
+    file_rows: int
+    force: bool
+    max_drop_percent: float
+
+
+async def execute_run(ctx: EngineContext, run_id: uuid.UUID) -> None:
+    started = time.monotonic()
+    if not await _claim(ctx, run_id):
+        return
+    progress = Progress()
+    heartbeat = asyncio.create_task(_keep_heartbeat(ctx, run_id, progress))
+    try:
+        inputs = await _load_inputs(ctx, run_id)
+        # One writer per target file, whichever schedules point at it.
+        lock = ctx.queue.lock(
+            f"datasync:file-lock:{inputs.file_id}",
+            timeout=ctx.settings.job_timeout_seconds + 60,
+            blocking_timeout=FILE_LOCK_WAIT_SECONDS,
+        )
+        if not await lock.acquire():
+            raise TransientError("another sync is writing the same target file; will try again")
+        try:
+            await _sync(ctx, inputs, progress, started)
+        finally:
+            await lock.release()
+    except asyncio.CancelledError:
+        await record_failure(ctx, run_id, TransientError("the worker was stopped during the sync"), started)
+        raise
+    except (SafetyHold, ConnectorError) as error:
+        await record_failure(ctx, run_id, error, started)
+    except Exception:
+        log.exception("sync run failed unexpectedly", extra={"run_id": str(run_id)})
+        await record_failure(ctx, run_id, RuntimeError(f"internal error during the sync (run {run_id})"), started)
+    finally:
+        heartbeat.cancel()
+
+
+async def _claim(ctx: EngineContext, run_id: uuid.UUID) -> bool:
+    """queued → running, once: a second delivery of the same job finds nothing to claim."""
+    now = utcnow()
+    async with ctx.sessions() as db:
+        claimed = await db.execute(
+            update(SyncRun)
+            .where(SyncRun.id == run_id, SyncRun.status == "queued")
+            .values(status="running", phase="fetching", started_at=now, heartbeat_at=now)
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            log.info("run already claimed or gone; duplicate delivery ignored", extra={"run_id": str(run_id)})
+            return False
+        schedule_id = await db.scalar(select(SyncRun.schedule_id).where(SyncRun.id == run_id))
+        await db.execute(update(Schedule).where(Schedule.id == schedule_id).values(last_sync_status="running"))
+        await db.commit()
+    return True
+
+
+async def _load_inputs(ctx: EngineContext, run_id: uuid.UUID) -> RunInputs:
+    async with ctx.sessions() as db:
+        run = await db.get(SyncRun, run_id)
+        schedule = await db.get(Schedule, run.schedule_id) if run else None
+        if run is None or schedule is None:
+            raise ConnectorError("the schedule was deleted")
+        source: DataSource = schedule.data_source
+        file: TargetFile = schedule.target_file
+    try:
+        credentials = CredentialVault(ctx.settings.secret_key).open(source.credentials_encrypted)
+    except CredentialsUnreadable as exc:
+        raise ConnectorError(str(exc)) from None
+    config = dict(schedule.config)
+    return RunInputs(
+        run_id=run.id,
+        schedule_id=schedule.id,
+        file_id=file.id,
+        source_type=source.type,
+        credentials=credentials,
+        source_settings=dict(source.settings),
+        selection=merged_selection(source.settings, config, connector_class(source.type).selection_keys),
+        fmt=CsvFormat(file.delimiter, file.encoding, file.header),
+        file_version=file.version,
+        file_checksum=file.checksum or "",
+        file_rows=file.row_count,
+        force=run.force,
+        max_drop_percent=float(config.get("maxRowDropPercent", 50)),
+    )
+
+
+async def _keep_heartbeat(ctx: EngineContext, run_id: uuid.UUID, progress: Progress) -> None:
+    while True:
+        await asyncio.sleep(HEARTBEAT_SECONDS)
+        async with ctx.sessions() as db:
+            await db.execute(
+                update(SyncRun)
+                .where(SyncRun.id == run_id, SyncRun.status == "running")
+                .values(heartbeat_at=utcnow(), rows_fetched=progress.rows_fetched, phase=progress.phase)
+            )
+            await db.commit()
+
+
+def _check_hold(inputs: RunInputs, staged: StagedSnapshot) -> None:
+    if inputs.force:
+        return
+    advice = "the CSV was left untouched; check the source, or run a manual sync with ?force=true to accept it"
+    if staged.row_count == 0:
+        raise SafetyHold(f"Safety hold: the source returned no rows; {advice}")
+    previous = inputs.file_rows
+    if inputs.file_version and previous:
+        drop = (previous - staged.row_count) / previous * 100
+        if drop > inputs.max_drop_percent:
+            raise SafetyHold(
+                f"Safety hold: the source returned {staged.row_count} rows, {drop:.0f}% fewer than the "
+                f"{previous} in the current file (limit {inputs.max_drop_percent:g}%); {advice}"
+            )
+
+
+def _fetch_and_stage(ctx: EngineContext, inputs: RunInputs, progress: Progress) -> tuple[StagedSnapshot, PreviousSnapshot | None]:
+    ctx.store.remove_temp_files(inputs.file_id)  # left by a crashed run; we hold the file lock
+    connector = connector_class(inputs.source_type)(
+        inputs.credentials, inputs.source_settings, connector_environment(ctx.settings)
+    )
+    previous = previous_snapshot_of(ctx.store, inputs.file_id, inputs.file_version, inputs.file_checksum, inputs.file_rows)
+    table = connector.fetch(inputs.selection, progress.rows)
+    staged = stage_snapshot(
+        table, inputs.fmt, previous, inputs.selection.get("primaryKey"), ctx.store, inputs.file_id, progress.enter
+    )
+    return staged, previous
+
+
+def _publish(ctx: EngineContext, inputs: RunInputs, staged: StagedSnapshot, version: int) -> None:
+    store = ctx.store
+    store.publish(staged.parquet, store.snapshot_path(inputs.file_id, version))
+    store.publish(staged.hashes, store.hashes_path(inputs.file_id, version))
+    staged.parquet = store.snapshot_path(inputs.file_id, version)
+    # The CSV goes last: once it exists under its version name, everything it needs does.
+    store.publish(staged.csv, store.csv_path(inputs.file_id, version))
+
+
+async def _sync(ctx: EngineContext, inputs: RunInputs, progress: Progress, started: float) -> None:
+    staged, previous = await anyio.to_thread.run_sync(_fetch_and_stage, ctx, inputs, progress)
+    try:
+        _check_hold(inputs, staged)
+    except SafetyHold:
+        staged.discard()
+        raise
+    progress.enter("writing")
+    unchanged = inputs.file_version > 0 and staged.checksum == inputs.file_checksum
+    version = inputs.file_version if unchanged else inputs.file_version + 1
+    if unchanged:
+        staged.discard()
+    else:
+        await anyio.to_thread.run_sync(_publish, ctx, inputs, staged, version)
+    if staged.changes.any:
+        await anyio.to_thread.run_sync(
+            write_change_set, staged, previous, inputs.fmt, ctx.store.changes_path(inputs.file_id, inputs.run_id)
+        )
+    await _record_success(ctx, inputs, staged, version, unchanged, started)
+
+
+async def _record_success(
+    ctx: EngineContext, inputs: RunInputs, staged: StagedSnapshot, version: int, unchanged: bool, started: float
+) -> None:
+    now = utcnow()
+    duration_ms = int((time.monotonic() - started) * 1000)
+    changes = staged.changes
+    async with ctx.sessions() as db:
+        run = await db.get(SyncRun, inputs.run_id)
+        schedule = await db.get(Schedule, inputs.schedule_id)
+        file = await db.get(TargetFile, inputs.file_id)
+        if run is None or schedule is None or file is None:
+            return  # deleted while running; the files are pruned with the target file
+        if not unchanged:
+            db.add(
+                FileVersion(
+                    file_id=file.id,
+                    version=version,
+                    size_bytes=staged.size_bytes,
+                    row_count=staged.row_count,
+                    column_count=len(staged.columns),
+                    checksum=staged.checksum,
+                    run_id=run.id,
+                )
+            )
+            file.version = version
+            file.size_bytes = staged.size_bytes
+            file.row_count = staged.row_count
+            file.column_count = len(staged.columns)
+            file.checksum = staged.checksum
+        run.status, run.phase = "success", "done"
+        run.completed_at, run.duration_ms = now, duration_ms
+        run.rows_fetched = run.row_count = staged.row_count
+        run.column_count = len(staged.columns)
+        run.added, run.updated, run.deleted = (changes.counts[k] for k in ("added", "updated", "deleted"))
+        run.columns_added, run.columns_removed = changes.columns_added, changes.columns_removed
+        run.file_version = version
+        run.bytes_written = 0 if unchanged else staged.size_bytes
+        _update_schedule_after_run(schedule, run)
+        schedule.last_sync_row_count = staged.row_count
+        await db.flush()
+        kept = await _prune_versions(db, file.id, ctx.settings.file_versions_kept)
+        await db.commit()
+    await anyio.to_thread.run_sync(ctx.store.prune, inputs.file_id, kept)
+    log.info(
+        "sync succeeded",
+        extra={"run_id": str(inputs.run_id), "schedule_id": str(inputs.schedule_id), "rows": staged.row_count, **changes.counts},
+    )
+
+
+async def _prune_versions(db: AsyncSession, file_id: uuid.UUID, keep: int) -> list[int]:
+    versions = (
+        await db.scalars(select(FileVersion).where(FileVersion.file_id == file_id).order_by(FileVersion.version.desc()))
+    ).all()
+    for old in versions[keep:]:
+        await db.delete(old)
+    return [v.version for v in versions[:keep]]
+
+
+def _update_schedule_after_run(schedule: Schedule, run: SyncRun) -> None:
+    schedule.last_sync_at = run.completed_at
+    schedule.last_sync_status = run.status
+    schedule.last_sync_duration_ms = run.duration_ms
+    schedule.last_sync_error = run.error
+    if schedule.enabled and schedule.next_sync_at is None:
+        cadence, _ = parse_cadence(schedule.frequency, schedule.config)
+        if cadence is not None:
+            schedule.next_sync_at = next_slot_after(cadence, datetime.now(UTC))
+
+
+def retry_delay_seconds(settings: Settings, attempt: int, hint: float | None) -> float:
+    """Exponential backoff with full jitter on top of half the step, never sooner than the
+    source asked (Retry-After)."""
+    step = settings.retry_base_seconds * 2 ** (attempt - 1)
+    delay = step / 2 + random.uniform(0, step / 2)
+    return max(delay, hint or 0.0)
+
+
+async def record_failure(ctx: EngineContext, run_id: uuid.UUID, error: Exception, started: float) -> None:
+    message = error.message if isinstance(error, ConnectorError) else str(error)
+    now = utcnow()
+    retry: SyncRun | None = None
+    retry_at: datetime | None = None
+    async with ctx.sessions() as db:
+        run = await db.get(SyncRun, run_id)
+        schedule = await db.get(Schedule, run.schedule_id) if run else None
+        if run is None or schedule is None:
+            return
+        if isinstance(error, TransientError):
+            delay = retry_delay_seconds(ctx.settings, run.attempt, error.retry_after)
+            retry_at = now + timedelta(seconds=delay)
+            if run.attempt <= ctx.settings.max_retries:
+                retry = SyncRun(
+                    schedule_id=run.schedule_id,
+                    user_id=run.user_id,
+                    trigger="retry",
+                    attempt=run.attempt + 1,
+                    slot_at=run.slot_at,
+                    force=run.force,
+                    data_source_type=run.data_source_type,
+                )
+                db.add(retry)
+                message = f"{message} (attempt {run.attempt}; retrying at {retry_at:%Y-%m-%dT%H:%M:%SZ})"
+        run.status, run.phase = "error", "done"
+        run.error = message
+        run.retry_at = retry_at
+        run.completed_at = now
+        run.duration_ms = int((time.monotonic() - started) * 1000)
+        _update_schedule_after_run(schedule, run)
+        await db.commit()
+    if retry is not None and retry_at is not None:
+        await enqueue_run(ctx.queue, retry, defer_until=retry_at)
+    log.warning("sync failed", extra={"run_id": str(run_id), "error": message})
+
