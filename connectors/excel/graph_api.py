@@ -159,6 +159,9 @@ class TokenSource(Protocol):
 
 _apps: dict[tuple[str, ...], msal.ClientApplication] = {}
 _apps_lock = threading.Lock()
+# One refresh-token redemption at a time per delegated application: two schedules of one
+# data source running at once must not both spend the same refresh token.
+_redemption_locks: dict[tuple[str, ...], threading.Lock] = {}
 # Delegated credentials: digest of the refresh token the data source holds now → msal
 # account id, so a later run in this process finds its cached tokens.
 _delegated_accounts: dict[str, str] = {}
@@ -290,8 +293,11 @@ class DelegatedTokens:
         self._save = save_credentials
         self._force_refresh = False
         client_id = str(credentials["clientId"])
+        key = ("delegated", authority, client_id)
+        with _apps_lock:
+            self._lock = _redemption_locks.setdefault(key, threading.Lock())
         self._app = _msal_app(
-            ("delegated", authority, client_id),
+            key,
             lambda: msal.PublicClientApplication(
                 client_id,
                 authority=authority,
@@ -305,6 +311,10 @@ class DelegatedTokens:
         return str(self._credentials["refreshToken"])
 
     def access_token(self) -> str:
+        with self._lock:
+            return self._access_token_locked()
+
+    def _access_token_locked(self) -> str:
         result: JSON | None = None
         account_id = _delegated_accounts.get(_digest(self._refresh_token))
         account = (
@@ -349,11 +359,15 @@ class DelegatedTokens:
                 query={"home_account_id": account_id},
             ):
                 newest = str(item.get("secret", ""))
+        if account_id:
+            # The spent token maps to the account too: a run that started with it (or a
+            # save that failed) still finds msal's cache, which holds the newest token.
+            _delegated_accounts[_digest(self._refresh_token)] = account_id
         if newest and newest != self._refresh_token:
             self._credentials["refreshToken"] = newest
             self._save(dict(self._credentials))
-        if account_id:
-            _delegated_accounts[_digest(self._refresh_token)] = account_id
+            if account_id:
+                _delegated_accounts[_digest(newest)] = account_id
 
 
 def _home_account_id(result: JSON) -> str | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -626,6 +627,36 @@ def test_delegated_refresh_after_revocation_saves_the_next_rotation(
 
     tokens = [c["refreshToken"] for c in microsoft_tenant.saved_credentials]
     assert len(tokens) == 2 and len(set(tokens)) == 2  # each rotation saved once, in order
+
+
+def test_concurrent_runs_of_one_delegated_source_spend_its_refresh_token_once(
+    microsoft_tenant: MicrosoftTenant,
+) -> None:
+    microsoft_tenant.put_workbook(load_workbook_fixture("customers.workbook.json"))
+    credentials = microsoft_tenant.delegated_credentials()
+    results: list[int | BaseException] = []
+
+    def run() -> None:
+        try:
+            table = microsoft_tenant.delegated(credentials).fetch(CUSTOMERS, lambda _: None)
+            results.append(len(read_all(table)))
+        except BaseException as exc:  # reported through the assertion below
+            results.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert results == [5, 5, 5, 5]
+    token_calls = graph_requests(
+        microsoft_tenant, f"/{microsoft_tenant.tenant_id}/oauth2/v2.0/token"
+    )
+    assert len(token_calls) == 1
+    assert {c["refreshToken"] for c in microsoft_tenant.saved_credentials} == {
+        microsoft_tenant.saved_credentials[0]["refreshToken"]
+    }
 
 
 def test_delegated_user_reads_me_drive(microsoft_tenant: MicrosoftTenant) -> None:
