@@ -102,6 +102,7 @@ def serial_to_iso(serial: float, kind: FormatKind) -> str | None:
     return day_text
 
 
+@lru_cache(maxsize=65_536)  # a column of dates repeats few distinct days
 def _day_text(days: int) -> str:
     if days == _FAKE_LEAP_DAY:
         return "1900-02-29"
