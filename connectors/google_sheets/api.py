@@ -235,6 +235,27 @@ class ValuesRead:
     response_bytes: int
 
 
+class _TimedAuthRequest(GoogleAuthRequest):
+    """google-auth's transport with our timeout (its own default is 120 s)."""
+
+    def __init__(self, timeout: Any) -> None:
+        super().__init__()
+        self._timeout = timeout
+
+    def __call__(
+        self,
+        url: str,
+        method: str = "GET",
+        body: Any = None,
+        headers: Any = None,
+        timeout: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        return super().__call__(  # type: ignore[no-untyped-call]
+            url, method, body, headers, timeout=timeout or self._timeout, **kwargs
+        )
+
+
 class GoogleSheetsAPI:
     """The Sheets API calls one sync run makes, each raising only ConnectorError."""
 
@@ -262,7 +283,9 @@ class GoogleSheetsAPI:
 
     def obtain_token(self) -> None:
         """Fetches an access token now, so a credentials problem surfaces on its own."""
-        request = GoogleAuthRequest(self.http.session)
+        # Not through the AuthorizedSession: it would refresh the credentials itself
+        # before sending the refresh request (gspread's own `login()` does that).
+        request = _TimedAuthRequest(self.http.timeout)
         attempt = 0
         while True:
             try:

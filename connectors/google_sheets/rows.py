@@ -160,7 +160,8 @@ class ChunkSizing:
     chunk to the next: a run of blank rows costs almost nothing and must not make the next
     request, perhaps over dense data, a hundred times larger."""
 
-    target_bytes: int = 2_000_000
+    # Below 2 MB with a margin: row sizes vary from one chunk to the next.
+    target_bytes: int = 1_500_000
     min_rows: int = 100
     max_rows: int = 50_000
     # A guess before anything was seen: Google's pretty-printed JSON costs ~10 bytes per
