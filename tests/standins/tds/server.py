@@ -58,8 +58,9 @@ class _Stream:
     def flush(self, *, last: bool) -> None:
         """Send every full packet (and, when last, the remainder with EOM)."""
         packets = []
-        while len(self.pending) > self.body or (self.pending and len(self.pending) == self.body
-                                                 and not last):
+        while len(self.pending) > self.body or (
+            self.pending and len(self.pending) == self.body and not last
+        ):
             packets.append(self._packet(bytes(self.pending[: self.body]), last=False))
             del self.pending[: self.body]
         if last:
@@ -92,8 +93,9 @@ class _Stream:
                 elif isinstance(chunk, Drop):
                     self.flush(last=False)
                     # RST rather than FIN: what a client sees when a server dies.
-                    self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                         b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                    self.sock.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+                    )
                     raise _ClientGone
                 else:
                     self.pending += chunk
@@ -145,8 +147,9 @@ class StandInServer(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, port: int, databases: dict[str, Database], default_database: str,
-                 logins: Logins) -> None:
+    def __init__(
+        self, port: int, databases: dict[str, Database], default_database: str, logins: Logins
+    ) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
         self.databases = databases
         self.default_database = default_database
@@ -179,8 +182,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--seed-dir", type=Path, required=True)
     parser.add_argument("--data-dir", type=Path, required=True)
-    parser.add_argument("--login", action="append", default=[],
-                        help="user:password, repeatable")
+    parser.add_argument("--login", action="append", default=[], help="user:password, repeatable")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     logins = Logins({u.lower(): p for u, _, p in (item.partition(":") for item in args.login)})

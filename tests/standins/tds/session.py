@@ -161,8 +161,9 @@ def _return_value_int(ordinal: int, name: str, value: int) -> bytes:
     )
 
 
-def _row_tokens(columns: list[Column], rows: Iterator[list[object]], drop_after: int | None
-                ) -> Generator[Chunk, None, int]:
+def _row_tokens(
+    columns: list[Column], rows: Iterator[list[object]], drop_after: int | None
+) -> Generator[Chunk, None, int]:
     """ROW tokens in chunks of a few hundred rows; returns how many rows were sent."""
     encoders = [column.type.encode for column in columns]
     chunk = bytearray()
@@ -188,8 +189,9 @@ def _row_tokens(columns: list[Column], rows: Iterator[list[object]], drop_after:
 class StandInSession(Connection):
     """A logged-in client of the stand-in."""
 
-    def __init__(self, *, databases: dict[str, Database], default_database: str,
-                 **kwargs: object) -> None:
+    def __init__(
+        self, *, databases: dict[str, Database], default_database: str, **kwargs: object
+    ) -> None:
         super().__init__(
             query_handler=lambda _query: QueryResult(columns=[], rows=[]),
             database=default_database,
@@ -221,16 +223,24 @@ class StandInSession(Connection):
             password = tds_connection.deobfuscate_password(self._login.password)
             if self._logins is not None and self._logins.admits(self._login.user_name, password):
                 # SQL Server answers 4060 and then 18456; clients show both.
-                self._send(responses, error(
-                    CANNOT_OPEN_DATABASE,
-                    f'Cannot open database "{requested}" requested by the login. '
-                    "The login failed.",
-                    severity=11, server=self._server_name, tds_version=self._tds_version,
-                ) + error_response(
-                    tds_connection.LOGIN_FAILED,
-                    f"Login failed for user '{self._login.user_name}'.",
-                    server=self._server_name, severity=14, tds_version=self._tds_version,
-                ))
+                self._send(
+                    responses,
+                    error(
+                        CANNOT_OPEN_DATABASE,
+                        f'Cannot open database "{requested}" requested by the login. '
+                        "The login failed.",
+                        severity=11,
+                        server=self._server_name,
+                        tds_version=self._tds_version,
+                    )
+                    + error_response(
+                        tds_connection.LOGIN_FAILED,
+                        f"Login failed for user '{self._login.user_name}'.",
+                        server=self._server_name,
+                        severity=14,
+                        tds_version=self._tds_version,
+                    ),
+                )
                 self._state = tds_connection.ConnectionState.FAILED
                 return True
         if requested:
@@ -281,8 +291,11 @@ class StandInSession(Connection):
         elif proc is ProcId.EXECUTE or name == "sp_execute":
             sql = self._prepared.get(int(params[0].value))  # type: ignore[call-overload]
             if sql is None:
-                yield error(8179, f"Could not find prepared statement with handle "
-                            f"{params[0].value}.", server=self._server_name)
+                yield error(
+                    8179,
+                    f"Could not find prepared statement with handle {params[0].value}.",
+                    server=self._server_name,
+                )
             else:
                 yield from self._batch(sql, _named_after(params, 1), DONE_IN_PROC)
             yield _return_status()
@@ -290,8 +303,11 @@ class StandInSession(Connection):
             self._prepared.pop(int(params[0].value), None)  # type: ignore[call-overload]
             yield _return_status()
         else:
-            yield error(UNKNOWN_PROCEDURE, f"Could not find stored procedure '{call.procedure}'.",
-                        server=self._server_name)
+            yield error(
+                UNKNOWN_PROCEDURE,
+                f"Could not find stored procedure '{call.procedure}'.",
+                server=self._server_name,
+            )
             yield _done(DONE_PROC, DoneStatus.ERROR)
             return
         yield _done(DONE_PROC, DoneStatus.FINAL)
@@ -302,15 +318,15 @@ class StandInSession(Connection):
         self._prepared[handle] = sql
         return handle
 
-    def _batch(self, sql: str, parameters: dict[str, object], done_token: int
-               ) -> Iterator[Chunk]:
+    def _batch(self, sql: str, parameters: dict[str, object], done_token: int) -> Iterator[Chunk]:
         """Answer every statement of a batch; the last DONE is final for a plain batch."""
         hints = _hints(sql)
         if hints.get("delay-seconds"):
             yield Pause(float(hints["delay-seconds"]))
         drop_after = int(hints["drop-after-rows"]) if "drop-after-rows" in hints else None
-        sql = re.sub(r"@@VERSION", "N'" + SERVER_VERSION.replace("'", "''") + "'", sql,
-                     flags=re.IGNORECASE)
+        sql = re.sub(
+            r"@@VERSION", "N'" + SERVER_VERSION.replace("'", "''") + "'", sql, flags=re.IGNORECASE
+        )
         sql = re.sub(r"@@SPID", str(self._spid), sql, flags=re.IGNORECASE)
         sql = re.sub(r"DB_NAME\(\)", f"N'{self._current.name}'", sql, flags=re.IGNORECASE)
         more = DoneStatus.MORE if done_token == DONE_IN_PROC else DoneStatus.FINAL
@@ -329,13 +345,18 @@ class StandInSession(Connection):
             try:
                 yield from self._statement(statement, parameters, done_token, status, drop_after)
             except QueryError as exc:
-                yield error(exc.number, str(exc), server=self._server_name,
-                            severity=exc.severity)
+                yield error(exc.number, str(exc), server=self._server_name, severity=exc.severity)
                 yield _done(done_token, DoneStatus.ERROR | more)
                 return
 
-    def _statement(self, statement: exp.Expression, parameters: dict[str, object],
-                   done_token: int, status: int, drop_after: int | None) -> Iterator[Chunk]:
+    def _statement(
+        self,
+        statement: exp.Expression,
+        parameters: dict[str, object],
+        done_token: int,
+        status: int,
+        drop_after: int | None,
+    ) -> Iterator[Chunk]:
         if isinstance(statement, exp.Query):
             result = self._current.select(statement, parameters)
             yield col_metadata(result.columns, self._tds_version)
@@ -349,7 +370,9 @@ class StandInSession(Connection):
             if found is None:
                 raise QueryError(
                     f"Database '{statement.this.name}' does not exist. Make sure that the "
-                    "name is entered correctly.", number=911)
+                    "name is entered correctly.",
+                    number=911,
+                )
             self._current = found
             yield _done(done_token, status)
         else:

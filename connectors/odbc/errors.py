@@ -1,0 +1,132 @@
+"""Driver errors turned into the typed errors the engine understands.
+
+ODBC diagnostics carry a SQLSTATE and the server's native error number; both pyodbc
+(`('28000', '[28000] [...] Login failed ... (18456)')`) and arrow-odbc
+(`State: 28000, Native error: 18456, Message: ...`) put them in the message text, so
+classification reads them from there. SQL Server native numbers are more precise than
+SQLSTATE (4060 "cannot open database" arrives as 42000 like a syntax error, and FreeTDS
+reports a login failure as 42000), so they win where known.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from connectors.base import AuthError, ConfigError, ConnectorError, TransientError
+from connectors.odbc.connection_string import scrub
+
+# SQL Server native error numbers.
+_AUTH_NATIVE = {
+    18456,  # login failed
+    18452,  # login from an untrusted domain
+    18470,  # account disabled
+    18486,  # account locked out
+    18487,  # password expired
+    18488,  # password must be changed
+    229,  # permission denied on object
+    230,  # permission denied on column
+    262,  # permission denied in database
+    300,  # VIEW SERVER STATE etc. denied
+    916,  # principal cannot access the database under the current security context
+}
+_CONFIG_NATIVE = {
+    4060,  # cannot open database requested by the login
+    911,  # database does not exist
+    208,  # invalid object name
+    207,  # invalid column name
+    102,  # incorrect syntax
+    156,  # incorrect syntax near keyword
+    195,  # not a recognized built-in function
+    2812,  # could not find stored procedure
+    8114,
+    245,  # conversion failed
+    8115,  # arithmetic overflow
+    241,  # date conversion failed
+}
+_TRANSIENT_NATIVE = {
+    1205,  # chosen as deadlock victim
+    -2,  # timeout expired
+    233,  # no process on the other end of the pipe
+    10053,  # connection aborted
+    10054,  # connection reset
+    10060,  # connection timed out
+    40197,  # Azure: service error processing the request
+    40501,  # Azure: service busy
+    40613,  # Azure: database unavailable
+    49918,
+    49919,
+    49920,  # Azure: too many requests
+    1222,  # lock request timeout
+}
+
+_STATE = re.compile(r"State: ([0-9A-Z]{5})|\('([0-9A-Z]{5})',|\[([0-9A-Z]{5})\]")
+_NATIVE = re.compile(r"Native error: (-?\d+)|\((-?\d+)\) \(SQL\w+\)")
+# Vendor prefixes like "[Microsoft][ODBC Driver 18 for SQL Server][SQL Server]" say
+# nothing to a user; the server's sentence after them is what helps.
+_VENDOR_PREFIX = re.compile(r"^(\s*\[[^\]]*\])+\s*")
+
+
+def sqlstate(message: str) -> str | None:
+    match = _STATE.search(message)
+    return next((g for g in match.groups() if g), None) if match else None
+
+
+def native_error(message: str) -> int | None:
+    match = _NATIVE.search(message)
+    if not match:
+        return None
+    return int(next(g for g in match.groups() if g))
+
+
+def server_message(message: str) -> str:
+    """The human part of a diagnostic: the server's sentence without vendor prefixes,
+    SQLSTATE or the ODBC function name."""
+    text = message.split("Message: ", 1)[1] if "Message: " in message else message
+    text = _VENDOR_PREFIX.sub("", text.strip())
+    text = re.sub(r"\s*(\(-?\d+\)\s*)?\(SQL\w+\)\s*$", "", text)
+    return text.splitlines()[0].rstrip(";").strip() if text else message.strip()
+
+
+def classify(
+    exc: BaseException, *, secrets: Iterable[str | None], streaming: bool = False
+) -> ConnectorError:
+    """The typed error for a driver exception, its message scrubbed of `secrets`.
+
+    `streaming` says rows were already flowing: the query compiled and the login
+    worked, so an unrecognised failure then is most likely the connection (FreeTDS
+    reports a reset socket as `HY000 Unknown error`)."""
+    raw = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], str) else str(exc)
+    raw = scrub(raw if raw else repr(exc), secrets)
+    state = sqlstate(raw) or ""
+    native = native_error(raw)
+    text = scrub(server_message(raw), secrets)
+
+    if "Timestamp is not representable in arrow" in raw:
+        return ConfigError(
+            "a datetime2/timestamp value lies outside 1677-09-21..2262-04-11, which "
+            "nanosecond timestamps cannot hold; CAST that column to datetime2(6) or to "
+            "varchar in the query",
+            field="config.query",
+        )
+    if "too large to be written into the allocated buffer" in raw:
+        return ConfigError(
+            "a text or binary value is longer than the connector's buffer; raise "
+            "settings.maxTextSize / settings.maxBinarySize for this data source",
+            field="settings.maxTextSize",
+        )
+    if native in _CONFIG_NATIVE or state == "3D000":  # 3D000: PostgreSQL unknown database
+        return ConfigError(text, field="config.query")
+    if native in _AUTH_NATIVE or state.startswith("28") or state in ("42501",):
+        return AuthError(f"the database refused the credentials or access: {text}")
+    if (
+        native in _TRANSIENT_NATIVE
+        or state.startswith("08")
+        or state in ("HYT00", "HYT01", "40001", "40P01", "57014", "57P01", "57P03", "53300")
+    ):
+        return TransientError(f"the database connection failed or timed out: {text}")
+    if state.startswith(("42", "22", "21", "23", "3F", "0A")):
+        return ConfigError(text, field="config.query")
+    if streaming:
+        return TransientError(f"the database connection failed while reading rows: {text}")
+    return TransientError(f"the database reported an unexpected error: {text}")
