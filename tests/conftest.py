@@ -1,0 +1,206 @@
+"""Shared fixtures: real Redis, real SQLite and PostgreSQL, the app over HTTP, real workers.
+
+Tests that take `database_url` (directly or through `client`, `user`, `worker`…) run once
+per store: SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from litestar.testing import TestClient
+
+from app.db.migrate import upgrade_to_head
+from app.main import create_app
+from app.settings import Settings, load_settings
+from tests.services import create_postgres_database, free_port, redis_server_url, wait_for_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    # A database number of our own keeps concurrent suites on one Redis apart.
+    return f"{redis_server_url()}/{random.randint(1, 15)}"
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'datasync.db'}"
+        return
+    url, drop = create_postgres_database()
+    yield url
+    drop()
+
+
+@pytest.fixture(scope="session")
+def service_env(database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Environment for every process of the service under test (API, workers)."""
+    return {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "DATA_DIR": str(tmp_path_factory.mktemp("data")),
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "ENDPOINT_ALLOWLIST": "127.0.0.1,localhost",
+        "RATE_LIMIT_PER_MINUTE": "100000",
+        "RETRY_BASE_SECONDS": "0.4",
+        "MAX_RETRIES": "2",
+        "SCHEDULER_INTERVAL_SECONDS": "1",
+        "MANUAL_SYNC_WAIT_SECONDS": "30",
+        "LOG_LEVEL": "INFO",
+        "CORS_ORIGINS": "http://localhost:5173",
+    }
+
+
+@pytest.fixture(scope="session")
+def settings(service_env: dict[str, str]) -> Settings:
+    settings = load_settings(service_env)
+    upgrade_to_head(settings)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def client(settings: Settings) -> Iterator[TestClient[Any]]:
+    with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+class ApiUser:
+    """A registered user talking to the API with its session token."""
+
+    def __init__(self, client: TestClient[Any] | httpx.Client, email: str, password: str, token: str) -> None:
+        self.client = client
+        self.email = email
+        self.password = password
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        return self.client.request(method, path, headers=headers, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("PUT", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("PATCH", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("DELETE", path, **kwargs)
+
+    def ok(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        response = self.request(method, path, **kwargs)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    # Shortcuts for the objects most tests need.
+    def data_source(self, type: str = "test-table", credentials: dict[str, Any] | None = None, **settings: Any) -> str:
+        body = self.ok(
+            "POST",
+            "/api/data-sources",
+            json={"name": f"{type} source", "type": type, "credentials": credentials or {"token": "t"}, "settings": settings},
+        )
+        return str(body["dataSource"]["id"])
+
+    def target_file(self, name: str = "sales-data.csv", **options: Any) -> str:
+        return str(self.ok("POST", "/api/files", json={"name": name, **options})["file"]["id"])
+
+    def schedule(self, source_id: str, file_id: str, frequency: str = "hourly", enabled: bool = True, **config: Any) -> str:
+        body = self.ok(
+            "POST",
+            "/api/sync/schedules",
+            json={
+                "name": "Test schedule",
+                "dataSourceId": source_id,
+                "targetFileId": file_id,
+                "frequency": frequency,
+                "enabled": enabled,
+                "config": config,
+            },
+        )
+        return str(body["schedule"]["id"])
+
+
+def register(client: TestClient[Any] | httpx.Client) -> ApiUser:
+    email = f"user-{secrets.token_hex(6)}@example.com"
+    password = "correct horse battery"
+    response = client.post("/api/auth/register", json={"email": email, "password": password, "name": "Test User"})
+    assert response.status_code == 200, response.text
+    token = client.post("/api/auth/login", json={"email": email, "password": password}).json()["token"]
+    return ApiUser(client, email, password, token)
+
+
+@pytest.fixture
+def user(client: TestClient[Any]) -> ApiUser:
+    return register(client)
+
+
+@pytest.fixture
+def other_user(client: TestClient[Any]) -> ApiUser:
+    return register(client)
+
+
+def start_process(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    handle = open(log, "ab")  # noqa: SIM115 - lives as long as the process
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.cli", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def stop_process(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 30) -> None:
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="session")
+def worker(settings: Settings, service_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[subprocess.Popen[bytes]]:
+    """One real arq worker process (with the scheduler tick) for the whole session."""
+    log = tmp_path_factory.mktemp("logs") / "worker.log"
+    process = start_process(["worker"], service_env, log)
+    time.sleep(1.0)
+    assert process.poll() is None, log.read_text()
+    yield process
+    stop_process(process)
+
+
+@pytest.fixture(scope="session")
+def live_server(settings: Settings, service_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The API as its own process on a free port, for clients that are not Python."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("logs") / "api.log"
+    process = start_process(["serve"], {**service_env, "PORT": str(port)}, log)
+    try:
+        wait_for_port(port, timeout=30)
+    except TimeoutError:
+        stop_process(process)
+        raise AssertionError(log.read_text()) from None
+    yield f"http://127.0.0.1:{port}"
+    stop_process(process)
