@@ -275,6 +275,9 @@ class GoogleSheetsAPI:
             credentials, api_root=api_root, timeout=timeout, retry=retry, sleep=sleep
         )
 
+    def close(self) -> None:
+        self.http.session.close()
+
     @property
     def account(self) -> str | None:
         """The service account's email (what users share sheets with); None for OAuth."""

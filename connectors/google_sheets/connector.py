@@ -23,6 +23,8 @@ class GoogleSheetsConnector:
 
     Values are strings as the sheet shows them (FORMATTED_VALUE), or with
     `valueRender: "unformatted"` raw numbers and ISO 8601 dates; an empty cell is "".
+    Short rows are padded to the header's width; blank rows between data rows are kept,
+    blank rows after the last data row are not. `headerRow` counts from the range's top.
     Data source settings: `sheetsBaseUrl` and `tokenUri` override Google's endpoints
     (allowlisted hosts only), `retryBudgetSeconds` bounds the time spent backing off from
     429/5xx in one run (default 60).
@@ -59,6 +61,12 @@ class GoogleSheetsConnector:
 
     def test(self, selection: JSON) -> JSON:
         api = self._api()
+        try:
+            return self._test(api, selection)
+        finally:
+            api.close()
+
+    def _test(self, api: GoogleSheetsAPI, selection: JSON) -> JSON:
         api.obtain_token()
         details: JSON = {"account": api.account or "OAuth user credentials"}
         spreadsheet = selection.get("spreadsheetId")
@@ -83,8 +91,13 @@ class GoogleSheetsConnector:
     def fetch(self, selection: JSON, progress: ProgressCallback) -> Table:
         parsed = parse_selection(selection)
         api = self._api()
-        sheet = api.spreadsheet(parsed.spreadsheet_id).sheet(parsed.sheet_name)
-        return SheetReader(api, parsed, sheet, progress).table()
+        try:
+            sheet = api.spreadsheet(parsed.spreadsheet_id).sheet(parsed.sheet_name)
+            # The reader closes the API once its batches are consumed.
+            return SheetReader(api, parsed, sheet, progress).table()
+        except BaseException:
+            api.close()
+            raise
 
     def _api(self) -> GoogleSheetsAPI:
         problems = self.validate_credentials(self._credentials, self._settings, self._env)

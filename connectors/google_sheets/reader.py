@@ -56,6 +56,7 @@ class SheetReader:
         cells = self._selection.cells
         header_at = cells.first_row + self._selection.header_row - 1
         if header_at > self._last_row or cells.first_col > self._sheet.column_count:
+            self._api.close()
             return Table(columns=[], batches=iter(()))  # the range lies outside the grid
 
         if self._last_col is not None:
@@ -64,7 +65,9 @@ class SheetReader:
             width = self._last_col - cells.first_col + 1
         else:
             width = self._sheet.column_count
-        size = self._sizing.first(min(width, 26))
+        # Sized for the full grid width: too small a first chunk only costs a request or
+        # two (sizes then grow), too large a one could exceed the response guidance.
+        size = self._sizing.first(width)
         first = self._read(header_at, min(self._last_row, header_at + size - 1))
         header = first.rows[0] if first.rows else []
         if self._last_col is None:
@@ -79,23 +82,28 @@ class SheetReader:
         trimmer = TrailingBlankRowTrimmer()
         emitted = 0
         chunk, previous = data, first
-        while True:
-            rows = self._rectangular(chunk, width, trimmer)
-            emitted += len(rows)
-            if rows and width:
-                yield _record_batch(rows, width)
-            self._progress(emitted)
-            next_row = previous.first_row + previous.requested
-            if next_row > self._last_row:
-                return  # rows still held by the trimmer were trailing blanks
-            size = self._sizing.next(previous.requested, previous.response_bytes)
-            chunk = previous = self._read(next_row, min(self._last_row, next_row + size - 1))
+        try:
+            while True:
+                rows = self._rectangular(chunk, width, trimmer)
+                emitted += len(rows)
+                if rows and width:
+                    yield _record_batch(rows, width)
+                self._progress(emitted)
+                next_row = previous.first_row + previous.requested
+                if next_row > self._last_row:
+                    return  # rows still held by the trimmer were trailing blanks
+                size = self._sizing.next(previous.requested, previous.response_bytes)
+                chunk = previous = self._read(next_row, min(self._last_row, next_row + size - 1))
+        finally:
+            self._api.close()
 
     def _rectangular(
         self, chunk: _Chunk, width: int, trimmer: TrailingBlankRowTrimmer
     ) -> list[list[str]]:
         for offset, row in enumerate(chunk.rows):
             if len(row) > width:
+                # Only ranges with open columns (which start at column A) get here, so the
+                # row's index is the sheet's column number minus one.
                 beyond = first_cell_beyond(row, width)
                 if beyond is not None:
                     raise ConfigError(

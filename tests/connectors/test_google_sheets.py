@@ -105,6 +105,15 @@ def test_sheet_lands_as_the_user_sees_it_formatted_values_by_default(
     assert as_csv(table) == (FIXTURES / "sales_data.formatted.csv").read_text()
 
 
+def test_reference_page_example_selection_yields_every_cell_as_shown(
+    sheets_standin: InThreadStandIn, make_sheets_connector: ConnectorFactory
+) -> None:
+    body = json.loads((FIXTURES / "reference_example.json").read_text())
+    sheets_standin.put_spreadsheet(SHEET_ID, body["title"], body["sheets"])
+    table = fetch(make_sheets_connector(), sheetName="Sales Data", range="A1:L1000")
+    assert as_csv(table) == (FIXTURES / "reference_example.formatted.csv").read_text()
+
+
 def test_unformatted_values_are_raw_numbers_with_serial_dates_as_iso(
     sheets_standin: InThreadStandIn, make_sheets_connector: ConnectorFactory
 ) -> None:
@@ -341,12 +350,12 @@ def test_service_account_key_not_matching_the_registered_one_is_an_auth_error(
         fetch(make_sheets_connector({"serviceAccountInfo": impostor.info()}), sheetName="S")
 
 
-def test_bad_range_from_google_is_a_config_error_on_config_range(
+def test_a_range_below_the_sheets_grid_is_an_empty_table_not_a_google_error(
     sheets_standin: InThreadStandIn, make_sheets_connector: ConnectorFactory
 ) -> None:
     load_sales(sheets_standin)
-    # Rows start beyond the 1000-row grid: refused by Google as "exceeds grid limits";
-    # the connector clips ranges to the grid, so it is an empty table instead.
+    # Google refuses ranges starting beyond the grid (1000 rows here) with "exceeds grid
+    # limits"; the connector clips ranges to the grid, so there is nothing to read.
     table = fetch(make_sheets_connector(), sheetName="Sales Data", range="A2000:B3000")
     assert (table.columns, read_all(table)) == ([], [])
 
