@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Response, get
+from litestar import Controller, Request, Response, get
+from litestar.di import NamedDependency
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -20,7 +21,7 @@ class HealthController(Controller):
         return {"success": True, "status": "ok"}
 
     @get("/ready", operation_id="ready", exclude_from_auth=True)
-    async def ready(self, scope: Any, session_maker: async_sessionmaker[AsyncSession], redis: Redis) -> Response[dict[str, Any]]:
+    async def ready(self, request: Request[Any, Any, Any], session_maker: NamedDependency[async_sessionmaker[AsyncSession]], redis: NamedDependency[Redis]) -> Response[dict[str, Any]]:
         checks: dict[str, str] = {}
         try:
             async with session_maker() as db:
@@ -42,7 +43,7 @@ class HealthController(Controller):
                 "error": "Service unavailable",
                 "message": f"Not ready: {down} unreachable",
                 "checks": checks,
-                "requestId": request_id_of(scope),
+                "requestId": request_id_of(request.scope),
             },
             status_code=503,
             headers={"Retry-After": "5"},

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from litestar import Controller, Request, delete, get, post
+from litestar.di import NamedDependency
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,7 +37,7 @@ class AuthController(Controller):
     tags = ["Authentication"]
 
     @post("/register", operation_id="register", exclude_from_auth=True, status_code=200)
-    async def register(self, data: Register, db_session: AsyncSession) -> dict[str, Any]:
+    async def register(self, data: Register, db_session: NamedDependency[AsyncSession]) -> dict[str, Any]:
         email = data.email.strip().lower()
         problems = []
         if not _EMAIL.match(email):
@@ -56,18 +57,18 @@ class AuthController(Controller):
         return {"success": True, "user": user_out(user), "message": "Account created successfully"}
 
     @post("/login", operation_id="login", exclude_from_auth=True, status_code=200)
-    async def login(self, data: Login, db_session: AsyncSession, settings: Settings) -> dict[str, Any]:
+    async def login(self, data: Login, db_session: NamedDependency[AsyncSession], settings: NamedDependency[Settings]) -> dict[str, Any]:
         token, expiry = await _session_token_for(data, db_session, settings)
         return {"success": True, "token": token, "expiry": isoformat(expiry)}
 
     @post("/token", operation_id="issueToken", exclude_from_auth=True, status_code=200)
-    async def token(self, data: Login, db_session: AsyncSession, settings: Settings) -> dict[str, Any]:
+    async def token(self, data: Login, db_session: NamedDependency[AsyncSession], settings: NamedDependency[Settings]) -> dict[str, Any]:
         """Login with OAuth2-style `access_token` fields too, for generic clients."""
         token, expiry = await _session_token_for(data, db_session, settings)
         return {"success": True, "token": token, "expiry": isoformat(expiry), "access_token": token, "token_type": "bearer"}
 
     @get("/me", operation_id="me")
-    async def me(self, request: Request[Principal, Any, Any], db_session: AsyncSession) -> dict[str, Any]:
+    async def me(self, request: Request[Principal, Any, Any], db_session: NamedDependency[AsyncSession]) -> dict[str, Any]:
         user = await db_session.get(User, request.user.user_id)
         if user is None:
             raise not_found("User")
@@ -75,7 +76,7 @@ class AuthController(Controller):
 
     @post("/api-keys", operation_id="createApiKey", status_code=200)
     async def create_api_key(
-        self, request: Request[Principal, Any, Any], data: ApiKeyCreate, db_session: AsyncSession
+        self, request: Request[Principal, Any, Any], data: ApiKeyCreate, db_session: NamedDependency[AsyncSession]
     ) -> dict[str, Any]:
         name = data.name.strip()
         if not name or len(name) > 200:
@@ -91,7 +92,7 @@ class AuthController(Controller):
         }
 
     @get("/api-keys", operation_id="listApiKeys")
-    async def list_api_keys(self, request: Request[Principal, Any, Any], db_session: AsyncSession) -> dict[str, Any]:
+    async def list_api_keys(self, request: Request[Principal, Any, Any], db_session: NamedDependency[AsyncSession]) -> dict[str, Any]:
         keys = (
             await db_session.scalars(
                 select(ApiKey).where(ApiKey.user_id == request.user.user_id).order_by(ApiKey.created_at)
@@ -101,7 +102,7 @@ class AuthController(Controller):
 
     @delete("/api-keys/{key_id:str}", operation_id="revokeApiKey", status_code=200)
     async def revoke_api_key(
-        self, request: Request[Principal, Any, Any], key_id: str, db_session: AsyncSession
+        self, request: Request[Principal, Any, Any], key_id: str, db_session: NamedDependency[AsyncSession]
     ) -> dict[str, Any]:
         key = await db_session.get(ApiKey, parse_id(key_id, "API key"))
         if key is None or key.user_id != request.user.user_id:
@@ -111,7 +112,7 @@ class AuthController(Controller):
 
 
 
-async def _session_token_for(data: Login, db_session: AsyncSession, settings: Settings) -> tuple[str, datetime]:
+async def _session_token_for(data: Login, db_session: NamedDependency[AsyncSession], settings: NamedDependency[Settings]) -> tuple[str, datetime]:
     user = await db_session.scalar(select(User).where(User.email == data.email.strip().lower()))
     if user is None or not user.password_hash or not verify_password(data.password, user.password_hash):
         raise ApiError(401, "Wrong email or password")

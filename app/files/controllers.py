@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, post
+from litestar.di import NamedDependency
 from litestar.datastructures import ETag
 from litestar.response import File
 from sqlalchemy import func, select
@@ -81,7 +82,7 @@ class TargetFileController(Controller):
 
     @post("/", operation_id="createFile", status_code=200)
     async def create_file(
-        self, request: Request[Principal, Any, Any], data: TargetFileCreate, db_session: AsyncSession
+        self, request: Request[Principal, Any, Any], data: TargetFileCreate, db_session: NamedDependency[AsyncSession]
     ) -> dict[str, Any]:
         problems = []
         name = data.name.strip()
@@ -102,7 +103,7 @@ class TargetFileController(Controller):
 
     @get("/", operation_id="listFiles")
     async def list_file(
-        self, request: Request[Principal, Any, Any], db_session: AsyncSession, limit: Limit = 50, offset: Offset = 0
+        self, request: Request[Principal, Any, Any], db_session: NamedDependency[AsyncSession], limit: Limit = 50, offset: Offset = 0
     ) -> dict[str, Any]:
         query = select(TargetFile).where(TargetFile.user_id == request.user.user_id)
         total = await db_session.scalar(select(func.count()).select_from(query.subquery())) or 0
@@ -110,12 +111,12 @@ class TargetFileController(Controller):
         return {"success": True, "files": [file_out(f) for f in rows], **page(limit, offset, total)}
 
     @get("/{file_id:str}", operation_id="getFile")
-    async def get_file(self, request: Request[Principal, Any, Any], file_id: str, db_session: AsyncSession) -> dict[str, Any]:
+    async def get_file(self, request: Request[Principal, Any, Any], file_id: str, db_session: NamedDependency[AsyncSession]) -> dict[str, Any]:
         return {"success": True, "file": file_out(await get_owned_file(db_session, request.user.user_id, file_id))}
 
     @delete("/{file_id:str}", operation_id="deleteFile", status_code=200)
     async def delete_file(
-        self, request: Request[Principal, Any, Any], file_id: str, db_session: AsyncSession, csv_store: CsvStore
+        self, request: Request[Principal, Any, Any], file_id: str, db_session: NamedDependency[AsyncSession], csv_store: NamedDependency[CsvStore]
     ) -> dict[str, Any]:
         file = await get_owned_file(db_session, request.user.user_id, file_id)
         users = await db_session.scalar(select(func.count()).where(Schedule.target_file_id == file.id))
@@ -128,7 +129,7 @@ class TargetFileController(Controller):
 
     @get("/{file_id:str}/content", operation_id="getFileContent", media_type="text/csv")
     async def content(
-        self, request: Request[Principal, Any, Any], file_id: str, db_session: AsyncSession, csv_store: CsvStore
+        self, request: Request[Principal, Any, Any], file_id: str, db_session: NamedDependency[AsyncSession], csv_store: NamedDependency[CsvStore]
     ) -> Response[Any]:
         file = await get_owned_file(db_session, request.user.user_id, file_id)
         path = csv_store.csv_path(file.id, file.version) if file.version else None
@@ -136,7 +137,7 @@ class TargetFileController(Controller):
 
     @get("/{file_id:str}/versions", operation_id="listFileVersions")
     async def versions(
-        self, request: Request[Principal, Any, Any], file_id: str, db_session: AsyncSession
+        self, request: Request[Principal, Any, Any], file_id: str, db_session: NamedDependency[AsyncSession]
     ) -> dict[str, Any]:
         file = await get_owned_file(db_session, request.user.user_id, file_id)
         rows = (
@@ -152,8 +153,8 @@ class TargetFileController(Controller):
         request: Request[Principal, Any, Any],
         file_id: str,
         version: int,
-        db_session: AsyncSession,
-        csv_store: CsvStore,
+        db_session: NamedDependency[AsyncSession],
+        csv_store: NamedDependency[CsvStore],
     ) -> Response[Any]:
         file = await get_owned_file(db_session, request.user.user_id, file_id)
         kept = await db_session.scalar(

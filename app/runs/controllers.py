@@ -7,6 +7,7 @@ from typing import Any
 
 from arq.connections import ArqRedis
 from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
 from litestar.params import Parameter
 from litestar.response import File
 from sqlalchemy import func, select
@@ -43,10 +44,10 @@ class ManualSyncController(Controller):
         self,
         request: Request[Principal, Any, Any],
         schedule_id: str,
-        db_session: AsyncSession,
-        session_maker: async_sessionmaker[AsyncSession],
-        queue: ArqRedis,
-        settings: Settings,
+        db_session: NamedDependency[AsyncSession],
+        session_maker: NamedDependency[async_sessionmaker[AsyncSession]],
+        queue: NamedDependency[ArqRedis],
+        settings: NamedDependency[Settings],
         wait: float | None = Parameter(default=None, ge=0, le=600, description="Seconds to wait for the result; 0 returns at once"),
         force: bool = Parameter(default=False, description="Write even when the safety hold would stop the run"),
     ) -> Response[dict[str, Any]]:
@@ -75,7 +76,7 @@ class ManualSyncController(Controller):
         self,
         request: Request[Principal, Any, Any],
         schedule_id: str,
-        db_session: AsyncSession,
+        db_session: NamedDependency[AsyncSession],
         status: str | None = RunStatus,
         since: datetime | None = Since,
         until: datetime | None = Until,
@@ -101,7 +102,7 @@ class RunController(Controller):
     async def list_runs(
         self,
         request: Request[Principal, Any, Any],
-        db_session: AsyncSession,
+        db_session: NamedDependency[AsyncSession],
         status: str | None = RunStatus,
         since: datetime | None = Since,
         until: datetime | None = Until,
@@ -113,13 +114,13 @@ class RunController(Controller):
         return await _run_page(db_session, query, "runs", limit, offset)
 
     @get("/{run_id:str}", operation_id="getRun")
-    async def get_run(self, request: Request[Principal, Any, Any], run_id: str, db_session: AsyncSession) -> dict[str, Any]:
+    async def get_run(self, request: Request[Principal, Any, Any], run_id: str, db_session: NamedDependency[AsyncSession]) -> dict[str, Any]:
         run = await _owned_run(db_session, request.user.user_id, run_id)
         return {"success": True, "run": service.run_out(run)}
 
     @get("/{run_id:str}/changes", operation_id="getRunChanges", media_type="text/csv")
     async def get_changes(
-        self, request: Request[Principal, Any, Any], run_id: str, db_session: AsyncSession, csv_store: CsvStore
+        self, request: Request[Principal, Any, Any], run_id: str, db_session: NamedDependency[AsyncSession], csv_store: NamedDependency[CsvStore]
     ) -> Response[Any]:
         run = await _owned_run(db_session, request.user.user_id, run_id)
         if run.status != "success":

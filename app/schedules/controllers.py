@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, delete, get, post, put
+from litestar.di import NamedDependency
 from litestar.params import Parameter
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,7 +48,7 @@ class ScheduleController(Controller):
 
     @post("/", operation_id="createSchedule", status_code=200)
     async def create_schedule(
-        self, request: Request[Principal, Any, Any], data: ScheduleCreate, db_session: AsyncSession
+        self, request: Request[Principal, Any, Any], data: ScheduleCreate, db_session: NamedDependency[AsyncSession]
     ) -> dict[str, Any]:
         schedule = await service.create(db_session, request.user.user_id, data)
         return {"success": True, "schedule": schedule_out(schedule), "message": "Sync schedule created successfully"}
@@ -56,7 +57,7 @@ class ScheduleController(Controller):
     async def list_schedule(
         self,
         request: Request[Principal, Any, Any],
-        db_session: AsyncSession,
+        db_session: NamedDependency[AsyncSession],
         enabled: bool | None = None,
         data_source_type: str | None = Parameter(query="dataSourceType", default=None),
         status: str | None = Parameter(default=None, description="Last sync status: success, error, running or never"),
@@ -70,20 +71,20 @@ class ScheduleController(Controller):
         return {"success": True, "schedules": [schedule_out(s) for s in rows], **page(limit, offset, total)}
 
     @get("/{schedule_id:str}", operation_id="getSchedule")
-    async def get_schedule(self, request: Request[Principal, Any, Any], schedule_id: str, db_session: AsyncSession) -> dict[str, Any]:
+    async def get_schedule(self, request: Request[Principal, Any, Any], schedule_id: str, db_session: NamedDependency[AsyncSession]) -> dict[str, Any]:
         schedule = await service.get_owned(db_session, request.user.user_id, parse_id(schedule_id, "Schedule"))
         return {"success": True, "schedule": schedule_out(schedule)}
 
     @put("/{schedule_id:str}", operation_id="updateSchedule")
     async def update_schedule(
-        self, request: Request[Principal, Any, Any], schedule_id: str, data: ScheduleUpdate, db_session: AsyncSession
+        self, request: Request[Principal, Any, Any], schedule_id: str, data: ScheduleUpdate, db_session: NamedDependency[AsyncSession]
     ) -> dict[str, Any]:
         schedule = await service.get_owned(db_session, request.user.user_id, parse_id(schedule_id, "Schedule"))
         schedule = await service.update(db_session, schedule, data)
         return {"success": True, "schedule": schedule_out(schedule), "message": "Sync schedule updated successfully"}
 
     @delete("/{schedule_id:str}", operation_id="deleteSchedule", status_code=200)
-    async def delete_schedule(self, request: Request[Principal, Any, Any], schedule_id: str, db_session: AsyncSession) -> dict[str, Any]:
+    async def delete_schedule(self, request: Request[Principal, Any, Any], schedule_id: str, db_session: NamedDependency[AsyncSession]) -> dict[str, Any]:
         schedule = await service.get_owned(db_session, request.user.user_id, parse_id(schedule_id, "Schedule"))
         await service.delete(db_session, schedule)
         return {"success": True, "message": "Sync schedule deleted successfully"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, delete, get, patch, post
+from litestar.di import NamedDependency
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,7 +35,7 @@ class DataSourceController(Controller):
 
     @post("/", operation_id="createDataSource", status_code=200)
     async def create_source(
-        self, request: Request[Principal, Any, Any], data: DataSourceCreate, db_session: AsyncSession, settings: Settings
+        self, request: Request[Principal, Any, Any], data: DataSourceCreate, db_session: NamedDependency[AsyncSession], settings: NamedDependency[Settings]
     ) -> dict[str, Any]:
         source = await service.create(
             db_session, settings, request.user.user_id, data.name, data.type, data.credentials, data.settings
@@ -45,7 +46,7 @@ class DataSourceController(Controller):
     async def list_source(
         self,
         request: Request[Principal, Any, Any],
-        db_session: AsyncSession,
+        db_session: NamedDependency[AsyncSession],
         type: str | None = None,
         limit: Limit = 50,
         offset: Offset = 0,
@@ -58,7 +59,7 @@ class DataSourceController(Controller):
         return {"success": True, "dataSources": [source_out(s) for s in rows], **page(limit, offset, total)}
 
     @get("/{source_id:str}", operation_id="getDataSource")
-    async def get_source(self, request: Request[Principal, Any, Any], source_id: str, db_session: AsyncSession) -> dict[str, Any]:
+    async def get_source(self, request: Request[Principal, Any, Any], source_id: str, db_session: NamedDependency[AsyncSession]) -> dict[str, Any]:
         source = await service.get_owned(db_session, request.user.user_id, parse_id(source_id, "Data source"))
         return {"success": True, "dataSource": source_out(source)}
 
@@ -68,22 +69,22 @@ class DataSourceController(Controller):
         request: Request[Principal, Any, Any],
         source_id: str,
         data: DataSourceUpdate,
-        db_session: AsyncSession,
-        settings: Settings,
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
     ) -> dict[str, Any]:
         source = await service.get_owned(db_session, request.user.user_id, parse_id(source_id, "Data source"))
         source = await service.update(db_session, settings, source, data.name, data.credentials, data.settings)
         return {"success": True, "dataSource": source_out(source), "message": "Data source updated successfully"}
 
     @delete("/{source_id:str}", operation_id="deleteDataSource", status_code=200)
-    async def delete_source(self, request: Request[Principal, Any, Any], source_id: str, db_session: AsyncSession) -> dict[str, Any]:
+    async def delete_source(self, request: Request[Principal, Any, Any], source_id: str, db_session: NamedDependency[AsyncSession]) -> dict[str, Any]:
         source = await service.get_owned(db_session, request.user.user_id, parse_id(source_id, "Data source"))
         await service.delete(db_session, source)
         return {"success": True, "message": "Data source deleted successfully"}
 
     @post("/{source_id:str}/test", operation_id="testDataSource", status_code=200)
     async def test_source(
-        self, request: Request[Principal, Any, Any], source_id: str, db_session: AsyncSession, settings: Settings
+        self, request: Request[Principal, Any, Any], source_id: str, db_session: NamedDependency[AsyncSession], settings: NamedDependency[Settings]
     ) -> dict[str, Any]:
         source = await service.get_owned(db_session, request.user.user_id, parse_id(source_id, "Data source"))
         details = await service.test_connection(db_session, settings, source)

@@ -1,0 +1,133 @@
+"""Change counts on generated tables, checked against the edits that generated them."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from app.sync.diff import KeyProblem, check_keys, keyed_diff, ordered_diff, row_hashes
+
+COLUMNS = ["id", "name", "amount"]
+
+
+def table(rows: list[list[str | None]]) -> pa.Table:
+    return pa.table({c: pa.array([r[i] for r in rows], pa.string()) for i, c in enumerate(COLUMNS)})
+
+
+def hashes(rows: list[list[str | None]]) -> np.ndarray:
+    return row_hashes(table(rows), sorted(COLUMNS))
+
+
+def keyed(rows: list[list[str | None]]) -> pd.DataFrame:
+    frame = table(rows).select(["id"]).to_pandas()
+    frame["_hash"] = hashes(rows)
+    frame["_row"] = np.arange(len(rows), dtype=np.int64)
+    return frame
+
+
+def generated(n: int, seed: int) -> list[list[str | None]]:
+    rng = random.Random(seed)
+    return [[str(i), f"name-{rng.randrange(10**6)}", f"{rng.randrange(10**5)}.{rng.randrange(100):02d}"] for i in range(n)]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_keyed_diff_counts_match_the_generated_edits(seed: int) -> None:
+    rng = random.Random(seed)
+    old = generated(2_000, seed)
+    ids = list(range(len(old)))
+    rng.shuffle(ids)
+    deleted, updated = set(ids[:37]), set(ids[37:100])
+    new = [
+        [r[0], r[1] + "-changed", r[2]] if int(r[0]) in updated else list(r)
+        for r in old
+        if int(r[0]) not in deleted
+    ]
+    new += [[f"new-{i}", "fresh", "1"] for i in range(25)]
+    rng.shuffle(new)  # order does not matter when rows have a key
+
+    changes = keyed_diff(keyed(old), keyed(new), ["id"])
+
+    assert changes.counts == {"added": 25, "updated": 63, "deleted": 37}
+
+
+def test_keyed_diff_sees_null_versus_empty_string_as_a_change() -> None:
+    changes = keyed_diff(keyed([["1", "a", None]]), keyed([["1", "a", ""]]), ["id"])
+    assert changes.counts == {"added": 0, "updated": 1, "deleted": 0}
+
+
+def test_type_only_change_in_rendered_text_is_an_update() -> None:
+    changes = keyed_diff(keyed([["1", "a", "1"]]), keyed([["1", "a", "1.0"]]), ["id"])
+    assert changes.counts["updated"] == 1
+
+
+def test_unicode_values_compare_by_their_exact_text() -> None:
+    same = keyed_diff(keyed([["1", "Zoë", "é"]]), keyed([["1", "Zoë", "é"]]), ["id"])
+    # "é" precomposed versus "e" + combining accent: different text, so an update.
+    different = keyed_diff(keyed([["1", "Zoë", "é"]]), keyed([["1", "Zoë", "e\u0301"]]), ["id"])
+    assert same.counts["updated"] == 0
+    assert different.counts["updated"] == 1
+
+
+def test_separator_inside_values_cannot_hide_a_change() -> None:
+    assert not np.array_equal(hashes([["1", "a", "b"]]), hashes([["1", "a\x1f", "b"]]))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("abc", "abc", (0, 0, 0)),
+        ("abc", "abXc", (1, 0, 0)),
+        ("abc", "ac", (0, 0, 1)),
+        ("abc", "aXc", (0, 1, 0)),
+        ("abcdef", "aXYdef", (0, 2, 0)),
+        ("abcdef", "aXYZdef", (1, 2, 0)),
+        ("abcdef", "aXdef", (0, 1, 1)),
+        ("", "abc", (3, 0, 0)),
+        ("abc", "", (0, 0, 3)),
+        ("aab", "aaab", (1, 0, 0)),  # duplicate rows without a key
+        ("abcd", "bcda", (1, 0, 1)),  # a row moved to the end: deleted there, added here
+    ],
+)
+def test_ordered_diff_aligns_rows_like_diff1(old: str, new: str, expected: tuple[int, int, int]) -> None:
+    as_rows = lambda text: hashes([[c, c, c] for c in text])  # noqa: E731
+    changes = ordered_diff(as_rows(old), as_rows(new))
+    assert (changes.counts["added"], changes.counts["updated"], changes.counts["deleted"]) == expected
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_ordered_diff_counts_match_separated_generated_edits(seed: int) -> None:
+    rng = random.Random(seed)
+    old = generated(3_000, seed)
+    # Edits at positions at least 3 apart, so each is its own diff hunk.
+    positions = sorted(rng.sample(range(0, 3_000, 3), 90))
+    kinds = {p: rng.choice(["update", "delete", "insert"]) for p in positions}
+    new: list[list[str | None]] = []
+    for i, row in enumerate(old):
+        kind = kinds.get(i)
+        if kind == "update":
+            new.append([row[0], "changed", row[2]])
+        elif kind == "insert":
+            new.extend([["inserted", str(i), "x"], row])
+        elif kind != "delete":
+            new.append(row)
+    expected = {
+        "added": sum(k == "insert" for k in kinds.values()),
+        "updated": sum(k == "update" for k in kinds.values()),
+        "deleted": sum(k == "delete" for k in kinds.values()),
+    }
+
+    assert ordered_diff(hashes(old), hashes(new)).counts == expected
+
+
+def test_duplicate_keys_fail_with_examples() -> None:
+    with pytest.raises(KeyProblem, match=r"not unique: 1 value\(s\) repeat, e.g. 7"):
+        check_keys(pd.DataFrame({"id": ["7", "8", "7"]}), ["id"])
+
+
+def test_empty_keys_fail_naming_the_rows() -> None:
+    with pytest.raises(KeyProblem, match=r"empty in 2 row\(s\), e.g. data rows \[2, 3\]"):
+        check_keys(pd.DataFrame({"id": ["1", "", None]}), ["id"])
