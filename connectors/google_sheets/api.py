@@ -397,6 +397,12 @@ class GoogleSheetsAPI:
                     f"Google refused the OAuth refresh token ({description or code}): it has "
                     f"expired or been revoked. {REAUTHORISE_HINT}"
                 )
+            if code == "invalid_scope":
+                return AuthError(
+                    "The OAuth refresh token was not granted read access to Google Sheets "
+                    f"(scope {READONLY_SCOPE}). Re-authorise DataSync and allow it to see "
+                    "your spreadsheets."
+                )
             if code in ("invalid_client", "unauthorized_client"):
                 return AuthError(
                     f"Google rejected the OAuth client ({code}): check "
@@ -422,6 +428,11 @@ class GoogleSheetsAPI:
                 return AuthError(
                     "The Google Sheets API is disabled in the Google Cloud project of these "
                     f"credentials: enable it there. Google said: {google_says}"
+                )
+            if "ACCESS_TOKEN_SCOPE_INSUFFICIENT" in str(error.error):
+                return AuthError(
+                    "The access token Google issued lacks the scope to read spreadsheets "
+                    f"({READONLY_SCOPE}): re-authorise DataSync granting it."
                 )
             if self.account:
                 return AuthError(

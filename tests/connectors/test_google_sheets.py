@@ -55,6 +55,7 @@ from connectors.google_sheets.rows import (
 from tests.standins.sheets import ServiceAccountKey, start_standin_process, write_state_file
 from tests.standins.sheets.control import InThreadStandIn
 from tests.standins.sheets.fixtures import (  # noqa: F401  (pytest fixtures)
+    OAUTH_CLIENT_ID,
     REVOKED_REFRESH_TOKEN,
     ConnectorFactory,
     make_sheets_connector,
@@ -392,6 +393,16 @@ def test_wrong_oauth_client_secret_is_an_auth_error_naming_the_fields(
     connector = make_sheets_connector(oauth_credentials(clientSecret="nope"))
     with pytest.raises(AuthError, match=r"credentials\.oauth\.clientSecret"):
         connector.test({})
+
+
+def test_refresh_token_without_the_sheets_scope_asks_to_reauthorise_granting_it(
+    sheets_standin: InThreadStandIn, make_sheets_connector: ConnectorFactory
+) -> None:
+    drive_only = "1//standin-drive-file-only"
+    scopes = ["https://www.googleapis.com/auth/drive.file"]
+    sheets_standin.put_refresh_token(drive_only, OAUTH_CLIENT_ID, scopes=scopes)
+    with pytest.raises(AuthError, match="not granted read access to Google Sheets"):
+        make_sheets_connector(oauth_credentials(drive_only)).test({})
 
 
 def test_an_access_token_expiring_mid_read_is_refreshed_transparently(

@@ -94,12 +94,19 @@ class SheetsStandInControl:
         )
 
     def put_refresh_token(
-        self, token: str, client_id: str, user: str = "alice@example.com", revoked: bool = False
+        self,
+        token: str,
+        client_id: str,
+        user: str = "alice@example.com",
+        revoked: bool = False,
+        scopes: list[str] | None = None,
     ) -> None:
+        """A refresh token as Google would have issued it; `scopes` granted (default: the
+        Sheets and Drive scopes), `revoked` makes the grant answer invalid_grant."""
         self._call(
             "PUT",
             f"refresh-tokens/{quote(token, safe='')}",
-            {"clientId": client_id, "user": user, "revoked": revoked},
+            {"clientId": client_id, "user": user, "revoked": revoked, "scopes": scopes},
         )
 
     def add_fault(
