@@ -4,7 +4,8 @@ Arrow types produced (arrow-odbc over the Microsoft driver or FreeTDS, both meas
 tinyint uint8, smallint int16, int int32, bigint int64, bit bool, decimal/numeric(p,s)
 decimal128(p,s), money decimal128(19,4), smallmoney decimal128(10,4), float float64,
 real float32, date date32, datetime timestamp[ms], smalldatetime timestamp[s],
-datetime2(0) timestamp[s], (1-3) [ms], (4-6) [us], (7) [ns], time time64[ns],
+datetime2(0) timestamp[s], (1-3) [ms], (4-6) [us], datetime2(7) string
+'YYYY-MM-DD hh:mm:ss.fffffff' (see map_schema), time time64[ns],
 datetimeoffset string 'YYYY-MM-DD hh:mm:ss.fffffff +hh:mm' (the driver's text form,
 offset kept as the server stored it), uniqueidentifier string (upper-case 8-4-4-4-12),
 char/varchar/nchar/nvarchar/text/ntext string, binary fixed_size_binary(n),
@@ -16,6 +17,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import arrow_odbc
+import pyarrow as pa
 
 from connectors.base import AuthError, ConfigError, ConnectorError
 from connectors.odbc import connection_string, drivers
@@ -33,6 +35,21 @@ class SqlServerConnector(OdbcConnector):
     dialect: ClassVar[str] = "tsql"
     version_query: ClassVar[str] = "SELECT @@VERSION"
 
+    def map_schema(self, schema: pa.Schema) -> pa.Schema:
+        """datetime2(7) is described as a nanosecond timestamp, but int64 nanoseconds end
+        in 2262 and SQL Server data routinely holds 9999-12-31 23:59:59.9999999 as an
+        'open-ended' sentinel: one such row would fail the whole sync. The driver's text
+        form keeps all 7 digits over the full 0001-9999 range, the same from FreeTDS and
+        Microsoft's driver."""
+        return pa.schema(
+            [
+                f.with_type(pa.string())
+                if pa.types.is_timestamp(f.type) and f.type.unit == "ns"
+                else f
+                for f in schema
+            ]
+        )
+
     def connection_string(self, database: str | None, query_timeout: int) -> str:
         named = self.settings.get("driver")
         given = self.credentials.get("connectionString")
@@ -49,6 +66,14 @@ class SqlServerConnector(OdbcConnector):
         encrypt = self.credentials.get("encrypt")
         trust = self.credentials.get("trustServerCertificate")
         pairs_out: dict[str, str | None] = {"DRIVER": driver.name}
+        if driver.is_freetds and "}" in str(self.credentials["password"]):
+            # FreeTDS 1.3 ends a braced value at the first '}' and ignores the '}}'
+            # escape, so such a password would be cut short (measured: login fails).
+            raise ConfigError(
+                "FreeTDS cannot pass a password containing '}'; use Microsoft's ODBC "
+                "driver (settings.driver) or change the password",
+                field="credentials.password",
+            )
         if driver.is_freetds:
             pairs_out |= {
                 "SERVER": server,
