@@ -118,7 +118,6 @@ class SheetsHTTPClient(HTTPClient):
         self._sleep = sleep
         self._rng = rng or random.Random()
         self.waited = 0.0  # seconds spent backing off so far, against retry.budget_seconds
-        self.requests_made = 0
 
     def url(self, gspread_url: str) -> str:
         if gspread_url.startswith(_GSPREAD_API_ROOT):
@@ -138,7 +137,6 @@ class SheetsHTTPClient(HTTPClient):
         url = self.url(endpoint)
         attempt = 0
         while True:
-            self.requests_made += 1
             try:
                 return super().request(method, url, params, data, json, files, headers)
             except APIError as error:
@@ -152,7 +150,11 @@ class SheetsHTTPClient(HTTPClient):
                 if not error.retryable:
                     raise
                 hint, failure = None, error
-            except (requests.ConnectionError, requests.Timeout) as error:
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,  # connection dropped mid-body
+            ) as error:
                 hint, failure = None, error
             except google.auth.exceptions.TransportError as error:
                 hint, failure = None, error
