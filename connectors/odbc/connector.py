@@ -128,9 +128,9 @@ class OdbcConnector:
     def validate_selection(cls, selection: JSON) -> list[Problem]:
         problems: list[Problem] = []
         database = selection.get("databaseName")
-        if "databaseName" in cls.required_selection_keys or database is not None:
-            if not isinstance(database, str) or not database.strip():
-                problems.append(Problem("config.databaseName", "is required (a database name)"))
+        wanted = "databaseName" in cls.required_selection_keys or database is not None
+        if wanted and (not isinstance(database, str) or not database.strip()):
+            problems.append(Problem("config.databaseName", "is required (a database name)"))
         query = selection.get("query")
         if not isinstance(query, str) or not query.strip():
             problems.append(Problem("config.query", "is required (one SELECT statement)"))

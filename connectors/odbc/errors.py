@@ -60,6 +60,12 @@ _TRANSIENT_NATIVE = {
     1222,  # lock request timeout
 }
 
+_POSTGRES_AUTH_MESSAGES = (
+    "password authentication failed",
+    "no pg_hba.conf entry",
+    "permission denied",
+)
+
 _STATE = re.compile(r"State: ([0-9A-Z]{5})|\('([0-9A-Z]{5})',|\[([0-9A-Z]{5})\]")
 _NATIVE = re.compile(r"Native error: (-?\d+)|\((-?\d+)\) \(SQL\w+\)")
 # Vendor prefixes like "[Microsoft][ODBC Driver 18 for SQL Server][SQL Server]" say
@@ -114,6 +120,19 @@ def classify(
             "a text or binary value is longer than the connector's buffer; raise "
             "settings.maxTextSize / settings.maxBinarySize for this data source",
             field="settings.maxTextSize",
+        )
+    lowered = text.lower()
+    # psqlODBC reports libpq connection failures as 08001 with the server's FATAL text
+    # and no PostgreSQL SQLSTATE, so these are recognised by their (stable) wording.
+    if re.search(r'database ".*" does not exist', lowered):
+        return ConfigError(text, field="config.databaseName")
+    if re.search(r'role ".*" does not exist', lowered) or any(
+        m in lowered for m in _POSTGRES_AUTH_MESSAGES
+    ):
+        return AuthError(f"the database refused the credentials or access: {text}")
+    if "read-only transaction" in lowered:
+        return ConfigError(
+            f"the query tried to write, which is not allowed: {text}", field="config.query"
         )
     if native in _CONFIG_NATIVE or state == "3D000":  # 3D000: PostgreSQL unknown database
         return ConfigError(text, field="config.query")

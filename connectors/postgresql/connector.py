@@ -21,7 +21,8 @@ Arrow types: smallint int16, integer int32, bigint int64, boolean bool, numeric(
 decimal128(p,s), numeric unconstrained string (exact text), real/double float64 (psqlODBC
 describes double precision so that arrow-odbc would read float32; text from the server
 parsed straight to float64 is exact for both), date date32, timestamp/timestamptz
-timestamp[us] (timestamptz in UTC), time time64[us], text/varchar/uuid/json string,
+timestamp[us] (timestamptz in UTC), time time64[us], uuid upper-case string,
+text/varchar/json string,
 bytea binary.
 """
 

@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - pytest fixtures imported from the stand-in are parameters here
 """The SQL Server connector, driven through real ODBC drivers (FreeTDS and Microsoft's
 ODBC Driver 18) against the TDS stand-in (tests/standins/tds)."""
 

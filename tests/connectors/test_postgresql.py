@@ -1,0 +1,218 @@
+"""The PostgreSQL connector through psqlODBC against the local PostgreSQL (127.0.0.1:5432,
+trust auth). Each run creates and drops its own database."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+import pyodbc
+import pytest
+
+from connectors.base import AuthError, ConfigError, Environment, TransientError
+from connectors.odbc import connection_string
+from connectors.postgresql import PostgresConnector
+from connectors.registry import connector_class
+
+ENV = Environment()
+HOST, PORT, ADMIN_DB = "127.0.0.1", 5432, "test"
+ROWS = 150_000
+SEED = f"""
+CREATE TABLE orders (
+    order_id integer PRIMARY KEY,
+    customer text NOT NULL,
+    order_date timestamp NOT NULL,
+    amount numeric(12,2) NOT NULL
+);
+INSERT INTO orders VALUES
+    (1, 'Ada', now() - interval '1 day', 120.50),
+    (2, 'Zoë Ångström 日本', now() - interval '3 days', 99.99),
+    (3, 'Old', now() - interval '30 days', 10.00);
+CREATE TABLE all_types (
+    id integer, small smallint, big bigint, flag boolean, exact numeric(38,10),
+    unbounded numeric, dbl double precision, single real, day date,
+    moment timestamp(6), instant timestamptz, clock time, guid uuid, body text,
+    raw bytea, doc jsonb
+);
+INSERT INTO all_types VALUES
+    (1, -32768, 9223372036854775807, true, 1234567890123456789012345678.0123456789,
+     123456789012345678901234567890.123456789, 0.1, 0.1, '2024-02-29',
+     '2024-02-29 13:45:30.123456', '2024-02-29 13:45:30.5+05:30', '23:59:59.999999',
+     '6f9619ff-8b86-d011-b42d-00c04fc964ff', 'ünï 🚀', '\\x00ff10', '{{"a": 1}}'),
+    (2, null, null, null, null, null, null, null, null, null, null, null, null, null,
+     null, null);
+CREATE TABLE numbers AS
+    SELECT n, 'row ' || n AS label, (n % 1000) + 0.25 AS price
+    FROM generate_series(0, {ROWS - 1}) AS n;
+CREATE SEQUENCE counter;
+"""
+
+
+def admin() -> pyodbc.Connection:
+    return pyodbc.connect(
+        f"DRIVER={{PostgreSQL Unicode}};SERVER={HOST};PORT={PORT};DATABASE={ADMIN_DB};UID=postgres",
+        autocommit=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def database() -> Iterator[str]:
+    name = f"datasync_pg_{uuid.uuid4().hex[:8]}"
+    try:
+        with admin() as connection:
+            connection.execute(f"CREATE DATABASE {name}")
+    except pyodbc.Error as exc:
+        pytest.skip(f"no local PostgreSQL: {exc}")
+    try:
+        with pyodbc.connect(
+            f"DRIVER={{PostgreSQL Unicode}};SERVER={HOST};PORT={PORT};DATABASE={name};UID=postgres",
+            autocommit=True,
+        ) as connection:
+            connection.execute(SEED)
+        yield name
+    finally:
+        with admin() as connection:
+            connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def postgres(**credentials: Any) -> PostgresConnector:
+    base = {"server": HOST, "port": PORT, "username": "postgres", "password": "unused-fake"}
+    return PostgresConnector(base | credentials, {}, ENV)
+
+
+def fetch(database: str, query: str, **selection: Any) -> pa.Table:
+    table = postgres().fetch(
+        {"databaseName": database, "query": query, **selection}, lambda _: None
+    )
+    return pa.Table.from_batches(list(table.batches))
+
+
+def test_the_registry_finds_the_connector_by_type_name() -> None:
+    assert connector_class("postgresql") is PostgresConnector
+
+
+def test_writes_are_refused_by_the_postgres_parser_rule() -> None:
+    for query in (
+        "DELETE FROM orders",
+        "WITH gone AS (DELETE FROM orders RETURNING *) SELECT * FROM gone",
+        "SELECT * INTO copy FROM orders",
+        "SELECT * FROM orders FOR UPDATE",
+        "COPY orders TO STDOUT",
+        "SELECT 1; SELECT 2",
+    ):
+        problems = PostgresConnector.validate_selection({"query": query})
+        assert [p.field for p in problems] == ["config.query"], query
+
+
+def test_database_may_come_from_the_credentials(database: str) -> None:
+    connector = postgres(database=database)
+    table = connector.fetch({"query": "SELECT count(*) AS n FROM orders"}, lambda _: None)
+    assert pa.Table.from_batches(list(table.batches)).column("n").to_pylist() == [3]
+    with pytest.raises(ConfigError):
+        postgres().fetch({"query": "SELECT 1"}, lambda _: None)
+
+
+def test_streaming_options_are_always_in_the_connection_string() -> None:
+    built = connection_string.parse(
+        postgres(
+            connectionString="DRIVER={PostgreSQL Unicode};SERVER=h;UID=u;PWD={a;b}"
+        ).connection_string("db", 60)
+    )
+    assert built["UseDeclareFetch"] == "1" and built["NumericAs"] == "12"
+    assert "statement_timeout = 60000" in built["ConnSettings"]
+    assert built["PWD"] == "a;b" and built["DATABASE"] == "db"
+
+
+def test_recent_orders_query_returns_exact_decimals_and_unicode(database: str) -> None:
+    result = fetch(
+        database,
+        "SELECT * FROM orders WHERE order_date >= now() - interval '7 days' ORDER BY order_id",
+    )
+    assert result.column("order_id").to_pylist() == [1, 2]
+    assert result.column("amount").to_pylist() == [Decimal("120.50"), Decimal("99.99")]
+    assert result.column("customer")[1].as_py() == "Zoë Ångström 日本"
+
+
+def test_every_postgres_type_maps_to_a_faithful_arrow_type(database: str) -> None:
+    result = fetch(database, "SELECT * FROM all_types ORDER BY id")
+    assert {f.name: f.type for f in result.schema} == {
+        "id": pa.int32(),
+        "small": pa.int16(),
+        "big": pa.int64(),
+        "flag": pa.bool_(),
+        "exact": pa.decimal128(38, 10),
+        "unbounded": pa.string(),
+        "dbl": pa.float64(),
+        "single": pa.float64(),
+        "day": pa.date32(),
+        "moment": pa.timestamp("us"),
+        "instant": pa.timestamp("us"),
+        "clock": pa.time64("us"),
+        "guid": pa.string(),
+        "body": pa.string(),
+        "raw": pa.binary(),
+        "doc": pa.string(),
+    }
+    first, empty = result.to_pylist()
+    assert first["exact"] == Decimal("1234567890123456789012345678.0123456789")
+    # Unconstrained numeric: exact text, never a guessed precision that overflows.
+    assert first["unbounded"] == "123456789012345678901234567890.123456789"
+    assert (first["dbl"], first["single"]) == (0.1, 0.1)  # no float32 noise
+    assert first["instant"] == dt.datetime(2024, 2, 29, 8, 15, 30, 500000)  # UTC
+    assert first["moment"] == dt.datetime(2024, 2, 29, 13, 45, 30, 123456)
+    assert first["clock"] == dt.time(23, 59, 59, 999999)
+    assert first["guid"] == "6F9619FF-8B86-D011-B42D-00C04FC964FF"  # as psqlODBC's SQL_GUID
+    assert (first["body"], first["raw"]) == ("ünï 🚀", b"\x00\xff\x10")
+    assert {k: v for k, v in empty.items() if v is not None} == {"id": 2}
+
+
+def test_rows_stream_in_bounded_batches(database: str) -> None:
+    progress: list[int] = []
+    table = PostgresConnector(
+        {"server": HOST, "username": "postgres", "password": "unused-fake"},
+        {"batchRows": 10_000},
+        ENV,
+    ).fetch({"databaseName": database, "query": "SELECT * FROM numbers"}, progress.append)
+    sizes = [batch.num_rows for batch in table.batches]
+    assert sum(sizes) == ROWS and max(sizes) <= 10_000
+    assert progress[-1] == ROWS
+
+
+def test_the_server_itself_refuses_writes_hidden_in_a_select(database: str) -> None:
+    """nextval() writes; the parser cannot know, the read-only session does."""
+    with pytest.raises(ConfigError) as raised:
+        fetch(database, "SELECT nextval('counter')")
+    assert "read-only transaction" in str(raised.value)
+
+
+def test_unknown_table_is_a_config_error_with_the_servers_message(database: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        fetch(database, "SELECT * FROM missing")
+    assert 'relation "missing" does not exist' in str(raised.value)
+
+
+def test_unknown_database_is_a_config_error() -> None:
+    with pytest.raises(ConfigError) as raised:
+        postgres().fetch({"databaseName": "no_such_db_here", "query": "SELECT 1"}, print)
+    assert "no_such_db_here" in str(raised.value)
+
+
+def test_unknown_role_is_an_auth_error_without_the_password() -> None:
+    with pytest.raises(AuthError) as raised:
+        postgres(username="nobody_here", password="fake;secret").fetch(
+            {"databaseName": ADMIN_DB, "query": "SELECT 1"}, print
+        )
+    assert "secret" not in str(raised.value)
+
+
+def test_query_timeout_is_transient(database: str) -> None:
+    with pytest.raises(TransientError):
+        fetch(database, "SELECT pg_sleep(10)", queryTimeoutSeconds=1)
+
+
+def test_test_reports_the_server_version(database: str) -> None:
+    assert postgres().test({"databaseName": database})["serverVersion"].startswith("PostgreSQL")
