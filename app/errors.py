@@ -6,14 +6,17 @@ plus `details` for validation errors. Nothing internal (traces, SQL, paths) reac
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import uuid
 from typing import Any
 
 from litestar import Request, Response
+from litestar.datastructures import MutableScopeHeaders
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.types import Message
 from redis.exceptions import RedisError
 from sqlalchemy.exc import OperationalError
 
@@ -127,20 +130,24 @@ def handle_api_error(request: Request[Any, Any, Any], exc: ApiError) -> Response
     return envelope(request, exc)
 
 
+def _too_large(request: Request[Any, Any, Any]) -> str:
+    limit = getattr(request.app, "request_max_body_size", None)
+    return f"The request body is larger than the {limit} bytes allowed" if limit else "The request body is too large"
+
+
 def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
     status = exc.status_code
     headers = dict(exc.headers or {})
-    if isinstance(exc, ValidationException):
-        details = _validation_details(exc)
-        if not details:
-            message = "The request body is not valid JSON: send a JSON object with Content-Type: application/json"
-            return envelope(request, ApiError(400, message, title="Malformed JSON"))
+    if isinstance(exc, ValidationException) and (details := _validation_details(exc)):
         return envelope(request, ApiError(400, "Invalid value: see details", title="Invalid request", details=details))
+    if status == 400 and (isinstance(exc, ValidationException) or str(exc.detail).startswith("JSON is malformed")):
+        message = "The request body is not valid JSON: send a JSON object with Content-Type: application/json"
+        return envelope(request, ApiError(400, message, title="Malformed JSON"))
     messages = {
         401: "Send a valid token as `Authorization: Bearer <token>` (log in at POST /api/auth/login)",
         404: f"No such endpoint: {request.method} {request.url.path}",
         405: f"{request.method} is not allowed on {request.url.path}",
-        413: "The request body is too large",
+        413: _too_large(request),
         415: "Send the body as JSON with Content-Type: application/json",
         429: "Too many requests: wait for the time in Retry-After, then try again",
     }
@@ -171,6 +178,45 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
         request,
         ApiError(HTTP_500_INTERNAL_SERVER_ERROR, "Something went wrong on our side; the request id helps us find it"),
     )
+
+
+async def refuse_non_json_body(request: Request[Any, Any, Any]) -> None:
+    """`before_request` hook: a handler that reads a JSON body gets one. Without this a form
+    post would be parsed as JSON and answered "Malformed JSON"; a missing Content-Type is
+    taken as JSON for curl-style clients."""
+    if "data" not in request.route_handler.parsed_fn_signature.parameters:
+        return
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media and media != "application/json" and not media.endswith("+json"):
+        raise ApiError(415, f"Send the body as JSON with Content-Type: application/json, not {media}")
+
+
+_REFUSED_PREFLIGHT = "refused_preflight"
+
+
+async def envelope_refused_preflight(message: Message, scope: Any) -> None:
+    """`before_send` hook: Litestar answers a refused CORS preflight with a text/plain
+    "Disallowed CORS Origin" that no exception handler sees; it gets the envelope too."""
+    if scope.get("method") != "OPTIONS":
+        return
+    state = scope.setdefault("state", {})
+    if message["type"] == "http.response.start" and message["status"] == 400:
+        headers = MutableScopeHeaders.from_message(message)
+        if (headers.get("content-type") or "").startswith("text/plain"):
+            state[_REFUSED_PREFLIGHT] = True
+            headers["content-type"] = "application/json"
+            del headers["content-length"]  # the body is rewritten below
+    elif message["type"] == "http.response.body" and state.pop(_REFUSED_PREFLIGHT, False):
+        refused = message.get("body", b"").decode().removeprefix("Disallowed CORS ").strip() or "request"
+        body = {
+            "success": False,
+            "error": "CORS request refused",
+            "message": f"This cross-origin request is not allowed ({refused}): the operator lists "
+            "allowed origins in CORS_ORIGINS; allowed request headers are Authorization, "
+            "Content-Type, X-Request-ID and If-None-Match",
+            "requestId": request_id_of(scope),
+        }
+        message["body"] = json.dumps(body).encode()
 
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {

@@ -22,10 +22,10 @@ from app.auth.controllers import AuthController
 from app.auth.middleware import PUBLIC_PATHS, BearerAuthMiddleware, Principal
 from app.auth.tokens import HostTokenVerifier
 from app.db.engine import create_engine, session_factory
-from app.errors import EXCEPTION_HANDLERS
+from app.errors import EXCEPTION_HANDLERS, envelope_refused_preflight, refuse_non_json_body
 from app.files.controllers import TargetFileController
 from app.health import HealthController
-from app.request_id import RequestIdMiddleware
+from app.request_id import stamp_request_id
 from app.runs.controllers import ManualSyncController, RunController
 from app.schedules.controllers import ScheduleController
 from app.settings import Settings, get_settings
@@ -99,8 +99,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "redis": Provide(lambda: redis, sync_to_thread=False),
             "queue": Provide(lambda: redis, sync_to_thread=False),
         },
+        before_send=[stamp_request_id, envelope_refused_preflight],
+        before_request=refuse_non_json_body,
         middleware=[
-            RequestIdMiddleware,
             DefineMiddleware(BearerAuthMiddleware, exclude=PUBLIC_PATHS),
             rate_limit.middleware,
         ],
