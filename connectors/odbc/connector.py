@@ -1,9 +1,11 @@
 """The ODBC connector base shared by SQL Server and PostgreSQL.
 
 Rows are read with arrow-odbc, which fills Arrow buffers straight from the driver's
-column-wise fetch. Measured on the same ODBC connection strings it is ~4x faster than
-pyodbc `fetchmany` plus building Arrow from tuples (see
-tests/connectors/bench_odbc_readers.py), it never materialises Python row objects, and
+column-wise fetch. Measured on the same ODBC connection strings
+(tests/connectors/bench_odbc_readers.py) it is ~3x faster than pyodbc `fetchmany` plus
+building Arrow from tuples: 1M rows x 12 columns from PostgreSQL in 3.2 s vs 9.0 s, 200k
+rows through the TDS stand-in in 0.8 s vs 2.3 s with either SQL Server driver. It never
+materialises Python row objects, and
 it keeps precision pyodbc drops: datetime2(7) arrives as timestamp[ns] where pyodbc
 cuts to microseconds, and datetimeoffset arrives at all (pyodbc rejects ODBC type -155).
 

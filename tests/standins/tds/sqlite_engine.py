@@ -8,6 +8,9 @@ are typed against the catalog (`annotate_types`), and it is rewritten for SQLite
 (schema prefixes dropped, N'' literals and CASTs made SQLite-safe) and run there. Rows
 stream out of a SQLite cursor, so a 1M-row table is never listed in memory.
 
+Known stand-in limit: decimals are stored as text, so comparing a decimal column with a
+number in WHERE compares text; filter on integer or text columns in tests.
+
 Errors are raised as pysqlbridge `QueryError`s carrying the number and wording a real
 SQL Server uses (208 invalid object, 207 invalid column, 102 syntax), because the
 connector under test classifies on those.
