@@ -42,7 +42,7 @@ def registered() -> list[str]:
 def bundled_microsoft_driver() -> str | None:
     """Path of libmsodbcsql from the `mssql-python-odbc` wheel, if installed."""
     try:
-        import mssql_python_odbc  # type: ignore[import-not-found]
+        import mssql_python_odbc
     except ImportError:
         return None
     machine = platform.machine().lower()

@@ -65,7 +65,7 @@ def read_only_problem(query: str, dialect: str) -> str | None:
     return None
 
 
-def _name(node: exp.Expression) -> str:
+def _name(node: exp.Expr) -> str:
     return _NAMES.get(node.key, node.key.upper())
 
 
