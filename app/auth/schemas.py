@@ -25,7 +25,9 @@ class ApiKeyCreate(CamelStruct):
     name: str
 
 
-class ApiKeyOut(CamelStruct):
+class ApiKeyOut(CamelStruct, omit_defaults=True):
+    """`key` is present only in the create response: it is shown once."""
+
     id: str
     name: str
     prefix: str
