@@ -100,6 +100,7 @@ def envelope(request: Request[Any, Any, Any], error: ApiError) -> Response[dict[
 
 
 _MSGSPEC_PATH = re.compile(r"`\$\.?([^`]*)`")
+_MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
 
 
 def _validation_details(exc: ValidationException) -> list[dict[str, str]]:
@@ -117,12 +118,19 @@ def _validation_details(exc: ValidationException) -> list[dict[str, str]]:
             key = key or (match.group(1) if match else "")
         if item.get("source") == "query" and not key:
             key = "query"
+        if key == "data":  # the body itself: the problem is a field it lacks
+            key = ""
+        missing = _MISSING_FIELD.search(message)
+        if missing:
+            key = f"{key}.{missing.group(1)}" if key else missing.group(1)
         details.append({"field": key or "body", "message": _readable(message)})
     return details
 
 
 def _readable(message: str) -> str:
-    message = message.replace("Expected `", "must be `").replace("Object missing required field", "missing required field")
+    message = message.replace("Expected `", "must be `").replace(
+        "Object missing required field", "missing required field"
+    )
     return message[:1].lower() + message[1:]
 
 
@@ -132,15 +140,26 @@ def handle_api_error(request: Request[Any, Any, Any], exc: ApiError) -> Response
 
 def _too_large(request: Request[Any, Any, Any]) -> str:
     limit = getattr(request.app, "request_max_body_size", None)
-    return f"The request body is larger than the {limit} bytes allowed" if limit else "The request body is too large"
+    return (
+        f"The request body is larger than the {limit} bytes allowed"
+        if limit
+        else "The request body is too large"
+    )
 
 
-def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+def handle_http_exception(
+    request: Request[Any, Any, Any], exc: HTTPException
+) -> Response[dict[str, Any]]:
     status = exc.status_code
     headers = dict(exc.headers or {})
     if isinstance(exc, ValidationException) and (details := _validation_details(exc)):
-        return envelope(request, ApiError(400, "Invalid value: see details", title="Invalid request", details=details))
-    if status == 400 and (isinstance(exc, ValidationException) or str(exc.detail).startswith("JSON is malformed")):
+        return envelope(
+            request,
+            ApiError(400, "Invalid value: see details", title="Invalid request", details=details),
+        )
+    if status == 400 and (
+        isinstance(exc, ValidationException) or str(exc.detail).startswith("JSON is malformed")
+    ):
         message = "The request body is not valid JSON: send a JSON object with Content-Type: application/json"
         return envelope(request, ApiError(400, message, title="Malformed JSON"))
     messages = {
@@ -163,7 +182,9 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     return envelope(request, ApiError(status, message, headers=headers))
 
 
-def handle_dependency_down(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+def handle_dependency_down(
+    request: Request[Any, Any, Any], exc: Exception
+) -> Response[dict[str, Any]]:
     which = "Redis" if isinstance(exc, RedisError) else "the database"
     log.error("dependency unavailable: %s", type(exc).__name__)
     return envelope(
@@ -176,7 +197,10 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return envelope(
         request,
-        ApiError(HTTP_500_INTERNAL_SERVER_ERROR, "Something went wrong on our side; the request id helps us find it"),
+        ApiError(
+            HTTP_500_INTERNAL_SERVER_ERROR,
+            "Something went wrong on our side; the request id helps us find it",
+        ),
     )
 
 
@@ -188,7 +212,9 @@ async def refuse_non_json_body(request: Request[Any, Any, Any]) -> None:
         return
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media and media != "application/json" and not media.endswith("+json"):
-        raise ApiError(415, f"Send the body as JSON with Content-Type: application/json, not {media}")
+        raise ApiError(
+            415, f"Send the body as JSON with Content-Type: application/json, not {media}"
+        )
 
 
 _REFUSED_PREFLIGHT = "refused_preflight"
@@ -207,7 +233,9 @@ async def envelope_refused_preflight(message: Message, scope: Any) -> None:
             headers["content-type"] = "application/json"
             del headers["content-length"]  # the body is rewritten below
     elif message["type"] == "http.response.body" and state.pop(_REFUSED_PREFLIGHT, False):
-        refused = message.get("body", b"").decode().removeprefix("Disallowed CORS ").strip() or "request"
+        refused = (
+            message.get("body", b"").decode().removeprefix("Disallowed CORS ").strip() or "request"
+        )
         body = {
             "success": False,
             "error": "CORS request refused",

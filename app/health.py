@@ -21,7 +21,12 @@ class HealthController(Controller):
         return {"success": True, "status": "ok"}
 
     @get("/ready", operation_id="ready", exclude_from_auth=True)
-    async def ready(self, request: Request[Any, Any, Any], session_maker: NamedDependency[async_sessionmaker[AsyncSession]], redis: NamedDependency[Redis]) -> Response[dict[str, Any]]:
+    async def ready(
+        self,
+        request: Request[Any, Any, Any],
+        session_maker: NamedDependency[async_sessionmaker[AsyncSession]],
+        redis: NamedDependency[Redis],
+    ) -> Response[dict[str, Any]]:
         checks: dict[str, str] = {}
         try:
             async with session_maker() as db:

@@ -6,10 +6,10 @@ from datetime import datetime
 from typing import Annotated
 
 import msgspec
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 
-Limit = Annotated[int, Parameter(ge=1, le=200, description="Page size, 1 to 200")]
-Offset = Annotated[int, Parameter(ge=0, description="Items to skip")]
+Limit = Annotated[int, QueryParameter(ge=1, le=200, description="Page size, 1 to 200")]
+Offset = Annotated[int, QueryParameter(ge=0, description="Items to skip")]
 
 
 class CamelStruct(msgspec.Struct, rename="camel"):

@@ -8,6 +8,7 @@ from typing import Any
 
 from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,11 +26,22 @@ MIN_PASSWORD = 10
 
 
 def user_out(user: User) -> UserOut:
-    return UserOut(id=str(user.id), email=user.email, name=user.name, created_at=isoformat(user.created_at) or "")
+    return UserOut(
+        id=str(user.id),
+        email=user.email,
+        name=user.name,
+        created_at=isoformat(user.created_at) or "",
+    )
 
 
 def api_key_out(key: ApiKey, plain: str | None = None) -> ApiKeyOut:
-    return ApiKeyOut(id=str(key.id), name=key.name, prefix=key.prefix, created_at=isoformat(key.created_at) or "", key=plain)
+    return ApiKeyOut(
+        id=str(key.id),
+        name=key.name,
+        prefix=key.prefix,
+        created_at=isoformat(key.created_at) or "",
+        key=plain,
+    )
 
 
 class AuthController(Controller):
@@ -37,13 +49,19 @@ class AuthController(Controller):
     tags = ["Authentication"]
 
     @post("/register", operation_id="register", exclude_from_auth=True, status_code=200)
-    async def register(self, data: Register, db_session: NamedDependency[AsyncSession]) -> dict[str, Any]:
+    async def register(
+        self, data: JSONBody[Register], db_session: NamedDependency[AsyncSession]
+    ) -> dict[str, Any]:
         email = data.email.strip().lower()
         problems = []
         if not _EMAIL.match(email):
-            problems.append({"field": "email", "message": "must be an email address like name@example.com"})
+            problems.append(
+                {"field": "email", "message": "must be an email address like name@example.com"}
+            )
         if len(data.password) < MIN_PASSWORD:
-            problems.append({"field": "password", "message": f"must be at least {MIN_PASSWORD} characters"})
+            problems.append(
+                {"field": "password", "message": f"must be at least {MIN_PASSWORD} characters"}
+            )
         if problems:
             raise InvalidInput(problems, "Cannot register: see details")
         if await db_session.scalar(select(User.id).where(User.email == email)):
@@ -51,24 +69,46 @@ class AuthController(Controller):
                 [{"field": "email", "message": "is already registered; log in instead"}],
                 "An account with this email already exists",
             )
-        user = User(email=email, name=(data.name or "").strip() or None, password_hash=hash_password(data.password))
+        user = User(
+            email=email,
+            name=(data.name or "").strip() or None,
+            password_hash=hash_password(data.password),
+        )
         db_session.add(user)
         await db_session.flush()
         return {"success": True, "user": user_out(user), "message": "Account created successfully"}
 
     @post("/login", operation_id="login", exclude_from_auth=True, status_code=200)
-    async def login(self, data: Login, db_session: NamedDependency[AsyncSession], settings: NamedDependency[Settings]) -> dict[str, Any]:
+    async def login(
+        self,
+        data: JSONBody[Login],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+    ) -> dict[str, Any]:
         token, expiry = await _session_token_for(data, db_session, settings)
         return {"success": True, "token": token, "expiry": isoformat(expiry)}
 
     @post("/token", operation_id="issueToken", exclude_from_auth=True, status_code=200)
-    async def token(self, data: Login, db_session: NamedDependency[AsyncSession], settings: NamedDependency[Settings]) -> dict[str, Any]:
+    async def token(
+        self,
+        data: JSONBody[Login],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+    ) -> dict[str, Any]:
         """Login with OAuth2-style `access_token` fields too, for generic clients."""
         token, expiry = await _session_token_for(data, db_session, settings)
-        return {"success": True, "token": token, "expiry": isoformat(expiry), "access_token": token, "token_type": "bearer"}
+        return {
+            "success": True,
+            "token": token,
+            "expiry": isoformat(expiry),
+            "access_token": token,
+            "token_type": "bearer",
+        }
 
     @get("/me", operation_id="me")
-    async def me(self, request: Request[Principal, Any, Any], db_session: NamedDependency[AsyncSession]) -> dict[str, Any]:
+    async def me(
+        self, request: Request[Principal, Any, Any], db_session: NamedDependency[AsyncSession]
+    ) -> dict[str, Any]:
         user = await db_session.get(User, request.user.user_id)
         if user is None:
             raise not_found("User")
@@ -76,13 +116,21 @@ class AuthController(Controller):
 
     @post("/api-keys", operation_id="createApiKey", status_code=200)
     async def create_api_key(
-        self, request: Request[Principal, Any, Any], data: ApiKeyCreate, db_session: NamedDependency[AsyncSession]
+        self,
+        request: Request[Principal, Any, Any],
+        data: JSONBody[ApiKeyCreate],
+        db_session: NamedDependency[AsyncSession],
     ) -> dict[str, Any]:
         name = data.name.strip()
         if not name or len(name) > 200:
-            raise InvalidInput([{"field": "name", "message": "must be 1 to 200 characters"}], "Invalid API key name")
+            raise InvalidInput(
+                [{"field": "name", "message": "must be 1 to 200 characters"}],
+                "Invalid API key name",
+            )
         plain = new_api_key()
-        key = ApiKey(user_id=request.user.user_id, name=name, key_hash=hash_api_key(plain), prefix=plain[:12])
+        key = ApiKey(
+            user_id=request.user.user_id, name=name, key_hash=hash_api_key(plain), prefix=plain[:12]
+        )
         db_session.add(key)
         await db_session.flush()
         return {
@@ -92,17 +140,24 @@ class AuthController(Controller):
         }
 
     @get("/api-keys", operation_id="listApiKeys")
-    async def list_api_keys(self, request: Request[Principal, Any, Any], db_session: NamedDependency[AsyncSession]) -> dict[str, Any]:
+    async def list_api_keys(
+        self, request: Request[Principal, Any, Any], db_session: NamedDependency[AsyncSession]
+    ) -> dict[str, Any]:
         keys = (
             await db_session.scalars(
-                select(ApiKey).where(ApiKey.user_id == request.user.user_id).order_by(ApiKey.created_at)
+                select(ApiKey)
+                .where(ApiKey.user_id == request.user.user_id)
+                .order_by(ApiKey.created_at)
             )
         ).all()
         return {"success": True, "apiKeys": [api_key_out(k) for k in keys], "totalCount": len(keys)}
 
     @delete("/api-keys/{key_id:str}", operation_id="revokeApiKey", status_code=200)
     async def revoke_api_key(
-        self, request: Request[Principal, Any, Any], key_id: str, db_session: NamedDependency[AsyncSession]
+        self,
+        request: Request[Principal, Any, Any],
+        key_id: FromPath[str],
+        db_session: NamedDependency[AsyncSession],
     ) -> dict[str, Any]:
         key = await db_session.get(ApiKey, parse_id(key_id, "API key"))
         if key is None or key.user_id != request.user.user_id:
@@ -111,9 +166,16 @@ class AuthController(Controller):
         return {"success": True, "message": "API key revoked"}
 
 
-
-async def _session_token_for(data: Login, db_session: NamedDependency[AsyncSession], settings: NamedDependency[Settings]) -> tuple[str, datetime]:
+async def _session_token_for(
+    data: JSONBody[Login],
+    db_session: NamedDependency[AsyncSession],
+    settings: NamedDependency[Settings],
+) -> tuple[str, datetime]:
     user = await db_session.scalar(select(User).where(User.email == data.email.strip().lower()))
-    if user is None or not user.password_hash or not verify_password(data.password, user.password_hash):
+    if (
+        user is None
+        or not user.password_hash
+        or not verify_password(data.password, user.password_hash)
+    ):
         raise ApiError(401, "Wrong email or password")
     return issue_session_token(settings, user.id)

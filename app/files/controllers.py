@@ -8,6 +8,7 @@ from typing import Any
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.datastructures import ETag
+from litestar.params import FromPath, JSONBody
 from litestar.response import File
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -59,7 +60,9 @@ async def get_owned_file(db: AsyncSession, user_id: uuid.UUID, file_id: str) -> 
     return file
 
 
-def _csv_response(request: Request[Any, Any, Any], path: Any, checksum: str, name: str) -> Response[Any]:
+def _csv_response(
+    request: Request[Any, Any, Any], path: Any, checksum: str, name: str
+) -> Response[Any]:
     etag = f'"{checksum}"'
     if request.headers.get("if-none-match", "").strip() in {etag, checksum, f"W/{etag}"}:
         return Response(content=b"", status_code=304, headers={"ETag": etag})
@@ -82,20 +85,37 @@ class TargetFileController(Controller):
 
     @post("/", operation_id="createFile", status_code=200)
     async def create_file(
-        self, request: Request[Principal, Any, Any], data: TargetFileCreate, db_session: NamedDependency[AsyncSession]
+        self,
+        request: Request[Principal, Any, Any],
+        data: JSONBody[TargetFileCreate],
+        db_session: NamedDependency[AsyncSession],
     ) -> dict[str, Any]:
         problems = []
         name = data.name.strip()
         if not name or len(name) > 255 or any(c in name for c in '/\\"\0\n\r'):
-            problems.append({"field": "name", "message": "must be 1 to 255 characters without / \\ \" or line breaks"})
+            problems.append(
+                {
+                    "field": "name",
+                    "message": 'must be 1 to 255 characters without / \\ " or line breaks',
+                }
+            )
         if data.delimiter not in DELIMITERS:
             problems.append({"field": "delimiter", "message": "must be one of , ; | or a tab"})
         if data.encoding not in ENCODINGS:
-            problems.append({"field": "encoding", "message": "must be utf-8 or utf-8-sig (UTF-8 with BOM, for Excel)"})
+            problems.append(
+                {
+                    "field": "encoding",
+                    "message": "must be utf-8 or utf-8-sig (UTF-8 with BOM, for Excel)",
+                }
+            )
         if problems:
             raise InvalidInput(problems, "Invalid file settings: see details")
         file = TargetFile(
-            user_id=request.user.user_id, name=name, delimiter=data.delimiter, encoding=data.encoding, header=data.header
+            user_id=request.user.user_id,
+            name=name,
+            delimiter=data.delimiter,
+            encoding=data.encoding,
+            header=data.header,
         )
         db_session.add(file)
         await db_session.flush()
@@ -103,25 +123,49 @@ class TargetFileController(Controller):
 
     @get("/", operation_id="listFiles")
     async def list_file(
-        self, request: Request[Principal, Any, Any], db_session: NamedDependency[AsyncSession], limit: Limit = 50, offset: Offset = 0
+        self,
+        request: Request[Principal, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        limit: Limit = 50,
+        offset: Offset = 0,
     ) -> dict[str, Any]:
         query = select(TargetFile).where(TargetFile.user_id == request.user.user_id)
         total = await db_session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = (await db_session.scalars(query.order_by(TargetFile.created_at).limit(limit).offset(offset))).all()
+        rows = (
+            await db_session.scalars(
+                query.order_by(TargetFile.created_at).limit(limit).offset(offset)
+            )
+        ).all()
         return {"success": True, "files": [file_out(f) for f in rows], **page(limit, offset, total)}
 
     @get("/{file_id:str}", operation_id="getFile")
-    async def get_file(self, request: Request[Principal, Any, Any], file_id: str, db_session: NamedDependency[AsyncSession]) -> dict[str, Any]:
-        return {"success": True, "file": file_out(await get_owned_file(db_session, request.user.user_id, file_id))}
+    async def get_file(
+        self,
+        request: Request[Principal, Any, Any],
+        file_id: FromPath[str],
+        db_session: NamedDependency[AsyncSession],
+    ) -> dict[str, Any]:
+        return {
+            "success": True,
+            "file": file_out(await get_owned_file(db_session, request.user.user_id, file_id)),
+        }
 
     @delete("/{file_id:str}", operation_id="deleteFile", status_code=200)
     async def delete_file(
-        self, request: Request[Principal, Any, Any], file_id: str, db_session: NamedDependency[AsyncSession], csv_store: NamedDependency[CsvStore]
+        self,
+        request: Request[Principal, Any, Any],
+        file_id: FromPath[str],
+        db_session: NamedDependency[AsyncSession],
+        csv_store: NamedDependency[CsvStore],
     ) -> dict[str, Any]:
         file = await get_owned_file(db_session, request.user.user_id, file_id)
-        users = await db_session.scalar(select(func.count()).where(Schedule.target_file_id == file.id))
+        users = await db_session.scalar(
+            select(func.count()).where(Schedule.target_file_id == file.id)
+        )
         if users:
-            raise ApiError(409, f"The file is the target of {users} schedule(s): delete or repoint them first")
+            raise ApiError(
+                409, f"The file is the target of {users} schedule(s): delete or repoint them first"
+            )
         await db_session.delete(file)
         await db_session.flush()
         csv_store.delete(file.id)
@@ -129,7 +173,11 @@ class TargetFileController(Controller):
 
     @get("/{file_id:str}/content", operation_id="getFileContent", media_type="text/csv")
     async def content(
-        self, request: Request[Principal, Any, Any], file_id: str, db_session: NamedDependency[AsyncSession], csv_store: NamedDependency[CsvStore]
+        self,
+        request: Request[Principal, Any, Any],
+        file_id: FromPath[str],
+        db_session: NamedDependency[AsyncSession],
+        csv_store: NamedDependency[CsvStore],
     ) -> Response[Any]:
         file = await get_owned_file(db_session, request.user.user_id, file_id)
         path = csv_store.csv_path(file.id, file.version) if file.version else None
@@ -137,29 +185,46 @@ class TargetFileController(Controller):
 
     @get("/{file_id:str}/versions", operation_id="listFileVersions")
     async def versions(
-        self, request: Request[Principal, Any, Any], file_id: str, db_session: NamedDependency[AsyncSession]
+        self,
+        request: Request[Principal, Any, Any],
+        file_id: FromPath[str],
+        db_session: NamedDependency[AsyncSession],
     ) -> dict[str, Any]:
         file = await get_owned_file(db_session, request.user.user_id, file_id)
         rows = (
             await db_session.scalars(
-                select(FileVersion).where(FileVersion.file_id == file.id).order_by(FileVersion.version.desc())
+                select(FileVersion)
+                .where(FileVersion.file_id == file.id)
+                .order_by(FileVersion.version.desc())
             )
         ).all()
-        return {"success": True, "versions": [version_out(v) for v in rows], "totalCount": len(rows)}
+        return {
+            "success": True,
+            "versions": [version_out(v) for v in rows],
+            "totalCount": len(rows),
+        }
 
-    @get("/{file_id:str}/versions/{version:int}/content", operation_id="getFileVersionContent", media_type="text/csv")
+    @get(
+        "/{file_id:str}/versions/{version:int}/content",
+        operation_id="getFileVersionContent",
+        media_type="text/csv",
+    )
     async def version_content(
         self,
         request: Request[Principal, Any, Any],
-        file_id: str,
-        version: int,
+        file_id: FromPath[str],
+        version: FromPath[int],
         db_session: NamedDependency[AsyncSession],
         csv_store: NamedDependency[CsvStore],
     ) -> Response[Any]:
         file = await get_owned_file(db_session, request.user.user_id, file_id)
         kept = await db_session.scalar(
-            select(FileVersion).where(FileVersion.file_id == file.id, FileVersion.version == version)
+            select(FileVersion).where(
+                FileVersion.file_id == file.id, FileVersion.version == version
+            )
         )
         if kept is None:
             raise not_found(f"Version {version} of this file (only the last versions are kept)")
-        return _csv_response(request, csv_store.csv_path(file.id, version), kept.checksum, file.name)
+        return _csv_response(
+            request, csv_store.csv_path(file.id, version), kept.checksum, file.name
+        )

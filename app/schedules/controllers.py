@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, delete, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,43 +48,87 @@ class ScheduleController(Controller):
 
     @post("/", operation_id="createSchedule", status_code=200)
     async def create_schedule(
-        self, request: Request[Principal, Any, Any], data: ScheduleCreate, db_session: NamedDependency[AsyncSession]
+        self,
+        request: Request[Principal, Any, Any],
+        data: JSONBody[ScheduleCreate],
+        db_session: NamedDependency[AsyncSession],
     ) -> dict[str, Any]:
         schedule = await service.create(db_session, request.user.user_id, data)
-        return {"success": True, "schedule": schedule_out(schedule), "message": "Sync schedule created successfully"}
+        return {
+            "success": True,
+            "schedule": schedule_out(schedule),
+            "message": "Sync schedule created successfully",
+        }
 
     @get("/", operation_id="listSchedules")
     async def list_schedule(
         self,
         request: Request[Principal, Any, Any],
         db_session: NamedDependency[AsyncSession],
-        enabled: bool | None = None,
-        data_source_type: str | None = Parameter(query="dataSourceType", default=None),
-        status: str | None = Parameter(default=None, description="Last sync status: success, error, running or never"),
-        search: str | None = Parameter(default=None, description="Name contains (case-insensitive)"),
+        enabled: FromQuery[bool | None] = None,
+        data_source_type: Annotated[str | None, QueryParameter(name="dataSourceType")] = None,
+        status: Annotated[
+            str | None,
+            QueryParameter(description="Last sync status: success, error, running or never"),
+        ] = None,
+        search: Annotated[
+            str | None, QueryParameter(description="Name contains (case-insensitive)")
+        ] = None,
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> dict[str, Any]:
         query = service.list_query(request.user.user_id, enabled, data_source_type, status, search)
         total = await db_session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = (await db_session.scalars(query.order_by(Schedule.created_at).limit(limit).offset(offset))).all()
-        return {"success": True, "schedules": [schedule_out(s) for s in rows], **page(limit, offset, total)}
+        rows = (
+            await db_session.scalars(
+                query.order_by(Schedule.created_at).limit(limit).offset(offset)
+            )
+        ).all()
+        return {
+            "success": True,
+            "schedules": [schedule_out(s) for s in rows],
+            **page(limit, offset, total),
+        }
 
     @get("/{schedule_id:str}", operation_id="getSchedule")
-    async def get_schedule(self, request: Request[Principal, Any, Any], schedule_id: str, db_session: NamedDependency[AsyncSession]) -> dict[str, Any]:
-        schedule = await service.get_owned(db_session, request.user.user_id, parse_id(schedule_id, "Schedule"))
+    async def get_schedule(
+        self,
+        request: Request[Principal, Any, Any],
+        schedule_id: FromPath[str],
+        db_session: NamedDependency[AsyncSession],
+    ) -> dict[str, Any]:
+        schedule = await service.get_owned(
+            db_session, request.user.user_id, parse_id(schedule_id, "Schedule")
+        )
         return {"success": True, "schedule": schedule_out(schedule)}
 
     @put("/{schedule_id:str}", operation_id="updateSchedule")
     async def update_schedule(
-        self, request: Request[Principal, Any, Any], schedule_id: str, data: ScheduleUpdate, db_session: NamedDependency[AsyncSession]
+        self,
+        request: Request[Principal, Any, Any],
+        schedule_id: FromPath[str],
+        data: JSONBody[ScheduleUpdate],
+        db_session: NamedDependency[AsyncSession],
     ) -> dict[str, Any]:
-        schedule = await service.get_owned(db_session, request.user.user_id, parse_id(schedule_id, "Schedule"))
+        schedule = await service.get_owned(
+            db_session, request.user.user_id, parse_id(schedule_id, "Schedule")
+        )
         schedule = await service.update(db_session, schedule, data)
-        return {"success": True, "schedule": schedule_out(schedule), "message": "Sync schedule updated successfully"}
+        return {
+            "success": True,
+            "schedule": schedule_out(schedule),
+            "message": "Sync schedule updated successfully",
+        }
 
     @delete("/{schedule_id:str}", operation_id="deleteSchedule", status_code=200)
-    async def delete_schedule(self, request: Request[Principal, Any, Any], schedule_id: str, db_session: NamedDependency[AsyncSession]) -> dict[str, Any]:
-        schedule = await service.get_owned(db_session, request.user.user_id, parse_id(schedule_id, "Schedule"))
+    async def delete_schedule(
+        self,
+        request: Request[Principal, Any, Any],
+        schedule_id: FromPath[str],
+        db_session: NamedDependency[AsyncSession],
+    ) -> dict[str, Any]:
+        schedule = await service.get_owned(
+            db_session, request.user.user_id, parse_id(schedule_id, "Schedule")
+        )
         await service.delete(db_session, schedule)
         return {"success": True, "message": "Sync schedule deleted successfully"}

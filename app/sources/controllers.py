@@ -6,6 +6,7 @@ from typing import Any
 
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,6 +17,7 @@ from app.schema import Limit, Offset, isoformat, page
 from app.settings import Settings
 from app.sources import service
 from app.sources.schemas import DataSourceCreate, DataSourceOut, DataSourceUpdate
+
 
 def source_out(source: DataSource) -> DataSourceOut:
     return DataSourceOut(
@@ -35,19 +37,33 @@ class DataSourceController(Controller):
 
     @post("/", operation_id="createDataSource", status_code=200)
     async def create_source(
-        self, request: Request[Principal, Any, Any], data: DataSourceCreate, db_session: NamedDependency[AsyncSession], settings: NamedDependency[Settings]
+        self,
+        request: Request[Principal, Any, Any],
+        data: JSONBody[DataSourceCreate],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
     ) -> dict[str, Any]:
         source = await service.create(
-            db_session, settings, request.user.user_id, data.name, data.type, data.credentials, data.settings
+            db_session,
+            settings,
+            request.user.user_id,
+            data.name,
+            data.type,
+            data.credentials,
+            data.settings,
         )
-        return {"success": True, "dataSource": source_out(source), "message": "Data source created successfully"}
+        return {
+            "success": True,
+            "dataSource": source_out(source),
+            "message": "Data source created successfully",
+        }
 
     @get("/", operation_id="listDataSources")
     async def list_source(
         self,
         request: Request[Principal, Any, Any],
         db_session: NamedDependency[AsyncSession],
-        type: str | None = None,
+        type: FromQuery[str | None] = None,
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> dict[str, Any]:
@@ -55,37 +71,73 @@ class DataSourceController(Controller):
         if type:
             query = query.where(DataSource.type == type)
         total = await db_session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = (await db_session.scalars(query.order_by(DataSource.created_at).limit(limit).offset(offset))).all()
-        return {"success": True, "dataSources": [source_out(s) for s in rows], **page(limit, offset, total)}
+        rows = (
+            await db_session.scalars(
+                query.order_by(DataSource.created_at).limit(limit).offset(offset)
+            )
+        ).all()
+        return {
+            "success": True,
+            "dataSources": [source_out(s) for s in rows],
+            **page(limit, offset, total),
+        }
 
     @get("/{source_id:str}", operation_id="getDataSource")
-    async def get_source(self, request: Request[Principal, Any, Any], source_id: str, db_session: NamedDependency[AsyncSession]) -> dict[str, Any]:
-        source = await service.get_owned(db_session, request.user.user_id, parse_id(source_id, "Data source"))
+    async def get_source(
+        self,
+        request: Request[Principal, Any, Any],
+        source_id: FromPath[str],
+        db_session: NamedDependency[AsyncSession],
+    ) -> dict[str, Any]:
+        source = await service.get_owned(
+            db_session, request.user.user_id, parse_id(source_id, "Data source")
+        )
         return {"success": True, "dataSource": source_out(source)}
 
     @patch("/{source_id:str}", operation_id="updateDataSource")
     async def update_source(
         self,
         request: Request[Principal, Any, Any],
-        source_id: str,
-        data: DataSourceUpdate,
+        source_id: FromPath[str],
+        data: JSONBody[DataSourceUpdate],
         db_session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
     ) -> dict[str, Any]:
-        source = await service.get_owned(db_session, request.user.user_id, parse_id(source_id, "Data source"))
-        source = await service.update(db_session, settings, source, data.name, data.credentials, data.settings)
-        return {"success": True, "dataSource": source_out(source), "message": "Data source updated successfully"}
+        source = await service.get_owned(
+            db_session, request.user.user_id, parse_id(source_id, "Data source")
+        )
+        source = await service.update(
+            db_session, settings, source, data.name, data.credentials, data.settings
+        )
+        return {
+            "success": True,
+            "dataSource": source_out(source),
+            "message": "Data source updated successfully",
+        }
 
     @delete("/{source_id:str}", operation_id="deleteDataSource", status_code=200)
-    async def delete_source(self, request: Request[Principal, Any, Any], source_id: str, db_session: NamedDependency[AsyncSession]) -> dict[str, Any]:
-        source = await service.get_owned(db_session, request.user.user_id, parse_id(source_id, "Data source"))
+    async def delete_source(
+        self,
+        request: Request[Principal, Any, Any],
+        source_id: FromPath[str],
+        db_session: NamedDependency[AsyncSession],
+    ) -> dict[str, Any]:
+        source = await service.get_owned(
+            db_session, request.user.user_id, parse_id(source_id, "Data source")
+        )
         await service.delete(db_session, source)
         return {"success": True, "message": "Data source deleted successfully"}
 
     @post("/{source_id:str}/test", operation_id="testDataSource", status_code=200)
     async def test_source(
-        self, request: Request[Principal, Any, Any], source_id: str, db_session: NamedDependency[AsyncSession], settings: NamedDependency[Settings]
+        self,
+        request: Request[Principal, Any, Any],
+        source_id: FromPath[str],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
     ) -> dict[str, Any]:
-        source = await service.get_owned(db_session, request.user.user_id, parse_id(source_id, "Data source"))
+        source = await service.get_owned(
+            db_session, request.user.user_id, parse_id(source_id, "Data source")
+        )
         details = await service.test_connection(db_session, settings, source)
         return {"success": True, "message": "Connection OK", "details": details}

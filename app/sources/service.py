@@ -14,7 +14,12 @@ from app.errors import ApiError, InvalidInput, not_found
 from app.sources.credentials import CredentialVault, CredentialsUnreadable
 from app.settings import Settings
 from connectors.base import JSON, ConnectorError, Environment
-from connectors.registry import UnavailableSourceType, UnknownSourceType, connector_class, source_types
+from connectors.registry import (
+    UnavailableSourceType,
+    UnknownSourceType,
+    connector_class,
+    source_types,
+)
 
 TEST_TIMEOUT_SECONDS = 60
 
@@ -34,10 +39,14 @@ def check_type(type_name: str) -> None:
             "Unknown data source type",
         ) from None
     except UnavailableSourceType as exc:
-        raise InvalidInput([{"field": "type", "message": str(exc)}], "Data source type not available") from None
+        raise InvalidInput(
+            [{"field": "type", "message": str(exc)}], "Data source type not available"
+        ) from None
 
 
-def check_credentials(settings: Settings, type_name: str, credentials: JSON, source_settings: JSON) -> None:
+def check_credentials(
+    settings: Settings, type_name: str, credentials: JSON, source_settings: JSON
+) -> None:
     problems = connector_class(type_name).validate_credentials(
         credentials, source_settings, connector_environment(settings)
     )
@@ -56,9 +65,16 @@ async def get_owned(db: AsyncSession, user_id: uuid.UUID, source_id: uuid.UUID) 
 
 
 async def create(
-    db: AsyncSession, settings: Settings, user_id: uuid.UUID, name: str, type_name: str, credentials: JSON, source_settings: JSON
+    db: AsyncSession,
+    settings: Settings,
+    user_id: uuid.UUID,
+    name: str,
+    type_name: str,
+    credentials: JSON,
+    source_settings: JSON,
 ) -> DataSource:
     name = _checked_name(name)
+    _check_settings_shape(source_settings)
     check_type(type_name)
     check_credentials(settings, type_name, credentials, source_settings)
     source = DataSource(
@@ -81,6 +97,8 @@ async def update(
     credentials: JSON | None,
     settings_patch: JSON | None,
 ) -> DataSource:
+    if settings_patch is not None:
+        _check_settings_shape(settings_patch)
     vault = CredentialVault(settings.secret_key)
     new_settings = dict(source.settings)
     for key, value in (settings_patch or {}).items():
@@ -90,7 +108,9 @@ async def update(
             new_settings[key] = value
     if credentials is not None or settings_patch is not None:
         try:
-            effective = credentials if credentials is not None else vault.open(source.credentials_encrypted)
+            effective = (
+                credentials if credentials is not None else vault.open(source.credentials_encrypted)
+            )
         except CredentialsUnreadable as exc:
             raise InvalidInput([{"field": "credentials", "message": str(exc)}]) from None
         check_credentials(settings, source.type, effective, new_settings)
@@ -121,12 +141,20 @@ async def test_connection(db: AsyncSession, settings: Settings, source: DataSour
     except CredentialsUnreadable as exc:
         raise ApiError(400, str(exc), title="Connection failed") from None
     rotated: list[JSON] = []
-    connector = connector_class(source.type)(credentials, dict(source.settings), connector_environment(settings, rotated.append))
+    connector = connector_class(source.type)(
+        credentials, dict(source.settings), connector_environment(settings, rotated.append)
+    )
     try:
         with anyio.fail_after(TEST_TIMEOUT_SECONDS):
-            details = await anyio.to_thread.run_sync(connector.test, dict(source.settings), abandon_on_cancel=True)
+            details = await anyio.to_thread.run_sync(
+                connector.test, dict(source.settings), abandon_on_cancel=True
+            )
     except TimeoutError:
-        raise ApiError(400, f"The source did not answer within {TEST_TIMEOUT_SECONDS} s", title="Connection failed") from None
+        raise ApiError(
+            400,
+            f"The source did not answer within {TEST_TIMEOUT_SECONDS} s",
+            title="Connection failed",
+        ) from None
     except ConnectorError as exc:
         raise ApiError(400, exc.message, title="Connection failed") from None
     if rotated:
@@ -134,8 +162,17 @@ async def test_connection(db: AsyncSession, settings: Settings, source: DataSour
     return details
 
 
+def _check_settings_shape(value: Any) -> None:
+    if not isinstance(value, dict):
+        raise InvalidInput(
+            [{"field": "settings", "message": "must be an object"}], "Invalid data source settings"
+        )
+
+
 def _checked_name(name: str) -> str:
     name = name.strip()
     if not name or len(name) > 200:
-        raise InvalidInput([{"field": "name", "message": "must be 1 to 200 characters"}], "Invalid name")
+        raise InvalidInput(
+            [{"field": "name", "message": "must be 1 to 200 characters"}], "Invalid name"
+        )
     return name

@@ -75,5 +75,7 @@ SELECTIONS: dict[str, dict[str, Any]] = {
 def create_source(user: ApiUser, type_name: str, **settings: Any) -> str:
     """A data source of `type_name`; extra settings (e.g. a default selection) are merged."""
     body = BY_TYPE[type_name]
-    created = user.ok("POST", "/api/data-sources", json={**body, "settings": {**body["settings"], **settings}})
+    created = user.ok(
+        "POST", "/api/data-sources", json={**body, "settings": {**body["settings"], **settings}}
+    )
     return str(created["dataSource"]["id"])

@@ -47,7 +47,9 @@ def bearer(token: str) -> dict[str, str]:
 def test_register_login_and_me_return_the_same_user(client: TestClient[Any]) -> None:
     email = f"Ada-{secrets.token_hex(4)}@Example.com"
 
-    registered = client.post("/api/auth/register", json={"email": email, "password": PASSWORD, "name": "Ada"})
+    registered = client.post(
+        "/api/auth/register", json={"email": email, "password": PASSWORD, "name": "Ada"}
+    )
     login = client.post("/api/auth/login", json={"email": email.lower(), "password": PASSWORD})
     me = client.get("/api/auth/me", headers=bearer(login.json()["token"]))
 
@@ -63,7 +65,9 @@ def test_register_login_and_me_return_the_same_user(client: TestClient[Any]) -> 
     assert me.json() == {"success": True, "user": body["user"]}
 
 
-def test_token_endpoint_answers_oauth_style_fields_too(client: TestClient[Any], user: ApiUser) -> None:
+def test_token_endpoint_answers_oauth_style_fields_too(
+    client: TestClient[Any], user: ApiUser
+) -> None:
     response = client.post("/api/auth/token", json={"email": user.email, "password": user.password})
 
     assert response.status_code == 200
@@ -81,7 +85,9 @@ def test_token_endpoint_answers_oauth_style_fields_too(client: TestClient[Any], 
         pytest.param("nope", "123", {"email", "password"}, id="both-at-once"),
     ],
 )
-def test_register_refuses_bad_input_naming_each_field(client: TestClient[Any], email: str, password: str, fields: set[str]) -> None:
+def test_register_refuses_bad_input_naming_each_field(
+    client: TestClient[Any], email: str, password: str, fields: set[str]
+) -> None:
     response = client.post("/api/auth/register", json={"email": email, "password": password})
 
     assert response.status_code == 400
@@ -90,13 +96,19 @@ def test_register_refuses_bad_input_naming_each_field(client: TestClient[Any], e
     assert {d["field"] for d in body["details"]} == fields
 
 
-def test_register_refuses_a_duplicate_email_whatever_its_case(client: TestClient[Any], user: ApiUser) -> None:
-    response = client.post("/api/auth/register", json={"email": user.email.upper(), "password": PASSWORD})
+def test_register_refuses_a_duplicate_email_whatever_its_case(
+    client: TestClient[Any], user: ApiUser
+) -> None:
+    response = client.post(
+        "/api/auth/register", json={"email": user.email.upper(), "password": PASSWORD}
+    )
 
     assert response.status_code == 400
     body = response.json()
     assert body["message"] == "An account with this email already exists"
-    assert body["details"] == [{"field": "email", "message": "is already registered; log in instead"}]
+    assert body["details"] == [
+        {"field": "email", "message": "is already registered; log in instead"}
+    ]
 
 
 @pytest.mark.parametrize("who", ["known-user", "unknown-user"])
@@ -112,18 +124,27 @@ def test_login_with_a_wrong_password_or_unknown_email_is_401_without_saying_whic
 
 def _session_token(settings: Settings, **claims: Any) -> str:
     now = datetime.now(UTC)
-    base = {"iss": "datasync", "aud": "datasync-session", "iat": now, "exp": now + timedelta(minutes=5)}
+    base = {
+        "iss": "datasync",
+        "aud": "datasync-session",
+        "iat": now,
+        "exp": now + timedelta(minutes=5),
+    }
     return jwt.encode({**base, **claims}, derive_key(settings.secret_key, "session-jwt"), "HS256")
 
 
-def test_expired_session_token_is_401_telling_to_log_in_again(client: TestClient[Any], settings: Settings, user: ApiUser) -> None:
+def test_expired_session_token_is_401_telling_to_log_in_again(
+    client: TestClient[Any], settings: Settings, user: ApiUser
+) -> None:
     me = user.ok("GET", "/api/auth/me")["user"]
     expired = _session_token(settings, sub=me["id"], exp=datetime.now(UTC) - timedelta(seconds=5))
 
     assert_unauthorized(client.get("/api/auth/me", headers=bearer(expired)), "Token expired")
 
 
-def test_tampered_session_token_is_401(client: TestClient[Any], user: ApiUser, other_user: ApiUser) -> None:
+def test_tampered_session_token_is_401(
+    client: TestClient[Any], user: ApiUser, other_user: ApiUser
+) -> None:
     token = user.headers["Authorization"].removeprefix("Bearer ")
     header, payload, signature = token.split(".")
     claims = json.loads(jwt.utils.base64url_decode(payload))
@@ -131,15 +152,25 @@ def test_tampered_session_token_is_401(client: TestClient[Any], user: ApiUser, o
     forged_payload = jwt.utils.base64url_encode(json.dumps(claims).encode()).decode()
     flipped = signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB")
 
-    assert_unauthorized(client.get("/api/auth/me", headers=bearer(f"{header}.{forged_payload}.{signature}")), "Invalid token")
-    assert_unauthorized(client.get("/api/auth/me", headers=bearer(f"{header}.{payload}.{flipped}")), "Invalid token")
+    assert_unauthorized(
+        client.get("/api/auth/me", headers=bearer(f"{header}.{forged_payload}.{signature}")),
+        "Invalid token",
+    )
+    assert_unauthorized(
+        client.get("/api/auth/me", headers=bearer(f"{header}.{payload}.{flipped}")), "Invalid token"
+    )
 
 
-def test_session_token_signed_with_another_secret_is_401(client: TestClient[Any], user: ApiUser) -> None:
+def test_session_token_signed_with_another_secret_is_401(
+    client: TestClient[Any], user: ApiUser
+) -> None:
     me = user.ok("GET", "/api/auth/me")["user"]
     other = Settings(secret_key=secrets.token_urlsafe(48))
 
-    assert_unauthorized(client.get("/api/auth/me", headers=bearer(_session_token(other, sub=me["id"]))), "Invalid token")
+    assert_unauthorized(
+        client.get("/api/auth/me", headers=bearer(_session_token(other, sub=me["id"]))),
+        "Invalid token",
+    )
 
 
 @pytest.mark.parametrize(
@@ -151,7 +182,9 @@ def test_session_token_signed_with_another_secret_is_401(client: TestClient[Any]
         pytest.param("Bearer not-a-token", id="garbage"),
     ],
 )
-def test_missing_or_malformed_authorization_is_401(client: TestClient[Any], header: str | None) -> None:
+def test_missing_or_malformed_authorization_is_401(
+    client: TestClient[Any], header: str | None
+) -> None:
     headers = {"Authorization": header} if header is not None else {}
 
     assert_unauthorized(client.get("/api/sync/schedules", headers=headers))
@@ -171,12 +204,16 @@ def test_api_key_is_shown_once_listed_without_key_and_stored_only_as_hash(
     assert key["key"].startswith("ds_live_") and len(key["key"]) > 40
     assert {"id", "name", "key", "createdAt"} <= key.keys()
     assert "not shown again" in created["message"]
-    assert client.get("/api/auth/me", headers=bearer(key["key"])).json()["user"]["email"] == user.email
+    assert (
+        client.get("/api/auth/me", headers=bearer(key["key"])).json()["user"]["email"] == user.email
+    )
     listed = user.ok("GET", "/api/auth/api-keys")
     assert [k["id"] for k in listed["apiKeys"]] == [key["id"]]
     assert "key" not in listed["apiKeys"][0]
     assert key["key"] not in json.dumps(listed)
-    (row,) = stored_rows(settings, "SELECT key_hash, prefix FROM api_keys WHERE name = :name", name=name)
+    (row,) = stored_rows(
+        settings, "SELECT key_hash, prefix FROM api_keys WHERE name = :name", name=name
+    )
     assert row["key_hash"] == hashlib.sha256(key["key"].encode()).hexdigest()
     assert key["key"] not in json.dumps(row)
 
@@ -188,13 +225,18 @@ def test_revoked_api_key_is_refused_at_once(client: TestClient[Any], user: ApiUs
     revoked = user.ok("DELETE", f"/api/auth/api-keys/{key['id']}")
 
     assert revoked["success"] is True
-    assert_unauthorized(client.get("/api/sync/schedules", headers=bearer(key["key"])), "Invalid or revoked API key")
+    assert_unauthorized(
+        client.get("/api/sync/schedules", headers=bearer(key["key"])), "Invalid or revoked API key"
+    )
     assert user.ok("GET", "/api/auth/api-keys")["apiKeys"] == []
     assert user.delete(f"/api/auth/api-keys/{key['id']}").status_code == 404
 
 
 def test_made_up_api_key_is_401(client: TestClient[Any]) -> None:
-    assert_unauthorized(client.get("/api/auth/me", headers=bearer("ds_live_" + secrets.token_urlsafe(32))), "API key")
+    assert_unauthorized(
+        client.get("/api/auth/me", headers=bearer("ds_live_" + secrets.token_urlsafe(32))),
+        "API key",
+    )
 
 
 def test_api_key_name_is_required(user: ApiUser) -> None:
@@ -209,23 +251,40 @@ def test_api_key_name_is_required(user: ApiUser) -> None:
 
 def _host_claims(subject: str, **changes: Any) -> dict[str, Any]:
     now = datetime.now(UTC)
-    claims = {"sub": subject, "iss": HOST_ISSUER, "aud": HOST_AUDIENCE, "iat": now, "exp": now + timedelta(minutes=5), "name": "Host User"}
+    claims = {
+        "sub": subject,
+        "iss": HOST_ISSUER,
+        "aud": HOST_AUDIENCE,
+        "iat": now,
+        "exp": now + timedelta(minutes=5),
+        "name": "Host User",
+    }
     return {**claims, **changes}
 
 
 @pytest.fixture
-def hs256_app(service_env: dict[str, str], settings: Settings) -> Iterator[tuple[TestClient[Any], str]]:
+def hs256_app(
+    service_env: dict[str, str], settings: Settings
+) -> Iterator[tuple[TestClient[Any], str]]:
     secret = secrets.token_urlsafe(32)
-    with app_with(service_env, JWT_SECRET=secret, JWT_ISSUER=HOST_ISSUER, JWT_AUDIENCE=HOST_AUDIENCE) as client:
+    with app_with(
+        service_env, JWT_SECRET=secret, JWT_ISSUER=HOST_ISSUER, JWT_AUDIENCE=HOST_AUDIENCE
+    ) as client:
         yield client, secret
 
 
-def test_host_hs256_token_creates_the_user_on_first_sight_and_finds_it_again(hs256_app: tuple[TestClient[Any], str]) -> None:
+def test_host_hs256_token_creates_the_user_on_first_sight_and_finds_it_again(
+    hs256_app: tuple[TestClient[Any], str],
+) -> None:
     client, secret = hs256_app
     subject = f"webapp-user-{uuid.uuid4()}"
 
-    first = client.get("/api/auth/me", headers=bearer(jwt.encode(_host_claims(subject), secret, "HS256")))
-    second = client.get("/api/auth/me", headers=bearer(jwt.encode(_host_claims(subject, jti="2"), secret, "HS256")))
+    first = client.get(
+        "/api/auth/me", headers=bearer(jwt.encode(_host_claims(subject), secret, "HS256"))
+    )
+    second = client.get(
+        "/api/auth/me", headers=bearer(jwt.encode(_host_claims(subject, jti="2"), secret, "HS256"))
+    )
 
     assert first.status_code == 200, first.text
     assert first.json()["user"]["name"] == "Host User"
@@ -241,7 +300,10 @@ def test_host_hs256_token_creates_the_user_on_first_sight_and_finds_it_again(hs2
 def test_host_users_are_told_apart_by_subject(hs256_app: tuple[TestClient[Any], str]) -> None:
     client, secret = hs256_app
     ids = {
-        client.get("/api/auth/me", headers=bearer(jwt.encode(_host_claims(f"s-{n}-{uuid.uuid4()}"), secret, "HS256"))).json()["user"]["id"]
+        client.get(
+            "/api/auth/me",
+            headers=bearer(jwt.encode(_host_claims(f"s-{n}-{uuid.uuid4()}"), secret, "HS256")),
+        ).json()["user"]["id"]
         for n in range(2)
     }
 
@@ -253,18 +315,29 @@ def test_host_users_are_told_apart_by_subject(hs256_app: tuple[TestClient[Any], 
     [
         pytest.param({"aud": "another-service"}, "wrong audience", id="wrong-audience"),
         pytest.param({"iss": "https://evil.example"}, "wrong issuer", id="wrong-issuer"),
-        pytest.param({"exp": datetime.now(UTC) - timedelta(minutes=1)}, "Token expired", id="expired"),
+        pytest.param(
+            {"exp": datetime.now(UTC) - timedelta(minutes=1)}, "Token expired", id="expired"
+        ),
         pytest.param({"aud": None}, "Invalid token", id="no-audience"),
     ],
 )
-def test_host_hs256_token_with_bad_claims_is_401(hs256_app: tuple[TestClient[Any], str], changes: dict[str, Any], message_part: str) -> None:
+def test_host_hs256_token_with_bad_claims_is_401(
+    hs256_app: tuple[TestClient[Any], str], changes: dict[str, Any], message_part: str
+) -> None:
     client, secret = hs256_app
-    claims = {k: v for k, v in _host_claims(f"u-{uuid.uuid4()}", **changes).items() if v is not None}
+    claims = {
+        k: v for k, v in _host_claims(f"u-{uuid.uuid4()}", **changes).items() if v is not None
+    }
 
-    assert_unauthorized(client.get("/api/auth/me", headers=bearer(jwt.encode(claims, secret, "HS256"))), message_part)
+    assert_unauthorized(
+        client.get("/api/auth/me", headers=bearer(jwt.encode(claims, secret, "HS256"))),
+        message_part,
+    )
 
 
-def test_host_token_signed_with_another_secret_is_401(hs256_app: tuple[TestClient[Any], str]) -> None:
+def test_host_token_signed_with_another_secret_is_401(
+    hs256_app: tuple[TestClient[Any], str],
+) -> None:
     client, _secret = hs256_app
     token = jwt.encode(_host_claims("intruder"), secrets.token_urlsafe(32), "HS256")
 
@@ -288,7 +361,7 @@ class _JwksServer:
         body = json.dumps({"keys": keys}).encode()
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -312,12 +385,21 @@ def _rsa_key() -> rsa.RSAPrivateKey:
 
 
 @pytest.fixture
-def rs256_app(service_env: dict[str, str], settings: Settings) -> Iterator[tuple[TestClient[Any], rsa.RSAPrivateKey]]:
+def rs256_app(
+    service_env: dict[str, str], settings: Settings
+) -> Iterator[tuple[TestClient[Any], rsa.RSAPrivateKey]]:
     key = _rsa_key()
-    jwk = {**json.loads(RSAAlgorithm.to_jwk(key.public_key())), "kid": "host-key-1", "use": "sig", "alg": "RS256"}
+    jwk = {
+        **json.loads(RSAAlgorithm.to_jwk(key.public_key())),
+        "kid": "host-key-1",
+        "use": "sig",
+        "alg": "RS256",
+    }
     jwks = _JwksServer([jwk])
     try:
-        with app_with(service_env, JWT_JWKS_URL=jwks.url, JWT_ISSUER=HOST_ISSUER, JWT_AUDIENCE=HOST_AUDIENCE) as client:
+        with app_with(
+            service_env, JWT_JWKS_URL=jwks.url, JWT_ISSUER=HOST_ISSUER, JWT_AUDIENCE=HOST_AUDIENCE
+        ) as client:
             yield client, key
     finally:
         jwks.close()
@@ -334,7 +416,9 @@ def test_host_rs256_token_verified_with_the_jwks_key_creates_then_finds_the_user
     subject = f"oidc|{uuid.uuid4()}"
 
     first = client.get("/api/auth/me", headers=bearer(_rs256(key, _host_claims(subject))))
-    second = client.get("/api/auth/me", headers=bearer(_rs256(key, _host_claims(subject, jti="again"))))
+    second = client.get(
+        "/api/auth/me", headers=bearer(_rs256(key, _host_claims(subject, jti="again")))
+    )
 
     assert first.status_code == 200, first.text
     assert second.json()["user"]["id"] == first.json()["user"]["id"]
@@ -352,11 +436,16 @@ def test_host_rs256_token_with_wrong_audience_or_issuer_is_401(
 ) -> None:
     client, key = rs256_app
 
-    assert_unauthorized(client.get("/api/auth/me", headers=bearer(_rs256(key, _host_claims("x", **changes)))), message_part)
+    assert_unauthorized(
+        client.get("/api/auth/me", headers=bearer(_rs256(key, _host_claims("x", **changes)))),
+        message_part,
+    )
 
 
 @pytest.mark.parametrize("kid", ["host-key-1", "unknown-key"])
-def test_host_rs256_token_signed_by_a_key_not_in_the_jwks_is_401(rs256_app: tuple[TestClient[Any], rsa.RSAPrivateKey], kid: str) -> None:
+def test_host_rs256_token_signed_by_a_key_not_in_the_jwks_is_401(
+    rs256_app: tuple[TestClient[Any], rsa.RSAPrivateKey], kid: str
+) -> None:
     client, _key = rs256_app
 
     token = _rs256(_rsa_key(), _host_claims("impostor"), kid=kid)

@@ -81,8 +81,29 @@ HOURLY_SYNC_BODY = {
     "enabled": True,
 }
 
-CREATE_FIELDS = {"id", "name", "dataSourceId", "dataSourceType", "targetFileId", "frequency", "enabled", "config", "nextSyncAt", "createdAt"}
-LIST_FIELDS = {"id", "name", "dataSourceType", "frequency", "enabled", "lastSyncAt", "nextSyncAt", "lastSyncStatus", "lastSyncRowCount"}
+CREATE_FIELDS = {
+    "id",
+    "name",
+    "dataSourceId",
+    "dataSourceType",
+    "targetFileId",
+    "frequency",
+    "enabled",
+    "config",
+    "nextSyncAt",
+    "createdAt",
+}
+LIST_FIELDS = {
+    "id",
+    "name",
+    "dataSourceType",
+    "frequency",
+    "enabled",
+    "lastSyncAt",
+    "nextSyncAt",
+    "lastSyncStatus",
+    "lastSyncRowCount",
+}
 DETAIL_FIELDS = CREATE_FIELDS | {
     "dataSourceName",
     "targetFileName",
@@ -109,7 +130,9 @@ def next_daily(hour: int) -> Callable[[datetime], datetime]:
 
 def next_monday_at(hour: int) -> Callable[[datetime], datetime]:
     def slot(moment: datetime) -> datetime:
-        candidate = moment.replace(hour=hour, minute=0, second=0, microsecond=0) - timedelta(days=moment.weekday())
+        candidate = moment.replace(hour=hour, minute=0, second=0, microsecond=0) - timedelta(
+            days=moment.weekday()
+        )
         while candidate <= moment:
             candidate += timedelta(days=7)
         return candidate
@@ -125,7 +148,9 @@ def page_body(text: str, **ids: str) -> dict[str, Any]:
     return body
 
 
-def posted(user: ApiUser, method: str, path: str, body: dict[str, Any]) -> tuple[dict[str, Any], datetime, datetime]:
+def posted(
+    user: ApiUser, method: str, path: str, body: dict[str, Any]
+) -> tuple[dict[str, Any], datetime, datetime]:
     """The response body with the UTC window in which the server computed it."""
     before = datetime.now(UTC)
     response = user.request(method, path, json=body)
@@ -135,21 +160,37 @@ def posted(user: ApiUser, method: str, path: str, body: dict[str, Any]) -> tuple
     return result, before, after
 
 
-def assert_slot(value: str, rule: Callable[[datetime], datetime], before: datetime, after: datetime) -> None:
+def assert_slot(
+    value: str, rule: Callable[[datetime], datetime], before: datetime, after: datetime
+) -> None:
     assert UTC_SECONDS.match(value), value
     assert value in {f"{rule(before):%Y-%m-%dT%H:%M:%SZ}", f"{rule(after):%Y-%m-%dT%H:%M:%SZ}"}
 
 
 EXAMPLES = [
-    pytest.param("google-sheets", GOOGLE_SHEETS_BODY, "google-sheets-uuid", next_top_of_hour, id="google-sheets-hourly"),
-    pytest.param("microsoft-excel", EXCEL_BODY, "microsoft-excel-uuid", next_daily(6), id="excel-daily"),
-    pytest.param("sql-server", SQL_SERVER_BODY, "sql-server-uuid", next_monday_at(8), id="sql-server-weekly"),
+    pytest.param(
+        "google-sheets",
+        GOOGLE_SHEETS_BODY,
+        "google-sheets-uuid",
+        next_top_of_hour,
+        id="google-sheets-hourly",
+    ),
+    pytest.param(
+        "microsoft-excel", EXCEL_BODY, "microsoft-excel-uuid", next_daily(6), id="excel-daily"
+    ),
+    pytest.param(
+        "sql-server", SQL_SERVER_BODY, "sql-server-uuid", next_monday_at(8), id="sql-server-weekly"
+    ),
 ]
 
 
 @pytest.mark.parametrize(("source_type", "text", "placeholder", "slot_rule"), EXAMPLES)
 def test_create_example_body_answers_the_pages_response(
-    user: ApiUser, source_type: str, text: str, placeholder: str, slot_rule: Callable[[datetime], datetime]
+    user: ApiUser,
+    source_type: str,
+    text: str,
+    placeholder: str,
+    slot_rule: Callable[[datetime], datetime],
 ) -> None:
     source_id = create_source(user, source_type)
     file_id = user.target_file("sales-data.csv")
@@ -160,7 +201,7 @@ def test_create_example_body_answers_the_pages_response(
     assert body["success"] is True
     assert body["message"] == "Sync schedule created successfully"
     schedule = body["schedule"]
-    assert CREATE_FIELDS <= schedule.keys()
+    assert schedule.keys() >= CREATE_FIELDS
     assert schedule["name"] == sent["name"]
     assert (schedule["dataSourceId"], schedule["dataSourceType"]) == (source_id, source_type)
     assert schedule["targetFileId"] == file_id
@@ -168,7 +209,9 @@ def test_create_example_body_answers_the_pages_response(
     assert schedule["config"] == sent["config"]
     assert_slot(schedule["nextSyncAt"], slot_rule, before, after)
     assert UTC_TIMESTAMP.match(schedule["createdAt"])
-    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", schedule["id"])
+    assert re.fullmatch(
+        r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", schedule["id"]
+    )
 
 
 @pytest.fixture
@@ -177,12 +220,16 @@ def page_schedules(user: ApiUser) -> dict[str, str]:
     file_id = user.target_file("sales-data.csv")
     ids = {}
     for source_type, text, placeholder, _rule in (p.values for p in EXAMPLES):
-        sent = page_body(text, **{placeholder: create_source(user, source_type), "csv-file-uuid": file_id})
+        sent = page_body(
+            text, **{placeholder: create_source(user, source_type), "csv-file-uuid": file_id}
+        )
         ids[source_type] = user.ok("POST", "/api/sync/schedules", json=sent)["schedule"]["id"]
     return ids
 
 
-def test_list_answers_every_schedule_with_the_pages_fields_and_total_count(user: ApiUser, page_schedules: dict[str, str]) -> None:
+def test_list_answers_every_schedule_with_the_pages_fields_and_total_count(
+    user: ApiUser, page_schedules: dict[str, str]
+) -> None:
     user.ok("PUT", f"/api/sync/schedules/{page_schedules['sql-server']}", json={"enabled": False})
 
     body = user.ok("GET", "/api/sync/schedules")
@@ -193,9 +240,13 @@ def test_list_answers_every_schedule_with_the_pages_fields_and_total_count(user:
     assert set(by_id) == set(page_schedules.values())
     for source_type, schedule_id in page_schedules.items():
         entry = by_id[schedule_id]
-        assert LIST_FIELDS <= entry.keys()
+        assert entry.keys() >= LIST_FIELDS
         assert entry["dataSourceType"] == source_type
-        assert (entry["lastSyncAt"], entry["lastSyncStatus"], entry["lastSyncRowCount"]) == (None, None, None)
+        assert (entry["lastSyncAt"], entry["lastSyncStatus"], entry["lastSyncRowCount"]) == (
+            None,
+            None,
+            None,
+        )
     weekly = by_id[page_schedules["sql-server"]]
     assert (weekly["name"], weekly["frequency"], weekly["enabled"], weekly["nextSyncAt"]) == (
         "Orders Weekly Sync",
@@ -206,18 +257,28 @@ def test_list_answers_every_schedule_with_the_pages_fields_and_total_count(user:
     assert UTC_SECONDS.match(by_id[page_schedules["google-sheets"]]["nextSyncAt"])
 
 
-def test_get_answers_the_pages_details_with_source_and_file_names(user: ApiUser, page_schedules: dict[str, str]) -> None:
+def test_get_answers_the_pages_details_with_source_and_file_names(
+    user: ApiUser, page_schedules: dict[str, str]
+) -> None:
     body = user.ok("GET", f"/api/sync/schedules/{page_schedules['google-sheets']}")
 
     assert body["success"] is True
     schedule = body["schedule"]
-    assert DETAIL_FIELDS <= schedule.keys()
+    assert schedule.keys() >= DETAIL_FIELDS
     assert schedule["name"] == "Sales Data Hourly Sync"
     assert schedule["dataSourceType"] == "google-sheets"
     assert schedule["dataSourceName"] == "Sales Tracking Spreadsheet"
     assert schedule["targetFileName"] == "sales-data.csv"
-    assert schedule["config"] == {"spreadsheetId": "1ABC-DEF", "sheetName": "Sales Data", "range": "A1:L1000"}
-    assert (schedule["lastSyncAt"], schedule["lastSyncStatus"], schedule["lastSyncDuration"]) == (None, None, None)
+    assert schedule["config"] == {
+        "spreadsheetId": "1ABC-DEF",
+        "sheetName": "Sales Data",
+        "range": "A1:L1000",
+    }
+    assert (schedule["lastSyncAt"], schedule["lastSyncStatus"], schedule["lastSyncDuration"]) == (
+        None,
+        None,
+        None,
+    )
     assert UTC_TIMESTAMP.match(schedule["updatedAt"])
 
 
@@ -226,12 +287,14 @@ def test_update_example_body_renames_switches_to_daily_and_recomputes_next_sync(
 ) -> None:
     schedule_id = page_schedules["google-sheets"]
 
-    body, before, after = posted(user, "PUT", f"/api/sync/schedules/{schedule_id}", page_body(UPDATE_BODY))
+    body, before, after = posted(
+        user, "PUT", f"/api/sync/schedules/{schedule_id}", page_body(UPDATE_BODY)
+    )
 
     assert body["success"] is True
     assert body["message"] == "Sync schedule updated successfully"
     schedule = body["schedule"]
-    assert UPDATE_FIELDS <= schedule.keys()
+    assert schedule.keys() >= UPDATE_FIELDS
     assert (schedule["id"], schedule["name"], schedule["frequency"], schedule["enabled"]) == (
         schedule_id,
         "Updated Schedule Name",
@@ -240,10 +303,17 @@ def test_update_example_body_renames_switches_to_daily_and_recomputes_next_sync(
     )
     assert_slot(schedule["nextSyncAt"], next_daily(9), before, after)
     # Partial update: the selection the page did not resend is kept.
-    assert schedule["config"] == {"spreadsheetId": "1ABC-DEF", "sheetName": "Sales Data", "range": "A1:L1000", "syncTime": "09:00"}
+    assert schedule["config"] == {
+        "spreadsheetId": "1ABC-DEF",
+        "sheetName": "Sales Data",
+        "range": "A1:L1000",
+        "syncTime": "09:00",
+    }
 
 
-def test_delete_answers_the_pages_message_and_keeps_the_target_file(user: ApiUser, page_schedules: dict[str, str]) -> None:
+def test_delete_answers_the_pages_message_and_keeps_the_target_file(
+    user: ApiUser, page_schedules: dict[str, str]
+) -> None:
     schedule_id = page_schedules["microsoft-excel"]
     file_id = user.ok("GET", f"/api/sync/schedules/{schedule_id}")["schedule"]["targetFileId"]
 
@@ -257,7 +327,9 @@ def test_delete_answers_the_pages_message_and_keeps_the_target_file(user: ApiUse
     assert user.ok("GET", "/api/sync/schedules")["totalCount"] == 2
 
 
-def test_history_of_a_schedule_that_never_ran_has_the_pages_envelope(user: ApiUser, page_schedules: dict[str, str]) -> None:
+def test_history_of_a_schedule_that_never_ran_has_the_pages_envelope(
+    user: ApiUser, page_schedules: dict[str, str]
+) -> None:
     body = user.ok("GET", f"/api/sync/schedules/{page_schedules['sql-server']}/history")
 
     assert body == {
@@ -269,7 +341,9 @@ def test_history_of_a_schedule_that_never_ran_has_the_pages_envelope(user: ApiUs
 
 
 @pytest.mark.usefixtures("worker")
-def test_history_lists_a_success_and_an_error_run_newest_first_as_the_page_shows(user: ApiUser, tmp_path: Path) -> None:
+def test_history_lists_a_success_and_an_error_run_newest_first_as_the_page_shows(
+    user: ApiUser, tmp_path: Path
+) -> None:
     table = write_table(tmp_path / "sales.csv", ["id", "amount"], [["1", "10"], ["2", "20"]])
     source_id = user.data_source()
     schedule_id = user.schedule(source_id, user.target_file(), path=str(table))
@@ -288,31 +362,69 @@ def test_history_lists_a_success_and_an_error_run_newest_first_as_the_page_shows
     assert body["totalCount"] == 2
     assert body["pagination"] == {"limit": 50, "offset": 0, "hasMore": False}
     error, success = body["history"]
-    assert {"id", "scheduleId", "status", "startedAt", "completedAt", "duration", "rowCount", "columnCount", "changes"} <= success.keys()
-    assert (success["scheduleId"], success["status"], success["rowCount"], success["columnCount"]) == (schedule_id, "success", 2, 2)
+    assert {
+        "id",
+        "scheduleId",
+        "status",
+        "startedAt",
+        "completedAt",
+        "duration",
+        "rowCount",
+        "columnCount",
+        "changes",
+    } <= success.keys()
+    assert (
+        success["scheduleId"],
+        success["status"],
+        success["rowCount"],
+        success["columnCount"],
+    ) == (schedule_id, "success", 2, 2)
     assert success["changes"] == {"added": 2, "updated": 0, "deleted": 0}
     assert re.fullmatch(r"\d+(\.\d+)?s", success["duration"])
     assert UTC_TIMESTAMP.match(success["startedAt"]) and UTC_TIMESTAMP.match(success["completedAt"])
-    assert {"id", "scheduleId", "status", "startedAt", "completedAt", "duration", "error"} <= error.keys()
-    assert (error["status"], error["error"]) == ("error", "Token expired - re-authentication required")
+    assert {
+        "id",
+        "scheduleId",
+        "status",
+        "startedAt",
+        "completedAt",
+        "duration",
+        "error",
+    } <= error.keys()
+    assert (error["status"], error["error"]) == (
+        "error",
+        "Token expired - re-authentication required",
+    )
 
 
 @pytest.mark.parametrize(
     ("frequency_settings", "slot_rule"),
     [
         pytest.param('{"frequency": "hourly"}', next_top_of_hour, id="hourly"),
-        pytest.param('{"frequency": "daily", "config": {"syncTime": "06:00"}}', next_daily(6), id="daily"),
         pytest.param(
-            '{"frequency": "weekly", "config": {"dayOfWeek": "monday", "syncTime": "08:00"}}', next_monday_at(8), id="weekly"
+            '{"frequency": "daily", "config": {"syncTime": "06:00"}}', next_daily(6), id="daily"
+        ),
+        pytest.param(
+            '{"frequency": "weekly", "config": {"dayOfWeek": "monday", "syncTime": "08:00"}}',
+            next_monday_at(8),
+            id="weekly",
         ),
     ],
 )
 def test_frequency_settings_examples_are_accepted(
-    user: ApiUser, tmp_path: Path, frequency_settings: str, slot_rule: Callable[[datetime], datetime]
+    user: ApiUser,
+    tmp_path: Path,
+    frequency_settings: str,
+    slot_rule: Callable[[datetime], datetime],
 ) -> None:
     """The page's "Configuration Options" fragments, on a source whose settings hold the selection."""
     source_id = user.data_source(path=str(tmp_path / "t.csv"))
-    sent = {"name": "Fragment", "dataSourceId": source_id, "targetFileId": user.target_file(), **json.loads(frequency_settings)}
+    sent = {
+        "name": "Fragment",
+        "dataSourceId": source_id,
+        "targetFileId": user.target_file(),
+        **json.loads(frequency_settings),
+    }
 
     body, before, after = posted(user, "POST", "/api/sync/schedules", sent)
 
@@ -320,8 +432,12 @@ def test_frequency_settings_examples_are_accepted(
     assert_slot(body["schedule"]["nextSyncAt"], slot_rule, before, after)
 
 
-def test_javascript_example_without_config_uses_the_data_sources_default_selection(user: ApiUser) -> None:
-    source_id = create_source(user, "google-sheets", spreadsheetId="1ABC-DEF", sheetName="Sales Data")
+def test_javascript_example_without_config_uses_the_data_sources_default_selection(
+    user: ApiUser,
+) -> None:
+    source_id = create_source(
+        user, "google-sheets", spreadsheetId="1ABC-DEF", sheetName="Sales Data"
+    )
     file_id = user.target_file()
     sent = {**HOURLY_SYNC_BODY, "dataSourceId": source_id, "targetFileId": file_id}
 
@@ -329,13 +445,21 @@ def test_javascript_example_without_config_uses_the_data_sources_default_selecti
 
     assert body["message"] == "Sync schedule created successfully"
     schedule = body["schedule"]
-    assert (schedule["name"], schedule["frequency"], schedule["enabled"]) == ("Hourly Data Sync", "hourly", True)
+    assert (schedule["name"], schedule["frequency"], schedule["enabled"]) == (
+        "Hourly Data Sync",
+        "hourly",
+        True,
+    )
     assert schedule["config"] == {}
     assert_slot(schedule["nextSyncAt"], next_top_of_hour, before, after)
 
 
 def test_javascript_example_without_config_names_the_missing_selection_keys(user: ApiUser) -> None:
-    sent = {**HOURLY_SYNC_BODY, "dataSourceId": create_source(user, "google-sheets"), "targetFileId": user.target_file()}
+    sent = {
+        **HOURLY_SYNC_BODY,
+        "dataSourceId": create_source(user, "google-sheets"),
+        "targetFileId": user.target_file(),
+    }
 
     response = user.post("/api/sync/schedules", json=sent)
 
@@ -348,7 +472,9 @@ def test_javascript_example_without_config_names_the_missing_selection_keys(user
 def test_common_error_codes_table(user: ApiUser) -> None:
     """400 invalid configuration, 401 invalid JWT, 404 schedule not found."""
     bad = user.post("/api/sync/schedules", json={**HOURLY_SYNC_BODY, "frequency": "monthly"})
-    unauthorized = user.client.get("/api/sync/schedules", headers={"Authorization": "Bearer not.a.jwt"})
+    unauthorized = user.client.get(
+        "/api/sync/schedules", headers={"Authorization": "Bearer not.a.jwt"}
+    )
     missing = user.get("/api/sync/schedules/00000000-0000-4000-8000-000000000000")
 
     assert (bad.status_code, unauthorized.status_code, missing.status_code) == (400, 401, 404)
