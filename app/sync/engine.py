@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 import anyio
 from arq.connections import ArqRedis
+from redis.asyncio.lock import Lock
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -43,6 +44,7 @@ from connectors.registry import connector_class
 log = logging.getLogger("datasync.sync")
 
 HEARTBEAT_SECONDS = 2.0
+FILE_LOCK_TTL_SECONDS = 30
 FILE_LOCK_WAIT_SECONDS = 600
 
 
@@ -60,6 +62,7 @@ class Progress:
     def __init__(self) -> None:
         self.rows_fetched = 0
         self.phase = "fetching"
+        self.lock: Lock | None = None  # the target file's lock, renewed with each heartbeat
 
     def rows(self, count: int) -> None:
         self.rows_fetched = count
@@ -99,17 +102,18 @@ async def execute_run(ctx: EngineContext, run_id: uuid.UUID) -> None:
     heartbeat = asyncio.create_task(_keep_heartbeat(ctx, run_id, progress))
     try:
         inputs = await _load_inputs(ctx, run_id)
-        # One writer per target file, whichever schedules point at it.
+        # One writer per target file, whichever schedules point at it. The lock expires
+        # soon unless the heartbeat renews it, so a killed worker never blocks the file.
         lock = ctx.queue.lock(
-            f"datasync:file-lock:{inputs.file_id}",
-            timeout=ctx.settings.job_timeout_seconds + 60,
-            blocking_timeout=FILE_LOCK_WAIT_SECONDS,
+            f"datasync:file-lock:{inputs.file_id}", timeout=FILE_LOCK_TTL_SECONDS, blocking_timeout=FILE_LOCK_WAIT_SECONDS
         )
         if not await lock.acquire():
             raise TransientError("another sync is writing the same target file; will try again")
+        progress.lock = lock
         try:
             await _sync(ctx, inputs, progress, started)
         finally:
+            progress.lock = None
             await lock.release()
     except asyncio.CancelledError:
         await record_failure(ctx, run_id, TransientError("the worker was stopped during the sync"), started)
@@ -181,6 +185,8 @@ async def _keep_heartbeat(ctx: EngineContext, run_id: uuid.UUID, progress: Progr
                 .values(heartbeat_at=utcnow(), rows_fetched=progress.rows_fetched, phase=progress.phase)
             )
             await db.commit()
+        if progress.lock is not None:
+            await progress.lock.reacquire()
 
 
 def _check_hold(inputs: RunInputs, staged: StagedSnapshot) -> None:

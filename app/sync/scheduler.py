@@ -23,8 +23,9 @@ from connectors.base import TransientError
 
 log = logging.getLogger("datasync.scheduler")
 
-# A running run whose heartbeat is older than this lost its worker (killed, machine gone).
-STALE_AFTER = timedelta(seconds=60)
+# A running run whose heartbeat (every 2 s) is older than this lost its worker (killed,
+# machine gone).
+STALE_AFTER = timedelta(seconds=30)
 # A queued run not yet picked up after this long may have lost its job (Redis flushed).
 REQUEUE_AFTER = timedelta(minutes=2)
 

@@ -1,6 +1,7 @@
 """`test-table`: a source type whose table is a local file the tests rewrite between syncs.
 
-Selection: `path` (a .csv read as text, or a .parquet with real types), `batchRows`, and
+Selection: `path` (a .csv read as text, or a .parquet with real types), `batchRows`,
+`batchDelaySeconds` (a slow source), and
 behaviours for failure tests: `sleepSeconds` (slow fetch), `failTimes` with `failKind`
 (`transient` | `auth` | `config`) counted in `<path>.failures`, so retries across worker
 processes see the same count.
@@ -32,7 +33,7 @@ from connectors.base import (
 class TableFileConnector:
     type_name: ClassVar[str] = "test-table"
     selection_keys: ClassVar[frozenset[str]] = frozenset(
-        {"path", "batchRows", "sleepSeconds", "failTimes", "failKind", "retryAfter"}
+        {"path", "batchRows", "batchDelaySeconds", "sleepSeconds", "failTimes", "failKind", "retryAfter"}
     )
     required_selection_keys: ClassVar[frozenset[str]] = frozenset({"path"})
 
@@ -71,7 +72,8 @@ class TableFileConnector:
             raise NotFoundError(f"no table file at {path.name}")
         columns, table = self._read(path)
         batch_rows = int(selection.get("batchRows", 10_000))
-        return Table(columns=columns, batches=self._batches(table, batch_rows, progress))
+        delay = float(selection.get("batchDelaySeconds", 0))
+        return Table(columns=columns, batches=self._batches(table, batch_rows, delay, progress))
 
     @staticmethod
     def _read(path: Path) -> tuple[list[str], pa.Table]:
@@ -85,9 +87,10 @@ class TableFileConnector:
         return header, pa.Table.from_arrays(arrays, names=[f"c{i}" for i in range(len(header))])
 
     @staticmethod
-    def _batches(table: pa.Table, batch_rows: int, progress: ProgressCallback) -> Any:
+    def _batches(table: pa.Table, batch_rows: int, delay: float, progress: ProgressCallback) -> Any:
         done = 0
         for batch in table.to_batches(max_chunksize=batch_rows):
+            time.sleep(delay)
             done += batch.num_rows
             progress(done)
             yield batch

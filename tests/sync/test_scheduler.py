@@ -1,0 +1,230 @@
+"""Scheduled runs across real worker processes: once per slot, whatever races or dies.
+
+These tests get a store and a Redis database of their own, so that no other worker of the
+session claims their schedules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import secrets
+import signal
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+from sqlalchemy import select, update
+
+from app.db.engine import create_engine, session_factory
+from app.db.migrate import upgrade_to_head
+from app.db.models import Schedule, SyncRun
+from app.main import create_app
+from app.settings import Settings, load_settings
+from app.sync.csv_store import CsvStore
+from app.sync.engine import EngineContext
+from app.sync.scheduler import enqueue_due_runs
+from arq.connections import ArqRedis
+from tests.conftest import ApiUser, register, start_process, stop_process
+from tests.services import create_postgres_database
+from tests.sync.tables import read_csv, write_table
+
+
+@dataclass
+class Isolated:
+    settings: Settings
+    env: dict[str, str]
+    user: ApiUser
+
+
+@pytest.fixture
+def isolated(database_url: str, service_env: dict[str, str], tmp_path: Path) -> Iterator[Isolated]:
+    if database_url.startswith("sqlite"):
+        url, drop = f"sqlite:///{tmp_path / 'isolated.db'}", (lambda: None)
+    else:
+        url, drop = create_postgres_database()
+    redis_base, session_db = service_env["REDIS_URL"].rsplit("/", 1)
+    env = {
+        **service_env,
+        "DATABASE_URL": url,
+        "REDIS_URL": f"{redis_base}/{random.choice([n for n in range(16) if str(n) != session_db])}",
+        "DATA_DIR": str(tmp_path / "data"),
+        "SECRET_KEY": secrets.token_urlsafe(48),
+    }
+    # A Redis database of its own (arq's cron de-duplication is per database, not per
+    # queue), emptied of what an earlier test may have left.
+    asyncio.run(_flush(env["REDIS_URL"]))
+    settings = load_settings(env)
+    upgrade_to_head(settings)
+    with TestClient(create_app(settings)) as client:
+        yield Isolated(settings, env, register(client))
+    drop()
+
+
+async def _flush(url: str) -> None:
+    redis = ArqRedis.from_url(url)
+    await redis.flushdb()
+    await redis.aclose()
+
+
+def run_in_store(settings: Settings, statement: Any) -> None:
+    async def execute() -> None:
+        engine = create_engine(settings)
+        async with session_factory(engine)() as db:
+            await db.execute(statement)
+            await db.commit()
+        await engine.dispose()
+
+    asyncio.run(execute())
+
+
+def runs_of(settings: Settings, schedule_id: str) -> list[SyncRun]:
+    async def fetch() -> list[SyncRun]:
+        engine = create_engine(settings)
+        async with session_factory(engine)() as db:
+            rows = (await db.scalars(select(SyncRun).where(SyncRun.schedule_id == uuid.UUID(schedule_id)).order_by(SyncRun.created_at))).all()
+        await engine.dispose()
+        return list(rows)
+
+    return asyncio.run(fetch())
+
+
+def make_due(settings: Settings, schedule_id: str, ago: timedelta) -> datetime:
+    slot = (datetime.now(UTC) - ago).replace(microsecond=0)
+    run_in_store(settings, update(Schedule).where(Schedule.id == uuid.UUID(schedule_id)).values(next_sync_at=slot))
+    return slot
+
+
+def wait_for(condition: Any, timeout: float = 30.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_a_due_schedule_runs_once_and_moves_to_its_next_slot(isolated: Isolated, tmp_path: Path) -> None:
+    settings, env, user = isolated.settings, isolated.env, isolated.user
+    table = write_table(tmp_path / "t.csv", ["id"], [["1"], ["2"]])
+    schedule_id = user.schedule(user.data_source(), user.target_file(), "hourly", path=str(table))
+    slot = make_due(settings, schedule_id, timedelta(seconds=5))
+    worker = start_process(["worker"], env, tmp_path / "worker.log")
+    try:
+        wait_for(lambda: [r.status for r in runs_of(settings, schedule_id)] == ["success"], what="the scheduled run")
+        time.sleep(2.5)  # two more ticks
+    finally:
+        stop_process(worker)
+
+    (run,) = runs_of(settings, schedule_id)
+    assert (run.trigger, run.slot_at, run.attempt) == ("schedule", slot, 1)
+    schedule = user.ok("GET", f"/api/sync/schedules/{schedule_id}")["schedule"]
+    next_sync = datetime.fromisoformat(schedule["nextSyncAt"].replace("Z", "+00:00"))
+    assert datetime.now(UTC) < next_sync <= datetime.now(UTC) + timedelta(hours=1)
+    assert next_sync.minute == 0 and next_sync.second == 0
+    assert schedule["lastSyncStatus"] == "success" and schedule["lastSyncRowCount"] == 2
+
+
+def test_three_workers_and_two_extra_ticks_never_run_a_slot_twice(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    settings, env, user = isolated.settings, isolated.env, isolated.user
+    schedules = []
+    for i in range(6):
+        table = write_table(tmp_path / f"t{i}.csv", ["id"], [[str(i)]])
+        schedules.append(user.schedule(user.data_source(), user.target_file(f"f{i}.csv"), "daily", path=str(table)))
+        make_due(settings, schedules[-1], timedelta(minutes=1))
+
+    async def two_ticks() -> None:
+        engine = create_engine(settings)
+        queue = ArqRedis.from_url(settings.redis_url)
+        context = EngineContext(settings, session_factory(engine), queue, CsvStore(settings.files_dir))
+        await asyncio.gather(enqueue_due_runs(context), enqueue_due_runs(context))
+        await queue.aclose()
+        await engine.dispose()
+
+    workers = [start_process(["worker"], env, tmp_path / f"worker{i}.log") for i in range(3)]
+    try:
+        asyncio.run(two_ticks())
+        wait_for(
+            lambda: all([r.status for r in runs_of(settings, s)] == ["success"] for s in schedules),
+            what="one successful run per schedule",
+        )
+        time.sleep(3)
+    finally:
+        for worker in workers:
+            stop_process(worker)
+
+    assert [len(runs_of(settings, s)) for s in schedules] == [1] * 6
+
+
+def test_after_downtime_a_schedule_runs_once_not_once_per_missed_slot(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    settings, env, user = isolated.settings, isolated.env, isolated.user
+    table = write_table(tmp_path / "t.csv", ["id"], [["1"]])
+    schedule_id = user.schedule(user.data_source(), user.target_file(), "hourly", path=str(table))
+    make_due(settings, schedule_id, timedelta(hours=10, minutes=30))  # ten missed slots
+    worker = start_process(["worker"], env, tmp_path / "worker.log")
+    try:
+        wait_for(lambda: [r.status for r in runs_of(settings, schedule_id)] == ["success"], what="the catch-up run")
+        time.sleep(3)
+    finally:
+        stop_process(worker)
+    assert len(runs_of(settings, schedule_id)) == 1
+
+
+def test_a_killed_worker_leaves_no_half_written_csv_and_no_run_stuck_running(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    settings, env, user = isolated.settings, isolated.env, isolated.user
+    table = write_table(tmp_path / "t.csv", ["id", "name"], [[str(i), "first"] for i in range(3)])
+    file_id = user.target_file()
+    schedule_id = user.schedule(user.data_source(), file_id, "daily", path=str(table), maxRowDropPercent=100)
+    first_worker = start_process(["worker"], env, tmp_path / "worker1.log")
+    try:
+        user.ok("POST", f"/api/sync/schedules/{schedule_id}/sync")
+        before = user.get(f"/api/files/{file_id}/content").content
+        # A big table in small batches: the kill lands while the new CSV is being written.
+        write_table(table, ["id", "name"], [[str(i), "second"] for i in range(400_000)])
+        user.ok("PUT", f"/api/sync/schedules/{schedule_id}", json={"config": {"batchRows": 1000, "batchDelaySeconds": 0.02}})
+        run_id = user.post(f"/api/sync/schedules/{schedule_id}/sync?wait=0").json()["runId"]
+        wait_for(
+            lambda: (user.ok("GET", f"/api/sync/runs/{run_id}")["run"]["progress"] or {}).get("rowsFetched", 0) > 0,
+            what="the run to start writing",
+        )
+        first_worker.send_signal(signal.SIGKILL)
+        first_worker.wait()
+        temp_files = list((settings.files_dir / file_id).glob(".tmp-*"))
+        assert user.get(f"/api/files/{file_id}/content").content == before  # readers never see half a file
+        second_worker = start_process(["worker"], env, tmp_path / "worker2.log")
+        try:
+            wait_for(
+                lambda: user.ok("GET", f"/api/sync/runs/{run_id}")["run"]["status"] == "error",
+                timeout=60,
+                what="the orphaned run to be marked failed",
+            )
+            wait_for(
+                lambda: user.ok("GET", f"/api/sync/schedules/{schedule_id}")["schedule"]["lastSyncStatus"] == "success",
+                timeout=60,
+                what="the retry to succeed",
+            )
+        finally:
+            stop_process(second_worker)
+    finally:
+        stop_process(first_worker)
+
+    orphan = user.ok("GET", f"/api/sync/runs/{run_id}")["run"]
+    assert "stopped unexpectedly" in orphan["error"]
+    assert temp_files, "the kill should have interrupted a write in progress"
+    assert not list((settings.files_dir / file_id).glob(".tmp-*"))
+    content = read_csv(user.get(f"/api/files/{file_id}/content").text)
+    assert len(content) == 400_001 and content[-1] == ["399999", "second"]
+    statuses = [r.status for r in runs_of(settings, schedule_id)]
+    assert "running" not in statuses and "queued" not in statuses
