@@ -1,0 +1,178 @@
+"""A whole sync run at scale, through the product's own path.
+
+1,000,000 rows x 12 mixed columns in a throwaway PostgreSQL database are read by the
+`postgresql` connector (psqlODBC + arrow-odbc), rendered, diffed by primary key against the
+previous snapshot after 1% of rows were updated, 0.5% deleted and 0.5% inserted, written as
+the target CSV and recorded — `execute_run`, as a worker runs it, in a fresh process so that
+its peak RSS is its own. The yardstick is `psql \\copy (query) to file csv` of the same rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from app.auth.secrets import hash_password
+from app.db.engine import create_engine, session_factory
+from app.db.migrate import upgrade_to_head
+from app.db.models import DataSource, Schedule, SyncRun, TargetFile, User
+from app.settings import Settings, load_settings
+from app.sources.credentials import CredentialVault
+from tests.services import create_postgres_database, redis_server_url
+
+QUERY = "SELECT * FROM bench_orders"
+
+SCHEMA = """
+CREATE TABLE bench_orders AS
+SELECT
+    g::bigint                                              AS id,
+    (g % 5000)::int                                        AS customer_id,
+    (((g::bigint * 7919) % 1000000) / 100.0)::numeric(12, 2) AS amount,
+    ((g::bigint * 31) % 97)::smallint                      AS quantity,
+    CASE WHEN g % 10 = 0 THEN NULL ELSE 'customer-' || (g % 5000) END AS customer_name,
+    md5(g::text)                                           AS reference,
+    timestamp '2026-01-01' + (g % 86400) * interval '1 second' + (g % 365) * interval '1 day' AS created_at,
+    date '2025-01-01' + (g % 700)                          AS ship_date,
+    (g % 3 = 0)                                            AS priority,
+    (g % 1000) / 7.0::double precision                     AS score,
+    CASE WHEN g % 7 = 0 THEN NULL ELSE (g % 13)::numeric(6, 3) END AS discount,
+    CASE (g % 4) WHEN 0 THEN 'new' WHEN 1 THEN 'paid' WHEN 2 THEN 'shipped' ELSE 'closed' END AS status
+FROM generate_series(1, {rows}) AS g;
+ALTER TABLE bench_orders ADD PRIMARY KEY (id);
+"""
+
+CHANGES = """
+UPDATE bench_orders SET status = 'refunded', amount = amount + 1 WHERE id % 100 = 7;
+DELETE FROM bench_orders WHERE id % 200 = 3;
+INSERT INTO bench_orders
+SELECT id + {rows}, customer_id, amount, quantity, customer_name, reference, created_at, ship_date,
+       priority, score, discount, status
+FROM bench_orders WHERE id % 200 = 5;
+"""
+
+
+def psql(url: str, sql: str) -> str:
+    parts = urlsplit(url)
+    result = subprocess.run(
+        ["psql", "-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 5432), "-U", parts.username or "postgres",
+         "-d", parts.path.lstrip("/"), "-v", "ON_ERROR_STOP=1", "-tAc", sql],
+        capture_output=True, text=True, check=True,
+    )
+    return result.stdout.strip()
+
+
+def time_copy(url: str, directory: Path, repeats: int = 3) -> float:
+    parts = urlsplit(url)
+    target = directory / "copy.csv"
+    timings = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run(
+            ["psql", "-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 5432), "-U", parts.username or "postgres",
+             "-d", parts.path.lstrip("/"), "-c", f"\\copy ({QUERY}) to '{target}' csv header"],
+            capture_output=True, check=True,
+        )
+        timings.append(time.perf_counter() - start)
+    target.unlink(missing_ok=True)
+    return statistics.median(timings)
+
+
+async def create_schedule(settings: Settings, pg_url: str) -> tuple[uuid.UUID, uuid.UUID]:
+    parts = urlsplit(pg_url)
+    engine = create_engine(settings)
+    async with session_factory(engine)() as db:
+        user = User(email=f"bench-{secrets.token_hex(4)}@example.com", password_hash=hash_password("benchmark-password"))
+        credentials = {"server": parts.hostname, "port": parts.port or 5432, "username": parts.username, "password": "unused-trust-auth"}
+        source = DataSource(name="bench", type="postgresql", settings={},
+                            credentials_encrypted=CredentialVault(settings.secret_key).seal(credentials))
+        db.add(user)
+        await db.flush()
+        source.user_id = user.id
+        file = TargetFile(user_id=user.id, name="orders.csv")
+        db.add_all([source, file])
+        await db.flush()
+        schedule = Schedule(user_id=user.id, name="bench", data_source_id=source.id, target_file_id=file.id,
+                            frequency="daily", enabled=False,
+                            config={"databaseName": parts.path.lstrip("/"), "query": QUERY, "primaryKey": "id"})
+        db.add(schedule)
+        await db.commit()
+        ids = (schedule.id, user.id)
+    await engine.dispose()
+    return ids
+
+
+async def queue_run(settings: Settings, schedule_id: uuid.UUID, user_id: uuid.UUID) -> uuid.UUID:
+    engine = create_engine(settings)
+    async with session_factory(engine)() as db:
+        run = SyncRun(schedule_id=schedule_id, user_id=user_id, trigger="manual", data_source_type="postgresql")
+        db.add(run)
+        await db.commit()
+        run_id = run.id
+    await engine.dispose()
+    return run_id
+
+
+def run_in_fresh_process(env: dict[str, str], run_id: uuid.UUID) -> dict[str, float]:
+    output = subprocess.run(
+        [sys.executable, "-m", "bench.run_once", str(run_id)],
+        env={**os.environ, **env}, capture_output=True, text=True, check=True,
+    )
+    result: dict[str, float] = json.loads(output.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="datasync-bench-"))
+    pg_url, drop = create_postgres_database()
+    try:
+        env = {
+            "DATA_DIR": str(workdir / "data"),
+            "DATABASE_URL": f"sqlite:///{workdir / 'store.db'}",
+            "REDIS_URL": f"{redis_server_url()}/14",
+            "SECRET_KEY": secrets.token_urlsafe(48),
+            "LOG_LEVEL": "WARNING",
+        }
+        settings = load_settings(env)
+        upgrade_to_head(settings)
+        print(f"machine: {platform.node()} {os.cpu_count()} cores, Python {platform.python_version()}")
+        print(f"generating {args.rows:,} rows x 12 columns in PostgreSQL …", flush=True)
+        psql(pg_url, SCHEMA.format(rows=args.rows))
+        psql(pg_url, "VACUUM ANALYZE bench_orders")
+        schedule_id, user_id = asyncio.run(create_schedule(settings, pg_url))
+        baseline = run_in_fresh_process(env, asyncio.run(queue_run(settings, schedule_id, user_id)))
+        print(f"first run (every row added): {baseline['seconds']:.2f} s, peak RSS {baseline['peak_rss_mb']:.0f} MB")
+        psql(pg_url, CHANGES.format(rows=args.rows))
+        psql(pg_url, "VACUUM ANALYZE bench_orders")
+        rows = int(psql(pg_url, "SELECT count(*) FROM bench_orders"))
+        copy_seconds = time_copy(pg_url, workdir)
+        print(f"psql \\copy of the same {rows:,} rows: {copy_seconds:.2f} s (median of 3)")
+        measured = run_in_fresh_process(env, asyncio.run(queue_run(settings, schedule_id, user_id)))
+        seconds, peak = measured["seconds"], measured["peak_rss_mb"]
+        print(
+            f"diff run: {seconds:.2f} s, {rows / seconds:,.0f} rows/s, peak RSS {peak:.0f} MB; "
+            f"changes added={measured['added']:.0f} updated={measured['updated']:.0f} deleted={measured['deleted']:.0f}"
+        )
+        expected = {"added": args.rows // 200, "deleted": args.rows // 200}
+        print(f"expected: added={expected['added']} deleted={expected['deleted']} updated=rows with id % 100 = 7 not deleted")
+        print(f"rows={rows} seconds={seconds:.2f} ratio_to_copy={seconds / copy_seconds:.2f} peak_rss_mb={peak:.0f}")
+    finally:
+        drop()
+
+
+if __name__ == "__main__":
+    main()
