@@ -14,7 +14,7 @@ from typing import Any
 
 from litestar import Request, Response
 from litestar.datastructures import MutableScopeHeaders
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import Message
 from redis.exceptions import RedisError
@@ -157,8 +157,10 @@ def handle_http_exception(
             request,
             ApiError(400, "Invalid value: see details", title="Invalid request", details=details),
         )
-    if status == 400 and (
-        isinstance(exc, ValidationException) or str(exc.detail).startswith("JSON is malformed")
+    # Litestar turns a body msgspec cannot decode into a plain 400 caused by a
+    # SerializationException ("JSON is malformed…", "Input data was truncated").
+    if status == 400 and isinstance(
+        exc.__cause__ or exc, SerializationException | ValidationException
     ):
         message = "The request body is not valid JSON: send a JSON object with Content-Type: application/json"
         return envelope(request, ApiError(400, message, title="Malformed JSON"))
