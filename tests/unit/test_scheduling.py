@@ -162,7 +162,7 @@ def test_hourly_slot_across_fall_back_runs_in_the_repeated_local_hour_too() -> N
         pytest.param(
             "2026-07-12T10:00:00Z",
             {"syncTime": "06:00", "timezone": "America/New_York"},
-            "2026-07-12T10:00:00Z",
+            "2026-07-13T10:00:00Z",
             id="new-york-summer-exactly-now-is-not-after",
         ),
         pytest.param(
