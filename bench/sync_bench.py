@@ -136,6 +136,7 @@ def run_in_fresh_process(env: dict[str, str], run_id: uuid.UUID) -> dict[str, fl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--keep", action="store_true", help="keep the database and data directory")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="datasync-bench-"))
     pg_url, drop = create_postgres_database()
@@ -170,8 +171,11 @@ def main() -> None:
         expected = {"added": args.rows // 200, "deleted": args.rows // 200}
         print(f"expected: added={expected['added']} deleted={expected['deleted']} updated=rows with id % 100 = 7 not deleted")
         print(f"rows={rows} seconds={seconds:.2f} ratio_to_copy={seconds / copy_seconds:.2f} peak_rss_mb={peak:.0f}")
+        if args.keep:
+            print(f"kept: DATABASE={pg_url} workdir={workdir} env={json.dumps(env)}", file=sys.stderr)
     finally:
-        drop()
+        if not args.keep:
+            drop()
 
 
 if __name__ == "__main__":

@@ -21,36 +21,68 @@ checksum and its ETag untouched):
 
 from __future__ import annotations
 
-import re
-
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 _TRAILING_FRACTION_ZEROS = r"(\.\d*[1-9])0+$"
 _ZERO_FRACTION = r"\.0+$"
+_UNITS_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 
 
-def _trim_fraction(text: pa.Array) -> pa.Array:
+def _trim_fraction(text: pa.Array, ticks: pa.Array, unit: str) -> pa.Array:
+    """Cuts trailing zeros of the fraction of seconds ("10:00:00.500000" → "10:00:00.5").
+
+    Arrow prints a fixed-width fraction for sub-second units. Most columns hold whole
+    seconds only; then the fraction is sliced off, which is much faster than a regex.
+    """
+    per_second = _UNITS_PER_SECOND[unit]
+    if per_second == 1:
+        return text
+    whole = np.asarray(ticks.cast(pa.int64()).fill_null(0)) % per_second
+    if not whole.any():
+        width = len(str(per_second))  # "." plus the digits
+        return pc.utf8_slice_codeunits(text, 0, -width)
     text = pc.replace_substring_regex(text, _TRAILING_FRACTION_ZEROS, r"\1")
     return pc.replace_substring_regex(text, _ZERO_FRACTION, "")
 
 
-_EXPONENT_ZEROS = re.compile(r"e([+-])0+(\d)")
-
-
 def _float64_text(values: pa.Array) -> pa.Array:
     # Arrow's cast gives the shortest round-trip repr; doubles carry ~15.95 significant
-    # decimal digits, so a 17-digit repr is arithmetic noise (0.30000000000000004). Those few
-    # are re-rendered at 15 significant digits, as spreadsheets display them.
+    # decimal digits, so a 17-digit repr is arithmetic noise (0.30000000000000004). Those are
+    # rounded to 15 significant digits, as spreadsheets display them.
     text = values.cast(pa.string())
     noisy = pc.fill_null(pc.greater(pc.utf8_length(text), 16), False)
     if not pc.any(noisy).as_py():
         return text
-    fixed = [
-        _EXPONENT_ZEROS.sub(r"e\1\2", f"{v:.15g}") if is_noisy and v is not None else t
-        for v, t, is_noisy in zip(values.to_pylist(), text.to_pylist(), noisy.to_pylist(), strict=True)
-    ]
-    return pa.array(fixed, pa.string())
+    numbers = np.asarray(values.fill_null(0.0))
+    magnitude = np.abs(numbers)
+    # Vectorised where the scale 10**(14 - exponent) is an exact double (10**0 … 10**22):
+    # dividing by it is then correctly rounded. The product x * scale is rounded too and may
+    # land on a tie that goes the wrong way, so of the neighbouring 15-digit candidates the
+    # one nearest the value wins.
+    fast = (magnitude >= 1e-8) & (magnitude < 1e14)
+    with np.errstate(all="ignore"):
+        scale = 10.0 ** (14 - np.floor(np.log10(np.where(fast, magnitude, 1.0))))
+        nearest = np.round(numbers * scale)
+        candidates = np.stack([nearest - 1, nearest, nearest + 1]) / scale
+        best = np.argmin(np.abs(candidates - numbers), axis=0)
+        rounded = np.take_along_axis(candidates, best[None], axis=0)[0]
+    fixed = pa.array(np.where(fast, rounded, numbers), pa.float64()).cast(pa.string()).to_numpy(zero_copy_only=False)
+    for index in np.flatnonzero(~fast & np.asarray(noisy)):
+        fixed[index] = f"{numbers[index]:.15g}".replace("e-0", "e-").replace("e+0", "e+")
+    return pc.if_else(noisy, pa.array(fixed, pa.string()), text)
+
+
+def _timestamp_text(values: pa.Array) -> pa.Array:
+    kind = values.type
+    if kind.tz is not None:
+        # Wall-clock time in UTC, then the "Z" that says so.
+        utc_wall = values.cast(pa.timestamp(kind.unit, tz="UTC")).cast(pa.timestamp(kind.unit))
+        text = _timestamp_text(utc_wall)
+        return pc.binary_join_element_wise(text, pa.scalar("Z"), "")
+    text = pc.replace_substring(values.cast(pa.string()), " ", "T", max_replacements=1)
+    return _trim_fraction(text, values, kind.unit)
 
 
 def render_column(values: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -67,7 +99,7 @@ def render_column(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     if pa.types.is_dictionary(kind):
         return render_column(values.cast(kind.value_type))
     if pa.types.is_boolean(kind):
-        return pc.if_else(values, "true", "false")
+        return values.cast(pa.string())  # "true" / "false"
     if pa.types.is_floating(kind):
         if kind == pa.float64():
             return _float64_text(values)
@@ -75,13 +107,9 @@ def render_column(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     if pa.types.is_integer(kind) or pa.types.is_decimal(kind) or pa.types.is_date(kind):
         return values.cast(pa.string())
     if pa.types.is_timestamp(kind):
-        if kind.tz is not None:
-            utc = values.cast(pa.timestamp(kind.unit, tz="UTC"))
-            text = _trim_fraction(pc.strftime(utc, format="%Y-%m-%dT%H:%M:%S"))
-            return pc.binary_join_element_wise(text, pa.scalar("Z"), "")
-        return _trim_fraction(pc.strftime(values, format="%Y-%m-%dT%H:%M:%S"))
+        return _timestamp_text(values)
     if pa.types.is_time(kind):
-        return _trim_fraction(values.cast(pa.string()))
+        return _trim_fraction(values.cast(pa.string()), values, kind.unit)
     if pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_fixed_size_binary(kind):
         return pa.array(
             [None if v is None else "0x" + v.hex().upper() for v in values.to_pylist()], pa.string()
