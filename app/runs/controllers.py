@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import anyio
 from arq.connections import ArqRedis
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
@@ -20,6 +21,7 @@ from app.runs import service
 from app.schedules.service import get_owned
 from app.schema import Limit, Offset, page
 from app.settings import Settings
+from app.sync.change_sets import CHANGE_COLUMN, ChangeSetGone, change_set_csv
 from app.sync.csv_store import CsvStore
 
 RunStatus = Parameter(default=None, description="queued, running, success or error")
@@ -126,11 +128,15 @@ class RunController(Controller):
         if run.status != "success":
             raise ApiError(409, f"The run has no change set: its status is {run.status}")
         schedule = await db_session.get(Schedule, run.schedule_id)
-        path = csv_store.changes_path(schedule.target_file_id, run.id) if schedule else None
-        if path is None or not path.exists():
-            if run.added == 0 and run.updated == 0 and run.deleted == 0:
-                return Response(content=b"_change\n", media_type="text/csv")
-            raise not_found("The change set of this run (change sets are kept for recent runs only)")
+        if schedule is None:
+            raise not_found("Run")
+        if not (run.added or run.updated or run.deleted):
+            return Response(content=f"{CHANGE_COLUMN}\n".encode(), media_type="text/csv")
+        file = schedule.target_file
+        try:
+            path = await anyio.to_thread.run_sync(change_set_csv, csv_store, file.id, run.id, file.delimiter)
+        except ChangeSetGone:
+            raise not_found("The change set of this run (kept while its file versions are kept)") from None
         return File(path=path, media_type="text/csv", filename=f"changes-{run.id}.csv")
 
 

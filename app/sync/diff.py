@@ -68,36 +68,89 @@ def _positions(mask: pd.Series, column: pd.Series) -> Positions:
     return np.sort(column[mask].to_numpy(dtype=np.int64))
 
 
-def check_keys(keys: pd.DataFrame, key_columns: list[str], examples: int = 3) -> None:
+@dataclass(slots=True)
+class KeyedRows:
+    """A snapshot as the keyed diff sees it: the key values, and per row a hash of its key
+    and a hash of its compared values. Joining on 64-bit key hashes is several times faster
+    than joining on strings; matches are then checked against the real keys."""
+
+    keys: pa.Table
+    key_hashes: np.ndarray
+    value_hashes: np.ndarray
+
+    @classmethod
+    def of(cls, keys: pa.Table, value_hashes: np.ndarray) -> KeyedRows:
+        return cls(keys, row_hashes(keys, keys.column_names), value_hashes)
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            {"_key": self.key_hashes, "_hash": self.value_hashes, "_row": np.arange(len(self.key_hashes), dtype=np.int64)}
+        )
+
+    def duplicated(self) -> np.ndarray:
+        """Mask of rows whose key occurs more than once (exact, collisions ruled out)."""
+        suspects = pd.Series(self.key_hashes).duplicated(keep=False).to_numpy()
+        if not suspects.any():
+            return suspects
+        exact = self.keys.to_pandas().duplicated(keep=False).to_numpy()
+        return suspects & exact
+
+
+def check_keys(rows: KeyedRows, examples: int = 3) -> None:
     """Fails on empty or duplicate keys, naming a few offending values."""
-    empty = keys[key_columns].isna().any(axis=1) | (keys[key_columns] == "").any(axis=1)
+    names = ", ".join(rows.keys.column_names)
+    empty = np.zeros(rows.keys.num_rows, dtype=bool)
+    for column in rows.keys.columns:
+        empty |= np.asarray(pc.fill_null(pc.equal(column, ""), True))
     if empty.any():
-        rows = (np.flatnonzero(empty.to_numpy())[:examples] + 1).tolist()
+        shown = (np.flatnonzero(empty)[:examples] + 1).tolist()
         raise KeyProblem(
-            f"primary key {', '.join(key_columns)} is empty in {int(empty.sum())} row(s), e.g. data rows {rows}; "
-            "every row needs a key value"
+            f"primary key {names} is empty in {int(empty.sum())} row(s), e.g. data rows {shown}; every row needs a key value"
         )
-    duplicated = keys.duplicated(key_columns, keep=False)
+    duplicated = rows.duplicated()
     if duplicated.any():
-        sample = keys.loc[duplicated, key_columns].drop_duplicates().head(examples)
-        shown = ["/".join(map(str, row)) for row in sample.itertuples(index=False)]
-        count = int(keys.loc[duplicated, key_columns].drop_duplicates().shape[0])
+        repeated = rows.keys.filter(pa.array(duplicated)).to_pandas().drop_duplicates()
+        shown_keys = ["/".join(map(str, row)) for row in repeated.head(examples).itertuples(index=False)]
         raise KeyProblem(
-            f"primary key {', '.join(key_columns)} is not unique: {count} value(s) repeat, e.g. {', '.join(shown)}"
+            f"primary key {names} is not unique: {len(repeated)} value(s) repeat, e.g. {', '.join(shown_keys)}"
         )
 
 
-def keyed_diff(old: pd.DataFrame, new: pd.DataFrame, key_columns: list[str]) -> ChangeSet:
-    """`old`/`new`: key columns plus `_hash` (uint64) and `_row` (position)."""
-    merged = old.merge(new, on=key_columns, how="outer", suffixes=("_old", "_new"), indicator=True)
-    only_new = merged["_merge"] == "right_only"
-    only_old = merged["_merge"] == "left_only"
-    both = merged["_merge"] == "both"
-    changed = both & (merged["_hash_old"] != merged["_hash_new"])
+def keyed_diff(old: KeyedRows, new: KeyedRows) -> ChangeSet:
+    """Both sides hold unique keys (`check_keys`), so a hash index on the old key hashes
+    finds each new row's partner directly."""
+    partner = pd.Index(old.key_hashes).get_indexer(new.key_hashes)
+    matched_new = np.flatnonzero(partner >= 0)
+    matched_old = partner[matched_new]
+    if not _same_keys(old, new, matched_old, matched_new):
+        # Two different keys share a 64-bit hash (about once in 10^19 pairs): join exactly.
+        return _exact_keyed_diff(old, new)
+    unmatched_old = np.ones(len(old.key_hashes), dtype=bool)
+    unmatched_old[matched_old] = False
+    changed = old.value_hashes[matched_old] != new.value_hashes[matched_new]
     return ChangeSet(
-        added=_positions(only_new, merged["_row_new"]),
+        added=np.flatnonzero(partner < 0).astype(np.int64),
+        updated=matched_new[changed].astype(np.int64),
+        deleted=np.flatnonzero(unmatched_old).astype(np.int64),
+    )
+
+
+def _same_keys(old: KeyedRows, new: KeyedRows, old_rows: np.ndarray, new_rows: np.ndarray) -> bool:
+    old_keys = old.keys.take(pa.array(old_rows, pa.int64()))
+    new_keys = new.keys.take(pa.array(new_rows, pa.int64()))
+    return all(pc.all(pc.equal(a, b)).as_py() is not False for a, b in zip(old_keys.columns, new_keys.columns, strict=True))
+
+
+def _exact_keyed_diff(old: KeyedRows, new: KeyedRows) -> ChangeSet:
+    names = old.keys.column_names
+    left = pd.concat([old.keys.to_pandas(), old.frame().drop(columns="_key")], axis=1)
+    right = pd.concat([new.keys.to_pandas(), new.frame().drop(columns="_key")], axis=1)
+    merged = left.merge(right, on=names, how="outer", suffixes=("_old", "_new"), indicator=True)
+    changed = (merged["_merge"] == "both") & (merged["_hash_old"] != merged["_hash_new"])
+    return ChangeSet(
+        added=_positions(merged["_merge"] == "right_only", merged["_row_new"]),
         updated=_positions(changed, merged["_row_new"]),
-        deleted=_positions(only_old, merged["_row_old"]),
+        deleted=_positions(merged["_merge"] == "left_only", merged["_row_old"]),
     )
 
 

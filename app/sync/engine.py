@@ -28,15 +28,14 @@ from app.scheduling import next_slot_after, parse_cadence
 from app.settings import Settings
 from app.sources.credentials import CredentialVault, CredentialsUnreadable
 from app.sources.service import connector_environment
+from app.sync.change_sets import save_positions
 from app.sync.csv_store import CsvStore
 from app.sync.queue import enqueue_run
 from app.sync.snapshot import (
     CsvFormat,
-    PreviousSnapshot,
     StagedSnapshot,
     previous_snapshot_of,
     stage_snapshot,
-    write_change_set,
 )
 from connectors.base import JSON, ConnectorError, TransientError
 from connectors.registry import connector_class
@@ -205,17 +204,17 @@ def _check_hold(inputs: RunInputs, staged: StagedSnapshot) -> None:
             )
 
 
-def _fetch_and_stage(ctx: EngineContext, inputs: RunInputs, progress: Progress) -> tuple[StagedSnapshot, PreviousSnapshot | None]:
+def _fetch_and_stage(ctx: EngineContext, inputs: RunInputs, progress: Progress) -> StagedSnapshot:
     ctx.store.remove_temp_files(inputs.file_id)  # left by a crashed run; we hold the file lock
     connector = connector_class(inputs.source_type)(
         inputs.credentials, inputs.source_settings, connector_environment(ctx.settings)
     )
     previous = previous_snapshot_of(ctx.store, inputs.file_id, inputs.file_version, inputs.file_checksum, inputs.file_rows)
     table = connector.fetch(inputs.selection, progress.rows)
-    staged = stage_snapshot(
+    return stage_snapshot(
         table, inputs.fmt, previous, inputs.selection.get("primaryKey"), ctx.store, inputs.file_id, progress.enter
     )
-    return staged, previous
+    return staged
 
 
 def _publish(ctx: EngineContext, inputs: RunInputs, staged: StagedSnapshot, version: int) -> None:
@@ -228,7 +227,7 @@ def _publish(ctx: EngineContext, inputs: RunInputs, staged: StagedSnapshot, vers
 
 
 async def _sync(ctx: EngineContext, inputs: RunInputs, progress: Progress, started: float) -> None:
-    staged, previous = await anyio.to_thread.run_sync(_fetch_and_stage, ctx, inputs, progress)
+    staged = await anyio.to_thread.run_sync(_fetch_and_stage, ctx, inputs, progress)
     try:
         _check_hold(inputs, staged)
     except SafetyHold:
@@ -243,7 +242,7 @@ async def _sync(ctx: EngineContext, inputs: RunInputs, progress: Progress, start
         await anyio.to_thread.run_sync(_publish, ctx, inputs, staged, version)
     if staged.changes.any:
         await anyio.to_thread.run_sync(
-            write_change_set, staged, previous, inputs.fmt, ctx.store.changes_path(inputs.file_id, inputs.run_id)
+            save_positions, ctx.store, inputs.file_id, inputs.run_id, staged.changes, version, inputs.file_version
         )
     await _record_success(ctx, inputs, staged, version, unchanged, started)
 

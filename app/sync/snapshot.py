@@ -15,19 +15,17 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from app.sync.csv_store import CsvStore
-from app.sync.diff import ChangeSet, KeyProblem, check_keys, keyed_diff, ordered_diff, row_hashes
+from app.sync.diff import ChangeSet, KeyedRows, KeyProblem, check_keys, keyed_diff, ordered_diff, row_hashes
 from app.sync.headers import normalise_headers
 from app.sync.render import render_batch
 from connectors.base import ConfigError, Table
 
 UTF8_BOM = b"\xef\xbb\xbf"
-CHANGE_COLUMN = "_change"
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +141,9 @@ def stage_snapshot(
             if fmt.encoding == "utf-8-sig":
                 sink.write(UTF8_BOM)
             with pacsv.CSVWriter(sink, schema, write_options=fmt.write_options()) as csv_writer, pq.ParquetWriter(
-                parquet_path, schema, compression="zstd"
+                # Dictionary pages do not pay off for mostly-unique text: without them the
+                # file is smaller and twice as fast to write and read.
+                parquet_path, schema, compression="zstd", use_dictionary=False
             ) as parquet_writer:
                 for raw in table.batches:
                     if raw.num_columns != len(columns):
@@ -188,20 +188,17 @@ def _diff(
     key_columns: list[str],
     keys: list[pa.RecordBatch],
 ) -> ChangeSet:
+    new_rows = _checked_keys(keys, key_columns, new_hashes) if key_columns else None
     if previous is None:
-        changes = ChangeSet(
+        return ChangeSet(
             added=np.arange(len(new_hashes), dtype=np.int64),
             updated=np.empty(0, np.int64),
             deleted=np.empty(0, np.int64),
         )
-        if key_columns:
-            _checked_keys(keys, key_columns, new_hashes)
-        return changes
     old_hashes = _old_hashes(previous, shared)
-    if key_columns:
-        new_frame = _checked_keys(keys, key_columns, new_hashes)
-        old_frame = _old_keys(previous, key_columns, old_hashes)
-        changes = keyed_diff(old_frame, new_frame, key_columns) if old_frame is not None else ordered_diff(old_hashes, new_hashes)
+    old_rows = _old_keys(previous, key_columns, old_hashes) if new_rows is not None else None
+    if new_rows is not None and old_rows is not None:
+        changes = keyed_diff(old_rows, new_rows)
     else:
         changes = ordered_diff(old_hashes, new_hashes)
     changes.columns_added = [c for c in columns if c not in previous.columns]
@@ -209,69 +206,25 @@ def _diff(
     return changes
 
 
-def _checked_keys(keys: list[pa.RecordBatch], key_columns: list[str], hashes: np.ndarray) -> pd.DataFrame:
-    frame = (
-        pa.Table.from_batches(keys).to_pandas()
+def _checked_keys(keys: list[pa.RecordBatch], key_columns: list[str], hashes: np.ndarray) -> KeyedRows:
+    table = (
+        pa.Table.from_batches(keys)
         if keys
-        else pd.DataFrame({k: pd.Series([], dtype="str") for k in key_columns})
+        else pa.table({k: pa.array([], pa.string()) for k in key_columns})
     )
+    rows = KeyedRows.of(table, hashes)
     try:
-        check_keys(frame, key_columns)
+        check_keys(rows)
     except KeyProblem as problem:
         raise ConfigError(str(problem), field="config.primaryKey") from None
-    frame["_hash"] = hashes
-    frame["_row"] = np.arange(len(frame), dtype=np.int64)
-    return frame
+    return rows
 
 
-def _old_keys(previous: PreviousSnapshot, key_columns: list[str], hashes: np.ndarray) -> pd.DataFrame | None:
+def _old_keys(previous: PreviousSnapshot, key_columns: list[str], hashes: np.ndarray) -> KeyedRows | None:
     """The previous snapshot's keys, or None when they cannot serve (the key column is new,
     or the user switched to a key the old rows do not hold uniquely): then rows are aligned
     in order instead."""
     if not set(key_columns) <= set(previous.columns):
         return None
-    frame = pq.read_table(previous.parquet, columns=key_columns).to_pandas()
-    if frame.duplicated(key_columns).any():
-        return None
-    frame["_hash"] = hashes
-    frame["_row"] = np.arange(len(frame), dtype=np.int64)
-    return frame
-
-
-def write_change_set(
-    staged: StagedSnapshot, previous: PreviousSnapshot | None, fmt: CsvFormat, destination: Path
-) -> None:
-    """The run's changed rows as CSV: `_change` (added|updated|deleted), then the new
-    columns, then any removed ones. Added/updated rows carry new values, deleted rows old."""
-    columns = staged.columns + [c for c in (previous.columns if previous else []) if c not in staged.columns]
-    schema = pa.schema([(CHANGE_COLUMN, pa.string())] + [(c, pa.string()) for c in columns])
-    temp = destination.with_name(f".tmp-{uuid.uuid4().hex}.csv")
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    changes = staged.changes
-    with pacsv.CSVWriter(str(temp), schema, write_options=pacsv.WriteOptions(delimiter=fmt.delimiter, quoting_style="needed")) as writer:
-        for label, positions, source in (
-            ("added", changes.added, staged.parquet),
-            ("updated", changes.updated, staged.parquet),
-            ("deleted", changes.deleted, previous.parquet if previous else None),
-        ):
-            if source is None or len(positions) == 0:
-                continue
-            for batch in _rows_at(source, positions):
-                arrays = [pa.array([label] * batch.num_rows, pa.string())]
-                for name in columns:
-                    index = batch.schema.get_field_index(name)
-                    arrays.append(batch.column(index) if index >= 0 else pa.nulls(batch.num_rows, pa.string()))
-                writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
-    temp.replace(destination)
-
-
-def _rows_at(parquet: Path, positions: np.ndarray) -> list[pa.RecordBatch]:
-    """Rows at sorted `positions`, read one row group at a time."""
-    selected: list[pa.RecordBatch] = []
-    offset = 0
-    for batch in pq.ParquetFile(parquet).iter_batches(batch_size=65_536):
-        lo, hi = np.searchsorted(positions, [offset, offset + batch.num_rows])
-        if hi > lo:
-            selected.append(batch.take(pa.array(positions[lo:hi] - offset)))
-        offset += batch.num_rows
-    return selected
+    rows = KeyedRows.of(pq.read_table(previous.parquet, columns=key_columns), hashes)
+    return None if rows.duplicated().any() else rows

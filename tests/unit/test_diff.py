@@ -5,11 +5,10 @@ from __future__ import annotations
 import random
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pytest
 
-from app.sync.diff import KeyProblem, check_keys, keyed_diff, ordered_diff, row_hashes
+from app.sync.diff import KeyedRows, KeyProblem, check_keys, keyed_diff, ordered_diff, row_hashes
 
 COLUMNS = ["id", "name", "amount"]
 
@@ -22,11 +21,8 @@ def hashes(rows: list[list[str | None]]) -> np.ndarray:
     return row_hashes(table(rows), sorted(COLUMNS))
 
 
-def keyed(rows: list[list[str | None]]) -> pd.DataFrame:
-    frame = table(rows).select(["id"]).to_pandas()
-    frame["_hash"] = hashes(rows)
-    frame["_row"] = np.arange(len(rows), dtype=np.int64)
-    return frame
+def keyed(rows: list[list[str | None]]) -> KeyedRows:
+    return KeyedRows.of(table(rows).select(["id"]), hashes(rows))
 
 
 def generated(n: int, seed: int) -> list[list[str | None]]:
@@ -49,25 +45,25 @@ def test_keyed_diff_counts_match_the_generated_edits(seed: int) -> None:
     new += [[f"new-{i}", "fresh", "1"] for i in range(25)]
     rng.shuffle(new)  # order does not matter when rows have a key
 
-    changes = keyed_diff(keyed(old), keyed(new), ["id"])
+    changes = keyed_diff(keyed(old), keyed(new))
 
     assert changes.counts == {"added": 25, "updated": 63, "deleted": 37}
 
 
 def test_keyed_diff_sees_null_versus_empty_string_as_a_change() -> None:
-    changes = keyed_diff(keyed([["1", "a", None]]), keyed([["1", "a", ""]]), ["id"])
+    changes = keyed_diff(keyed([["1", "a", None]]), keyed([["1", "a", ""]]))
     assert changes.counts == {"added": 0, "updated": 1, "deleted": 0}
 
 
 def test_type_only_change_in_rendered_text_is_an_update() -> None:
-    changes = keyed_diff(keyed([["1", "a", "1"]]), keyed([["1", "a", "1.0"]]), ["id"])
+    changes = keyed_diff(keyed([["1", "a", "1"]]), keyed([["1", "a", "1.0"]]))
     assert changes.counts["updated"] == 1
 
 
 def test_unicode_values_compare_by_their_exact_text() -> None:
-    same = keyed_diff(keyed([["1", "Zoë", "é"]]), keyed([["1", "Zoë", "é"]]), ["id"])
+    same = keyed_diff(keyed([["1", "Zoë", "é"]]), keyed([["1", "Zoë", "é"]]))
     # "é" precomposed versus "e" + combining accent: different text, so an update.
-    different = keyed_diff(keyed([["1", "Zoë", "é"]]), keyed([["1", "Zoë", "e\u0301"]]), ["id"])
+    different = keyed_diff(keyed([["1", "Zoë", "é"]]), keyed([["1", "Zoë", "e\u0301"]]))
     assert same.counts["updated"] == 0
     assert different.counts["updated"] == 1
 
@@ -125,9 +121,27 @@ def test_ordered_diff_counts_match_separated_generated_edits(seed: int) -> None:
 
 def test_duplicate_keys_fail_with_examples() -> None:
     with pytest.raises(KeyProblem, match=r"not unique: 1 value\(s\) repeat, e.g. 7"):
-        check_keys(pd.DataFrame({"id": ["7", "8", "7"]}), ["id"])
+        check_keys(KeyedRows.of(pa.table({"id": ["7", "8", "7"]}), np.zeros(3, np.uint64)))
 
 
 def test_empty_keys_fail_naming_the_rows() -> None:
     with pytest.raises(KeyProblem, match=r"empty in 2 row\(s\), e.g. data rows \[2, 3\]"):
-        check_keys(pd.DataFrame({"id": ["1", "", None]}), ["id"])
+        check_keys(KeyedRows.of(pa.table({"id": pa.array(["1", "", None], pa.string())}), np.zeros(3, np.uint64)))
+
+
+def test_a_key_hash_collision_falls_back_to_an_exact_join() -> None:
+    old = KeyedRows(pa.table({"id": ["a", "b"]}), np.array([1, 2], np.uint64), np.array([10, 20], np.uint64))
+    # "c" is forced onto the hash of "b": a collision the exact join must see through.
+    new = KeyedRows(pa.table({"id": ["a", "c"]}), np.array([1, 2], np.uint64), np.array([10, 20], np.uint64))
+    assert keyed_diff(old, new).counts == {"added": 1, "updated": 0, "deleted": 1}
+
+
+def test_composite_keys_identify_rows_by_all_their_columns() -> None:
+    def rows(data: list[tuple[str, str, str]]) -> KeyedRows:
+        keys = pa.table({"region": [r[0] for r in data], "id": [r[1] for r in data]})
+        values = row_hashes(pa.table({"v": [r[2] for r in data]}), ["v"])
+        return KeyedRows.of(keys, values)
+
+    old = rows([("eu", "1", "x"), ("us", "1", "y")])
+    new = rows([("eu", "1", "x"), ("us", "1", "z"), ("us", "2", "w")])
+    assert keyed_diff(old, new).counts == {"added": 1, "updated": 1, "deleted": 0}
