@@ -23,6 +23,14 @@ class UnknownSourceType(LookupError):
         self.type_name = type_name
 
 
+class UnavailableSourceType(LookupError):
+    """Registered, but its module cannot be imported (a missing optional dependency)."""
+
+    def __init__(self, type_name: str, reason: str) -> None:
+        super().__init__(f"data source type {type_name!r} is not available on this server: {reason}")
+        self.type_name = type_name
+
+
 @cache
 def _entry_points() -> dict[str, str]:
     return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
@@ -38,6 +46,9 @@ def connector_class(type_name: str) -> type[Connector]:
     """The connector class registered for `type_name`, imported on first use."""
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name == type_name:
-            cls: type[Connector] = ep.load()
+            try:
+                cls: type[Connector] = ep.load()
+            except ImportError as exc:
+                raise UnavailableSourceType(type_name, str(exc)) from None
             return cls
     raise UnknownSourceType(type_name)
