@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from app.sync.csv_store import CsvStore
+from app.sync.csv_text import csv_lines, header_bytes
 from app.sync.diff import ChangeSet
 
 CHANGE_COLUMN = "_change"
@@ -71,8 +71,8 @@ def change_set_csv(store: CsvStore, file_id: uuid.UUID, run_id: uuid.UUID, delim
     columns = new_columns + [c for c in old_columns if c not in new_columns]
     schema = pa.schema([(CHANGE_COLUMN, pa.string())] + [(c, pa.string()) for c in columns])
     temp = cached.with_name(f".tmp-{uuid.uuid4().hex}.csv")
-    options = pacsv.WriteOptions(delimiter=delimiter, quoting_style="needed")
-    with pacsv.CSVWriter(str(temp), schema, write_options=options) as writer:
+    with open(temp, "wb") as writer:
+        writer.write(header_bytes(schema.names, delimiter))
         for label, positions, snapshot in (
             ("added", added, new_snapshot),
             ("updated", updated, new_snapshot),
@@ -85,7 +85,7 @@ def change_set_csv(store: CsvStore, file_id: uuid.UUID, run_id: uuid.UUID, delim
                 for name in columns:
                     index = batch.schema.get_field_index(name)
                     arrays.append(batch.column(index) if index >= 0 else pa.nulls(batch.num_rows, pa.string()))
-                writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
+                writer.write(csv_lines(pa.RecordBatch.from_arrays(arrays, schema=schema), delimiter))
     temp.replace(cached)
     return cached
 

@@ -16,10 +16,10 @@ from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from app.sync.csv_store import CsvStore
+from app.sync.csv_text import csv_lines, header_bytes
 from app.sync.diff import ChangeSet, KeyedRows, KeyProblem, check_keys, keyed_diff, ordered_diff, row_hashes
 from app.sync.headers import normalise_headers
 from app.sync.render import render_batch
@@ -33,15 +33,6 @@ class CsvFormat:
     delimiter: str = ","
     encoding: str = "utf-8"  # or utf-8-sig: with a BOM, for Excel
     header: bool = True
-
-    def write_options(self, header: bool | None = None) -> pacsv.WriteOptions:
-        # "needed" quotes every text cell and leaves nulls bare, so NULL and "" survive
-        # the round trip through the file.
-        return pacsv.WriteOptions(
-            include_header=self.header if header is None else header,
-            delimiter=self.delimiter,
-            quoting_style="needed",
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,24 +62,17 @@ class StagedSnapshot:
 
 
 class _HashingSink:
-    """A file object that hashes what Arrow writes through it, to avoid a second read."""
+    """Writes to a file and hashes what it writes, to avoid reading the file again."""
 
     def __init__(self, handle: BinaryIO) -> None:
         self.handle = handle
         self.sha256 = hashlib.sha256()
         self.size = 0
-        self.closed = False
 
-    def write(self, data: bytes | memoryview) -> int:
+    def write(self, data: bytes | pa.Buffer) -> None:
         self.sha256.update(data)
-        self.size += len(data)
-        return self.handle.write(data)
-
-    def flush(self) -> None:
-        self.handle.flush()
-
-    def close(self) -> None:
-        self.closed = True  # the owner closes the real handle
+        self.size += len(memoryview(data))
+        self.handle.write(data)
 
 
 def previous_snapshot_of(store: CsvStore, file_id: uuid.UUID, version: int, checksum: str, row_count: int) -> PreviousSnapshot | None:
@@ -140,7 +124,9 @@ def stage_snapshot(
             sink = _HashingSink(handle)
             if fmt.encoding == "utf-8-sig":
                 sink.write(UTF8_BOM)
-            with pacsv.CSVWriter(sink, schema, write_options=fmt.write_options()) as csv_writer, pq.ParquetWriter(
+            if fmt.header and columns:
+                sink.write(header_bytes(columns, fmt.delimiter))
+            with pq.ParquetWriter(
                 # Dictionary pages do not pay off for mostly-unique text: without them the
                 # file is smaller and twice as fast to write and read.
                 parquet_path, schema, compression="zstd", use_dictionary=False
@@ -151,7 +137,7 @@ def stage_snapshot(
                             f"the source returned {raw.num_columns} columns in a row block, expected {len(columns)}"
                         )
                     batch = render_batch(raw, columns)
-                    csv_writer.write_batch(batch)
+                    sink.write(csv_lines(batch, fmt.delimiter))
                     parquet_writer.write_batch(batch, row_group_size=65_536)
                     hashes_shared.append(row_hashes(batch, shared))
                     if every != shared:

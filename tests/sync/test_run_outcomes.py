@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import ApiUser
@@ -176,7 +178,15 @@ def test_file_options_shape_the_csv_bytes(user: ApiUser, tmp_path: Path) -> None
     schedule_id = user.schedule(user.data_source(), file_id, path=str(table))
     user.ok("POST", f"/api/sync/schedules/{schedule_id}/sync")
     content = user.get(f"/api/files/{file_id}/content").content
-    assert content == '\ufeff"id";"column_2";"id_2"\n"1";"say ""hi""";"a;b"\n'.encode()
+    assert content == '\ufeffid;column_2;id_2\n1;"say ""hi""";"a;b"\n'.encode()
+
+
+def test_only_values_that_need_it_are_quoted_and_null_differs_from_empty(user: ApiUser, tmp_path: Path) -> None:
+    table = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"id": ["1", "2"], "note": ["", None], "text": ["a,b", "plain"]}), table)
+    file_id = user.target_file()
+    user.ok("POST", f"/api/sync/schedules/{user.schedule(user.data_source(), file_id, path=str(table))}/sync")
+    assert user.get(f"/api/files/{file_id}/content").content == b'id,note,text\n1,"","a,b"\n2,,plain\n'
 
 
 def test_only_the_configured_number_of_versions_is_kept(user: ApiUser, tmp_path: Path, settings) -> None:
