@@ -6,6 +6,7 @@ per store: SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import secrets
@@ -13,12 +14,14 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from arq.connections import ArqRedis
 from litestar.testing import TestClient
 
 from app.db.migrate import upgrade_to_head
@@ -204,3 +207,54 @@ def live_server(settings: Settings, service_env: dict[str, str], tmp_path_factor
         raise AssertionError(log.read_text()) from None
     yield f"http://127.0.0.1:{port}"
     stop_process(process)
+
+
+@dataclass
+class IsolatedService:
+    """A store, a Redis database and a data directory of its own, for tests that run their
+    own worker processes (and must not share jobs with the session's worker)."""
+
+    settings: Settings
+    env: dict[str, str]
+    user: ApiUser
+
+
+@pytest.fixture
+def isolated_service(
+    database_url: str, service_env: dict[str, str], tmp_path: Path
+) -> Iterator[Callable[..., IsolatedService]]:
+    cleanups: list[Callable[[], None]] = []
+
+    def make(**extra_env: str) -> IsolatedService:
+        if database_url.startswith("sqlite"):
+            url = f"sqlite:///{tmp_path / f'isolated-{len(cleanups)}.db'}"
+        else:
+            url, drop = create_postgres_database()
+            cleanups.append(drop)
+        redis_base, session_db = service_env["REDIS_URL"].rsplit("/", 1)
+        env = {
+            **service_env,
+            "DATABASE_URL": url,
+            # A Redis database of its own: arq de-duplicates cron ticks per database.
+            "REDIS_URL": f"{redis_base}/{random.choice([n for n in range(16) if str(n) != session_db])}",
+            "DATA_DIR": str(tmp_path / f"data-{len(cleanups)}"),
+            "SECRET_KEY": secrets.token_urlsafe(48),
+            **extra_env,
+        }
+        asyncio.run(_flush_redis(env["REDIS_URL"]))  # what an earlier test may have left
+        settings = load_settings(env)
+        upgrade_to_head(settings)
+        client = TestClient(create_app(settings))
+        client.__enter__()
+        cleanups.append(lambda: client.__exit__(None, None, None))
+        return IsolatedService(settings, env, register(client))
+
+    yield make
+    for cleanup in reversed(cleanups):
+        cleanup()
+
+
+async def _flush_redis(url: str) -> None:
+    redis = ArqRedis.from_url(url)
+    await redis.flushdb()
+    await redis.aclose()

@@ -7,70 +7,31 @@ session claims their schedules.
 from __future__ import annotations
 
 import asyncio
-import random
-import secrets
 import signal
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from litestar.testing import TestClient
 from sqlalchemy import select, update
 
 from app.db.engine import create_engine, session_factory
-from app.db.migrate import upgrade_to_head
 from app.db.models import Schedule, SyncRun
-from app.main import create_app
-from app.settings import Settings, load_settings
+from app.settings import Settings
 from app.sync.csv_store import CsvStore
 from app.sync.engine import EngineContext
 from app.sync.scheduler import enqueue_due_runs
 from arq.connections import ArqRedis
-from tests.conftest import ApiUser, register, start_process, stop_process
-from tests.services import create_postgres_database
+from tests.conftest import IsolatedService, start_process, stop_process
 from tests.sync.tables import read_csv, write_table
 
 
-@dataclass
-class Isolated:
-    settings: Settings
-    env: dict[str, str]
-    user: ApiUser
-
-
 @pytest.fixture
-def isolated(database_url: str, service_env: dict[str, str], tmp_path: Path) -> Iterator[Isolated]:
-    if database_url.startswith("sqlite"):
-        url, drop = f"sqlite:///{tmp_path / 'isolated.db'}", (lambda: None)
-    else:
-        url, drop = create_postgres_database()
-    redis_base, session_db = service_env["REDIS_URL"].rsplit("/", 1)
-    env = {
-        **service_env,
-        "DATABASE_URL": url,
-        "REDIS_URL": f"{redis_base}/{random.choice([n for n in range(16) if str(n) != session_db])}",
-        "DATA_DIR": str(tmp_path / "data"),
-        "SECRET_KEY": secrets.token_urlsafe(48),
-    }
-    # A Redis database of its own (arq's cron de-duplication is per database, not per
-    # queue), emptied of what an earlier test may have left.
-    asyncio.run(_flush(env["REDIS_URL"]))
-    settings = load_settings(env)
-    upgrade_to_head(settings)
-    with TestClient(create_app(settings)) as client:
-        yield Isolated(settings, env, register(client))
-    drop()
-
-
-async def _flush(url: str) -> None:
-    redis = ArqRedis.from_url(url)
-    await redis.flushdb()
-    await redis.aclose()
+def isolated(isolated_service: Callable[..., IsolatedService]) -> IsolatedService:
+    return isolated_service()
 
 
 def run_in_store(settings: Settings, statement: Any) -> None:
@@ -110,7 +71,7 @@ def wait_for(condition: Any, timeout: float = 30.0, what: str = "condition") -> 
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_a_due_schedule_runs_once_and_moves_to_its_next_slot(isolated: Isolated, tmp_path: Path) -> None:
+def test_a_due_schedule_runs_once_and_moves_to_its_next_slot(isolated: IsolatedService, tmp_path: Path) -> None:
     settings, env, user = isolated.settings, isolated.env, isolated.user
     table = write_table(tmp_path / "t.csv", ["id"], [["1"], ["2"]])
     schedule_id = user.schedule(user.data_source(), user.target_file(), "hourly", path=str(table))
@@ -132,7 +93,7 @@ def test_a_due_schedule_runs_once_and_moves_to_its_next_slot(isolated: Isolated,
 
 
 def test_three_workers_and_two_extra_ticks_never_run_a_slot_twice(
-    isolated: Isolated, tmp_path: Path
+    isolated: IsolatedService, tmp_path: Path
 ) -> None:
     settings, env, user = isolated.settings, isolated.env, isolated.user
     schedules = []
@@ -165,7 +126,7 @@ def test_three_workers_and_two_extra_ticks_never_run_a_slot_twice(
 
 
 def test_after_downtime_a_schedule_runs_once_not_once_per_missed_slot(
-    isolated: Isolated, tmp_path: Path
+    isolated: IsolatedService, tmp_path: Path
 ) -> None:
     settings, env, user = isolated.settings, isolated.env, isolated.user
     table = write_table(tmp_path / "t.csv", ["id"], [["1"]])
@@ -181,7 +142,7 @@ def test_after_downtime_a_schedule_runs_once_not_once_per_missed_slot(
 
 
 def test_a_killed_worker_leaves_no_half_written_csv_and_no_run_stuck_running(
-    isolated: Isolated, tmp_path: Path
+    isolated: IsolatedService, tmp_path: Path
 ) -> None:
     settings, env, user = isolated.settings, isolated.env, isolated.user
     table = write_table(tmp_path / "t.csv", ["id", "name"], [[str(i), "first"] for i in range(3)])
