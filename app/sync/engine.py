@@ -80,6 +80,7 @@ class RunInputs:
 
     run_id: uuid.UUID
     schedule_id: uuid.UUID
+    data_source_id: uuid.UUID
     file_id: uuid.UUID
     source_type: str
     credentials: JSON
@@ -109,11 +110,14 @@ async def execute_run(ctx: EngineContext, run_id: uuid.UUID) -> None:
         if not await lock.acquire():
             raise TransientError("another sync is writing the same target file; will try again")
         progress.lock = lock
+        rotated: list[JSON] = []
         try:
-            await _sync(ctx, inputs, progress, started)
+            await _sync(ctx, inputs, progress, started, rotated)
         finally:
             progress.lock = None
             await lock.release()
+            if rotated:
+                await _save_rotated_credentials(ctx, inputs.data_source_id, rotated[-1])
     except asyncio.CancelledError:
         await record_failure(ctx, run_id, TransientError("the worker was stopped during the sync"), started)
         raise
@@ -160,6 +164,7 @@ async def _load_inputs(ctx: EngineContext, run_id: uuid.UUID) -> RunInputs:
     return RunInputs(
         run_id=run.id,
         schedule_id=schedule.id,
+        data_source_id=source.id,
         file_id=file.id,
         source_type=source.type,
         credentials=credentials,
@@ -172,6 +177,16 @@ async def _load_inputs(ctx: EngineContext, run_id: uuid.UUID) -> RunInputs:
         force=run.force,
         max_drop_percent=float(config.get("maxRowDropPercent", 50)),
     )
+
+
+async def _save_rotated_credentials(ctx: EngineContext, source_id: uuid.UUID, credentials: JSON) -> None:
+    """Sources that rotate credentials on use (Microsoft refresh tokens) hand the new ones
+    back through the connector environment; they are sealed and stored, even when the run
+    itself failed after the rotation."""
+    sealed = CredentialVault(ctx.settings.secret_key).seal(credentials)
+    async with ctx.sessions() as db:
+        await db.execute(update(DataSource).where(DataSource.id == source_id).values(credentials_encrypted=sealed))
+        await db.commit()
 
 
 async def _keep_heartbeat(ctx: EngineContext, run_id: uuid.UUID, progress: Progress) -> None:
@@ -204,10 +219,10 @@ def _check_hold(inputs: RunInputs, staged: StagedSnapshot) -> None:
             )
 
 
-def _fetch_and_stage(ctx: EngineContext, inputs: RunInputs, progress: Progress) -> StagedSnapshot:
+def _fetch_and_stage(ctx: EngineContext, inputs: RunInputs, progress: Progress, rotated: list[JSON]) -> StagedSnapshot:
     ctx.store.remove_temp_files(inputs.file_id)  # left by a crashed run; we hold the file lock
     connector = connector_class(inputs.source_type)(
-        inputs.credentials, inputs.source_settings, connector_environment(ctx.settings)
+        inputs.credentials, inputs.source_settings, connector_environment(ctx.settings, rotated.append)
     )
     previous = previous_snapshot_of(ctx.store, inputs.file_id, inputs.file_version, inputs.file_checksum, inputs.file_rows)
     table = connector.fetch(inputs.selection, progress.rows)
@@ -226,8 +241,8 @@ def _publish(ctx: EngineContext, inputs: RunInputs, staged: StagedSnapshot, vers
     store.publish(staged.csv, store.csv_path(inputs.file_id, version))
 
 
-async def _sync(ctx: EngineContext, inputs: RunInputs, progress: Progress, started: float) -> None:
-    staged = await anyio.to_thread.run_sync(_fetch_and_stage, ctx, inputs, progress)
+async def _sync(ctx: EngineContext, inputs: RunInputs, progress: Progress, started: float, rotated: list[JSON]) -> None:
+    staged = await anyio.to_thread.run_sync(_fetch_and_stage, ctx, inputs, progress, rotated)
     try:
         _check_hold(inputs, staged)
     except SafetyHold:
