@@ -8,6 +8,7 @@ edge spaces must be wrapped in braces, and a `}` inside braces is doubled
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 
 _NEEDS_BRACES = frozenset(";{}=")
@@ -87,12 +88,41 @@ def with_values(pairs: Mapping[str, str], updates: Mapping[str, str | None]) -> 
     return merged
 
 
+# `PWD=...` / `Password=...` inside a connection-string fragment, braced (with `}}`
+# escapes) or plain up to the next `;`: whatever the value, it is a password.
+_PASSWORD_VALUE = re.compile(
+    r"(?P<key>\b(?:PWD|Password)\s*=\s*)(?P<value>\{(?:[^}]|\}\})*\}?|[^;\r\n]*)",
+    re.IGNORECASE,
+)
+
+
+def _whole_occurrence(spelling: str) -> re.Pattern[str]:
+    """`spelling` where it stands whole: not glued to letters or digits on an edge that is
+    itself a letter or digit. So password `x` goes in `PWD=x;`, `'x'` or `user x:` but
+    leaves the word "exist" alone, while `;x;` goes even in `a;x;b`."""
+    before = r"(?<!\w)" if re.match(r"\w", spelling[0]) else ""
+    after = r"(?!\w)" if re.match(r"\w", spelling[-1]) else ""
+    return re.compile(before + re.escape(spelling) + after)
+
+
 def scrub(message: str, secrets: Iterable[str | None]) -> str:
-    """`message` with every secret (and its braced/escaped spellings) replaced by ***.
+    """`message` with every password value and every whole occurrence of a secret (as
+    is, `}}`-escaped, braced or quoted) replaced by ***.
 
     Drivers sometimes echo the connection string back in a diagnostic; the password must
-    not reach a run's error, a log line or the history."""
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        for spelling in (secret, secret.replace("}", "}}"), quote_value(secret)):
-            message = message.replace(spelling, "***")
+    not reach a run's error, a log line or the history. Only whole occurrences are
+    replaced, so a one-letter password does not turn "exist" into "e***ist"."""
+    message = _PASSWORD_VALUE.sub(lambda m: m.group("key") + "***", message)
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        escaped = secret.replace("}", "}}")
+        spellings = {
+            "{" + escaped + "}",
+            quote_value(secret),
+            f"'{secret}'",
+            f'"{secret}"',
+            escaped,
+            secret,
+        }
+        for spelling in sorted(spellings, key=len, reverse=True):
+            message = _whole_occurrence(spelling).sub("***", message)
     return message

@@ -17,8 +17,11 @@ value fails loudly (ConfigError naming the setting), never truncated silently.
 
 from __future__ import annotations
 
+import math
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import arrow_odbc
@@ -43,9 +46,11 @@ DEFAULT_LOGIN_TIMEOUT_SECONDS = 15
 DEFAULT_BATCH_ROWS = 50_000
 DEFAULT_MAX_BYTES_PER_BATCH = 64 * 1024 * 1024
 MAX_TIMEOUT_SECONDS = 24 * 3600
-# Connecting is retried (a failover or a restarting server); a stream cannot be resumed
-# once batches have gone to the engine, so mid-stream failures go up as TransientError.
+# Connecting is retried (a failover or a restarting server) within the login timeout,
+# which bounds the whole connect, retries included; a stream cannot be resumed once
+# batches have gone to the engine, so mid-stream failures go up as TransientError.
 CONNECT_ATTEMPTS = 3
+TEST_QUERY_TIMEOUT_SECONDS = 30
 CONNECT_BACKOFF_SECONDS = 1.0
 
 
@@ -53,7 +58,20 @@ def _positive_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
-class OdbcConnector:
+def _unchanged(batch: pa.RecordBatch) -> pa.RecordBatch:
+    return batch
+
+
+@dataclass(frozen=True, slots=True)
+class ReadPlan:
+    """How one query's result is read: the Arrow types asked of the driver, given the
+    ones it reports, then a conversion applied to every batch."""
+
+    map_schema: Callable[[pa.Schema], pa.Schema]
+    convert: Callable[[pa.RecordBatch], pa.RecordBatch] = field(default=_unchanged)
+
+
+class OdbcConnector(ABC):
     """Everything but the connection string and the SQL dialect."""
 
     type_name: ClassVar[str]
@@ -72,12 +90,19 @@ class OdbcConnector:
 
     # --- hooks for each database --------------------------------------------------
 
+    @abstractmethod
     def connection_string(self, database: str | None, query_timeout: int) -> str:
-        raise NotImplementedError
+        """The ODBC connection string for `database` (None: the login's default)."""
 
     def map_schema(self, schema: pa.Schema) -> pa.Schema:
         """Arrow types the reader should produce, given what the driver reports."""
         return schema
+
+    def read_plan(
+        self, connection: arrow_odbc.Connection, query: str, query_timeout: int
+    ) -> ReadPlan:
+        """How to read `query`; may ask the server about it first on `connection`."""
+        return ReadPlan(self.map_schema)
 
     def database_for(self, selection: JSON) -> str | None:
         database = selection.get("databaseName")
@@ -154,10 +179,12 @@ class OdbcConnector:
 
     def test(self, selection: JSON) -> JSON:
         database = self.database_for(selection)
-        connection = self._connect(database, DEFAULT_LOGIN_TIMEOUT_SECONDS)
+        connection = self._connect(database, TEST_QUERY_TIMEOUT_SECONDS)
         try:
             reader = connection.read_arrow_batches(
-                self.version_query, max_text_size=4000, query_timeout_sec=30
+                self.version_query,
+                max_text_size=4000,
+                query_timeout_sec=TEST_QUERY_TIMEOUT_SECONDS,
             )
             version = next((str(b.column(0)[0]) for b in reader if b.num_rows), "")
         except arrow_odbc.Error as exc:
@@ -175,6 +202,7 @@ class OdbcConnector:
         database = self.database_for(selection)
         timeout = int(selection.get("queryTimeoutSeconds") or DEFAULT_QUERY_TIMEOUT_SECONDS)
         connection = self._connect(database, timeout)
+        plan = self.read_plan(connection, selection["query"], timeout)
         try:
             reader = connection.read_arrow_batches(
                 selection["query"],
@@ -182,13 +210,14 @@ class OdbcConnector:
                 max_bytes_per_batch=DEFAULT_MAX_BYTES_PER_BATCH,
                 max_text_size=int(self.settings.get("maxTextSize", self.default_max_text_size)),
                 max_binary_size=int(self.settings.get("maxBinarySize", 64 * 1024)),
-                map_schema=self.map_schema,
+                map_schema=plan.map_schema,
                 query_timeout_sec=timeout,
             )
         except arrow_odbc.Error as exc:
             raise classify(exc, secrets=self._secrets()) from None
         columns = list(reader.schema.names)
-        return Table(columns=columns, batches=self._stream(connection, reader, progress))
+        batches = self._stream(connection, reader, plan.convert, progress)
+        return Table(columns=columns, batches=batches)
 
     # --- internals ----------------------------------------------------------------
 
@@ -205,23 +234,37 @@ class OdbcConnector:
             secrets.append(given)
         return secrets
 
+    @property
+    def login_timeout(self) -> int:
+        """Seconds one whole connect may take, retries included."""
+        return int(self.settings.get("loginTimeoutSeconds", DEFAULT_LOGIN_TIMEOUT_SECONDS))
+
     def _connect(self, database: str | None, query_timeout: int) -> arrow_odbc.Connection:
         text = self.connection_string(database, query_timeout)
-        login_timeout = int(self.settings.get("loginTimeoutSeconds", DEFAULT_LOGIN_TIMEOUT_SECONDS))
+        deadline = time.monotonic() + self.login_timeout
         for attempt in range(1, CONNECT_ATTEMPTS + 1):
+            # The driver counts whole seconds; a retry gets what is left of the budget.
+            left = max(1, math.ceil(deadline - time.monotonic()))
             try:
-                return arrow_odbc.connect(text, login_timeout_sec=login_timeout)
+                return arrow_odbc.connect(text, login_timeout_sec=left)
             except arrow_odbc.Error as exc:
                 error = classify(exc, secrets=self._secrets())
-                if not isinstance(error, TransientError) or attempt == CONNECT_ATTEMPTS:
+                backoff = CONNECT_BACKOFF_SECONDS * 2 ** (attempt - 1)
+                out_of_time = time.monotonic() + backoff >= deadline
+                if (
+                    not isinstance(error, TransientError)
+                    or attempt == CONNECT_ATTEMPTS
+                    or out_of_time
+                ):
                     raise self.explain_login_failure(error, database) from None
-                time.sleep(CONNECT_BACKOFF_SECONDS * 2 ** (attempt - 1))
+                time.sleep(backoff)
         raise AssertionError("unreachable")
 
     def _stream(
         self,
         connection: arrow_odbc.Connection,
         reader: arrow_odbc.BatchReader,
+        convert: Callable[[pa.RecordBatch], pa.RecordBatch],
         progress: Callable[[int], None],
     ) -> Iterator[pa.RecordBatch]:
         # The connection is referenced here so it lives exactly as long as the stream.
@@ -229,7 +272,7 @@ class OdbcConnector:
         try:
             for batch in reader:
                 rows += batch.num_rows
-                yield batch
+                yield convert(batch)
                 progress(rows)
         except arrow_odbc.Error as exc:
             raise classify(exc, secrets=self._secrets(), streaming=True) from None

@@ -106,6 +106,7 @@ class PostgresConnector(OdbcConnector):
             "UID": str(self.credentials["username"]),
             "PWD": str(self.credentials["password"]),
             "SSLmode": str(self.credentials.get("sslmode") or "prefer"),
-            "pqopt": "application_name=DataSync connect_timeout=15",
+            # libpq's own connect timeout, from the same setting as the ODBC login timeout.
+            "pqopt": f"application_name=DataSync connect_timeout={self.login_timeout}",
         }
         return connection_string.build(pairs_out | fixed)

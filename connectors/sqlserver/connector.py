@@ -4,24 +4,28 @@ Arrow types produced (arrow-odbc over the Microsoft driver or FreeTDS, both meas
 tinyint uint8, smallint int16, int int32, bigint int64, bit bool, decimal/numeric(p,s)
 decimal128(p,s), money decimal128(19,4), smallmoney decimal128(10,4), float float64,
 real float32, date date32, datetime timestamp[ms], smalldatetime timestamp[s],
-datetime2(0) timestamp[s], (1-3) [ms], (4-6) [us], datetime2(7) string
-'YYYY-MM-DD hh:mm:ss.fffffff' (see map_schema), time time64[ns],
-datetimeoffset string 'YYYY-MM-DD hh:mm:ss.fffffff +hh:mm' (the driver's text form,
-offset kept as the server stored it), uniqueidentifier string (upper-case 8-4-4-4-12),
+datetime2(0) timestamp[s], (1-3) [ms], (4-6) [us], datetime2(7) ISO 8601 string
+'YYYY-MM-DDThh:mm:ss.fffffff' (see map_schema), time time64[ns],
+datetimeoffset ISO 8601 string 'YYYY-MM-DDThh:mm:ss.fffffff+hh:mm' (offset kept as the
+server stored it), both with the fraction's trailing zeros cut (temporal_text.py),
+uniqueidentifier string (upper-case 8-4-4-4-12),
 char/varchar/nchar/nvarchar/text/ntext string, binary fixed_size_binary(n),
 varbinary/image binary.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 import arrow_odbc
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from connectors.base import AuthError, ConfigError, ConnectorError
 from connectors.odbc import connection_string, drivers
-from connectors.odbc.connector import OdbcConnector
+from connectors.odbc.connector import OdbcConnector, ReadPlan
+from connectors.sqlserver.temporal_text import datetime2_iso, datetimeoffset_iso
 
 APPLICATION_NAME = "DataSync"
 
@@ -49,6 +53,67 @@ class SqlServerConnector(OdbcConnector):
                 for f in schema
             ]
         )
+
+    def read_plan(
+        self, connection: arrow_odbc.Connection, query: str, query_timeout: int
+    ) -> ReadPlan:
+        """datetime2(7) is recognisable in the driver's schema (a nanosecond timestamp),
+        datetimeoffset is not: both drivers describe it as text, like nvarchar. The
+        server's own description of the result (sp_describe_first_result_set, SQL Server
+        2012+; compiles the query without running it) names the type."""
+        offsets = {
+            index
+            for index, type_name in enumerate(
+                self._describe_result(connection, query, query_timeout)
+            )
+            if type_name.lower().startswith("datetimeoffset")
+        }
+        datetime2: set[int] = set()
+
+        def map_schema(schema: pa.Schema) -> pa.Schema:
+            mapped = self.map_schema(schema)
+            datetime2.update(
+                i
+                for i, (reported, wanted) in enumerate(zip(schema, mapped, strict=True))
+                if pa.types.is_timestamp(reported.type) and pa.types.is_string(wanted.type)
+            )
+            return mapped
+
+        def convert(batch: pa.RecordBatch) -> pa.RecordBatch:
+            columns = list(batch.columns)
+            rewrites: list[tuple[set[int], Callable[[pa.Array], pa.Array]]] = [
+                (datetime2, datetime2_iso),
+                (offsets, datetimeoffset_iso),
+            ]
+            for indexes, rewrite in rewrites:
+                for index in indexes:
+                    if index < len(columns) and pa.types.is_string(columns[index].type):
+                        columns[index] = rewrite(columns[index])
+            return pa.RecordBatch.from_arrays(columns, schema=batch.schema)
+
+        return ReadPlan(map_schema, convert)
+
+    def _describe_result(
+        self, connection: arrow_odbc.Connection, query: str, query_timeout: int
+    ) -> list[str]:
+        """The declared type of each result column, or [] when the server cannot say
+        (a query over temporary tables, a server before 2012): then datetimeoffset
+        stays in the driver's text form and the query itself reports any real error."""
+        literal = "N'" + query.replace("'", "''") + "'"
+        try:
+            reader = connection.read_arrow_batches(
+                f"EXEC sp_describe_first_result_set @tsql = {literal}",
+                max_text_size=512,
+                query_timeout_sec=query_timeout,
+            )
+            described = pa.Table.from_batches(list(reader), schema=reader.schema)
+        except arrow_odbc.Error:
+            return []
+        if not {"is_hidden", "column_ordinal", "system_type_name"} <= set(described.column_names):
+            return []
+        visible = described.filter(pc.invert(pc.fill_null(described["is_hidden"], False)))
+        visible = visible.sort_by("column_ordinal")
+        return [t or "" for t in visible["system_type_name"].to_pylist()]
 
     def connection_string(self, database: str | None, query_timeout: int) -> str:
         named = self.settings.get("driver")
@@ -107,7 +172,9 @@ class SqlServerConnector(OdbcConnector):
         if not isinstance(error, AuthError) or not database:
             return error
         try:
-            arrow_odbc.connect(self.connection_string(None, 30), login_timeout_sec=15)
+            arrow_odbc.connect(
+                self.connection_string(None, 30), login_timeout_sec=self.login_timeout
+            )
         except arrow_odbc.Error:
             return error
         return ConfigError(

@@ -4,6 +4,7 @@ trust auth). Each run creates and drops its own database."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
@@ -17,6 +18,7 @@ from connectors.base import AuthError, ConfigError, Environment, TransientError
 from connectors.odbc import connection_string
 from connectors.postgresql import PostgresConnector
 from connectors.registry import connector_class
+from tests.services import free_port
 
 ENV = Environment()
 HOST, PORT, ADMIN_DB = "127.0.0.1", 5432, "test"
@@ -216,3 +218,20 @@ def test_query_timeout_is_transient(database: str) -> None:
 
 def test_test_reports_the_server_version(database: str) -> None:
     assert postgres().test({"databaseName": database})["serverVersion"].startswith("PostgreSQL")
+
+
+@pytest.mark.parametrize("call", ["test", "fetch"])
+def test_login_timeout_setting_bounds_the_whole_connect_retries_included(call: str) -> None:
+    closed = PostgresConnector(
+        {"server": HOST, "port": free_port(), "username": "postgres", "password": "unused-fake"},
+        {"loginTimeoutSeconds": 1},
+        ENV,
+    )
+    selection = {"databaseName": ADMIN_DB, "query": "SELECT 1"}
+    started = time.monotonic()
+    with pytest.raises(TransientError):
+        if call == "test":
+            closed.test(selection)
+        else:
+            closed.fetch(selection, lambda _: None)
+    assert time.monotonic() - started < 2.5

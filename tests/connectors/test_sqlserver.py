@@ -5,6 +5,7 @@ ODBC Driver 18) against the TDS stand-in (tests/standins/tds)."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -15,9 +16,12 @@ import pytest
 
 from connectors.base import AuthError, ConfigError, Environment, Table, TransientError
 from connectors.odbc import connection_string, drivers
+from connectors.odbc.connector import OdbcConnector
 from connectors.odbc.errors import classify
 from connectors.registry import connector_class
 from connectors.sqlserver import SqlServerConnector
+from connectors.sqlserver.temporal_text import datetime2_iso, datetimeoffset_iso
+from tests.services import free_port
 from tests.standins.tds.fixtures import (  # noqa: F401 - pytest fixtures
     BRACE_PASSWORD,
     BRACE_USERNAME,
@@ -203,6 +207,90 @@ def test_a_password_echoed_by_a_driver_is_scrubbed_from_the_error() -> None:
     assert "s3cr" not in str(error)
 
 
+@pytest.mark.parametrize(
+    ("message", "password", "scrubbed"),
+    [
+        (
+            "DRIVER={FreeTDS};UID=u;PWD={fake;pw};APP=x",
+            "fake;pw",
+            "DRIVER={FreeTDS};UID=u;PWD=***;APP=x",
+        ),
+        ("UID=u;Password=fake}}pw;x", "fake}pw", "UID=u;Password=***;x"),
+        ("PWD={other}; login failed", "x", "PWD=***; login failed"),
+        ("login with password 'x' failed", "x", "login with password *** failed"),
+        ('login with password "x" failed', "x", "login with password *** failed"),
+        ("the secret x was rejected", "x", "the secret *** was rejected"),
+        ("x", "x", "***"),
+        ("user:hunter2@db", "hunter2", "user:***@db"),
+        ("a;x=1;b", ";x=1;", "a***b"),
+        ("value {pa}}ss} echoed", "pa}ss", "value *** echoed"),
+    ],
+)
+def test_the_scrubber_replaces_a_password_wherever_it_stands_as_a_value(
+    message: str, password: str, scrubbed: str
+) -> None:
+    assert connection_string.scrub(message, [password]) == scrubbed
+
+
+@pytest.mark.parametrize(
+    ("message", "password"),
+    [
+        ("Database 'NoSuchDB' does not exist", "x"),
+        ("Invalid object name 'dbo.Boxes'.", "x"),
+        ("Login failed for user 'datasync_reader'.", "a"),
+        ("Conversion failed when converting 12 to int", "1"),
+    ],
+)
+def test_the_scrubber_leaves_words_that_merely_contain_a_short_password(
+    message: str, password: str
+) -> None:
+    assert connection_string.scrub(message, [password]) == message
+
+
+def test_an_odbc_connector_without_a_connection_string_cannot_be_made() -> None:
+    class Incomplete(OdbcConnector):
+        type_name = "incomplete"
+        dialect = "tsql"
+        version_query = "SELECT 1"
+
+    with pytest.raises(TypeError, match="connection_string"):
+        Incomplete({}, {}, ENV)  # type: ignore[abstract]
+
+
+@pytest.mark.parametrize(
+    ("driver_text", "iso"),
+    [
+        ("2024-02-29 13:45:30.1234567", "2024-02-29T13:45:30.1234567"),
+        ("2026-02-12 10:00:00.5000000", "2026-02-12T10:00:00.5"),
+        ("2026-02-12 10:00:00.0000000", "2026-02-12T10:00:00"),
+        ("2026-02-12 10:00:00", "2026-02-12T10:00:00"),
+        ("0001-01-01 00:00:00.0000001", "0001-01-01T00:00:00.0000001"),
+        ("9999-12-31 23:59:59.9999999", "9999-12-31T23:59:59.9999999"),
+        (None, None),
+    ],
+)
+def test_datetime2_driver_text_becomes_iso_8601_without_trailing_zeros(
+    driver_text: str | None, iso: str | None
+) -> None:
+    assert datetime2_iso(pa.array([driver_text], pa.string())).to_pylist() == [iso]
+
+
+@pytest.mark.parametrize(
+    ("driver_text", "iso"),
+    [
+        ("2026-02-12 10:00:00.5000000 +01:00", "2026-02-12T10:00:00.5+01:00"),
+        ("2024-02-29 13:45:30.1234567 +05:30", "2024-02-29T13:45:30.1234567+05:30"),
+        ("2024-01-01 00:00:00.0000000 -08:00", "2024-01-01T00:00:00-08:00"),
+        ("2024-01-01 00:00:00 +00:00", "2024-01-01T00:00:00+00:00"),
+        (None, None),
+    ],
+)
+def test_datetimeoffset_driver_text_becomes_iso_8601_with_its_offset(
+    driver_text: str | None, iso: str | None
+) -> None:
+    assert datetimeoffset_iso(pa.array([driver_text], pa.string())).to_pylist() == [iso]
+
+
 # --- through the drivers and the stand-in --------------------------------------------
 
 
@@ -290,13 +378,13 @@ def test_integers_floats_and_bits_keep_their_values(
     assert (rows[1]["BitCol"], rows[2]["BitCol"]) == (True, False)
 
 
-def test_datetime2_7_keeps_100ns_and_the_whole_range_as_sql_server_text(
+def test_datetime2_7_keeps_100ns_and_the_whole_range_as_iso_text(
     tds_standin: TdsStandIn, sql_server_driver: str
 ) -> None:
     """9999-12-31 23:59:59.9999999 (the usual 'open-ended' sentinel) does not fit a
     nanosecond timestamp; the driver's text form keeps both range and precision."""
     rows = all_types(tds_standin, sql_server_driver)
-    assert rows[2]["DateTime2Col"] == "9999-12-31 23:59:59.9999999"
+    assert rows[2]["DateTime2Col"] == "9999-12-31T23:59:59.9999999"
 
 
 def test_datetime2_keeps_its_100ns_precision(
@@ -310,22 +398,53 @@ def test_datetime2_keeps_its_100ns_precision(
         lambda _: None,
     )
     row = read(table)
-    assert row.column("DateTime2Col")[0].as_py() == "2024-02-29 13:45:30.1234567"
+    assert row.column("DateTime2Col")[0].as_py() == "2024-02-29T13:45:30.1234567"
     assert row.column("DateTime2Ms")[0].as_py() == dt.datetime(2024, 2, 29, 13, 45, 30, 123000)
     assert row.column("DateTimeCol")[0].as_py() == dt.datetime(2024, 2, 29, 13, 45, 30, 997000)
 
 
-def test_dates_times_offsets_and_guids_read_as_sql_server_shows_them(
+def test_dates_times_offsets_and_guids_read_as_iso_8601(
     tds_standin: TdsStandIn, sql_server_driver: str
 ) -> None:
     rows = all_types(tds_standin, sql_server_driver)
     assert rows[1]["DateCol"] == dt.date(2024, 2, 29)
     assert rows[2]["DateCol"] == dt.date(1, 1, 1)
-    assert rows[1]["OffsetCol"] == "2024-02-29 13:45:30.1234567 +05:30"
-    assert rows[2]["OffsetCol"] == "2024-01-01 00:00:00.0000000 -08:00"
+    assert rows[1]["OffsetCol"] == "2024-02-29T13:45:30.1234567+05:30"
+    assert rows[2]["OffsetCol"] == "2024-01-01T00:00:00-08:00"
     assert rows[1]["TimeCol"] == dt.time(23, 59, 59, 999999)
     assert rows[1]["GuidCol"] == "6F9619FF-8B86-D011-B42D-00C04FC964FF"
     assert rows[1]["SmallDateTimeCol"] == dt.datetime(2024, 2, 29, 13, 46)
+
+
+def test_datetime2_and_datetimeoffset_from_the_server_read_as_iso_8601(
+    tds_standin: TdsStandIn, sql_server_driver: str
+) -> None:
+    table = connector(tds_standin, sql_server_driver).fetch(
+        {
+            "databaseName": "SalesDB",
+            "query": "SELECT CAST('2026-02-12 10:00:00.5' AS datetime2(7)) AS Local, "
+            "CAST('2026-02-12 10:00:00.5 +01:00' AS datetimeoffset(7)) AS Stamped",
+        },
+        lambda _: None,
+    )
+    assert read(table).to_pylist() == [
+        {"Local": "2026-02-12T10:00:00.5", "Stamped": "2026-02-12T10:00:00.5+01:00"}
+    ]
+
+
+def test_text_shaped_like_a_datetimeoffset_stays_as_written_in_a_text_column(
+    tds_standin: TdsStandIn, sql_server_driver: str
+) -> None:
+    """Only columns the server declares datetimeoffset are rewritten: both drivers
+    describe datetimeoffset as text, so the declared type decides, not the value."""
+    table = connector(tds_standin, sql_server_driver).fetch(
+        {
+            "databaseName": "SalesDB",
+            "query": "SELECT CAST(N'2024-01-01 00:00:00.0000000 -08:00' AS nvarchar(40)) AS Note",
+        },
+        lambda _: None,
+    )
+    assert read(table).column("Note").to_pylist() == ["2024-01-01 00:00:00.0000000 -08:00"]
 
 
 def test_binary_columns_arrive_as_bytes(tds_standin: TdsStandIn, sql_server_driver: str) -> None:
@@ -447,6 +566,28 @@ def test_password_with_a_closing_brace_logs_in_through_the_microsoft_driver(
         assert BRACE_PASSWORD not in str(raised.value)
     else:
         assert brace.test({"databaseName": "SalesDB"})["serverVersion"]
+
+
+@pytest.mark.parametrize("call", ["test", "fetch"])
+def test_login_timeout_setting_bounds_the_whole_connect_retries_included(
+    sql_server_driver: str, call: str
+) -> None:
+    """Nothing listens on the port: one second of loginTimeoutSeconds is one second,
+    not three attempts with back-off in between (Microsoft's driver waits out its
+    login timeout even on a refused connection)."""
+    closed = SqlServerConnector(
+        {"server": "127.0.0.1", "port": free_port(), "username": "u", "password": "fake-pw"},
+        {"driver": sql_server_driver, "loginTimeoutSeconds": 1},
+        ENV,
+    )
+    selection = {"databaseName": "SalesDB", "query": "SELECT 1 AS one"}
+    started = time.monotonic()
+    with pytest.raises(TransientError):
+        if call == "test":
+            closed.test(selection)
+        else:
+            closed.fetch(selection, lambda _: None)
+    assert time.monotonic() - started < 2.5
 
 
 def test_test_reports_the_server_version(tds_standin: TdsStandIn, sql_server_driver: str) -> None:

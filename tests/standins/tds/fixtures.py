@@ -3,7 +3,8 @@
     from tests.standins.tds.fixtures import tds_standin, sql_server_driver  # noqa: F401
 
 `tds_standin` starts one server process per test session (seeded from
-fixtures/sqlserver/*.sql into a temporary directory) and stops it afterwards.
+fixtures/sqlserver/*.sql into a temporary directory) and stops it afterwards. Tests that
+change data, or need GETDATE() fixed, start their own with `running_tds_standin`.
 `sql_server_driver` parametrises a test over every SQL Server ODBC driver present here:
 FreeTDS and Microsoft's driver from the mssql-python-odbc wheel.
 """
@@ -15,6 +16,7 @@ import select
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,7 +73,16 @@ def sql_server_driver(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="session")
 def tds_standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TdsStandIn]:
-    data_dir = tmp_path_factory.mktemp("tds-standin")
+    with running_tds_standin(tmp_path_factory.mktemp("tds-standin")) as standin:
+        yield standin
+
+
+@contextmanager
+def running_tds_standin(
+    data_dir: Path, seed_dir: Path = SEED_DIR, now: str | None = None
+) -> Iterator[TdsStandIn]:
+    """A stand-in process of its own over `data_dir` (seeded on first use; SQLite files
+    already there are served as they are). `now` fixes what GETDATE() answers."""
     process = subprocess.Popen(
         [
             sys.executable,
@@ -80,13 +91,14 @@ def tds_standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TdsStandIn
             "--port",
             "0",
             "--seed-dir",
-            str(SEED_DIR),
+            str(seed_dir),
             "--data-dir",
             str(data_dir),
             "--login",
             f"{USERNAME}:{PASSWORD}",
             "--login",
             f"{BRACE_USERNAME}:{BRACE_PASSWORD}",
+            *(["--now", now] if now else []),
         ],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,

@@ -157,20 +157,21 @@ class StandInServer(socketserver.ThreadingTCPServer):
         self.certificate = self_signed("localhost")
 
 
-def load_databases(seed_dir: Path, data_dir: Path) -> dict[str, Database]:
-    """One database per seed script; an existing SQLite file is reused, not re-seeded."""
+def load_databases(seed_dir: Path, data_dir: Path, now: str | None = None) -> dict[str, Database]:
+    """One database per seed script; an existing SQLite file is reused, not re-seeded.
+    `now` fixes what GETDATE() answers, in seeds and queries alike."""
     data_dir.mkdir(parents=True, exist_ok=True)
     databases = {}
     for script in sorted(seed_dir.glob("*.sql")):
         path = data_dir / f"{script.stem}.sqlite"
-        database = Database(script.stem, path)
+        database = Database(script.stem, path, now)
         if path.exists():
             database.load_catalog()
         else:
             database.run_seed(script.read_text(encoding="utf-8"))
         databases[script.stem] = database
     # master exists on every SQL Server; it is where a login without a database lands.
-    master = Database("master", data_dir / "master.sqlite")
+    master = Database("master", data_dir / "master.sqlite", now)
     if not master.path.exists():
         master.run_seed("SELECT 1;")
     databases.setdefault("master", master)
@@ -183,10 +184,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed-dir", type=Path, required=True)
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--login", action="append", default=[], help="user:password, repeatable")
+    parser.add_argument(
+        "--now",
+        default=None,
+        help="what GETDATE() answers, 'YYYY-MM-DD hh:mm:ss' (default: the clock)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     logins = Logins({u.lower(): p for u, _, p in (item.partition(":") for item in args.login)})
-    databases = load_databases(args.seed_dir, args.data_dir)
+    databases = load_databases(args.seed_dir, args.data_dir, args.now)
     server = StandInServer(args.port, databases, "master", logins)
     print(f"listening on {server.server_address[1]}", flush=True)
     server.serve_forever()

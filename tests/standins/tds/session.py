@@ -4,7 +4,8 @@ pysqlbridge's `Connection` carries a client through PRELOGIN, the TLS-wrapped LO
 and the login acknowledgement. This subclass takes over once the client is logged in:
 it refuses a database the server does not have (error 4060, as SQL Server does), answers
 SQL batches and the RPCs ODBC drivers send for parameterised statements (sp_executesql,
-sp_prepare, sp_prepexec, sp_execute, sp_unprepare), and returns results as a lazy
+sp_prepare, sp_prepexec, sp_execute, sp_unprepare) and `EXEC sp_describe_first_result_set`
+(which clients use to learn declared column types), and returns results as a lazy
 `Answer` of token chunks that the socket loop streams packet by packet, so a 200k-row
 result is never encoded whole and a client can be cut off half way.
 
@@ -28,12 +29,21 @@ from pysqlbridge.tds import rpc as tds_rpc
 from pysqlbridge.tds.batch import parse_sql_batch
 from pysqlbridge.tds.connection import Connection
 from pysqlbridge.tds.packet import PacketType
-from pysqlbridge.tds.result import Column, QueryError, QueryResult, col_metadata
+from pysqlbridge.tds.result import (
+    Bit,
+    Column,
+    Integer,
+    NVarChar,
+    QueryError,
+    QueryResult,
+    col_metadata,
+)
 from pysqlbridge.tds.rpc import ProcId, parse_rpc
 from pysqlbridge.tds.token import DoneStatus, done, error, error_response
 from sqlglot import exp
 
 from tests.standins.tds.sqlite_engine import (
+    NULLABLE,
     SERVER_VERSION,
     Database,
     parse_batch,
@@ -45,6 +55,16 @@ SELECT_COMMAND = 0xC1
 ROWS_PER_CHUNK = 256
 
 _HINT = re.compile(r"/\*\s*standin:([^*]*)\*/", re.IGNORECASE)
+_DESCRIBE = re.compile(r"^\s*EXEC(UTE)?\s+sp_describe_first_result_set\b", re.IGNORECASE)
+# The columns of sp_describe_first_result_set's answer that clients read (SQL Server
+# sends 30-odd more; a client picks the ones it wants by name).
+_DESCRIBE_COLUMNS = [
+    Column("is_hidden", Bit(), flags=NULLABLE),
+    Column("column_ordinal", Integer(4), flags=NULLABLE),
+    Column("name", NVarChar(128), flags=NULLABLE),
+    Column("is_nullable", Bit(), flags=NULLABLE),
+    Column("system_type_name", NVarChar(256), flags=NULLABLE),
+]
 
 
 @dataclass(frozen=True)
@@ -320,7 +340,8 @@ class StandInSession(Connection):
 
     def _batch(self, sql: str, parameters: dict[str, object], done_token: int) -> Iterator[Chunk]:
         """Answer every statement of a batch; the last DONE is final for a plain batch."""
-        hints = _hints(sql)
+        # A described query is compiled, not run: its test hints do not apply.
+        hints = {} if _DESCRIBE.match(sql) else _hints(sql)
         if hints.get("delay-seconds"):
             yield Pause(float(hints["delay-seconds"]))
         drop_after = int(hints["drop-after-rows"]) if "drop-after-rows" in hints else None
@@ -365,6 +386,14 @@ class StandInSession(Connection):
         elif isinstance(statement, exp.Insert | exp.Update | exp.Delete):
             count = self._current.execute(statement, parameters)
             yield _done(done_token, status | DoneStatus.COUNT, count)
+        elif isinstance(statement, exp.Execute) and statement.this.name.lower() == (
+            "sp_describe_first_result_set"
+        ):
+            described = self._current.describe(_described_query(statement, parameters))
+            rows = [[False, i, name, True, kind] for i, (name, kind) in enumerate(described, 1)]
+            yield col_metadata(_DESCRIBE_COLUMNS, self._tds_version)
+            count = yield from _row_tokens(_DESCRIBE_COLUMNS, iter(rows), None)
+            yield _done(done_token, status | DoneStatus.COUNT, count, SELECT_COMMAND)
         elif isinstance(statement, exp.Use):
             found = self._databases.get(statement.this.name.lower())
             if found is None:
@@ -378,6 +407,26 @@ class StandInSession(Connection):
         else:
             # SET options, transactions and the like: accepted and ignored.
             yield _done(done_token, status)
+
+
+def _described_query(statement: exp.Execute, parameters: dict[str, object]) -> exp.Expression:
+    """The one SELECT in sp_describe_first_result_set's @tsql (literal or parameter)."""
+    arguments = statement.expressions
+    first = arguments[0] if arguments else None
+    value = first.expression if isinstance(first, exp.EQ) else first
+    if isinstance(value, exp.Parameter | exp.Placeholder):
+        text = str(parameters.get(value.name, ""))
+    elif isinstance(value, exp.National | exp.Literal):
+        text = value.this
+    else:
+        raise QueryError("Procedure expects parameter '@tsql'.", number=201)
+    statements = parse_batch(text)
+    if len(statements) != 1 or not isinstance(statements[0], exp.Query):
+        raise QueryError(
+            "The metadata could not be determined because the statement is not a query.",
+            number=11501,
+        )
+    return statements[0]
 
 
 def _hints(sql: str) -> dict[str, str]:

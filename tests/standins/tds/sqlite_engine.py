@@ -8,6 +8,11 @@ are typed against the catalog (`annotate_types`), and it is rewritten for SQLite
 (schema prefixes dropped, N'' literals and CASTs made SQLite-safe) and run there. Rows
 stream out of a SQLite cursor, so a 1M-row table is never listed in memory.
 
+Dates and times are stored as text 'YYYY-MM-DD hh:mm:ss[.fffffff]', which sorts like the
+values. GETDATE() (and CURRENT_TIMESTAMP, SYSDATETIME()) is UTC now, or the fixed instant
+a Database is given (`now`), so that tests of `DATEADD(day, -7, GETDATE())` queries can
+compare with fixed expected files; DATEADD keeps the time of day, as SQL Server's does.
+
 Known stand-in limit: decimals are stored as text, so comparing a decimal column with a
 number in WHERE compares text; filter on integer or text columns in tests.
 
@@ -211,6 +216,14 @@ def _is_text(node: exp.Expression) -> bool:
     return isinstance(node, exp.Cast) and node.to.this in (T.NVARCHAR, T.VARCHAR, T.TEXT)
 
 
+def _strftime(value: exp.Expression, modifier: str | None = None) -> exp.Expression:
+    """SQLite text for a point in time, milliseconds kept (GETDATE() is a datetime)."""
+    arguments = [exp.Literal.string("%Y-%m-%d %H:%M:%f"), value]
+    if modifier:
+        arguments.append(exp.Literal.string(modifier))
+    return exp.Anonymous(this="STRFTIME", expressions=arguments)
+
+
 def _unqualify(node: exp.Expression) -> exp.Expression:
     """dbo.Orders / SalesDB.dbo.Orders -> Orders: one schema per database here."""
     if isinstance(node, exp.Table):
@@ -222,9 +235,10 @@ def _unqualify(node: exp.Expression) -> exp.Expression:
 class Database:
     """One SQL Server database backed by one SQLite file."""
 
-    def __init__(self, name: str, path: Path) -> None:
+    def __init__(self, name: str, path: Path, now: str | None = None) -> None:
         self.name = name
         self.path = path
+        self.now = now
         self.tables: dict[str, TableInfo] = {}
         self._lock = threading.Lock()
 
@@ -290,6 +304,16 @@ class Database:
         def rewrite(node: exp.Expression) -> exp.Expression:
             if isinstance(node, exp.Table):
                 return _unqualify(node)
+            if isinstance(node, exp.CurrentTimestamp):
+                return (
+                    exp.Literal.string(self.now)
+                    if self.now
+                    else _strftime(exp.Literal.string("now"))
+                )
+            if isinstance(node, exp.DateAdd) and isinstance(node.expression.to_py(), int):
+                # sqlglot writes SQLite's DATE(), which drops the time of day.
+                modifier = f"{node.expression.to_py()} {(node.text('unit') or 'day').lower()}"
+                return _strftime(node.this.transform(rewrite), modifier)
             if isinstance(node, exp.National):
                 return exp.Literal.string(node.this)
             if isinstance(node, exp.Add) and any(_is_text(side) for side in node.unnest_operands()):
@@ -322,6 +346,24 @@ class Database:
                 raise QueryError(
                     f"Invalid object name '{table.sql('tsql')}'.", number=INVALID_OBJECT
                 )
+
+    def describe(self, statement: exp.Expression) -> list[tuple[str, str]]:
+        """(name, declared T-SQL type) of each output column, as
+        sp_describe_first_result_set reports them; unknown types as nvarchar(max)."""
+        self.check_tables(statement)
+        types = self._projection_types(statement)
+        connection = self.connect()
+        try:
+            cursor = connection.execute(f"SELECT * FROM ({self.to_sqlite(statement)}) LIMIT 0")
+            names = [d[0] for d in cursor.description]
+        except sqlite3.OperationalError as exc:
+            raise _as_query_error(exc) from None
+        finally:
+            connection.close()
+        return [
+            (name, (types[i] if i < len(types) else None) or "nvarchar(max)")
+            for i, name in enumerate(names)
+        ]
 
     def _projection_types(self, statement: exp.Expression) -> list[str | None]:
         """The declared T-SQL type of each output column, None where unknown."""
