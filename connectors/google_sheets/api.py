@@ -69,13 +69,18 @@ class RetryPolicy:
 
 
 class RetryBudgetExhausted(Exception):
-    """Raised inside the HTTP client when waiting once more would exceed the budget."""
+    """Raised inside the HTTP client when waiting once more would exceed the budget.
+    `retry_after` is Google's `Retry-After` when it sent one, else our next backoff;
+    `google_asked` says which."""
 
-    def __init__(self, cause: Exception, retry_after: float | None, waited: float) -> None:
+    def __init__(
+        self, cause: Exception, retry_after: float, waited: float, google_asked: bool
+    ) -> None:
         super().__init__(str(cause))
         self.cause = cause
         self.retry_after = retry_after
         self.waited = waited
+        self.google_asked = google_asked
 
 
 def retry_after_seconds(header: str | None, now: float | None = None) -> float | None:
@@ -167,7 +172,10 @@ class SheetsHTTPClient(HTTPClient):
         wait = self.retry.delay(attempt, retry_after, self._rng)
         if self.waited + wait > self.retry.budget_seconds:
             raise RetryBudgetExhausted(
-                failure, retry_after if retry_after is not None else wait, self.waited
+                failure,
+                retry_after if retry_after is not None else wait,
+                self.waited,
+                google_asked=retry_after is not None,
             )
         self._sleep(wait)
         self.waited += wait
@@ -386,8 +394,15 @@ class GoogleSheetsAPI:
             what = "Google's token endpoint kept failing"
         else:
             what = f"Google Sheets could not be reached ({type(cause).__name__})"
+        # Worded for both callers: a sync run (the engine adds when it will retry, or that it
+        # will not) and a connection test (where "will be retried" would be untrue).
+        when = (
+            f"Google asked to wait {error.retry_after:g} s before trying again."
+            if error.google_asked
+            else "Try again in a few minutes."
+        )
         return TransientError(
-            f"{what}; gave up after {error.waited:.1f}s of retries. The sync will be retried.",
+            f"{what}; gave up after {error.waited:.1f} s of retries. {when}",
             retry_after=error.retry_after,
         )
 
