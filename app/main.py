@@ -21,6 +21,7 @@ from arq.connections import ArqRedis
 from app.auth.controllers import AuthController
 from app.auth.middleware import PUBLIC_PATHS, BearerAuthMiddleware, Principal
 from app.auth.tokens import HostTokenVerifier
+from app.dashboard.routes import DASHBOARD_ROUTES
 from app.db.engine import create_engine, session_factory
 from app.errors import EXCEPTION_HANDLERS, envelope_refused_preflight, refuse_non_json_body
 from app.files.controllers import TargetFileController
@@ -80,7 +81,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         rate_limit_policy_header_key="X-RateLimit-Policy",
     )
     return Litestar(
-        route_handlers=CONTROLLERS,
+        route_handlers=[*CONTROLLERS, *DASHBOARD_ROUTES],
         lifespan=[lifespan],
         plugins=[
             SQLAlchemyPlugin(

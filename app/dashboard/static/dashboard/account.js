@@ -1,0 +1,50 @@
+// The signed-in user and their API keys (for scripts and the JS client outside a browser).
+
+import { h, notice, timeEl, confirmAction } from './dom.js';
+import { field, form, onSubmit, valueOf } from './forms.js';
+
+/** @param {import('./app.js').ViewContext} ctx */
+export async function accountView(ctx) {
+  const [{ user }, { apiKeys }] = await Promise.all([ctx.client.me({ signal: ctx.signal }), ctx.client.listApiKeys({ signal: ctx.signal })]);
+  const created = h('div', { role: 'status', 'aria-live': 'polite' });
+  const createForm = form({ class: 'inline-form', 'aria-label': 'Create an API key' },
+    field({ label: 'Key name', field: 'name', hint: 'What will use it, e.g. “nightly export script”.' }),
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Create API key')));
+  onSubmit(createForm, async () => {
+    const { apiKey } = await ctx.client.createApiKey(valueOf(createForm, 'name'));
+    const keyField = h('input', { id: 'new-key', readonly: true, value: apiKey.key, class: 'mono' });
+    created.replaceChildren(h('div', { class: 'notice notice-success' },
+      h('p', null, h('strong', null, `Key “${apiKey.name}” created.`), ' Copy it now: it is not shown again.'),
+      h('label', { for: 'new-key' }, 'API key'), keyField,
+      h('div', { class: 'actions' },
+        h('button', { type: 'button', onclick: async () => { await navigator.clipboard?.writeText(apiKey.key); keyField.select(); } }, 'Copy'),
+        h('button', { type: 'button', onclick: () => ctx.navigate('#/account') }, 'Done'))));
+    keyField.focus();
+    keyField.select();
+  });
+  return [
+    h('h1', null, 'Account'),
+    h('section', { class: 'card', 'aria-labelledby': 'me-heading' },
+      h('h2', { id: 'me-heading' }, 'You'),
+      h('dl', { class: 'facts' },
+        h('div', null, h('dt', null, 'Email'), h('dd', null, user.email)),
+        h('div', null, h('dt', null, 'Name'), h('dd', null, user.name || '—')),
+        h('div', null, h('dt', null, 'Member since'), h('dd', null, timeEl(user.createdAt))))),
+    h('section', { class: 'card', 'aria-labelledby': 'keys-heading' },
+      h('h2', { id: 'keys-heading' }, 'API keys'),
+      h('p', { class: 'muted' }, 'Bearer tokens for scripts and servers: ', h('code', null, 'Authorization: Bearer ds_live_…'), '. Revoking takes effect at once.'),
+      createForm, created,
+      apiKeys.length
+        ? h('ul', { class: 'plain-list' }, apiKeys.map((key) => h('li', null,
+          h('span', null, h('strong', null, key.name), ' ', h('code', null, `${key.prefix}…`), ' · created ', timeEl(key.createdAt)),
+          h('button', {
+            type: 'button', class: 'danger small', 'aria-label': `Revoke ${key.name}`,
+            onclick: async () => {
+              if (!(await confirmAction(`Revoke the API key “${key.name}”? Anything using it stops working at once.`, 'Revoke'))) return;
+              await ctx.client.revokeApiKey(key.id);
+              ctx.navigate('#/account', `API key “${key.name}” revoked.`);
+            },
+          }, 'Revoke'))))
+        : notice('info', 'No API keys.')),
+  ];
+}

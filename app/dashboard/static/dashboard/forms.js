@@ -1,0 +1,163 @@
+// Form fields with labels, hints and an error slot each; API errors placed beside the field
+// their `details[].field` names (`config.syncTime` → the sync time input).
+
+import { h, newId } from './dom.js';
+
+/**
+ * One labelled control. `field` is the API's name for it ("config.syncTime"), used to place
+ * the API's error messages; `name` is the form's own key (defaults to `field`).
+ * @param {object} spec
+ * @param {string} spec.label
+ * @param {string} spec.field
+ * @param {string} [spec.name]
+ * @param {string} [spec.type] input type, or "select" / "textarea" / "checkbox"
+ * @param {any} [spec.value]
+ * @param {string} [spec.hint]
+ * @param {Array<[string, string]>} [spec.options] for selects: [value, label]
+ * @param {Record<string, any>} [spec.attrs] extra attributes for the control
+ */
+export function field(spec) {
+  const { label, field: apiField, name = apiField, type = 'text', value, hint, options = [], attrs = {} } = spec;
+  const id = newId('f');
+  const hintId = hint ? `${id}-hint` : null;
+  const errorId = `${id}-error`;
+  const described = [hintId, errorId].filter(Boolean).join(' ');
+  let control;
+  if (type === 'select') {
+    control = h('select', { id, name, 'aria-describedby': described, ...attrs },
+      options.map(([v, text]) => h('option', { value: v, selected: String(value ?? '') === v }, text)));
+  } else if (type === 'textarea') {
+    control = h('textarea', { id, name, rows: 4, 'aria-describedby': described, spellcheck: 'false', ...attrs });
+    control.value = value ?? '';
+  } else if (type === 'checkbox') {
+    control = h('input', { id, name, type: 'checkbox', checked: Boolean(value), 'aria-describedby': described, ...attrs });
+  } else {
+    control = h('input', { id, name, type, value: value ?? '', 'aria-describedby': described, ...attrs });
+  }
+  const labelEl = h('label', { for: id }, label);
+  const parts = type === 'checkbox'
+    ? [h('div', { class: 'check' }, control, labelEl)]
+    : [labelEl, control];
+  return h('div', { class: 'field', dataset: { field: apiField } },
+    ...parts,
+    hint ? h('p', { class: 'hint', id: hintId }, hint) : null,
+    h('p', { class: 'field-error', id: errorId, hidden: true }));
+}
+
+/** A form with an error summary slot first and `novalidate`: the API is the validator. */
+export function form(props, ...children) {
+  return h('form', { novalidate: true, ...props }, h('div', { class: 'form-errors', role: 'alert', tabindex: '-1', hidden: true }), ...children);
+}
+
+/** The control inside a `field()` wrapper. @param {HTMLElement} form @param {string} apiField */
+export function control(form, apiField) {
+  return /** @type {HTMLInputElement|null} */ (form.querySelector(`[data-field="${CSS.escape(apiField)}"] :is(input, select, textarea)`));
+}
+
+/** The value of a field by its API name (trimmed; checkboxes give booleans). */
+export function valueOf(form, apiField) {
+  const el = control(form, apiField);
+  if (!el || el.closest('[hidden]')) return undefined;
+  if (el.type === 'checkbox') return el.checked;
+  return el.value.trim();
+}
+
+export function clearErrors(form) {
+  const summary = form.querySelector('.form-errors');
+  summary.hidden = true;
+  summary.replaceChildren();
+  for (const slot of form.querySelectorAll('.field-error')) {
+    slot.hidden = true;
+    slot.textContent = '';
+  }
+  for (const el of form.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
+}
+
+/**
+ * Shows an API error: each detail beside the nearest field that names it (`config.path`
+ * falls back to a field for `config`), the rest and the message in the summary. Focus goes
+ * to the first invalid field, else the summary.
+ * @param {HTMLElement} form
+ * @param {{message: string, details?: {field: string, message: string}[]}} error
+ */
+export function showErrors(form, error) {
+  clearErrors(form);
+  const unplaced = [];
+  let first = null;
+  for (const detail of error.details || []) {
+    const wrapper = fieldFor(form, detail.field);
+    if (!wrapper) {
+      unplaced.push(detail);
+      continue;
+    }
+    const folded = wrapper.closest('details');
+    if (folded) folded.open = true;
+    const slot = wrapper.querySelector('.field-error');
+    const inner = detail.field === wrapper.dataset.field ? detail.message : `${detail.field}: ${detail.message}`;
+    slot.textContent = slot.textContent ? `${slot.textContent}; ${inner}` : inner;
+    slot.hidden = false;
+    const el = wrapper.querySelector('input, select, textarea');
+    el?.setAttribute('aria-invalid', 'true');
+    first = first || el;
+  }
+  const summary = /** @type {HTMLElement} */ (form.querySelector('.form-errors'));
+  summary.replaceChildren(
+    h('p', null, error.message),
+    unplaced.length ? h('ul', null, unplaced.map((d) => h('li', null, `${d.field}: ${d.message}`))) : null,
+  );
+  summary.hidden = false;
+  (first || summary).focus();
+}
+
+/** @param {HTMLElement} form @param {string} apiField */
+function fieldFor(form, apiField) {
+  const parts = apiField.split('.');
+  while (parts.length) {
+    const wrapper = /** @type {HTMLElement|null} */ (form.querySelector(`[data-field="${CSS.escape(parts.join('.'))}"]`));
+    if (wrapper && !wrapper.closest('[hidden]')) return wrapper;
+    parts.pop();
+  }
+  return null;
+}
+
+/**
+ * Parses a JSON textarea; a mistake is reported beside it, as the API would.
+ * @returns {any} the object, `undefined` when empty
+ * @throws {{message: string, details: {field: string, message: string}[]}}
+ */
+export function jsonOf(form, apiField, label) {
+  const text = valueOf(form, apiField);
+  if (!text) return undefined;
+  try {
+    const parsed = JSON.parse(text);
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed;
+  } catch (e) {
+    throw invalid(apiField, `is not valid JSON (${e instanceof Error ? e.message : e})`, label);
+  }
+  throw invalid(apiField, 'must be a JSON object: { … }', label);
+}
+
+export function invalid(apiField, message, label = 'Check the form') {
+  return { message: `${label}: see the field marked below`, details: [{ field: apiField, message }] };
+}
+
+/** A submit handler that disables the button while the request runs and shows errors. */
+export function onSubmit(formEl, handler) {
+  formEl.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const button = /** @type {HTMLButtonElement|null} */ (formEl.querySelector('button[type="submit"]'));
+    if (button) button.disabled = true;
+    formEl.setAttribute('aria-busy', 'true');
+    clearErrors(formEl);
+    try {
+      await handler();
+    } catch (error) {
+      const e = /** @type {any} */ (error);
+      if (e && e.status === 401 && e.handled) return;
+      showErrors(formEl, { message: e?.message || String(e), details: e?.details || [] });
+    } finally {
+      if (button) button.disabled = false;
+      formEl.removeAttribute('aria-busy');
+    }
+  });
+}

@@ -1,0 +1,86 @@
+// One schedule: its facts, Sync now, the runs chart and the history table.
+
+import { h, notice, timeEl, num, statusBadge, saveResponse } from './dom.js';
+import { scheduleFacts } from './schedules.js';
+import { syncNowControl } from './sync-now.js';
+import { runChart } from './chart.js';
+
+const PAGE = 100;
+
+/** @param {import('./app.js').ViewContext} ctx */
+export async function historyView(ctx) {
+  const [id] = ctx.params;
+  const [{ schedule }, history] = await Promise.all([
+    ctx.client.getSchedule(id, { signal: ctx.signal }),
+    ctx.client.getSyncHistory(id, { limit: PAGE }, { signal: ctx.signal }),
+  ]);
+  const facts = h('dl', { class: 'facts' }, ...scheduleFacts(schedule));
+  const badge = h('span', { class: 'badges' }, statusBadge(schedule.lastSyncStatus));
+  const chartBox = h('section', { class: 'card', 'aria-labelledby': 'chart-heading' });
+  const tableBox = h('section', { 'aria-labelledby': 'history-heading' });
+  const status = h('div', { role: 'status', 'aria-live': 'polite' });
+
+  const renderRuns = (body) => {
+    chartBox.replaceChildren(h('h2', { id: 'chart-heading' }, 'Rows and durations'), runChart(body.history, `Rows and durations of ${schedule.name}`));
+    tableBox.replaceChildren(h('h2', { id: 'history-heading', class: 'section' }, 'History'), historyTable(ctx, body, status));
+  };
+  const refresh = async () => {
+    const [{ schedule: s }, body] = await Promise.all([ctx.client.getSchedule(id), ctx.client.getSyncHistory(id, { limit: PAGE })]);
+    facts.replaceChildren(...scheduleFacts(s));
+    badge.replaceChildren(statusBadge(s.lastSyncStatus));
+    renderRuns(body);
+  };
+  const sync = syncNowControl(ctx, schedule, () => refresh().catch(() => {}));
+  renderRuns(history);
+
+  return [
+    h('p', { class: 'crumbs' }, h('a', { href: '#/schedules' }, '← All schedules')),
+    h('div', { class: 'view-head' }, h('h1', null, schedule.name), badge),
+    h('section', { class: 'card', 'aria-label': 'Schedule' },
+      facts,
+      h('div', { class: 'actions' }, sync.button, h('a', { class: 'button', href: `#/schedules/${schedule.id}/edit` }, 'Edit')),
+      sync.region, status),
+    chartBox,
+    tableBox,
+  ];
+}
+
+function historyTable(ctx, body, status) {
+  const { history, totalCount } = body;
+  if (!history.length) return notice('info', 'No runs yet. Press “Sync now” to run it.');
+  return h('div', null,
+    h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': 'History table (scrolls sideways)' }, h('table', { class: 'history' },
+      h('caption', { class: 'visually-hidden' }, 'Runs of this schedule, newest first'),
+      h('thead', null, h('tr', null, ['Started', 'Status', 'Trigger', 'Rows', 'Added', 'Updated', 'Deleted', 'Duration', 'Version', 'Details'].map((t) => h('th', { scope: 'col' }, t)))),
+      h('tbody', null, history.map((run) => h('tr', { dataset: { runId: run.id, status: run.status } },
+        h('td', null, timeEl(run.startedAt || run.createdAt)),
+        h('td', null, statusBadge(run.status)),
+        h('td', null, run.attempt > 1 ? `${run.trigger} (attempt ${run.attempt})` : run.trigger),
+        h('td', { class: 'n' }, num(run.rowCount)),
+        h('td', { class: 'n' }, num(run.changes?.added)),
+        h('td', { class: 'n' }, num(run.changes?.updated)),
+        h('td', { class: 'n' }, num(run.changes?.deleted)),
+        h('td', { class: 'n' }, run.duration || '—'),
+        h('td', { class: 'n' }, run.fileVersion ?? '—'),
+        h('td', null, details(ctx, run, status))))))),
+    totalCount > history.length ? h('p', { class: 'muted' }, `Showing the latest ${history.length} of ${num(totalCount)} runs.`) : null);
+}
+
+function details(ctx, run, status) {
+  if (run.status === 'error') {
+    return [h('span', { class: 'error-text' }, run.error || 'Failed'), run.retryAfter ? h('span', { class: 'muted' }, ' · retry ', timeEl(run.retryAfter)) : null];
+  }
+  if (run.status === 'success' && run.changes && (run.changes.added || run.changes.updated || run.changes.deleted)) {
+    return h('button', {
+      type: 'button', class: 'small', 'aria-label': `Download the changes of the run started ${run.startedAt}`,
+      onclick: async () => {
+        try {
+          await saveResponse(await ctx.client.getRunChanges(run.id), `changes-${run.id}.csv`);
+        } catch (e) {
+          if (!e.handled) status.replaceChildren(notice('error', e.message));
+        }
+      },
+    }, 'Changes CSV');
+  }
+  return run.progress ? `${run.progress.phase} · ${num(run.progress.rowsFetched)} rows` : '';
+}
