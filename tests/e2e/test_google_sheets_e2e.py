@@ -204,7 +204,7 @@ def utc(text: str) -> datetime:
 # -- the reference page's example ----------------------------------------------------------
 
 
-def test_reference_example_body_syncs_every_cell_of_the_sheet_into_the_csv(
+def test_reference_example_syncs_every_cell_then_sheet_edits_give_exact_change_counts(
     service: IsolatedService, worker: None, sheets: StandInProcess, service_account_key: ServiceAccountKey
 ) -> None:
     user = service.user
@@ -227,24 +227,16 @@ def test_reference_example_body_syncs_every_cell_of_the_sheet_into_the_csv(
     reads = [path for _, path, status in seen if "/values/" in path and status == 200]
     assert reads and all(path.startswith("/v4/spreadsheets/1ABC-DEF/values/'Sales Data'!A") for path in reads)
 
-
-def test_editing_the_sheet_then_syncing_reports_exact_added_updated_deleted_counts(
-    service: IsolatedService, worker: None, sheets: StandInProcess, service_account_key: ServiceAccountKey
-) -> None:
-    user = service.user
-    file_id = user.target_file()
-    schedule_id = reference_schedule(user, google_source(user, sheets, service_account(service_account_key)), file_id)
+    # The user keys the schedule on "Order ID" and edits the sheet.
     user.ok("PUT", f"/api/sync/schedules/{schedule_id}", json={"config": {"primaryKey": "Order ID"}})
-    sync(user, schedule_id)
-
     rows = copy.deepcopy(REFERENCE_SHEET["sheets"][0]["rows"])
     expected = copy.deepcopy(REFERENCE_CSV)
     # Two orders edited: SO-10003 gets 20 units, SO-10010 a note (a cell that was empty).
     rows[4][6], expected[4][6] = cell(20, "20"), "20"
     rows[11] = rows[11] + [""] * (12 - len(rows[11]))
     rows[11][11], expected[11][11] = "left at door", "left at door"
-    # Three deleted (SO-10020..SO-10022), four appended (SO-20000..SO-20003), and the rest
-    # sorted newest first, as a user sorting the sheet would: a reorder is no change.
+    # Three deleted (SO-10020..SO-10022), four appended (SO-20000..SO-20003), then sorted
+    # newest first, as a user sorting the sheet would: a reorder alone is no change.
     del rows[21:24], expected[21:24]
     for n in range(4):
         sheet_row, shown = order_row(f"SO-2000{n}", n + 1, f"new {n}")
@@ -272,14 +264,16 @@ def test_editing_the_sheet_then_syncing_reports_exact_added_updated_deleted_coun
 # -- quotas --------------------------------------------------------------------------------
 
 
-def test_a_sync_throttled_once_waits_out_retry_after_and_succeeds(
+def test_throttled_syncs_wait_out_retry_after_within_budget_and_fail_cleanly_beyond_it(
     service: IsolatedService, worker: None, sheets: StandInProcess, service_account_key: ServiceAccountKey
 ) -> None:
     user = service.user
     file_id = user.target_file()
-    schedule_id = reference_schedule(user, google_source(user, sheets, service_account(service_account_key)), file_id)
-    sheets.add_fault(429, times=1, retry_after=1, match="/values/")
+    source_id = google_source(user, sheets, service_account(service_account_key), retryBudgetSeconds=2)
+    schedule_id = reference_schedule(user, source_id, file_id)
 
+    # One 429 asking for 1 s: within the 2 s budget, so the run waits and succeeds.
+    sheets.add_fault(429, times=1, retry_after=1, match="/values/")
     result = sync(user, schedule_id)
 
     assert (result["rowCount"], result["changes"]["added"]) == (150, 150)
@@ -288,30 +282,22 @@ def test_a_sync_throttled_once_waits_out_retry_after_and_succeeds(
     assert [r["status"] for r in reads] == [429, 200]
     assert reads[1]["at"] - reads[0]["at"] >= 1.0  # Retry-After honoured
     history = user.ok("GET", f"/api/sync/schedules/{schedule_id}/history")["history"]
-    assert [entry["status"] for entry in history] == ["success"]  # one run: no engine retry
+    assert [entry["status"] for entry in history] == ["success"]  # no engine-level retry
 
-
-def test_a_sync_throttled_past_its_retry_budget_fails_cleanly_and_keeps_the_previous_csv(
-    service: IsolatedService, worker: None, sheets: StandInProcess, service_account_key: ServiceAccountKey
-) -> None:
-    user = service.user
-    file_id = user.target_file()
-    source_id = google_source(user, sheets, service_account(service_account_key), retryBudgetSeconds=0.5)
-    schedule_id = reference_schedule(user, source_id, file_id)
-    sync(user, schedule_id)
+    # Google keeps answering 429 asking for 30 s: beyond the budget, so the run fails now,
+    # tells when to come back, and leaves the CSV from the last good run alone.
     before = user.get(f"/api/files/{file_id}/content")
     sheets.put_sheet("1ABC-DEF", "Sales Data", REFERENCE_SHEET["sheets"][0]["rows"][:50])
     sheets.add_fault(429, times=None, retry_after=30)
-
     started = time.monotonic()
     body = failed_sync(user, schedule_id)
 
     assert time.monotonic() - started < 15  # the budget, not Google, decides how long
     assert "429 RESOURCE_EXHAUSTED" in body["message"]
+    assert "Google asked to wait 30 s" in body["message"]
     assert "retrying at" in body["message"]  # the engine schedules the retry and says so
-    assert "will be retried" not in body["message"]
     retry_after = utc(body["retryAfter"])
-    assert 20 < (retry_after - datetime.now(UTC)).total_seconds() <= 31  # Google's Retry-After
+    assert 20 < (retry_after - datetime.now(UTC)).total_seconds() <= 31
     after = user.get(f"/api/files/{file_id}/content")
     assert (after.content, after.headers["etag"]) == (before.content, before.headers["etag"])
     file = user.ok("GET", f"/api/files/{file_id}")["file"]
@@ -423,7 +409,7 @@ def test_a_revoked_oauth_refresh_token_fails_cleanly_asking_the_user_to_reauthor
 # -- clear failures --------------------------------------------------------------------------
 
 
-def test_sync_failures_say_what_to_fix_unknown_spreadsheet_unshared_sheet_unknown_title(
+def test_sync_failures_say_what_to_fix_and_following_the_advice_makes_the_sync_succeed(
     service: IsolatedService, worker: None, sheets: StandInProcess, service_account_key: ServiceAccountKey
 ) -> None:
     user = service.user
@@ -431,34 +417,21 @@ def test_sync_failures_say_what_to_fix_unknown_spreadsheet_unshared_sheet_unknow
     sheets.put_spreadsheet("PRIVATE-1", "Payroll", {"Sheet1": [["a"]]}, readers=["boss@example.com"])
     unknown = user.schedule(source_id, user.target_file("a.csv"), spreadsheetId="NO-SUCH-1", sheetName="Sales Data")
     unshared = user.schedule(source_id, user.target_file("b.csv"), spreadsheetId="PRIVATE-1", sheetName="Sheet1")
-    misnamed = user.schedule(source_id, user.target_file("c.csv"), spreadsheetId="1ABC-DEF", sheetName="sales data")
+    file_id = user.target_file("c.csv")
+    misnamed = user.schedule(source_id, file_id, spreadsheetId="1ABC-DEF", sheetName="sales data")
 
-    assert "no spreadsheet with id 'NO-SUCH-1'" in failed_sync(user, unknown)["message"]
-    message = failed_sync(user, unshared)["message"]
-    assert f"add {service_account_key.email} as a Viewer" in message
-    message = failed_sync(user, misnamed)["message"]
-    assert "'Sales Data', 'Notes'" in message and "did you mean 'Sales Data'" in message
+    unknown_failure = failed_sync(user, unknown)
+    assert "no spreadsheet with id 'NO-SUCH-1'" in unknown_failure["message"]
+    unshared_failure = failed_sync(user, unshared)
+    assert f"add {service_account_key.email} as a Viewer" in unshared_failure["message"]
+    misnamed_failure = failed_sync(user, misnamed)
+    assert "'Sales Data', 'Notes'" in misnamed_failure["message"]
+    assert "did you mean 'Sales Data'" in misnamed_failure["message"]
+    for failure in (unknown_failure, unshared_failure, misnamed_failure):
+        assert "retryAfter" not in failure  # retrying cannot fix these
 
-
-def test_a_data_source_naming_the_spreadsheet_by_url_serves_a_schedule_without_config(
-    service: IsolatedService, worker: None, sheets: StandInProcess, service_account_key: ServiceAccountKey
-) -> None:
-    user = service.user
-    source_id = google_source(
-        user,
-        sheets,
-        service_account(service_account_key),
-        spreadsheetId="https://docs.google.com/spreadsheets/d/1ABC-DEF/edit#gid=0",
-        sheetName="Sales Data",
-    )
-    file_id = user.target_file()
-    body = user.ok(
-        "POST",
-        "/api/sync/schedules",
-        json={"name": "Sales", "dataSourceId": source_id, "targetFileId": file_id, "frequency": "daily"},
-    )
-
-    result = sync(user, body["schedule"]["id"])
-
-    assert result["rowCount"] == 150
+    # The user pastes the sheet's URL and its exact title, as the messages suggest.
+    url = "https://docs.google.com/spreadsheets/d/1ABC-DEF/edit#gid=0"
+    user.ok("PUT", f"/api/sync/schedules/{misnamed}", json={"config": {"spreadsheetId": url, "sheetName": "Sales Data"}})
+    assert sync(user, misnamed)["rowCount"] == 150
     assert_same_cells(csv_rows(user, file_id), REFERENCE_CSV)
