@@ -119,7 +119,7 @@ async function route() {
     main.removeAttribute('aria-busy');
   }
   if (ctx.signal.aborted) return;
-  const nodes = [content].flat();
+  const nodes = [content].flat(Infinity).filter(Boolean);
   if (message) {
     const heading = nodes.findIndex((n) => n.tagName === 'H1');
     nodes.splice(heading + 1, 0, notice(message.startsWith('Your session') ? 'warning' : 'success', message));

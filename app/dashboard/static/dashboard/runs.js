@@ -36,7 +36,7 @@ export async function runsView(ctx) {
         h('td', null, run.attempt > 1 ? `${run.trigger} (attempt ${run.attempt})` : run.trigger),
         h('td', { class: 'n' }, num(run.rowCount)),
         h('td', { class: 'error-text' }, run.error || ''),
-        h('td', null, run.retryAfter ? timeEl(run.retryAfter) : '')))))))
+        h('td', null, run.retryAfter ? timeEl(run.retryAfter) : ''))))))
       : notice(status === 'error' ? 'success' : 'info', status === 'error' ? 'No failed runs.' : 'No runs match.'),
     totalCount > runs.length ? h('p', { class: 'muted' }, `Showing the latest ${runs.length} of ${num(totalCount)}.`) : null,
   ];

@@ -62,7 +62,7 @@ async function testConnection(ctx, source, button, result) {
     const details = Object.entries(answer.details || {});
     result.replaceChildren(h('div', { class: 'notice notice-success' },
       h('p', null, h('strong', null, `✓ ${answer.message}`)),
-      details.length ? h('dl', { class: 'facts compact' }, details.map(([k, v]) => h('div', null, h('dt', null, k), h('dd', null, typeof v === 'string' ? v : JSON.stringify(v))))) : null));
+      details.length ? h('dl', { class: 'facts compact' }, details.map(([k, v]) => h('div', null, h('dt', null, k), h('dd', null, v === null ? '—' : typeof v === 'string' ? v : JSON.stringify(v))))) : null));
   } catch (e) {
     if (e.handled) return;
     result.replaceChildren(h('div', { class: 'notice notice-error' },

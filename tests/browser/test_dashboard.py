@@ -1,0 +1,287 @@
+"""The dashboard in a real headless Chromium against the API as its own process and a real
+worker, with the `test-table` source: what a person does, screen by screen.
+
+Screenshots of the main screens go to `artifacts/screenshots/` (look at them)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.sync.tables import read_csv, write_table
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+
+pytestmark = [
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="/usr/bin/chromium is missing (the README's test command installs Debian's chromium)",
+    ),
+    pytest.mark.usefixtures("worker"),
+]
+
+if CHROMIUM.exists():
+    from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser, live_server: str) -> Iterator[Page]:
+    # A viewer far from UTC, so local times and their UTC titles differ.
+    context = browser.new_context(
+        base_url=live_server,
+        viewport={"width": 1280, "height": 900},
+        timezone_id="America/New_York",
+        locale="en-US",
+        accept_downloads=True,
+    )
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def shot(page: Page, name: str, store: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"{store}-{name}.png", full_page=True)
+
+
+@pytest.fixture
+def store(database_url: str) -> str:
+    return database_url.split(":", 1)[0]
+
+
+def nav(page: Page, name: str) -> None:
+    page.get_by_role("navigation").get_by_role("link", name=name, exact=True).click()
+
+
+def sign_up(page: Page, email: str) -> None:
+    page.goto("/")
+    expect(page.get_by_role("heading", name="Sign in to DataSync")).to_be_visible()
+    page.get_by_role("link", name="Create one").click()
+    page.get_by_label("Name (optional)").fill("Dana Dashboard")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill("correct horse battery")
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("heading", name="Schedules")).to_be_visible()
+
+
+def create_table_source(page: Page) -> None:
+    nav(page, "Data sources")
+    page.get_by_role("link", name="New data source").click()
+    page.get_by_label("Name", exact=True).fill("Sales table")
+    page.get_by_label("Type", exact=True).select_option(label="Other (plugin) type…")
+    page.get_by_label("Type name").fill("test-table")
+    page.get_by_label("Credentials (JSON)").fill('{"token": "secret-token"}')
+    page.get_by_role("button", name="Create data source").click()
+    expect(page.get_by_text("Data source “Sales table” created")).to_be_visible()
+
+
+def create_file(page: Page, name: str) -> None:
+    nav(page, "Files")
+    page.get_by_label("File name").fill(name)
+    page.get_by_role("button", name="Create file").click()
+    expect(page.get_by_text(f"File “{name}” created")).to_be_visible()
+
+
+def fill_schedule(page: Page, name: str, sync_time: str, selection: str) -> None:
+    nav(page, "Schedules")
+    page.get_by_role("link", name="New schedule").click()
+    page.get_by_label("Name", exact=True).fill(name)
+    page.get_by_label("Frequency").select_option("daily")
+    page.get_by_label("Sync time").fill(sync_time)
+    page.get_by_label("Time zone").fill("Europe/Berlin")
+    page.get_by_label("Selection (JSON)").fill(selection)
+
+
+def test_sign_up_connect_sync_now_see_progress_and_counts_download_the_csv_and_see_history(
+    page: Page, live_server: str, store: str, tmp_path: Path
+) -> None:
+    rows = [[str(i), ["North", "South", "East"][i % 3], f"{i * 2.5:.2f}"] for i in range(1, 13)]
+    table = write_table(tmp_path / "sales.csv", ["id", "region", "amount"], rows)
+
+    page.goto("/")
+    shot(page, "01-sign-in", store)
+    sign_up(page, f"dana-{store}-{tmp_path.name[-12:]}@example.com")
+
+    # The Google Sheets form asks for the service-account key; plugin types get JSON fields.
+    nav(page, "Data sources")
+    page.get_by_role("link", name="New data source").click()
+    expect(page.get_by_label("Service account JSON key")).to_be_visible()
+    page.get_by_label("Type", exact=True).select_option("microsoft-excel")
+    expect(page.get_by_label("Tenant ID")).to_be_visible()
+    expect(page.get_by_label("Client secret")).to_have_attribute("type", "password")
+    expect(page.get_by_label("Drive ID")).to_be_visible()
+    shot(page, "02-data-source-form-excel", store)
+    create_table_source(page)
+    card = page.get_by_role("listitem").filter(has_text="Sales table")
+    card.get_by_role("button", name="Test connection").click()
+    expect(card.get_by_role("status")).to_contain_text("Connection OK")
+    shot(page, "03-data-sources", store)
+
+    create_file(page, "sales-data.csv")
+
+    # A bad sync time is reported beside the sync time input, from the API's details.
+    slow = f'{{"path": "{table}", "batchRows": 3, "batchDelaySeconds": 0.9}}'
+    fill_schedule(page, "Sales daily", "25:00", slow)
+    page.get_by_role("button", name="Create schedule").click()
+    sync_time = page.get_by_label("Sync time")
+    expect(sync_time).to_have_attribute("aria-invalid", "true")
+    beside = page.locator('[data-field="config.syncTime"] .field-error')
+    expect(beside).to_be_visible()
+    expect(beside).to_contain_text("HH:MM")
+    expect(sync_time).to_be_focused()
+    shot(page, "04-schedule-validation-error", store)
+    sync_time.fill("06:30")
+    page.get_by_role("button", name="Create schedule").click()
+    expect(page.get_by_text("Schedule “Sales daily” created")).to_be_visible()
+
+    schedule = page.get_by_role("listitem").filter(has_text="Sales daily")
+    expect(schedule.locator('[data-fact="when"]')).to_contain_text("Daily at 06:30 (Europe/Berlin)")
+    expect(schedule.locator(".badge")).to_have_text("Never run")
+    # Next run in the viewer's local time, UTC on hover.
+    next_run = schedule.locator('[data-fact="next-run"] time')
+    expect(next_run).to_have_attribute("title", re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d UTC$"))
+    shot(page, "05-schedules", store)
+
+    # Sync now: progress (phase and rows fetched; the worker reports it every 2 s) while it
+    # runs, then the counts.
+    schedule.get_by_role("button", name="Sync Sales daily now").click()
+    progress = schedule.locator(".sync-progress")
+    expect(progress.locator(".rows-fetched")).to_have_text(re.compile(r"^[1-9]\d* rows fetched$"))
+    expect(progress.locator(".phase")).to_have_text("Fetching rows")
+    expect(progress).to_have_attribute("aria-live", "polite")
+    shot(page, "06-sync-progress", store)
+    expect(progress.locator(".notice-success")).to_contain_text("12 added", timeout=30_000)
+    expect(progress).to_contain_text("0 updated")
+    expect(progress).to_contain_text("0 deleted")
+    expect(progress).to_contain_text("12 rows in")
+    expect(schedule.locator(".badge")).to_have_text("Success")
+    expect(schedule.locator('[data-fact="rows"]')).to_contain_text("12")
+    expect(schedule.locator('[data-fact="last-run"] time')).to_have_attribute("title", re.compile("UTC$"))
+    shot(page, "07-sync-result", store)
+
+    # Download the CSV (fetched with the bearer token) and compare it with the table.
+    nav(page, "Files")
+    file_card = page.get_by_role("listitem").filter(has_text="sales-data.csv")
+    expect(file_card.locator("dd").first).to_have_text("12")
+    with page.expect_download() as download:
+        file_card.get_by_role("button", name="Download sales-data.csv").click()
+    assert download.value.suggested_filename == "sales-data.csv"
+    saved = Path(download.value.path()).read_text(encoding="utf-8")
+    assert read_csv(saved) == [["id", "region", "amount"], *rows]
+    file_card.get_by_role("button", name="Versions").click()
+    expect(file_card.locator("table tbody tr")).to_have_count(1)
+    shot(page, "08-files", store)
+
+    # A second sync after the table changed: the history table and chart grow.
+    write_table(table, ["id", "region", "amount"], [*rows, ["13", "West", "99.00"]])
+    nav(page, "Schedules")
+    page.get_by_role("link", name="Sales daily", exact=True).click()
+    expect(page.get_by_role("heading", name="Sales daily")).to_be_visible()
+    page.get_by_role("button", name="Sync Sales daily now").click()
+    expect(page.locator(".sync-progress .notice-success")).to_contain_text("1 added", timeout=30_000)
+    expect(page.locator("table.history tbody tr")).to_have_count(2)
+    chart = page.locator("svg.run-chart")
+    expect(chart).to_be_visible()
+    expect(chart.locator("rect.bar")).to_have_count(2)
+    expect(chart.locator("circle.duration-dot")).to_have_count(2)
+    expect(chart).to_have_attribute("role", "img")
+    shot(page, "09-history", store)
+
+    # A failing run: the error on the card, and in the failed-runs view.
+    table.unlink()
+    page.get_by_role("button", name="Sync Sales daily now").click()
+    expect(page.locator(".sync-progress .notice-error")).to_contain_text("no table file", timeout=30_000)
+    expect(page.locator("svg.run-chart rect.bar-error")).to_have_count(1)
+    nav(page, "Failed runs")
+    expect(page.get_by_role("heading", name="Failed runs")).to_be_visible()
+    failed = page.locator("table tbody tr")
+    expect(failed).to_have_count(1)
+    expect(failed).to_contain_text("Sales daily")
+    expect(failed).to_contain_text("no table file")
+    shot(page, "10-failed-runs", store)
+
+    # Phone width: nothing wider than the screen; the main actions still there.
+    page.set_viewport_size({"width": 375, "height": 812})
+    nav(page, "Schedules")
+    expect(page.get_by_role("button", name="Sync Sales daily now")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    shot(page, "11-phone-schedules", store)
+    page.get_by_role("link", name="Sales daily", exact=True).click()
+    expect(page.locator("svg.run-chart")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    shot(page, "12-phone-history", store)
+
+
+def test_keyboard_only_delete_asks_first_and_an_expired_session_returns_to_sign_in(
+    page: Page, store: str, tmp_path: Path
+) -> None:
+    sign_up(page, f"kim-{store}-{tmp_path.name[-12:]}@example.com")
+    create_table_source(page)
+    create_file(page, "orders.csv")
+    fill_schedule(page, "Orders", "07:00", '{"path": "/nowhere/orders.csv"}')
+    page.get_by_role("button", name="Create schedule").click()
+    expect(page.get_by_text("Schedule “Orders” created")).to_be_visible()
+
+    # Keyboard: focus the card's Delete button, Enter opens the dialog on "Cancel".
+    delete = page.get_by_role("button", name="Delete Orders")
+    delete.focus()
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_role("button", name="Cancel")).to_be_focused()
+    shot(page, "13-confirm-delete", store)
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(delete).to_be_focused()
+    expect(page.get_by_role("listitem").filter(has_text="Orders")).to_have_count(1)
+
+    # Enable/disable from the card: the next run goes away while disabled.
+    page.get_by_role("button", name="Disable Orders").click()
+    expect(page.locator('[data-fact="next-run"]')).to_contain_text("Disabled")
+    page.get_by_role("button", name="Enable Orders").click()
+    expect(page.locator('[data-fact="next-run"] time')).to_be_visible()
+
+    delete.focus()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    expect(dialog.get_by_role("button", name="Delete")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("Schedule “Orders” deleted")).to_be_visible()
+    expect(page.get_by_text("No schedules yet.")).to_be_visible()
+
+    # Only the session token is stored; when it stops working, back to sign in.
+    stored = page.evaluate("Object.keys(localStorage)")
+    assert stored == ["datasync.session"]
+    page.evaluate("localStorage.setItem('datasync.session', 'expired.token.value')")
+    page.reload()
+    expect(page.get_by_role("heading", name="Sign in to DataSync")).to_be_visible()
+    expect(page.get_by_text("Your session has ended")).to_be_visible()
+    assert page.evaluate("Object.keys(localStorage)") == []
