@@ -16,7 +16,6 @@ from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.stores.redis import RedisStore
-from arq.connections import ArqRedis
 
 from app.auth.controllers import AuthController
 from app.auth.middleware import PUBLIC_PATHS, BearerAuthMiddleware, Principal
@@ -31,7 +30,9 @@ from app.runs.controllers import ManualSyncController, RunController
 from app.schedules.controllers import ScheduleController
 from app.settings import Settings, get_settings
 from app.sources.controllers import DataSourceController
+from app.webhooks.controllers import WebhookController
 from app.sync.csv_store import CsvStore
+from app.sync.queue import queue_client
 
 CONTROLLERS = [
     AuthController,
@@ -40,6 +41,7 @@ CONTROLLERS = [
     ScheduleController,
     ManualSyncController,
     RunController,
+    WebhookController,
     HealthController,
 ]
 
@@ -57,7 +59,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     engine = create_engine(settings)
     sessions = session_factory(engine)
     # One lazy client: it serves the job queue, the shared rate-limit budget and /ready.
-    redis = ArqRedis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+    redis = queue_client(settings)
     csv_store = CsvStore(settings.files_dir)
 
     @asynccontextmanager

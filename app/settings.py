@@ -44,6 +44,8 @@ class Settings:
     data_dir: Path = Path("./data")
     database_url: str = ""  # default: SQLite file under data_dir
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # Deployments (or test runs) sharing one Redis keep their jobs apart by queue name.
+    queue_name: str = "datasync:queue"
     secret_key: str = ""
     host: str = "127.0.0.1"
     port: int = 8000
@@ -64,6 +66,11 @@ class Settings:
     jwt_issuer: str = ""
     jwt_audience: str = ""
     scheduler_interval_seconds: int = 30
+    webhook_timeout_seconds: float = 30.0
+    # Webhook URLs may resolve to loopback/private addresses only when the operator says so.
+    webhook_allow_private: bool = False
+    # Waits before each retry of a failed delivery: 7 tries over about 8.6 hours.
+    webhook_retry_seconds: tuple[int, ...] = (10, 60, 300, 1800, 7200, 21600)
 
     @property
     def files_dir(self) -> Path:
@@ -103,11 +110,14 @@ def _convert(name: str, raw: Any, default: Any) -> Any:
         if isinstance(default, Path):
             return Path(str(raw))
         if isinstance(default, tuple):
-            return tuple(_split_list(raw))
+            items = _split_list(raw)
+            return tuple(int(item) for item in items) if default and isinstance(default[0], int) else tuple(items)
         if isinstance(default, frozenset):
             return DEFAULT_ENDPOINT_HOSTS | frozenset(h.lower() for h in _split_list(raw))
     except ValueError:
-        kind = type(default).__name__
+        kind = {"tuple": "comma-separated list", "frozenset": "comma-separated list"}.get(
+            type(default).__name__, type(default).__name__
+        )
         raise SettingsError(f"{env_name} must be a {kind}, got {raw!r}") from None
     return str(raw)
 

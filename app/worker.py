@@ -19,10 +19,17 @@ from app.sync.csv_store import CsvStore
 from app.sync.engine import EngineContext, execute_run
 from app.sync.queue import RUN_SYNC
 from app.sync.scheduler import enqueue_due_runs, recover_stalled_runs
+from app.webhooks.delivery import deliver
+from app.webhooks.events import DELIVER_WEBHOOK
 
 
 async def run_sync(ctx: dict[str, Any], run_id: str) -> None:
     await execute_run(ctx["engine"], uuid.UUID(run_id))
+
+
+async def deliver_webhook(ctx: dict[str, Any], delivery_id: str) -> None:
+    engine: EngineContext = ctx["engine"]
+    await deliver(engine.settings, engine.sessions, engine.queue, uuid.UUID(delivery_id))
 
 
 async def scheduler_tick(ctx: dict[str, Any]) -> None:
@@ -44,11 +51,23 @@ def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
 
     interval = max(1, min(settings.scheduler_interval_seconds, 60))
     return Worker(
-        functions=[func(run_sync, name=RUN_SYNC, timeout=settings.job_timeout_seconds, max_tries=3)],
+        functions=[
+            func(run_sync, name=RUN_SYNC, timeout=settings.job_timeout_seconds, max_tries=3),
+            func(deliver_webhook, name=DELIVER_WEBHOOK, timeout=settings.webhook_timeout_seconds + 30, max_tries=3),
+        ],
         cron_jobs=[
-            cron(scheduler_tick, second=set(range(0, 60, interval)), run_at_startup=True, unique=True, timeout=120)
+            # Named per queue: arq de-duplicates cron ticks by name across a Redis database.
+            cron(
+                scheduler_tick,
+                name=f"scheduler_tick:{settings.queue_name}",
+                second=set(range(0, 60, interval)),
+                run_at_startup=True,
+                unique=True,
+                timeout=120,
+            )
         ],
         redis_settings=RedisSettings.from_dsn(settings.redis_url),
+        queue_name=settings.queue_name,
         on_startup=startup,
         on_shutdown=shutdown,
         burst=burst,

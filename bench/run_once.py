@@ -9,19 +9,18 @@ import sys
 import time
 import uuid
 
-from arq.connections import ArqRedis
-
 from app.db.engine import create_engine, session_factory
 from app.db.models import SyncRun
 from app.settings import get_settings
 from app.sync.csv_store import CsvStore
 from app.sync.engine import EngineContext, execute_run
+from app.sync.queue import queue_client
 
 
 async def main(run_id: uuid.UUID) -> dict[str, float]:
     settings = get_settings()
     engine = create_engine(settings)
-    queue = ArqRedis.from_url(settings.redis_url)
+    queue = queue_client(settings)
     context = EngineContext(settings, session_factory(engine), queue, CsvStore(settings.files_dir))
     start = time.perf_counter()
     await execute_run(context, run_id)

@@ -31,6 +31,7 @@ from app.sources.service import connector_environment
 from app.sync.change_sets import save_positions
 from app.sync.csv_store import CsvStore
 from app.sync.queue import enqueue_run
+from app.webhooks.events import publish_run_events
 from app.sync.snapshot import (
     CsvFormat,
     StagedSnapshot,
@@ -305,6 +306,7 @@ async def _record_success(
         kept = await _prune_versions(db, file.id, ctx.settings.file_versions_kept)
         await db.commit()
     await anyio.to_thread.run_sync(ctx.store.prune, inputs.file_id, kept)
+    await _publish_events(ctx, inputs.run_id, held=False)
     log.info(
         "sync succeeded",
         extra={"run_id": str(inputs.run_id), "schedule_id": str(inputs.schedule_id), "rows": staged.row_count, **changes.counts},
@@ -329,6 +331,14 @@ def _update_schedule_after_run(schedule: Schedule, run: SyncRun) -> None:
         cadence, _ = parse_cadence(schedule.frequency, schedule.config)
         if cadence is not None:
             schedule.next_sync_at = next_slot_after(cadence, datetime.now(UTC))
+
+
+async def _publish_events(ctx: EngineContext, run_id: uuid.UUID, held: bool) -> None:
+    # Webhooks are a side channel: failing to queue them must not change the run's outcome.
+    try:
+        await publish_run_events(ctx.sessions, ctx.queue, run_id, held)
+    except Exception:
+        log.exception("could not queue webhook deliveries", extra={"run_id": str(run_id)})
 
 
 def retry_delay_seconds(settings: Settings, attempt: int, hint: float | None) -> float:
@@ -373,5 +383,6 @@ async def record_failure(ctx: EngineContext, run_id: uuid.UUID, error: Exception
         await db.commit()
     if retry is not None and retry_at is not None:
         await enqueue_run(ctx.queue, retry, defer_until=retry_at)
+    await _publish_events(ctx, run_id, held=isinstance(error, SafetyHold))
     log.warning("sync failed", extra={"run_id": str(run_id), "error": message})
 

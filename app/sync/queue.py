@@ -5,10 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 
 from arq.connections import ArqRedis
+from redis.asyncio import ConnectionPool
 
 from app.db.models import SyncRun
+from app.settings import Settings
 
 RUN_SYNC = "run_sync"
+
+
+def queue_client(settings: Settings) -> ArqRedis:
+    """A lazy Redis client for the job queue: it connects on first use, so the API starts
+    (and answers /ready with 503) while Redis is down."""
+    pool = ConnectionPool.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+    return ArqRedis(pool, default_queue_name=settings.queue_name)
 
 
 def job_id_for(run: SyncRun) -> str:

@@ -100,6 +100,6 @@ async def recover_stalled_runs(ctx: EngineContext, now: datetime | None = None) 
         if result.rowcount == 1:  # type: ignore[attr-defined]
             await record_failure(ctx, run_id, TransientError("the worker running this sync stopped unexpectedly"), 0)
     for run in waiting:
-        if run.retry_at is None and await Job(job_id_for(run), ctx.queue).status() == JobStatus.not_found:
+        if run.retry_at is None and await Job(job_id_for(run), ctx.queue, _queue_name=ctx.queue.default_queue_name).status() == JobStatus.not_found:
             await enqueue_run(ctx.queue, run)
     return len(stalled)

@@ -23,8 +23,8 @@ from app.db.models import Schedule, SyncRun
 from app.settings import Settings
 from app.sync.csv_store import CsvStore
 from app.sync.engine import EngineContext
+from app.sync.queue import queue_client
 from app.sync.scheduler import enqueue_due_runs
-from arq.connections import ArqRedis
 from tests.conftest import IsolatedService, start_process, stop_process
 from tests.sync.tables import read_csv, write_table
 
@@ -104,7 +104,7 @@ def test_three_workers_and_two_extra_ticks_never_run_a_slot_twice(
 
     async def two_ticks() -> None:
         engine = create_engine(settings)
-        queue = ArqRedis.from_url(settings.redis_url)
+        queue = queue_client(settings)
         context = EngineContext(settings, session_factory(engine), queue, CsvStore(settings.files_dir))
         await asyncio.gather(enqueue_due_runs(context), enqueue_due_runs(context))
         await queue.aclose()

@@ -1,0 +1,159 @@
+"""`/api/webhooks`: subscriptions to sync events, their deliveries, and a test ping."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from litestar import Controller, Request, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.middleware import Principal
+from app.db.models import Webhook, WebhookDelivery
+from app.errors import parse_id
+from app.schema import Limit, Offset, isoformat, page
+from app.settings import Settings
+from app.webhooks import service
+from app.webhooks.delivery import attempt
+from app.webhooks.events import event_body
+from app.webhooks.schemas import DeliveryOut, WebhookCreate, WebhookOut, WebhookUpdate
+
+
+def webhook_out(webhook: Webhook, secret: str | None = None) -> WebhookOut:
+    return WebhookOut(
+        id=str(webhook.id),
+        webhook_id=str(webhook.id),
+        url=webhook.url,
+        events=webhook.events,
+        is_enabled=webhook.is_enabled,
+        schedule_ids=webhook.schedule_ids,
+        created_at=isoformat(webhook.created_at) or "",
+        updated_at=isoformat(webhook.updated_at) or "",
+        secret=secret,
+    )
+
+
+def delivery_out(delivery: WebhookDelivery) -> DeliveryOut:
+    return DeliveryOut(
+        id=str(delivery.id),
+        event_id=str(delivery.event_id),
+        event=delivery.event_type,
+        attempt=delivery.attempt,
+        status=delivery.status,
+        status_code=delivery.status_code,
+        duration_ms=delivery.duration_ms,
+        response_body=delivery.response_body,
+        error=delivery.error,
+        next_attempt_at=isoformat(delivery.next_attempt_at),
+        created_at=isoformat(delivery.created_at) or "",
+        completed_at=isoformat(delivery.completed_at),
+        payload=json.loads(delivery.payload),
+    )
+
+
+class WebhookController(Controller):
+    path = "/api/webhooks"
+    tags = ["Webhooks"]
+
+    @post("/", operation_id="createWebhook", status_code=200)
+    async def create_webhook(
+        self,
+        request: Request[Principal, Any, Any],
+        data: JSONBody[WebhookCreate],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+    ) -> dict[str, Any]:
+        webhook, secret = await service.create(
+            db_session, settings, request.user.user_id, data.url, data.events, data.secret, data.is_enabled, data.schedule_ids
+        )
+        return {
+            "success": True,
+            "webhook": webhook_out(webhook, secret),
+            "message": "Webhook created. Copy the secret now: it is not shown again.",
+        }
+
+    @get("/", operation_id="listWebhooks")
+    async def list_webhooks(
+        self, request: Request[Principal, Any, Any], db_session: NamedDependency[AsyncSession], limit: Limit = 50, offset: Offset = 0
+    ) -> dict[str, Any]:
+        query = select(Webhook).where(Webhook.user_id == request.user.user_id)
+        total = await db_session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = (await db_session.scalars(query.order_by(Webhook.created_at).limit(limit).offset(offset))).all()
+        return {"success": True, "webhooks": [webhook_out(w) for w in rows], **page(limit, offset, total)}
+
+    @get("/{webhook_id:str}", operation_id="getWebhook")
+    async def get_webhook(
+        self, request: Request[Principal, Any, Any], webhook_id: FromPath[str], db_session: NamedDependency[AsyncSession]
+    ) -> dict[str, Any]:
+        webhook = await service.get_owned(db_session, request.user.user_id, parse_id(webhook_id, "Webhook"))
+        return {"success": True, "webhook": webhook_out(webhook)}
+
+    @patch("/{webhook_id:str}", operation_id="updateWebhook")
+    async def update_webhook(
+        self,
+        request: Request[Principal, Any, Any],
+        webhook_id: FromPath[str],
+        data: JSONBody[WebhookUpdate],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+    ) -> dict[str, Any]:
+        webhook = await service.get_owned(db_session, request.user.user_id, parse_id(webhook_id, "Webhook"))
+        webhook = await service.update(db_session, settings, webhook, data.url, data.events, data.is_enabled, data.schedule_ids)
+        return {"success": True, "webhook": webhook_out(webhook), "message": "Webhook updated."}
+
+    @delete("/{webhook_id:str}", operation_id="deleteWebhook", status_code=200)
+    async def delete_webhook(
+        self, request: Request[Principal, Any, Any], webhook_id: FromPath[str], db_session: NamedDependency[AsyncSession]
+    ) -> dict[str, Any]:
+        webhook = await service.get_owned(db_session, request.user.user_id, parse_id(webhook_id, "Webhook"))
+        await db_session.delete(webhook)
+        return {"success": True, "message": "Webhook deleted."}
+
+    @get("/{webhook_id:str}/deliveries", operation_id="listWebhookDeliveries")
+    async def list_deliveries(
+        self,
+        request: Request[Principal, Any, Any],
+        webhook_id: FromPath[str],
+        db_session: NamedDependency[AsyncSession],
+        limit: Limit = 50,
+        offset: Offset = 0,
+    ) -> dict[str, Any]:
+        webhook = await service.get_owned(db_session, request.user.user_id, parse_id(webhook_id, "Webhook"))
+        query = select(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook.id)
+        total = await db_session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = (
+            await db_session.scalars(
+                query.order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.attempt.desc()).limit(limit).offset(offset)
+            )
+        ).all()
+        return {"success": True, "deliveries": [delivery_out(d) for d in rows], **page(limit, offset, total)}
+
+    @post("/{webhook_id:str}/test", operation_id="testWebhook", status_code=200)
+    async def test_webhook(
+        self,
+        request: Request[Principal, Any, Any],
+        webhook_id: FromPath[str],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+    ) -> dict[str, Any]:
+        webhook = await service.get_owned(db_session, request.user.user_id, parse_id(webhook_id, "Webhook"))
+        event_id = uuid.uuid4()
+        delivery = WebhookDelivery(
+            webhook_id=webhook.id,
+            event_id=event_id,
+            event_type="ping",
+            payload=event_body(event_id, "ping", {"webhookId": str(webhook.id)}),
+        )
+        db_session.add(delivery)
+        await attempt(settings, webhook, delivery)
+        await db_session.flush()
+        delivered = delivery.status == "success"
+        return {
+            "success": True,
+            "delivery": delivery_out(delivery),
+            "message": "Ping delivered" if delivered else f"Ping not delivered: {delivery.error}",
+        }

@@ -1,0 +1,102 @@
+"""Sending webhook deliveries: signed POSTs, retried with backoff, every attempt recorded.
+
+Runs in the worker (`deliver_webhook` job), never inside a sync run; the API uses
+`attempt` directly only for the ping of `POST /api/webhooks/{id}/test`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from datetime import timedelta
+
+import anyio
+import httpx
+from arq.connections import ArqRedis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.db.models import Webhook, WebhookDelivery, utcnow
+from app.settings import Settings
+from app.sources.credentials import CredentialVault
+from app.webhooks.addresses import AddressRefused, check_destination
+from app.webhooks.events import DELIVER_WEBHOOK
+from app.webhooks.signing import SIGNATURE_HEADER, signature
+
+log = logging.getLogger("datasync.webhooks")
+
+RESPONSE_BODY_LIMIT = 2_000
+USER_AGENT = "DataSync-Webhooks/1.0"
+
+
+async def attempt(settings: Settings, webhook: Webhook, delivery: WebhookDelivery) -> None:
+    """One POST; fills in the delivery's outcome (status, code, duration, body or error)."""
+    body = delivery.payload.encode()
+    secret = CredentialVault(settings.secret_key).open(webhook.secret_encrypted)["secret"]
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "X-DataSync-Event": delivery.event_type,
+        "X-DataSync-Delivery": str(delivery.event_id),
+        "X-DataSync-Attempt": str(delivery.attempt),
+        SIGNATURE_HEADER: signature(secret, int(time.time()), body),
+    }
+    started = time.monotonic()
+    try:
+        await anyio.to_thread.run_sync(check_destination, webhook.url, settings.webhook_allow_private)
+        async with httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, follow_redirects=False, trust_env=False) as client:
+            response = await client.post(webhook.url, content=body, headers=headers)
+        delivery.status_code = response.status_code
+        delivery.response_body = response.text[:RESPONSE_BODY_LIMIT]
+        delivery.status = "success" if 200 <= response.status_code < 300 else "failed"
+        if delivery.status == "failed":
+            delivery.error = f"the receiver answered {response.status_code}" + (
+                " (redirects are not followed)" if 300 <= response.status_code < 400 else ""
+            )
+    except AddressRefused as refused:
+        delivery.status, delivery.error = "failed", f"URL refused: {refused}"
+    except httpx.TimeoutException:
+        delivery.status, delivery.error = "failed", f"no answer within {settings.webhook_timeout_seconds:g} s"
+    except httpx.HTTPError as exc:
+        delivery.status, delivery.error = "failed", f"could not connect: {type(exc).__name__}"
+    delivery.duration_ms = int((time.monotonic() - started) * 1000)
+    delivery.completed_at = utcnow()
+
+
+async def deliver(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], queue: ArqRedis, delivery_id: uuid.UUID
+) -> None:
+    """The `deliver_webhook` job: one attempt, and the next one scheduled if it failed."""
+    retry: WebhookDelivery | None = None
+    async with sessions() as db:
+        delivery = await db.get(WebhookDelivery, delivery_id)
+        if delivery is None or delivery.status != "pending":
+            return  # delivered already (arq may run a job twice) or gone with its webhook
+        webhook = await db.get(Webhook, delivery.webhook_id)
+        if webhook is None or not webhook.is_enabled:
+            delivery.status, delivery.error, delivery.completed_at = "cancelled", "the webhook was disabled", utcnow()
+            await db.commit()
+            return
+        await attempt(settings, webhook, delivery)
+        waits = settings.webhook_retry_seconds
+        refused = (delivery.error or "").startswith("URL refused")
+        if delivery.status == "failed" and not refused and delivery.attempt <= len(waits):
+            next_at = utcnow() + timedelta(seconds=waits[delivery.attempt - 1])
+            delivery.next_attempt_at = next_at
+            retry = WebhookDelivery(
+                webhook_id=webhook.id,
+                event_id=delivery.event_id,
+                event_type=delivery.event_type,
+                payload=delivery.payload,
+                attempt=delivery.attempt + 1,
+                next_attempt_at=next_at,
+            )
+            db.add(retry)
+        await db.commit()
+        log.info(
+            "webhook delivery attempted",
+            extra={"webhook_id": str(webhook.id), "event": delivery.event_type, "attempt": delivery.attempt,
+                   "outcome": delivery.status, "status_code": delivery.status_code},
+        )
+    if retry is not None and retry.next_attempt_at is not None:
+        await queue.enqueue_job(DELIVER_WEBHOOK, str(retry.id), _job_id=f"webhook:{retry.id}", _defer_until=retry.next_attempt_at)

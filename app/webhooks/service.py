@@ -1,0 +1,115 @@
+"""Webhooks: validation and storage. The secret is sealed like data source credentials."""
+
+from __future__ import annotations
+
+import uuid
+
+import anyio
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import Schedule, Webhook
+from app.errors import InvalidInput, not_found
+from app.settings import Settings
+from app.sources.credentials import CredentialVault
+from app.webhooks.addresses import AddressRefused, check_destination
+from app.webhooks.events import RUN_EVENTS
+from app.webhooks.signing import new_secret
+
+Problems = list[dict[str, str]]
+
+
+async def get_owned(db: AsyncSession, user_id: uuid.UUID, webhook_id: uuid.UUID) -> Webhook:
+    webhook = await db.get(Webhook, webhook_id)
+    if webhook is None or webhook.user_id != user_id:
+        raise not_found("Webhook")
+    return webhook
+
+
+async def _url_problems(settings: Settings, url: str) -> Problems:
+    try:
+        await anyio.to_thread.run_sync(check_destination, url, settings.webhook_allow_private)
+    except AddressRefused as refused:
+        return [{"field": "url", "message": str(refused)}]
+    return []
+
+
+def _event_problems(events: list[str]) -> Problems:
+    unknown = [e for e in events if e not in RUN_EVENTS]
+    if not events or unknown:
+        what = f"unknown event(s) {', '.join(unknown)}; " if unknown else ""
+        return [{"field": "events", "message": f"{what}use one or more of {', '.join(RUN_EVENTS)}"}]
+    return []
+
+
+async def _schedule_problems(db: AsyncSession, user_id: uuid.UUID, schedule_ids: list[str] | None) -> Problems:
+    if not schedule_ids:
+        return []
+    wanted: set[uuid.UUID] = set()
+    for raw in schedule_ids:
+        try:
+            wanted.add(uuid.UUID(raw))
+        except ValueError:
+            return [{"field": "scheduleIds", "message": f"{raw!r} is not a schedule id"}]
+    owned = set((await db.scalars(select(Schedule.id).where(Schedule.user_id == user_id, Schedule.id.in_(wanted)))).all())
+    missing = sorted(str(s) for s in wanted - owned)
+    return [{"field": "scheduleIds", "message": f"no schedule with id {', '.join(missing)}"}] if missing else []
+
+
+async def create(
+    db: AsyncSession,
+    settings: Settings,
+    user_id: uuid.UUID,
+    url: str,
+    events: list[str],
+    secret: str | None,
+    is_enabled: bool,
+    schedule_ids: list[str] | None,
+) -> tuple[Webhook, str]:
+    problems = await _url_problems(settings, url) + _event_problems(events)
+    problems += await _schedule_problems(db, user_id, schedule_ids)
+    if secret is not None and len(secret) < 16:
+        problems.append({"field": "secret", "message": "must be at least 16 characters (or leave it out to get one)"})
+    if problems:
+        raise InvalidInput(problems, "Invalid webhook: see details")
+    secret = secret or new_secret()
+    webhook = Webhook(
+        user_id=user_id,
+        url=url,
+        events=list(dict.fromkeys(events)),
+        secret_encrypted=CredentialVault(settings.secret_key).seal({"secret": secret}),
+        is_enabled=is_enabled,
+        schedule_ids=sorted(set(schedule_ids)) if schedule_ids else None,
+    )
+    db.add(webhook)
+    await db.flush()
+    return webhook, secret
+
+
+async def update(
+    db: AsyncSession,
+    settings: Settings,
+    webhook: Webhook,
+    url: str | None,
+    events: list[str] | None,
+    is_enabled: bool | None,
+    schedule_ids: list[str] | None,
+) -> Webhook:
+    problems: Problems = []
+    if url is not None:
+        problems += await _url_problems(settings, url)
+    if events is not None:
+        problems += _event_problems(events)
+    problems += await _schedule_problems(db, webhook.user_id, schedule_ids)
+    if problems:
+        raise InvalidInput(problems, "Invalid webhook: see details")
+    if url is not None:
+        webhook.url = url
+    if events is not None:
+        webhook.events = list(dict.fromkeys(events))
+    if is_enabled is not None:
+        webhook.is_enabled = is_enabled
+    if schedule_ids is not None:
+        webhook.schedule_ids = sorted(set(schedule_ids)) or None
+    await db.flush()
+    return webhook

@@ -1,0 +1,181 @@
+"""Signed webhooks for sync events, delivered by the worker to a real HTTP receiver."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+
+from app.main import create_app
+from app.settings import load_settings
+from tests.conftest import ApiUser, register
+from tests.sync.tables import write_table
+from tests.webhooks.receiver import Receiver, start_receiver
+
+pytestmark = pytest.mark.usefixtures("worker")
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    receiver, server = start_receiver()
+    yield receiver
+    server.shutdown()
+
+
+def synced_schedule(user: ApiUser, tmp_path: Path, rows: list[list[str]], **config: Any) -> tuple[str, Path]:
+    table = write_table(tmp_path / "t.csv", ["id", "name"], rows)
+    return user.schedule(user.data_source(), user.target_file(), path=str(table), **config), table
+
+
+def webhook(user: ApiUser, url: str, events: list[str], **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = user.ok("POST", "/api/webhooks", json={"url": url, "events": events, **extra})["webhook"]
+    return body
+
+
+def test_a_changing_sync_sends_signed_success_and_changed_events_once(user: ApiUser, receiver: Receiver, tmp_path: Path) -> None:
+    hook = webhook(user, receiver.url, ["sync.success", "sync.changed", "sync.failure"])
+    schedule_id, _ = synced_schedule(user, tmp_path, [["1", "a"], ["2", "b"]])
+
+    result = user.ok("POST", f"/api/sync/schedules/{schedule_id}/sync")["syncResult"]
+
+    received = receiver.wait_for(2)
+    time.sleep(1)  # nothing more may arrive
+    assert len(receiver.received) == 2
+    assert sorted(r.event["type"] for r in received) == ["sync.changed", "sync.success"]
+    for delivery in received:
+        assert delivery.signature_valid(hook["secret"])
+        assert delivery.headers["x-datasync-event"] == delivery.event["type"]
+        assert delivery.headers["x-datasync-delivery"] == delivery.event["id"]
+        data = delivery.event["data"]
+        assert data["runId"] == result["runId"] and data["scheduleId"] == schedule_id
+        assert data["status"] == "success" and data["rowCount"] == 2
+        assert data["changes"] == {"added": 2, "updated": 0, "deleted": 0}
+        assert data["fileVersion"] == 1 and data["error"] is None
+
+
+def test_a_tampered_body_fails_the_receivers_check(user: ApiUser, receiver: Receiver, tmp_path: Path) -> None:
+    hook = webhook(user, receiver.url, ["sync.success"])
+    schedule_id, _ = synced_schedule(user, tmp_path, [["1", "a"]])
+    user.ok("POST", f"/api/sync/schedules/{schedule_id}/sync")
+    (delivery,) = receiver.wait_for(1)
+    delivery.body = delivery.body.replace(b'"success"', b'"error"')
+    assert not delivery.signature_valid(hook["secret"])
+
+
+def test_an_unchanged_sync_sends_success_without_changed(user: ApiUser, receiver: Receiver, tmp_path: Path) -> None:
+    schedule_id, _ = synced_schedule(user, tmp_path, [["1", "a"]])
+    user.ok("POST", f"/api/sync/schedules/{schedule_id}/sync")
+    webhook(user, receiver.url, ["sync.success", "sync.changed"])
+    user.ok("POST", f"/api/sync/schedules/{schedule_id}/sync")
+    received = receiver.wait_for(1)
+    time.sleep(1)
+    assert [r.event["type"] for r in receiver.received] == ["sync.success"]
+    assert received[0].event["data"]["changes"] == {"added": 0, "updated": 0, "deleted": 0}
+
+
+def test_a_held_sync_sends_failure_and_held(user: ApiUser, receiver: Receiver, tmp_path: Path) -> None:
+    schedule_id, table = synced_schedule(user, tmp_path, [[str(i), "x"] for i in range(10)])
+    user.ok("POST", f"/api/sync/schedules/{schedule_id}/sync")
+    webhook(user, receiver.url, ["sync.failure", "sync.held"])
+    write_table(table, ["id", "name"], [["1", "x"]])
+    assert user.post(f"/api/sync/schedules/{schedule_id}/sync").status_code == 500
+    received = receiver.wait_for(2)
+    assert sorted(r.event["type"] for r in received) == ["sync.failure", "sync.held"]
+    assert all("Safety hold" in r.event["data"]["error"] for r in received)
+
+
+def test_a_receiver_failing_twice_gets_three_attempts_all_logged(user: ApiUser, receiver: Receiver, tmp_path: Path) -> None:
+    receiver.statuses = [500, 500]
+    hook = webhook(user, receiver.url, ["sync.success"])
+    schedule_id, _ = synced_schedule(user, tmp_path, [["1", "a"]])
+    user.ok("POST", f"/api/sync/schedules/{schedule_id}/sync")
+
+    received = receiver.wait_for(3, timeout=30)
+
+    assert len(received) == 3
+    assert len({r.headers["x-datasync-delivery"] for r in received}) == 1  # one event, three tries
+    assert [r.headers["x-datasync-attempt"] for r in received] == ["1", "2", "3"]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        log = user.ok("GET", f"/api/webhooks/{hook['id']}/deliveries")["deliveries"]
+        if log and log[0]["status"] == "success":
+            break
+        time.sleep(0.2)
+    assert [(d["attempt"], d["status"], d["statusCode"]) for d in reversed(log)] == [
+        (1, "failed", 500),
+        (2, "failed", 500),
+        (3, "success", 200),
+    ]
+    assert log[-1]["responseBody"] == "receiver is down" and log[-1]["durationMs"] is not None
+
+
+def test_disabled_and_deleted_webhooks_get_nothing(user: ApiUser, receiver: Receiver, tmp_path: Path) -> None:
+    disabled = webhook(user, receiver.url, ["sync.success"])
+    user.ok("PATCH", f"/api/webhooks/{disabled['id']}", json={"isEnabled": False})
+    deleted = webhook(user, receiver.url, ["sync.success"])
+    user.ok("DELETE", f"/api/webhooks/{deleted['id']}")
+    schedule_id, _ = synced_schedule(user, tmp_path, [["1", "a"]])
+    user.ok("POST", f"/api/sync/schedules/{schedule_id}/sync")
+    time.sleep(1.5)
+    assert receiver.received == []
+
+
+def test_a_schedule_filter_limits_events_to_those_schedules(user: ApiUser, receiver: Receiver, tmp_path: Path) -> None:
+    watched, _ = synced_schedule(user, tmp_path, [["1", "a"]])
+    other = user.schedule(user.data_source(), user.target_file("other.csv"), path=str(tmp_path / "t.csv"))
+    webhook(user, receiver.url, ["sync.success"], scheduleIds=[watched])
+    user.ok("POST", f"/api/sync/schedules/{other}/sync")
+    user.ok("POST", f"/api/sync/schedules/{watched}/sync")
+    received = receiver.wait_for(1)
+    time.sleep(1)
+    assert [r.event["data"]["scheduleId"] for r in received] == [watched]
+
+
+def test_ping_is_sent_now_and_logged(user: ApiUser, receiver: Receiver) -> None:
+    hook = webhook(user, receiver.url, ["sync.success"], secret="a-secret-of-my-own-choosing")
+    assert "secret" in hook and hook["secret"] == "a-secret-of-my-own-choosing"
+    answer = user.ok("POST", f"/api/webhooks/{hook['id']}/test")
+    assert answer["delivery"]["status"] == "success" and answer["delivery"]["statusCode"] == 200
+    (ping,) = receiver.received
+    assert ping.event["type"] == "ping" and ping.signature_valid("a-secret-of-my-own-choosing")
+    assert "secret" not in user.ok("GET", f"/api/webhooks/{hook['id']}")["webhook"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"url": "ftp://example.com/x", "events": ["sync.success"]}, "url"),
+        ({"url": "not a url", "events": ["sync.success"]}, "url"),
+        ({"url": "https://user:pw@example.com/x", "events": ["sync.success"]}, "url"),
+        ({"url": "http://127.0.0.1:9/x", "events": ["sync.exploded"]}, "events"),
+        ({"url": "http://127.0.0.1:9/x", "events": []}, "events"),
+        ({"url": "http://127.0.0.1:9/x", "events": ["sync.success"], "secret": "short"}, "secret"),
+        ({"url": "http://127.0.0.1:9/x", "events": ["sync.success"], "scheduleIds": ["nope"]}, "scheduleIds"),
+    ],
+)
+def test_bad_webhooks_are_refused_naming_the_field(user: ApiUser, body: dict[str, Any], field: str) -> None:
+    response = user.post("/api/webhooks", json=body)
+    assert response.status_code == 400
+    assert field in [d["field"] for d in response.json()["details"]]
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8080/x", "http://localhost/x", "http://10.0.0.8/x", "http://169.254.169.254/latest", "http://[::1]/x"])
+def test_private_addresses_are_refused_unless_the_operator_allows_them(service_env: dict[str, str], url: str) -> None:
+    strict = load_settings({**service_env, "WEBHOOK_ALLOW_PRIVATE": "false"})
+    with TestClient(create_app(strict)) as client:
+        user = register(client)
+        response = user.post("/api/webhooks", json={"url": url, "events": ["sync.success"]})
+    assert response.status_code == 400
+    assert "non-public address" in response.json()["details"][0]["message"]
+
+
+def test_other_users_webhooks_are_invisible(user: ApiUser, other_user: ApiUser, receiver: Receiver) -> None:
+    hook = webhook(user, receiver.url, ["sync.success"])
+    for method in ("GET", "PATCH", "DELETE"):
+        assert other_user.request(method, f"/api/webhooks/{hook['id']}", json={}).status_code == 404
+    assert other_user.get(f"/api/webhooks/{hook['id']}/deliveries").status_code == 404
+    assert other_user.ok("GET", "/api/webhooks")["webhooks"] == []
