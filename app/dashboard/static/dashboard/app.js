@@ -121,7 +121,7 @@ async function route() {
   if (ctx.signal.aborted) return;
   const nodes = [content].flat(Infinity).filter(Boolean);
   if (message) {
-    const heading = nodes.findIndex((n) => n.tagName === 'H1');
+    const heading = nodes.findIndex((n) => n.tagName === 'H1' || n.querySelector?.('h1'));
     nodes.splice(heading + 1, 0, notice(message.startsWith('Your session') ? 'warning' : 'success', message));
   }
   main.replaceChildren(...nodes);

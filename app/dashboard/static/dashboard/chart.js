@@ -4,7 +4,6 @@
 import { h, num, utcText } from './dom.js';
 
 const NS = 'http://www.w3.org/2000/svg';
-const W = 640;
 const H = 200;
 const PAD = { left: 52, right: 52, top: 14, bottom: 30 };
 
@@ -25,6 +24,8 @@ const seconds = (ms) => `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)}s`;
  * @returns {HTMLElement} a `<figure>`
  */
 export function runChart(history, titleText) {
+  // Drawn for the screen it is on: a phone gets a narrower canvas, so labels stay legible.
+  const W = Math.round(Math.min(640, Math.max(320, window.innerWidth - 64)));
   const runs = history.filter((r) => r.status === 'success' || r.status === 'error').slice(0, 30).reverse();
   if (!runs.length) return h('p', { class: 'muted' }, 'The chart appears after the first finished run.');
   const maxRows = Math.max(1, ...runs.map((r) => r.rowCount || 0));

@@ -103,7 +103,7 @@ export function showErrors(form, error) {
   const summary = /** @type {HTMLElement} */ (form.querySelector('.form-errors'));
   summary.replaceChildren(
     h('p', null, error.message),
-    unplaced.length ? h('ul', null, unplaced.map((d) => h('li', null, `${d.field}: ${d.message}`))) : null,
+    unplaced.length ? h('ul', null, unplaced.map((d) => h('li', null, `${d.field}: ${d.message}`))) : '',
   );
   summary.hidden = false;
   (first || summary).focus();

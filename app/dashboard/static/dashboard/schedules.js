@@ -126,7 +126,7 @@ export function scheduleFacts(s) {
     fact('Rows', num(s.lastSyncRowCount)),
     fact('Duration', s.lastSyncDuration || '—'),
     s.lastSyncStatus === 'error' && s.lastSyncError ? fact('Last error', h('span', { class: 'error-text' }, s.lastSyncError)) : null,
-  ];
+  ].filter(Boolean);
 }
 
 /** @param {import('./app.js').ViewContext} ctx */
@@ -195,7 +195,7 @@ export async function scheduleFormView(ctx) {
       field({ label: 'Primary key column(s)', field: 'config.primaryKey', value: key, hint: 'Comma-separated. Lets a sync report updated rows, not just added and deleted.' }),
       field({ label: 'Header row', field: 'config.headerRow', type: 'number', value: config.headerRow, hint: 'Default 1.', attrs: { inputmode: 'numeric', min: 1 } }),
       field({ label: 'Safety hold: maximum row drop (%)', field: 'config.maxRowDropPercent', type: 'number', value: config.maxRowDropPercent, hint: 'Default 50: a sync that loses more rows than this leaves the CSV untouched.', attrs: { inputmode: 'numeric', min: 0, max: 100 } }),
-      spec ? field({ label: 'Other options (JSON)', field: 'config', type: 'textarea', value: restText, attrs: { rows: 2, spellcheck: 'false' } }) : null);
+      spec ? field({ label: 'Other options (JSON)', field: 'config', type: 'textarea', value: restText, attrs: { rows: 2, spellcheck: 'false' } }) : '');
   };
   frequencySelect.addEventListener('change', showTiming);
   sourceSelect.addEventListener('change', renderSelection);

@@ -122,7 +122,7 @@ export async function sourceFormView(ctx) {
   function renderTypeFields() {
     const spec = SOURCE_TYPES[chosen];
     const keepHint = existing ? 'Leave the credentials empty to keep the stored ones.' : null;
-    credentials.replaceChildren(h('legend', null, 'Credentials'), keepHint ? h('p', { class: 'hint' }, keepHint) : null);
+    credentials.replaceChildren(h('legend', null, 'Credentials'), keepHint ? h('p', { class: 'hint' }, keepHint) : '');
     settingsBox.replaceChildren(h('legend', null, 'Settings'));
     advanced.replaceChildren(h('summary', null, 'Advanced settings'));
     const known = new Set();
