@@ -15,10 +15,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import google.auth.exceptions
 import requests
 from google.auth.credentials import Credentials
+from google.auth.transport.requests import AuthorizedSession
 from google.auth.transport.requests import Request as GoogleAuthRequest
 from google.oauth2 import credentials as user_credentials
 from google.oauth2 import service_account
@@ -111,14 +113,21 @@ class SheetsHTTPClient(HTTPClient):
         auth: Credentials,
         *,
         api_root: str = DEFAULT_SHEETS_API_ROOT,
+        token_uri: str = DEFAULT_TOKEN_URI,
         timeout: tuple[float, float] = (10.0, 60.0),
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
     ) -> None:
-        super().__init__(auth)
+        # google-auth refreshes tokens through the session's `auth_request`; ours reaches
+        # the token endpoint only (see TokenEndpointOnly for why).
+        fence = TokenEndpointOnly(token_uri, timeout)
+        session = AuthorizedSession(auth, auth_request=fence)  # type: ignore[no-untyped-call]
+        super().__init__(auth, session=session)
+        self.auth = auth  # gspread sets it only when it builds the session itself
         self.set_timeout(timeout)
         self.api_root = api_root.rstrip("/")
+        self.token_uri = token_uri
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self._rng = rng or random.Random()
@@ -181,15 +190,22 @@ class SheetsHTTPClient(HTTPClient):
         self.waited += wait
 
 
+def token_endpoint(credentials: JSON, token_uri: str | None) -> str:
+    """Where tokens come from: the `tokenUri` setting, else the key's own `token_uri`,
+    else Google's."""
+    if token_uri:
+        return token_uri
+    key_uri = credentials.get("serviceAccountInfo", {}).get("token_uri")
+    return key_uri if isinstance(key_uri, str) and key_uri else DEFAULT_TOKEN_URI
+
+
 def build_credentials(credentials: JSON, token_uri: str | None) -> Credentials:
     """google-auth credentials for the data source, read-only scope. Raises AuthError when
     the key cannot even be loaded (a mangled private key)."""
     if "serviceAccountInfo" in credentials:
         info = dict(credentials["serviceAccountInfo"])
         info.setdefault("type", "service_account")
-        if token_uri:
-            info["token_uri"] = token_uri  # the `tokenUri` setting overrides the key's
-        info.setdefault("token_uri", DEFAULT_TOKEN_URI)
+        info["token_uri"] = token_endpoint(credentials, token_uri)
         try:
             return service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call,no-any-return]
                 info, scopes=[READONLY_SCOPE]
@@ -203,7 +219,7 @@ def build_credentials(credentials: JSON, token_uri: str | None) -> Credentials:
     return user_credentials.Credentials(  # type: ignore[no-untyped-call]
         token=None,
         refresh_token=oauth["refreshToken"],
-        token_uri=token_uri or DEFAULT_TOKEN_URI,
+        token_uri=token_endpoint(credentials, token_uri),
         client_id=oauth["clientId"],
         client_secret=oauth["clientSecret"],
         scopes=[READONLY_SCOPE],
@@ -245,11 +261,28 @@ class ValuesRead:
     response_bytes: int
 
 
-class _TimedAuthRequest(GoogleAuthRequest):
-    """google-auth's transport with our timeout (its own default is 120 s)."""
+class TokenEndpointOnly(GoogleAuthRequest):
+    """google-auth's transport with our timeout (its own default is 120 s) that sends
+    nothing anywhere but the data source's token endpoint.
 
-    def __init__(self, timeout: Any) -> None:
+    Why the fence: since 2.55 google-auth's service-account credentials start a background
+    "Regional Access Boundary" (formerly "trust boundary") lookup after a token refresh:
+    `GET https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/{email}/
+    allowedLocations` carrying the access token, through this transport. The host is fixed
+    whatever `token_uri` says, so a deployment using private endpoints (`sheetsBaseUrl`,
+    `tokenUri`) would still send its tokens to a public Google host, and a worker without
+    Internet access would wait on it. There is no public switch to turn the lookup off (as of
+    google-auth 2.62): the opt-in variable GOOGLE_AUTH_TRUST_BOUNDARY_ENABLED is deprecated
+    and ignored; only a non-default universe domain skips it, and that also replaces the
+    token endpoint with self-signed JWTs. So the lookup is refused here, before any network
+    I/O; google-auth treats that as a failed lookup (it logs at debug level, backs off for
+    15 minutes, and sends requests without the optional `x-allowed-locations` header),
+    which is what it does whenever the lookup endpoint is unreachable."""
+
+    def __init__(self, token_uri: str, timeout: Any) -> None:
         super().__init__()
+        self.token_uri = token_uri
+        self._token_host = (urlsplit(token_uri).hostname or "").lower()
         self._timeout = timeout
 
     def __call__(
@@ -261,6 +294,12 @@ class _TimedAuthRequest(GoogleAuthRequest):
         timeout: Any = None,
         **kwargs: Any,
     ) -> Any:
+        host = (urlsplit(url).hostname or "").lower()
+        if host != self._token_host:
+            raise google.auth.exceptions.TransportError(  # type: ignore[no-untyped-call]
+                f"DataSync sends Google credentials only to the token endpoint "
+                f"{self.token_uri}; refused {method} {url.split('?', 1)[0]}"
+            )
         return super().__call__(  # type: ignore[no-untyped-call]
             url, method, body, headers, timeout=timeout or self._timeout, **kwargs
         )
@@ -274,6 +313,7 @@ class GoogleSheetsAPI:
         credentials: Credentials,
         *,
         api_root: str,
+        token_uri: str,
         timeout_seconds: float,
         retry: RetryPolicy,
         sleep: Callable[[float], None] = time.sleep,
@@ -282,7 +322,12 @@ class GoogleSheetsAPI:
         # Connecting should take seconds even when reading a large chunk takes a minute.
         timeout = (min(timeout_seconds, 15.0), timeout_seconds)
         self.http = SheetsHTTPClient(
-            credentials, api_root=api_root, timeout=timeout, retry=retry, sleep=sleep
+            credentials,
+            api_root=api_root,
+            token_uri=token_uri,
+            timeout=timeout,
+            retry=retry,
+            sleep=sleep,
         )
 
     def close(self) -> None:
@@ -298,7 +343,7 @@ class GoogleSheetsAPI:
         """Fetches an access token now, so a credentials problem surfaces on its own."""
         # Not through the AuthorizedSession: it would refresh the credentials itself
         # before sending the refresh request (gspread's own `login()` does that).
-        request = _TimedAuthRequest(self.http.timeout)
+        request = TokenEndpointOnly(self.http.token_uri, self.http.timeout)
         attempt = 0
         while True:
             try:

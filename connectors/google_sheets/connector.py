@@ -8,7 +8,12 @@ from typing import ClassVar
 
 from connectors.base import JSON, ConfigError, Environment, Problem, ProgressCallback, Table
 from connectors.google_sheets.a1 import spreadsheet_id_from
-from connectors.google_sheets.api import GoogleSheetsAPI, RetryPolicy, build_credentials
+from connectors.google_sheets.api import (
+    GoogleSheetsAPI,
+    RetryPolicy,
+    build_credentials,
+    token_endpoint,
+)
 from connectors.google_sheets.endpoints import DEFAULT_SHEETS_API_ROOT
 from connectors.google_sheets.reader import SheetReader
 from connectors.google_sheets.selection import (
@@ -103,12 +108,14 @@ class GoogleSheetsConnector:
         problems = self.validate_credentials(self._credentials, self._settings, self._env)
         if problems:
             raise ConfigError(f"{problems[0].field} {problems[0].message}", field=problems[0].field)
-        credentials = build_credentials(self._credentials, self._settings.get("tokenUri"))
+        token_uri = token_endpoint(self._credentials, self._settings.get("tokenUri"))
+        credentials = build_credentials(self._credentials, token_uri)
         budget = self._settings.get("retryBudgetSeconds")
         retry = RetryPolicy() if budget is None else RetryPolicy(budget_seconds=float(budget))
         return GoogleSheetsAPI(
             credentials,
             api_root=self._settings.get("sheetsBaseUrl") or DEFAULT_SHEETS_API_ROOT,
+            token_uri=token_uri,
             timeout_seconds=self._env.http_timeout_seconds,
             retry=retry,
             sleep=self._sleep,

@@ -54,6 +54,7 @@ from connectors.google_sheets.rows import (
 )
 from tests.standins.sheets import ServiceAccountKey, start_standin_process, write_state_file
 from tests.standins.sheets.control import InThreadStandIn
+from tests.standins.sheets.egress import recording_proxy
 from tests.standins.sheets.fixtures import (  # noqa: F401  (pytest fixtures)
     OAUTH_CLIENT_ID,
     REVOKED_REFRESH_TOKEN,
@@ -437,6 +438,18 @@ def test_connection_test_reports_spreadsheet_title_and_sheet_names(
     }
 
 
+def test_a_throttled_connection_test_says_when_to_try_again_not_that_a_sync_will_retry(
+    sheets_standin: InThreadStandIn, make_sheets_connector: ConnectorFactory
+) -> None:
+    load_sales(sheets_standin)
+    sheets_standin.add_fault(429, times=None, retry_after=20)
+    with pytest.raises(TransientError) as error:
+        make_sheets_connector(retryBudgetSeconds=0).test({"spreadsheetId": SHEET_ID})
+    assert "429 RESOURCE_EXHAUSTED" in error.value.message
+    assert "Google asked to wait 20 s before trying again." in error.value.message
+    assert "retried" not in error.value.message and "sync" not in error.value.message.lower()
+
+
 def test_connection_test_without_a_spreadsheet_only_obtains_a_token(
     sheets_standin: InThreadStandIn, make_sheets_connector: ConnectorFactory
 ) -> None:
@@ -541,6 +554,49 @@ def test_connector_declares_its_type_and_selection_keys() -> None:
     assert "range" in GoogleSheetsConnector.selection_keys
 
 
+# -- where credentials may go ------------------------------------------------------------------
+
+
+def test_google_tokens_are_sent_nowhere_but_the_configured_endpoints(
+    sheets_standin: InThreadStandIn,
+    make_sheets_connector: ConnectorFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """google-auth (2.55+) follows each service-account token with a background lookup at
+    iamcredentials.googleapis.com that no public setting turns off; with private endpoints
+    configured, not even that may leave the worker. The recording proxy stands in for the
+    Internet: anything not bound for 127.0.0.1 would show up in it."""
+    load_sales(sheets_standin)
+    with recording_proxy() as internet:
+        for name, value in internet.env().items():
+            monkeypatch.setenv(name, value)
+        connector = make_sheets_connector()
+        assert connector.test({"spreadsheetId": SHEET_ID})["spreadsheetTitle"] == "Sales 2024"
+        assert len(read_all(fetch(connector, sheetName="Sales Data"))) == 5
+        sheets_standin.expire_access_tokens()  # a refresh mid-run triggers it again
+        assert len(read_all(fetch(connector, sheetName="Sales Data"))) == 5
+        time.sleep(0.5)  # the lookup would run on a background thread
+    assert internet.requests == []
+    paths = {r["path"] for r in sheets_standin.requests()}
+    assert paths <= {
+        "/token",
+        f"/v4/spreadsheets/{SHEET_ID}",
+        f"/v4/spreadsheets/{SHEET_ID}/values/'Sales Data'!1:1000",
+    }
+
+
+def test_the_keys_own_token_uri_is_used_when_no_token_uri_setting_is_given(
+    sheets_standin: InThreadStandIn,
+    sheets_env: Environment,
+    service_account_key: ServiceAccountKey,
+) -> None:
+    load_sales(sheets_standin)
+    key = {"serviceAccountInfo": service_account_key.info(token_uri=sheets_standin.token_uri)}
+    connector = GoogleSheetsConnector(key, {"sheetsBaseUrl": sheets_standin.url}, sheets_env)
+    assert len(read_all(fetch(connector, sheetName="Sales Data"))) == 5
+    assert sheets_standin.requests()[0]["path"] == "/token"
+
+
 # -- the stand-in itself, through gspread's own high-level API -------------------------------
 
 
@@ -550,7 +606,9 @@ def test_standin_answers_gspread_batch_get_like_the_sheets_api(
     load_sales(sheets_standin)
     key_info = {**service_account_key.info(), "token_uri": sheets_standin.token_uri}
     http = SheetsHTTPClient(
-        build_credentials({"serviceAccountInfo": key_info}, None), api_root=sheets_standin.url
+        build_credentials({"serviceAccountInfo": key_info}, None),
+        api_root=sheets_standin.url,
+        token_uri=sheets_standin.token_uri,
     )
     worksheet = gspread.Spreadsheet(http, {"id": SHEET_ID}).worksheet("Sales Data")
     first, blank, report = worksheet.batch_get(["A1:B2", "A5:C5", "G1:G3"])

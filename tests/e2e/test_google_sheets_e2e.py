@@ -32,12 +32,13 @@ from tests.standins.sheets.fixtures import (
     OAUTH_CLIENT_SECRET,
     REVOKED_REFRESH_TOKEN,
     oauth_credentials,
-    service_account_key,  # noqa: F401 - a fixture
 )
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "google_sheets"
 REFERENCE_SHEET = json.loads((FIXTURES / "reference_example.json").read_text())
-REFERENCE_CSV = list(csv.reader(io.StringIO((FIXTURES / "reference_example.formatted.csv").read_text())))
+REFERENCE_CSV = list(
+    csv.reader(io.StringIO((FIXTURES / "reference_example.formatted.csv").read_text()))
+)
 HEADER = REFERENCE_CSV[0]
 
 
@@ -61,6 +62,12 @@ def reference_schedule_body(data_source_id: str, target_file_id: str) -> dict[st
 
 
 @pytest.fixture(scope="module")
+def service_account_key() -> ServiceAccountKey:
+    """A key made now, the JSON a user would paste into DataSync."""
+    return ServiceAccountKey.generate()
+
+
+@pytest.fixture(scope="module")
 def standin_process() -> Iterator[StandInProcess]:
     process = start_standin_process()
     yield process
@@ -68,7 +75,9 @@ def standin_process() -> Iterator[StandInProcess]:
 
 
 @pytest.fixture
-def sheets(standin_process: StandInProcess, service_account_key: ServiceAccountKey) -> StandInProcess:
+def sheets(
+    standin_process: StandInProcess, service_account_key: ServiceAccountKey
+) -> StandInProcess:
     """The stand-in, reset: it knows the service account, one OAuth client with a good and a
     revoked refresh token, and holds the reference example spreadsheet `1ABC-DEF`."""
     standin_process.reset()
@@ -91,7 +100,19 @@ def private_redis() -> Iterator[str]:
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="sheets-e2e-redis-") as workdir:
         process = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", workdir],
+            [
+                binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                workdir,
+            ],
             stdout=subprocess.DEVNULL,
         )
         wait_for_port(port)
@@ -101,7 +122,9 @@ def private_redis() -> Iterator[str]:
 
 
 @pytest.fixture
-def service(isolated_service: Callable[..., IsolatedService], private_redis: str) -> IsolatedService:
+def service(
+    isolated_service: Callable[..., IsolatedService], private_redis: str
+) -> IsolatedService:
     return isolated_service(REDIS_URL=private_redis)
 
 
@@ -174,7 +197,9 @@ def assert_same_cells(actual: list[list[str]], expected: list[list[str]]) -> Non
     """Row by row and cell by cell, so a failure names the first differing cell."""
     for number, (got, want) in enumerate(zip(actual, expected, strict=False), start=1):
         for column, (cell, wanted) in enumerate(zip(got, want, strict=True)):
-            assert cell == wanted, f"row {number}, column {HEADER[column]!r}: {cell!r} != {wanted!r}"
+            assert cell == wanted, (
+                f"row {number}, column {HEADER[column]!r}: {cell!r} != {wanted!r}"
+            )
     assert len(actual) == len(expected)
 
 
@@ -205,11 +230,16 @@ def utc(text: str) -> datetime:
 
 
 def test_reference_example_syncs_every_cell_then_sheet_edits_give_exact_change_counts(
-    service: IsolatedService, worker: None, sheets: StandInProcess, service_account_key: ServiceAccountKey
+    service: IsolatedService,
+    worker: None,
+    sheets: StandInProcess,
+    service_account_key: ServiceAccountKey,
 ) -> None:
     user = service.user
     file_id = user.target_file("sales-data.csv")
-    schedule_id = reference_schedule(user, google_source(user, sheets, service_account(service_account_key)), file_id)
+    schedule_id = reference_schedule(
+        user, google_source(user, sheets, service_account(service_account_key)), file_id
+    )
 
     result = sync(user, schedule_id)
 
@@ -225,10 +255,14 @@ def test_reference_example_syncs_every_cell_then_sheet_edits_give_exact_change_c
     seen = [(r["method"], r["path"], r["status"]) for r in sheets.requests()]
     assert seen[0] == ("POST", "/token", 200)
     reads = [path for _, path, status in seen if "/values/" in path and status == 200]
-    assert reads and all(path.startswith("/v4/spreadsheets/1ABC-DEF/values/'Sales Data'!A") for path in reads)
+    assert reads and all(
+        path.startswith("/v4/spreadsheets/1ABC-DEF/values/'Sales Data'!A") for path in reads
+    )
 
     # The user keys the schedule on "Order ID" and edits the sheet.
-    user.ok("PUT", f"/api/sync/schedules/{schedule_id}", json={"config": {"primaryKey": "Order ID"}})
+    user.ok(
+        "PUT", f"/api/sync/schedules/{schedule_id}", json={"config": {"primaryKey": "Order ID"}}
+    )
     rows = copy.deepcopy(REFERENCE_SHEET["sheets"][0]["rows"])
     expected = copy.deepcopy(REFERENCE_CSV)
     # Two orders edited: SO-10003 gets 20 units, SO-10010 a note (a cell that was empty).
@@ -251,7 +285,9 @@ def test_reference_example_syncs_every_cell_then_sheet_edits_give_exact_change_c
     assert result["changes"] == {"added": 4, "updated": 2, "deleted": 3}
     assert (result["rowCount"], result["fileVersion"]) == (151, 2)
     assert_same_cells(csv_rows(user, file_id), expected)
-    changes = list(csv.reader(io.StringIO(user.get(f"/api/sync/runs/{result['runId']}/changes").text)))
+    changes = list(
+        csv.reader(io.StringIO(user.get(f"/api/sync/runs/{result['runId']}/changes").text))
+    )
     assert changes[0] == ["_change", *HEADER]
     assert sorted((row[0], row[1]) for row in changes[1:]) == [
         *(("added", f"SO-2000{n}") for n in range(4)),
@@ -265,11 +301,16 @@ def test_reference_example_syncs_every_cell_then_sheet_edits_give_exact_change_c
 
 
 def test_throttled_syncs_wait_out_retry_after_within_budget_and_fail_cleanly_beyond_it(
-    service: IsolatedService, worker: None, sheets: StandInProcess, service_account_key: ServiceAccountKey
+    service: IsolatedService,
+    worker: None,
+    sheets: StandInProcess,
+    service_account_key: ServiceAccountKey,
 ) -> None:
     user = service.user
     file_id = user.target_file()
-    source_id = google_source(user, sheets, service_account(service_account_key), retryBudgetSeconds=2)
+    source_id = google_source(
+        user, sheets, service_account(service_account_key), retryBudgetSeconds=2
+    )
     schedule_id = reference_schedule(user, source_id, file_id)
 
     # One 429 asking for 1 s: within the 2 s budget, so the run waits and succeeds.
@@ -368,7 +409,11 @@ def test_a_throttled_connection_test_says_to_try_again_later_not_that_a_sync_wil
 ) -> None:
     user = service.user
     source_id = google_source(
-        user, sheets, service_account(service_account_key), spreadsheetId="1ABC-DEF", retryBudgetSeconds=0
+        user,
+        sheets,
+        service_account(service_account_key),
+        spreadsheetId="1ABC-DEF",
+        retryBudgetSeconds=0,
     )
     sheets.add_fault(429, times=None, retry_after=20)
 
@@ -410,13 +455,22 @@ def test_a_revoked_oauth_refresh_token_fails_cleanly_asking_the_user_to_reauthor
 
 
 def test_sync_failures_say_what_to_fix_and_following_the_advice_makes_the_sync_succeed(
-    service: IsolatedService, worker: None, sheets: StandInProcess, service_account_key: ServiceAccountKey
+    service: IsolatedService,
+    worker: None,
+    sheets: StandInProcess,
+    service_account_key: ServiceAccountKey,
 ) -> None:
     user = service.user
     source_id = google_source(user, sheets, service_account(service_account_key))
-    sheets.put_spreadsheet("PRIVATE-1", "Payroll", {"Sheet1": [["a"]]}, readers=["boss@example.com"])
-    unknown = user.schedule(source_id, user.target_file("a.csv"), spreadsheetId="NO-SUCH-1", sheetName="Sales Data")
-    unshared = user.schedule(source_id, user.target_file("b.csv"), spreadsheetId="PRIVATE-1", sheetName="Sheet1")
+    sheets.put_spreadsheet(
+        "PRIVATE-1", "Payroll", {"Sheet1": [["a"]]}, readers=["boss@example.com"]
+    )
+    unknown = user.schedule(
+        source_id, user.target_file("a.csv"), spreadsheetId="NO-SUCH-1", sheetName="Sales Data"
+    )
+    unshared = user.schedule(
+        source_id, user.target_file("b.csv"), spreadsheetId="PRIVATE-1", sheetName="Sheet1"
+    )
     file_id = user.target_file("c.csv")
     misnamed = user.schedule(source_id, file_id, spreadsheetId="1ABC-DEF", sheetName="sales data")
 
@@ -432,6 +486,10 @@ def test_sync_failures_say_what_to_fix_and_following_the_advice_makes_the_sync_s
 
     # The user pastes the sheet's URL and its exact title, as the messages suggest.
     url = "https://docs.google.com/spreadsheets/d/1ABC-DEF/edit#gid=0"
-    user.ok("PUT", f"/api/sync/schedules/{misnamed}", json={"config": {"spreadsheetId": url, "sheetName": "Sales Data"}})
+    user.ok(
+        "PUT",
+        f"/api/sync/schedules/{misnamed}",
+        json={"config": {"spreadsheetId": url, "sheetName": "Sales Data"}},
+    )
     assert sync(user, misnamed)["rowCount"] == 150
     assert_same_cells(csv_rows(user, file_id), REFERENCE_CSV)
