@@ -31,6 +31,8 @@ from app.schedules.controllers import ScheduleController
 from app.settings import Settings, get_settings
 from app.sources.controllers import DataSourceController
 from app.webhooks.controllers import WebhookController
+from app.metrics import MetricsController, count_request
+from app.logs import log_response
 from app.sync.csv_store import CsvStore
 from app.sync.queue import queue_client
 
@@ -43,6 +45,7 @@ CONTROLLERS = [
     RunController,
     WebhookController,
     HealthController,
+    MetricsController,
 ]
 
 
@@ -67,6 +70,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.settings = settings
         app.state.session_maker = sessions
         app.state.host_token_verifier = HostTokenVerifier(settings)
+        app.state.redis = redis
         try:
             yield
         finally:
@@ -102,7 +106,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "redis": Provide(lambda: redis, sync_to_thread=False),
             "queue": Provide(lambda: redis, sync_to_thread=False),
         },
-        before_send=[stamp_request_id, envelope_refused_preflight],
+        before_send=[stamp_request_id, envelope_refused_preflight, count_request, log_response],
         before_request=refuse_non_json_body,
         middleware=[
             DefineMiddleware(BearerAuthMiddleware, exclude=PUBLIC_PATHS),
@@ -143,4 +147,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             security=[{"BearerToken": []}],
         ),
         debug=False,
+        # Logging is configured once by app.logs (JSON lines); Litestar's own config would
+        # replace it, and its request logging can include bodies.
+        logging_config=None,
     )

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import anyio
+import structlog
 from arq.connections import ArqRedis
 from redis.asyncio.lock import Lock
 from sqlalchemy import select, update
@@ -96,6 +97,11 @@ class RunInputs:
 
 
 async def execute_run(ctx: EngineContext, run_id: uuid.UUID) -> None:
+    with structlog.contextvars.bound_contextvars(run_id=str(run_id)):
+        await _execute(ctx, run_id)
+
+
+async def _execute(ctx: EngineContext, run_id: uuid.UUID) -> None:
     started = time.monotonic()
     if not await _claim(ctx, run_id):
         return
@@ -103,6 +109,7 @@ async def execute_run(ctx: EngineContext, run_id: uuid.UUID) -> None:
     heartbeat = asyncio.create_task(_keep_heartbeat(ctx, run_id, progress))
     try:
         inputs = await _load_inputs(ctx, run_id)
+        structlog.contextvars.bind_contextvars(schedule_id=str(inputs.schedule_id))
         # One writer per target file, whichever schedules point at it. The lock expires
         # soon unless the heartbeat renews it, so a killed worker never blocks the file.
         lock = ctx.queue.lock(

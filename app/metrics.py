@@ -1,0 +1,155 @@
+"""`GET /metrics` in Prometheus text format, correct across any number of processes.
+
+Nothing is counted in process memory: run, row, lag and webhook figures are read from the
+SQL store at scrape time, queue depth from Redis, and HTTP requests are counted in one Redis
+hash by every API process. Any replica answers the same.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from litestar import Controller, Response, get
+from litestar.di import NamedDependency
+from litestar.types import Message
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+from redis.asyncio import Redis
+from sqlalchemy import case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.db.models import Schedule, SyncRun, WebhookDelivery, utcnow
+from app.settings import Settings
+
+log = logging.getLogger("datasync.api")
+
+HTTP_REQUESTS_KEY = "datasync:metrics:http-requests:{queue}"  # one per deployment
+DURATION_BUCKETS = (1, 5, 15, 60, 300, 900, 3600)  # seconds
+
+
+async def count_request(message: Message, scope: Any) -> None:
+    """`before_send` hook: one count per response, by method, route template and status."""
+    if message["type"] != "http.response.start" or scope.get("type") != "http":
+        return
+    state = scope["litestar_app"].state
+    redis: Redis | None = getattr(state, "redis", None)
+    if redis is None:
+        return
+    route = scope.get("path_template") or "unmatched"
+    key = HTTP_REQUESTS_KEY.format(queue=state.settings.queue_name)
+    try:
+        await redis.hincrby(key, f"{scope['method']} {route} {message['status']}", 1)
+    except Exception:  # counting must never fail a request
+        log.debug("could not count the request", exc_info=True)
+
+
+class _Snapshot(Collector):
+    def __init__(self, metrics: list[Metric]) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self.metrics
+
+
+def _histogram(name: str, doc: str, label: str, rows: Iterable[Any], buckets: tuple[int, ...]) -> HistogramMetricFamily:
+    family = HistogramMetricFamily(name, doc, labels=[label] if label else [])
+    for row in rows:
+        cumulative = [(str(float(b)), getattr(row, f"le_{b}") or 0) for b in buckets]
+        family.add_metric(
+            [row.label] if label else [], cumulative + [("+Inf", row.count)], sum_value=float(row.total or 0)
+        )
+    return family
+
+
+def _bucket_columns(seconds: Any, buckets: tuple[int, ...]) -> list[Any]:
+    return [func.sum(case((seconds <= b, 1), else_=0)).label(f"le_{b}") for b in buckets]
+
+
+async def _store_metrics(db: AsyncSession) -> list[Metric]:
+    runs = CounterMetricFamily("datasync_sync_runs", "Finished sync runs", labels=["status", "source_type"])
+    active = GaugeMetricFamily("datasync_sync_runs_active", "Queued or running sync runs", labels=["status", "source_type"])
+    rows = CounterMetricFamily("datasync_rows_synced", "Rows written by successful runs", labels=["source_type"])
+    for status, source_type, count, row_sum in await db.execute(
+        select(SyncRun.status, SyncRun.data_source_type, func.count(), func.sum(SyncRun.row_count)).group_by(
+            SyncRun.status, SyncRun.data_source_type
+        )
+    ):
+        if status in ("success", "error"):
+            runs.add_metric([status, source_type], count)
+        else:
+            active.add_metric([status, source_type], count)
+        if status == "success":
+            rows.add_metric([source_type], row_sum or 0)
+
+    duration = SyncRun.duration_ms / 1000.0
+    duration_rows = await db.execute(
+        select(
+            SyncRun.data_source_type.label("label"),
+            func.count().label("count"),
+            func.sum(duration).label("total"),
+            *_bucket_columns(duration, DURATION_BUCKETS),
+        )
+        .where(SyncRun.status.in_(("success", "error")), SyncRun.duration_ms.is_not(None))
+        .group_by(SyncRun.data_source_type)
+    )
+    durations = _histogram(
+        "datasync_sync_run_duration_seconds", "Sync run duration", "source_type", duration_rows, DURATION_BUCKETS
+    )
+
+    # Lag of the scheduler: how long after its slot a scheduled run was queued.
+    lag = GaugeMetricFamily("datasync_scheduler_lag_seconds", "Slot to enqueue delay of the latest scheduled run")
+    worst = GaugeMetricFamily("datasync_scheduler_lag_max_seconds", "Largest slot to enqueue delay in the last hour")
+    recent = (
+        await db.execute(
+            select(SyncRun.created_at, SyncRun.slot_at)
+            .where(SyncRun.trigger == "schedule", SyncRun.slot_at.is_not(None), SyncRun.created_at >= utcnow() - timedelta(hours=1))
+            .order_by(SyncRun.created_at.desc())
+        )
+    ).all()
+    lags = [max(0.0, (created - slot).total_seconds()) for created, slot in recent]
+    lag.add_metric([], lags[0] if lags else 0.0)
+    worst.add_metric([], max(lags, default=0.0))
+    oldest_due = await db.scalar(
+        select(func.min(Schedule.next_sync_at)).where(Schedule.enabled.is_(True), Schedule.next_sync_at <= utcnow())
+    )
+    overdue = GaugeMetricFamily("datasync_schedules_overdue_seconds", "How long the most overdue schedule has waited")
+    overdue.add_metric([], (utcnow() - oldest_due).total_seconds() if oldest_due else 0.0)
+
+    webhooks = CounterMetricFamily("datasync_webhook_deliveries", "Webhook delivery attempts", labels=["outcome"])
+    for outcome, count in await db.execute(
+        select(WebhookDelivery.status, func.count()).group_by(WebhookDelivery.status)
+    ):
+        webhooks.add_metric([outcome], count)
+    return [runs, active, rows, durations, lag, worst, overdue, webhooks]
+
+
+async def _redis_metrics(redis: Redis, queue_name: str) -> list[Metric]:
+    depth = GaugeMetricFamily("datasync_queue_depth", "Jobs waiting in the queue (due or deferred)")
+    depth.add_metric([], await redis.zcard(queue_name))
+    requests = CounterMetricFamily("datasync_http_requests", "HTTP requests answered", labels=["method", "route", "status"])
+    for field, count in (await redis.hgetall(HTTP_REQUESTS_KEY.format(queue=queue_name))).items():
+        method, route, status = field.decode().split(" ", 2)
+        requests.add_metric([method, route, status], int(count))
+    return [depth, requests]
+
+
+class MetricsController(Controller):
+    tags = ["Operations"]
+
+    @get("/metrics", operation_id="metrics", exclude_from_auth=True, include_in_schema=True)
+    async def metrics(
+        self,
+        session_maker: NamedDependency[async_sessionmaker[AsyncSession]],
+        redis: NamedDependency[Redis],
+        settings: NamedDependency[Settings],
+    ) -> Response[bytes]:
+        async with session_maker() as db:
+            families = await _store_metrics(db)
+        families += await _redis_metrics(redis, settings.queue_name)
+        registry = CollectorRegistry()
+        registry.register(_Snapshot(families))
+        return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
