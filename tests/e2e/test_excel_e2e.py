@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import secrets
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -21,11 +22,16 @@ from subprocess import Popen
 from typing import Any
 
 import pytest
+from litestar.testing import TestClient
 
 from app.db.engine import create_engine, session_factory
+from app.db.migrate import upgrade_to_head
 from app.db.models import DataSource
+from app.main import create_app
+from app.settings import Settings, load_settings
 from app.sources.credentials import CredentialVault
-from tests.conftest import IsolatedService, start_process, stop_process
+from tests.conftest import ApiUser, register, start_process, stop_process
+from tests.services import create_postgres_database
 from tests.standins.graph.fixtures import (  # noqa: F401 - fixtures
     FIXTURES,
     MicrosoftTenant,
@@ -48,7 +54,18 @@ PAGE_EXAMPLE: dict[str, Any] = {
     "config": {"workbookId": "01AZJL5P...", "worksheetName": "Customers", "syncTime": "06:00"},
 }
 WORKSHEETS = ["Customers", "Orders", "Q1 '24 (draft)"]
-HEADER = ["CustomerId", "AccountCode", "Name", "Joined", "LastOrderAt", "Balance", "Active", "Score", "CallTime", "Discount"]
+HEADER = [
+    "CustomerId",
+    "AccountCode",
+    "Name",
+    "Joined",
+    "LastOrderAt",
+    "Balance",
+    "Active",
+    "Score",
+    "CallTime",
+    "Discount",
+]
 
 
 def customers_rows() -> list[list[Any]]:
@@ -72,10 +89,12 @@ def assert_cells_equal(got: list[list[str]], want: list[list[str]]) -> None:
     for line, (got_row, want_row) in enumerate(zip(got, want, strict=True), start=1):
         assert len(got_row) == len(want_row), f"CSV line {line}: {got_row}"
         for column, got_cell, want_cell in zip(want[0], got_row, want_row, strict=True):
-            assert got_cell == want_cell, f"CSV line {line}, column {column}: {got_cell!r} != {want_cell!r}"
+            assert got_cell == want_cell, (
+                f"CSV line {line}, column {column}: {got_cell!r} != {want_cell!r}"
+            )
 
 
-def start_ready_worker(env: dict[str, str], log: Path, timeout: float = 30.0) -> Popen[bytes]:
+def start_ready_worker(env: dict[str, str], log: Path, timeout: float = 60.0) -> Popen[bytes]:
     """A worker process, returned once arq polls for jobs (so timings measure syncs, not
     the worker's imports)."""
     seen = log.read_text() if log.exists() else ""
@@ -89,25 +108,74 @@ def start_ready_worker(env: dict[str, str], log: Path, timeout: float = 30.0) ->
 
 
 @dataclass
-class ExcelService:
-    """The service under test (API in this process, one worker process) and a Microsoft
-    tenant in the stand-in that holds the reference page's Customers workbook."""
+class ServiceUnderTest:
+    """API (in this process) and one worker process with a store, queue and data directory of
+    their own, trusting the Graph stand-in's CA through REQUESTS_CA_BUNDLE."""
 
-    iso: IsolatedService
-    tenant: MicrosoftTenant
+    settings: Settings
+    env: dict[str, str]
+    client: TestClient[Any]
     worker_log: Path
-    start_worker: Callable[[], Popen[bytes]]
-    worker: Popen[bytes] | None = None
-
-    @property
-    def user(self) -> Any:
-        return self.iso.user
+    worker: Popen[bytes]
 
     def restart_worker(self) -> None:
         """A new worker process: what a deploy, a crash or another machine's worker sees."""
-        assert self.worker is not None
         stop_process(self.worker)
-        self.worker = self.start_worker()
+        self.worker = start_ready_worker(self.env, self.worker_log)
+
+
+@pytest.fixture(scope="module")
+def service(
+    database_url: str,
+    service_env: dict[str, str],
+    graph_standin: GraphStandIn,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[ServiceUnderTest]:
+    # What tests/conftest.py's `isolated_service` builds, once per module and store instead
+    # of once per test: a worker process takes seconds to start, and one worker per test
+    # would put this module far over its time budget. Tests stay apart by user and tenant.
+    tmp = tmp_path_factory.mktemp("excel-e2e")
+    drop: Callable[[], None] = lambda: None  # noqa: E731
+    if database_url.startswith("sqlite"):
+        url = f"sqlite:///{tmp / 'datasync.db'}"
+    else:
+        url, drop = create_postgres_database()
+    env = {
+        **service_env,
+        "DATABASE_URL": url,
+        "QUEUE_NAME": f"datasync-test:{secrets.token_hex(6)}",
+        "DATA_DIR": str(tmp / "data"),
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "REQUESTS_CA_BUNDLE": str(graph_standin.tls.bundle_file),
+    }
+    settings = load_settings(env)
+    upgrade_to_head(settings)
+    log = tmp / "worker.log"
+    with TestClient(create_app(settings)) as client:
+        running = ServiceUnderTest(settings, env, client, log, start_ready_worker(env, log))
+        try:
+            yield running
+        finally:
+            stop_process(running.worker)
+    drop()
+
+
+@dataclass
+class ExcelService:
+    """One test's view: its own user of the service and its own Microsoft tenant (app
+    registration, secret and drive) in the stand-in, whose drive holds the reference page's
+    Customers workbook under the page's workbookId."""
+
+    service: ServiceUnderTest
+    user: ApiUser
+    tenant: MicrosoftTenant
+
+    @property
+    def worker_log(self) -> Path:
+        return self.service.worker_log
+
+    def restart_worker(self) -> None:
+        self.service.restart_worker()
 
     def app_only_source(self, secret: str | None = None, **settings: Any) -> str:
         body = self.user.ok(
@@ -117,7 +185,11 @@ class ExcelService:
                 "name": "Contoso OneDrive",
                 "type": "microsoft-excel",
                 "credentials": self.tenant.app_only_credentials(secret),
-                "settings": {"driveId": self.tenant.drive_id, **self.tenant.endpoint_settings(), **settings},
+                "settings": {
+                    "driveId": self.tenant.drive_id,
+                    **self.tenant.endpoint_settings(),
+                    **settings,
+                },
             },
         )
         assert body["dataSource"]["hasCredentials"] is True
@@ -143,7 +215,9 @@ class ExcelService:
             "targetFileId": file_id,
             "config": {**PAGE_EXAMPLE["config"], **config},
         }
-        schedule: dict[str, Any] = self.user.ok("POST", "/api/sync/schedules", json=body)["schedule"]
+        schedule: dict[str, Any] = self.user.ok("POST", "/api/sync/schedules", json=body)[
+            "schedule"
+        ]
         return schedule
 
     def sync(self, schedule_id: str, wait: int = 60) -> dict[str, Any]:
@@ -167,7 +241,7 @@ class ExcelService:
         """The data source's credentials as the store holds them (decrypted here only)."""
 
         async def read() -> str:
-            engine = create_engine(self.iso.settings)
+            engine = create_engine(self.service.settings)
             async with session_factory(engine)() as db:
                 source = await db.get(DataSource, uuid.UUID(source_id))
                 assert source is not None
@@ -175,36 +249,21 @@ class ExcelService:
             await engine.dispose()
             return sealed
 
-        return CredentialVault(self.iso.settings.secret_key).open(asyncio.run(read()))
+        return CredentialVault(self.service.settings.secret_key).open(asyncio.run(read()))
 
 
 @pytest.fixture
-def excel(
-    isolated_service: Callable[..., IsolatedService],
-    graph_standin: GraphStandIn,
-    microsoft_tenant: MicrosoftTenant,
-    tmp_path: Path,
-) -> Iterator[ExcelService]:
-    iso = isolated_service(REQUESTS_CA_BUNDLE=str(graph_standin.tls.bundle_file))
-    microsoft_tenant.put_workbook(load_workbook_fixture("customers.workbook.json"), PAGE_WORKBOOK_ID)
-    log = tmp_path / "worker.log"
-    service = ExcelService(iso, microsoft_tenant, log, lambda: start_ready_worker(iso.env, log))
-    yield service
-    if service.worker is not None:
-        stop_process(service.worker)
-
-
-@pytest.fixture
-def worker_running(excel: ExcelService) -> ExcelService:
-    excel.worker = excel.start_worker()
-    return excel
+def excel(service: ServiceUnderTest, microsoft_tenant: MicrosoftTenant) -> ExcelService:
+    microsoft_tenant.put_workbook(
+        load_workbook_fixture("customers.workbook.json"), PAGE_WORKBOOK_ID
+    )
+    return ExcelService(service, register(service.client), microsoft_tenant)
 
 
 # --- the reference page's example ------------------------------------------------------------
 
 
-def test_reference_page_excel_example_syncs_customers_cell_by_cell(worker_running: ExcelService) -> None:
-    excel = worker_running
+def test_reference_page_excel_example_syncs_customers_cell_by_cell(excel: ExcelService) -> None:
     file_id = excel.user.target_file("customers.csv")
     schedule = excel.page_example_schedule(excel.app_only_source(), file_id)
     assert schedule["name"] == "Customer Database Daily Sync"
@@ -218,7 +277,11 @@ def test_reference_page_excel_example_syncs_customers_cell_by_cell(worker_runnin
     assert result["scheduleId"] == schedule["id"]
     assert result["status"] == "success"
     assert (result["rowCount"], result["columnCount"]) == (5, 10)
-    assert {k: result["changes"][k] for k in ("added", "updated", "deleted")} == {"added": 5, "updated": 0, "deleted": 0}
+    assert {k: result["changes"][k] for k in ("added", "updated", "deleted")} == {
+        "added": 5,
+        "updated": 0,
+        "deleted": 0,
+    }
     # Dates ISO, numbers without float noise, text (leading zeros, quotes, padding) as typed.
     assert_cells_equal(parse_csv(excel.content(file_id)), expected_customers_csv())
     file = excel.user.ok("GET", f"/api/files/{file_id}")["file"]
@@ -230,7 +293,9 @@ def test_reference_page_excel_example_syncs_customers_cell_by_cell(worker_runnin
     assert [status for _, _, status in excel.graph_requests("/range(")] == [200]
 
 
-def test_data_source_test_gets_a_token_and_lists_the_workbooks_worksheets(excel: ExcelService) -> None:
+def test_data_source_test_gets_a_token_and_lists_the_workbooks_worksheets(
+    excel: ExcelService,
+) -> None:
     with_workbook = excel.app_only_source(workbookId=PAGE_WORKBOOK_ID)
     without_workbook = excel.app_only_source()
 
@@ -238,7 +303,11 @@ def test_data_source_test_gets_a_token_and_lists_the_workbooks_worksheets(excel:
     token_only = excel.user.ok("POST", f"/api/data-sources/{without_workbook}/test")
 
     assert listed["message"] == "Connection OK"
-    assert listed["details"] == {"access": "app-only", "workbookId": PAGE_WORKBOOK_ID, "worksheets": WORKSHEETS}
+    assert listed["details"] == {
+        "access": "app-only",
+        "workbookId": PAGE_WORKBOOK_ID,
+        "worksheets": WORKSHEETS,
+    }
     assert token_only["details"] == {"access": "app-only"}
 
 
@@ -246,11 +315,12 @@ def test_data_source_test_gets_a_token_and_lists_the_workbooks_worksheets(excel:
 
 
 def test_edited_workbook_with_primary_key_reports_exact_counts_and_ignores_row_order(
-    worker_running: ExcelService,
+    excel: ExcelService,
 ) -> None:
-    excel = worker_running
     file_id = excel.user.target_file("customers.csv")
-    schedule = excel.page_example_schedule(excel.app_only_source(), file_id, primaryKey="CustomerId")
+    schedule = excel.page_example_schedule(
+        excel.app_only_source(), file_id, primaryKey="CustomerId"
+    )
     excel.sync(schedule["id"])
     header, ada, obrien, zoe, _empty, five = customers_rows()
     obrien_paid = [*obrien[:5], 0, *obrien[6:]]  # Balance 0.30000000000000004 → 0
@@ -259,22 +329,43 @@ def test_edited_workbook_with_primary_key_reports_exact_counts_and_ignores_row_o
     # Ada moves to the bottom (no change by key), O'Brien's balance changes, customer 4 is
     # deleted and customer 6 is added.
     excel.tenant.service.set_worksheet_rows(
-        excel.tenant.drive_id, PAGE_WORKBOOK_ID, "Customers", [header, obrien_paid, zoe, five, ada, newcomer]
+        excel.tenant.drive_id,
+        PAGE_WORKBOOK_ID,
+        "Customers",
+        [header, obrien_paid, zoe, five, ada, newcomer],
     )
     result = excel.sync(schedule["id"])
 
     assert result["status"] == "success"
-    assert {k: result["changes"][k] for k in ("added", "updated", "deleted")} == {"added": 1, "updated": 1, "deleted": 1}
+    assert {k: result["changes"][k] for k in ("added", "updated", "deleted")} == {
+        "added": 1,
+        "updated": 1,
+        "deleted": 1,
+    }
     changes = parse_csv(excel.user.get(f"/api/sync/runs/{result['runId']}/changes").text)
-    assert sorted((row[0], row[1]) for row in changes[1:]) == [("added", "6"), ("deleted", "4"), ("updated", "2")]
+    assert sorted((row[0], row[1]) for row in changes[1:]) == [
+        ("added", "6"),
+        ("deleted", "4"),
+        ("updated", "2"),
+    ]
     rows = parse_csv(excel.content(file_id))
     assert [row[0] for row in rows[1:]] == ["2", "3", "5", "1", "6"]
     assert rows[1][5] == "0"
-    assert rows[5] == ["6", "00600", "Grace Hopper", "2025-01-01", "2025-01-01T06:00:00", "99.95", "TRUE", "77", "12:00:00", "0.05"]
+    assert rows[5] == [
+        "6",
+        "00600",
+        "Grace Hopper",
+        "2025-01-01",
+        "2025-01-01T06:00:00",
+        "99.95",
+        "TRUE",
+        "77",
+        "12:00:00",
+        "0.05",
+    ]
 
 
-def test_edited_workbook_without_primary_key_aligns_rows_in_order(worker_running: ExcelService) -> None:
-    excel = worker_running
+def test_edited_workbook_without_primary_key_aligns_rows_in_order(excel: ExcelService) -> None:
     file_id = excel.user.target_file("customers.csv")
     schedule = excel.page_example_schedule(excel.app_only_source(), file_id)
     excel.sync(schedule["id"])
@@ -284,11 +375,18 @@ def test_edited_workbook_without_primary_key_aligns_rows_in_order(worker_running
 
     # Row 3 edited in place, row 5 (customer 4) removed, a row appended at the end.
     excel.tenant.service.set_worksheet_rows(
-        excel.tenant.drive_id, PAGE_WORKBOOK_ID, "Customers", [header, ada, renamed, zoe, five, appended]
+        excel.tenant.drive_id,
+        PAGE_WORKBOOK_ID,
+        "Customers",
+        [header, ada, renamed, zoe, five, appended],
     )
     result = excel.sync(schedule["id"])
 
-    assert {k: result["changes"][k] for k in ("added", "updated", "deleted")} == {"added": 1, "updated": 1, "deleted": 1}
+    assert {k: result["changes"][k] for k in ("added", "updated", "deleted")} == {
+        "added": 1,
+        "updated": 1,
+        "deleted": 1,
+    }
     assert [row[2] for row in parse_csv(excel.content(file_id))[1:]] == [
         "Ada Lovelace",
         "O'Brien Brothers",
@@ -298,15 +396,18 @@ def test_edited_workbook_without_primary_key_aligns_rows_in_order(worker_running
     ]
     # Nothing edited since: the next sync changes nothing and keeps the file's version.
     again = excel.sync(schedule["id"])
-    assert {k: again["changes"][k] for k in ("added", "updated", "deleted")} == {"added": 0, "updated": 0, "deleted": 0}
+    assert {k: again["changes"][k] for k in ("added", "updated", "deleted")} == {
+        "added": 0,
+        "updated": 0,
+        "deleted": 0,
+    }
     assert excel.user.ok("GET", f"/api/files/{file_id}")["file"]["version"] == 2
 
 
 # --- throttling and failures -----------------------------------------------------------------
 
 
-def test_throttled_once_the_run_waits_for_retry_after_and_succeeds(worker_running: ExcelService) -> None:
-    excel = worker_running
+def test_throttled_once_the_run_waits_for_retry_after_and_succeeds(excel: ExcelService) -> None:
     file_id = excel.user.target_file("customers.csv")
     schedule = excel.page_example_schedule(excel.app_only_source(), file_id)
     excel.tenant.service.add_fault(status=429, times=1, retry_after=1, path_contains="/range(")
@@ -323,9 +424,8 @@ def test_throttled_once_the_run_waits_for_retry_after_and_succeeds(worker_runnin
 
 
 def test_wrong_client_secret_fails_the_sync_cleanly_without_the_secret_and_without_retry(
-    worker_running: ExcelService,
+    excel: ExcelService,
 ) -> None:
-    excel = worker_running
     wrong_secret = "Wr0ng~" + uuid.uuid4().hex
     source_id = excel.app_only_source(secret=wrong_secret)
     file_id = excel.user.target_file("customers.csv")
@@ -350,8 +450,7 @@ def test_wrong_client_secret_fails_the_sync_cleanly_without_the_secret_and_witho
 # --- a large worksheet -----------------------------------------------------------------------
 
 
-def test_100k_row_worksheet_is_read_in_blocks_and_synced(worker_running: ExcelService) -> None:
-    excel = worker_running
+def test_100k_row_worksheet_is_read_in_blocks_and_synced(excel: ExcelService) -> None:
     rows = 100_000
     values: list[list[Any]] = [["id", "sku", "shipped", "amount"]]
     values += [[i, f"{i:08d}", 45000 + i % 365, i * 0.25] for i in range(1, rows + 1)]
@@ -377,16 +476,18 @@ def test_100k_row_worksheet_is_read_in_blocks_and_synced(worker_running: ExcelSe
     assert len(lines) == rows + 1
     assert lines[1] == "1,00000001,2023-03-16,0.25"
     assert lines[-1] == "100000,00100000,2024-03-04,25000"
-    print(f"\nExcel 100k rows end to end (API → worker → Graph stand-in → CSV): {rows / elapsed:,.0f} rows/s ({elapsed:.2f} s)")
+    print(
+        f"\nExcel {rows:,} rows end to end (API → worker → Graph stand-in → CSV): "
+        f"{rows / elapsed:,.0f} rows/s ({elapsed:.2f} s)"
+    )
 
 
 # --- delegated access (a user's refresh token) -------------------------------------------------
 
 
 def test_delegated_source_saves_the_rotated_refresh_token_and_syncs_again_from_a_new_worker(
-    worker_running: ExcelService,
+    excel: ExcelService,
 ) -> None:
-    excel = worker_running
     credentials = excel.tenant.delegated_credentials()  # a public client and a user's sign-in
     source_id = excel.delegated_source(credentials)
     file_id = excel.user.target_file("customers.csv")
