@@ -485,7 +485,7 @@ def test_100k_row_worksheet_is_read_in_blocks_and_synced(excel: ExcelService) ->
 # --- delegated access (a user's refresh token) -------------------------------------------------
 
 
-def test_delegated_source_saves_the_rotated_refresh_token_and_syncs_again_from_a_new_worker(
+def test_delegated_source_stores_each_rotated_refresh_token_and_keeps_syncing(
     excel: ExcelService,
 ) -> None:
     credentials = excel.tenant.delegated_credentials()  # a public client and a user's sign-in
@@ -498,19 +498,24 @@ def test_delegated_source_saves_the_rotated_refresh_token_and_syncs_again_from_a
     assert first["status"] == "success"
     assert excel.graph_requests("/v1.0/me/drive/items/")  # the signed-in user's drive
     # Microsoft rotated the refresh token (the one stored is spent): its successor is stored.
-    saved = excel.stored_credentials(source_id)
-    assert saved == {**credentials, "refreshToken": saved["refreshToken"]}
-    assert saved["refreshToken"] != credentials["refreshToken"]
+    after_first = excel.stored_credentials(source_id)
+    assert after_first == {**credentials, "refreshToken": after_first["refreshToken"]}
+    assert after_first["refreshToken"] != credentials["refreshToken"]
 
-    # A new worker process has no msal cache: only the stored refresh token can sign it in.
-    excel.restart_worker()
+    # This process has no msal cache for the user: only the stored token can sign it in
+    # (the test spends it and stores the next one, as the worker must).
+    excel.user.ok("POST", f"/api/data-sources/{source_id}/test")
+    after_test = excel.stored_credentials(source_id)["refreshToken"]
     excel.tenant.service.set_worksheet_rows(
         excel.tenant.drive_id, PAGE_WORKBOOK_ID, "Customers", customers_rows()[:-1]
     )
     second = excel.sync(schedule["id"])
 
+    # The worker's cached tokens descend from a token the test spent; it signed in with the
+    # stored one and stored its successor.
     assert second["changes"]["deleted"] == 1
     assert excel.stored_credentials(source_id)["refreshToken"] not in (
         credentials["refreshToken"],
-        saved["refreshToken"],
+        after_first["refreshToken"],
+        after_test,
     )
