@@ -56,13 +56,20 @@ class TdsStandIn:
         return base | overrides
 
 
-def _drivers() -> list[Any]:
-    found = []
+def sql_server_drivers() -> dict[str, str]:
+    """Every SQL Server ODBC driver present here, by a short name: FreeTDS (Debian's
+    tdsodbc) and Microsoft's driver from the mssql-python-odbc wheel (loaded by path)."""
+    found = {}
     if "FreeTDS" in pyodbc.drivers():
-        found.append(pytest.param("FreeTDS", id="freetds"))
+        found["freetds"] = "FreeTDS"
     bundled = drivers.bundled_microsoft_driver()
     if bundled:
-        found.append(pytest.param(bundled, id="msodbcsql18"))
+        found["msodbcsql18"] = bundled
+    return found
+
+
+def _drivers() -> list[Any]:
+    found = [pytest.param(driver, id=name) for name, driver in sql_server_drivers().items()]
     return found or [pytest.param(None, marks=pytest.mark.skip("no SQL Server ODBC driver"))]
 
 
@@ -83,6 +90,7 @@ def running_tds_standin(
 ) -> Iterator[TdsStandIn]:
     """A stand-in process of its own over `data_dir` (seeded on first use; SQLite files
     already there are served as they are). `now` fixes what GETDATE() answers."""
+    data_dir.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
         [
             sys.executable,
