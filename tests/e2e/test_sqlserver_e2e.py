@@ -115,9 +115,8 @@ def create_page_example(user: ApiUser, source_id: str, file_id: str) -> dict[str
     return schedule
 
 
-def run_on_standin(standin: TdsStandIn, *statements: str) -> None:
+def run_on_standin(standin: TdsStandIn, driver: str, *statements: str) -> None:
     """Changes data the way a user of the database would: through pyodbc."""
-    driver = next(iter(DRIVERS.values()))
     text = SqlServerConnector(
         standin.credentials(), {"driver": driver}, Environment()
     ).connection_string("SalesDB", 30)
@@ -224,6 +223,7 @@ def test_reference_weekly_orders_example_syncs_last_weeks_orders_then_counts_edi
 
         run_on_standin(
             standin,
+            driver,
             "INSERT INTO dbo.Orders VALUES "
             "(6, N'Wirth, Niklaus 日本', '2026-02-10 09:15:30.1234567', 42.10, '')",
             "UPDATE dbo.Orders SET Amount = 101.00, Status = 'shipped' WHERE OrderId = 2",
