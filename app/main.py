@@ -100,7 +100,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             )
         ],
         dependencies={
-            "settings": Provide(lambda: settings, sync_to_thread=False),
+            "app_settings": Provide(lambda: settings, sync_to_thread=False),
             "csv_store": Provide(lambda: csv_store, sync_to_thread=False),
             "session_maker": Provide(lambda: sessions, sync_to_thread=False),
             "redis": Provide(lambda: redis, sync_to_thread=False),

@@ -145,11 +145,11 @@ class MetricsController(Controller):
         self,
         session_maker: NamedDependency[async_sessionmaker[AsyncSession]],
         redis: NamedDependency[Redis],
-        settings: NamedDependency[Settings],
+        app_settings: NamedDependency[Settings],
     ) -> Response[bytes]:
         async with session_maker() as db:
             families = await _store_metrics(db)
-        families += await _redis_metrics(redis, settings.queue_name)
+        families += await _redis_metrics(redis, app_settings.queue_name)
         registry = CollectorRegistry()
         registry.register(_Snapshot(families))
         return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")

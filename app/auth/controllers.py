@@ -83,9 +83,9 @@ class AuthController(Controller):
         self,
         data: JSONBody[Login],
         db_session: NamedDependency[AsyncSession],
-        settings: NamedDependency[Settings],
+        app_settings: NamedDependency[Settings],
     ) -> dict[str, Any]:
-        token, expiry = await _session_token_for(data, db_session, settings)
+        token, expiry = await _session_token_for(data, db_session, app_settings)
         return {"success": True, "token": token, "expiry": isoformat(expiry)}
 
     @post("/token", operation_id="issueToken", exclude_from_auth=True, status_code=200)
@@ -93,10 +93,10 @@ class AuthController(Controller):
         self,
         data: JSONBody[Login],
         db_session: NamedDependency[AsyncSession],
-        settings: NamedDependency[Settings],
+        app_settings: NamedDependency[Settings],
     ) -> dict[str, Any]:
         """Login with OAuth2-style `access_token` fields too, for generic clients."""
-        token, expiry = await _session_token_for(data, db_session, settings)
+        token, expiry = await _session_token_for(data, db_session, app_settings)
         return {
             "success": True,
             "token": token,
@@ -169,7 +169,7 @@ class AuthController(Controller):
 async def _session_token_for(
     data: JSONBody[Login],
     db_session: NamedDependency[AsyncSession],
-    settings: NamedDependency[Settings],
+    app_settings: NamedDependency[Settings],
 ) -> tuple[str, datetime]:
     user = await db_session.scalar(select(User).where(User.email == data.email.strip().lower()))
     if (
@@ -178,4 +178,4 @@ async def _session_token_for(
         or not verify_password(data.password, user.password_hash)
     ):
         raise ApiError(401, "Wrong email or password")
-    return issue_session_token(settings, user.id)
+    return issue_session_token(app_settings, user.id)

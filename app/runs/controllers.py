@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
 from arq.connections import ArqRedis
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import Parameter
+from litestar.params import FromPath, QueryParameter
 from litestar.response import File
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,9 +24,10 @@ from app.settings import Settings
 from app.sync.change_sets import CHANGE_COLUMN, ChangeSetGone, change_set_csv
 from app.sync.csv_store import CsvStore
 
-RunStatus = Parameter(default=None, description="queued, running, success or error")
-Since = Parameter(query="from", default=None, description="Runs created at or after (ISO 8601)")
-Until = Parameter(query="to", default=None, description="Runs created at or before (ISO 8601)")
+RunStatus = Annotated[str | None, QueryParameter(description="queued, running, success or error")]
+Since = Annotated[datetime | None, QueryParameter(name="from", description="Runs created at or after (ISO 8601)")]
+Until = Annotated[datetime | None, QueryParameter(name="to", description="Runs created at or before (ISO 8601)")]
+SourceType = Annotated[str | None, QueryParameter(name="dataSourceType", description="e.g. google-sheets")]
 
 
 def _failure(run: SyncRun) -> Response[dict[str, Any]]:
@@ -45,17 +46,19 @@ class ManualSyncController(Controller):
     async def manual_sync(
         self,
         request: Request[Principal, Any, Any],
-        schedule_id: str,
+        schedule_id: FromPath[str],
         db_session: NamedDependency[AsyncSession],
         session_maker: NamedDependency[async_sessionmaker[AsyncSession]],
         queue: NamedDependency[ArqRedis],
-        settings: NamedDependency[Settings],
-        wait: float | None = Parameter(default=None, ge=0, le=600, description="Seconds to wait for the result; 0 returns at once"),
-        force: bool = Parameter(default=False, description="Write even when the safety hold would stop the run"),
+        app_settings: NamedDependency[Settings],
+        wait: Annotated[
+            float | None, QueryParameter(ge=0, le=600, description="Seconds to wait for the result; 0 returns at once")
+        ] = None,
+        force: Annotated[bool, QueryParameter(description="Write even when the safety hold would stop the run")] = False,
     ) -> Response[dict[str, Any]]:
         schedule = await get_owned(db_session, request.user.user_id, parse_id(schedule_id, "Schedule"))
         run = await service.start_manual_sync(db_session, queue, schedule, force)
-        seconds = settings.manual_sync_wait_seconds if wait is None else wait
+        seconds = app_settings.manual_sync_wait_seconds if wait is None else wait
         run = await service.wait_for_run(session_maker, run.id, seconds)
         if run.status == "success":
             return Response(
@@ -77,11 +80,11 @@ class ManualSyncController(Controller):
     async def history(
         self,
         request: Request[Principal, Any, Any],
-        schedule_id: str,
+        schedule_id: FromPath[str],
         db_session: NamedDependency[AsyncSession],
-        status: str | None = RunStatus,
-        since: datetime | None = Since,
-        until: datetime | None = Until,
+        status: RunStatus = None,
+        since: Since = None,
+        until: Until = None,
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> dict[str, Any]:
@@ -105,10 +108,10 @@ class RunController(Controller):
         self,
         request: Request[Principal, Any, Any],
         db_session: NamedDependency[AsyncSession],
-        status: str | None = RunStatus,
-        since: datetime | None = Since,
-        until: datetime | None = Until,
-        data_source_type: str | None = Parameter(query="dataSourceType", default=None),
+        status: RunStatus = None,
+        since: Since = None,
+        until: Until = None,
+        data_source_type: SourceType = None,
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> dict[str, Any]:
@@ -116,13 +119,13 @@ class RunController(Controller):
         return await _run_page(db_session, query, "runs", limit, offset)
 
     @get("/{run_id:str}", operation_id="getRun")
-    async def get_run(self, request: Request[Principal, Any, Any], run_id: str, db_session: NamedDependency[AsyncSession]) -> dict[str, Any]:
+    async def get_run(self, request: Request[Principal, Any, Any], run_id: FromPath[str], db_session: NamedDependency[AsyncSession]) -> dict[str, Any]:
         run = await _owned_run(db_session, request.user.user_id, run_id)
         return {"success": True, "run": service.run_out(run)}
 
     @get("/{run_id:str}/changes", operation_id="getRunChanges", media_type="text/csv")
     async def get_changes(
-        self, request: Request[Principal, Any, Any], run_id: str, db_session: NamedDependency[AsyncSession], csv_store: NamedDependency[CsvStore]
+        self, request: Request[Principal, Any, Any], run_id: FromPath[str], db_session: NamedDependency[AsyncSession], csv_store: NamedDependency[CsvStore]
     ) -> Response[Any]:
         run = await _owned_run(db_session, request.user.user_id, run_id)
         if run.status != "success":

@@ -41,11 +41,11 @@ class DataSourceController(Controller):
         request: Request[Principal, Any, Any],
         data: JSONBody[DataSourceCreate],
         db_session: NamedDependency[AsyncSession],
-        settings: NamedDependency[Settings],
+        app_settings: NamedDependency[Settings],
     ) -> dict[str, Any]:
         source = await service.create(
             db_session,
-            settings,
+            app_settings,
             request.user.user_id,
             data.name,
             data.type,
@@ -101,13 +101,13 @@ class DataSourceController(Controller):
         source_id: FromPath[str],
         data: JSONBody[DataSourceUpdate],
         db_session: NamedDependency[AsyncSession],
-        settings: NamedDependency[Settings],
+        app_settings: NamedDependency[Settings],
     ) -> dict[str, Any]:
         source = await service.get_owned(
             db_session, request.user.user_id, parse_id(source_id, "Data source")
         )
         source = await service.update(
-            db_session, settings, source, data.name, data.credentials, data.settings
+            db_session, app_settings, source, data.name, data.credentials, data.settings
         )
         return {
             "success": True,
@@ -134,10 +134,10 @@ class DataSourceController(Controller):
         request: Request[Principal, Any, Any],
         source_id: FromPath[str],
         db_session: NamedDependency[AsyncSession],
-        settings: NamedDependency[Settings],
+        app_settings: NamedDependency[Settings],
     ) -> dict[str, Any]:
         source = await service.get_owned(
             db_session, request.user.user_id, parse_id(source_id, "Data source")
         )
-        details = await service.test_connection(db_session, settings, source)
+        details = await service.test_connection(db_session, app_settings, source)
         return {"success": True, "message": "Connection OK", "details": details}

@@ -65,10 +65,10 @@ class WebhookController(Controller):
         request: Request[Principal, Any, Any],
         data: JSONBody[WebhookCreate],
         db_session: NamedDependency[AsyncSession],
-        settings: NamedDependency[Settings],
+        app_settings: NamedDependency[Settings],
     ) -> dict[str, Any]:
         webhook, secret = await service.create(
-            db_session, settings, request.user.user_id, data.url, data.events, data.secret, data.is_enabled, data.schedule_ids
+            db_session, app_settings, request.user.user_id, data.url, data.events, data.secret, data.is_enabled, data.schedule_ids
         )
         return {
             "success": True,
@@ -99,10 +99,10 @@ class WebhookController(Controller):
         webhook_id: FromPath[str],
         data: JSONBody[WebhookUpdate],
         db_session: NamedDependency[AsyncSession],
-        settings: NamedDependency[Settings],
+        app_settings: NamedDependency[Settings],
     ) -> dict[str, Any]:
         webhook = await service.get_owned(db_session, request.user.user_id, parse_id(webhook_id, "Webhook"))
-        webhook = await service.update(db_session, settings, webhook, data.url, data.events, data.is_enabled, data.schedule_ids)
+        webhook = await service.update(db_session, app_settings, webhook, data.url, data.events, data.is_enabled, data.schedule_ids)
         return {"success": True, "webhook": webhook_out(webhook), "message": "Webhook updated."}
 
     @delete("/{webhook_id:str}", operation_id="deleteWebhook", status_code=200)
@@ -138,7 +138,7 @@ class WebhookController(Controller):
         request: Request[Principal, Any, Any],
         webhook_id: FromPath[str],
         db_session: NamedDependency[AsyncSession],
-        settings: NamedDependency[Settings],
+        app_settings: NamedDependency[Settings],
     ) -> dict[str, Any]:
         webhook = await service.get_owned(db_session, request.user.user_id, parse_id(webhook_id, "Webhook"))
         event_id = uuid.uuid4()
@@ -149,7 +149,7 @@ class WebhookController(Controller):
             payload=event_body(event_id, "ping", {"webhookId": str(webhook.id)}),
         )
         db_session.add(delivery)
-        await attempt(settings, webhook, delivery)
+        await attempt(app_settings, webhook, delivery)
         await db_session.flush()
         delivered = delivery.status == "success"
         return {
