@@ -6,6 +6,7 @@ per store: SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import secrets
 import signal
@@ -162,6 +163,14 @@ def other_user(client: TestClient[Any]) -> ApiUser:
     return register(client)
 
 
+def _die_with_parent() -> None:
+    # A test run that is killed must not leave workers polling Redis behind it.
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+PR_SET_PDEATHSIG = 1
+
+
 def start_process(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     handle = open(log, "ab")  # noqa: SIM115 - lives as long as the process
     return subprocess.Popen(
@@ -171,6 +180,7 @@ def start_process(args: list[str], env: dict[str, str], log: Path) -> subprocess
         stdout=handle,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        preexec_fn=_die_with_parent,
     )
 
 
