@@ -35,7 +35,14 @@ def serve(_args: argparse.Namespace) -> None:
     configure_logging(settings)
     port = int(os.environ.get("PORT", settings.port))
     host = os.environ.get("HOST", settings.host)
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False, proxy_headers=True)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+    )
 
 
 def worker(args: argparse.Namespace) -> None:
@@ -54,7 +61,9 @@ def migrate(_args: argparse.Namespace) -> None:
 def _redis_reachable(url: str) -> bool:
     parts = urlsplit(url)
     try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 6379), timeout=1) as conn:
+        with socket.create_connection(
+            (parts.hostname or "127.0.0.1", parts.port or 6379), timeout=1
+        ) as conn:
             conn.sendall(b"PING\r\n")
             return conn.recv(16).startswith(b"+PONG")
     except OSError:
@@ -74,8 +83,19 @@ def _start_embedded_redis(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]
         port = probe.getsockname()[1]
     (data_dir / "redis").mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(data_dir / "redis")],
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(data_dir / "redis"),
+        ],
         stdout=subprocess.DEVNULL,
     )
     url = f"redis://127.0.0.1:{port}/0"
@@ -110,7 +130,9 @@ def dev(_args: argparse.Namespace) -> None:
     children.append(subprocess.Popen([*command, "worker"], env=env))
     children.append(subprocess.Popen([*command, "serve"], env=env))
     port = env.get("PORT", "8000")
-    print(f"datasync: API on http://127.0.0.1:{port} — dashboard at /, API docs at /schema, OpenAPI at /schema/openapi.json")
+    print(
+        f"datasync: API on http://127.0.0.1:{port} — dashboard at /, API docs at /schema, OpenAPI at /schema/openapi.json"
+    )
     try:
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
@@ -135,7 +157,9 @@ def main(argv: list[str] | None = None) -> None:
     worker_parser.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     worker_parser.set_defaults(func=worker)
     commands.add_parser("migrate", help="apply database migrations").set_defaults(func=migrate)
-    commands.add_parser("dev", help="API + worker + scheduler with embedded defaults").set_defaults(func=dev)
+    commands.add_parser("dev", help="API + worker + scheduler with embedded defaults").set_defaults(
+        func=dev
+    )
     args = parser.parse_args(argv)
     args.func(args)
 

@@ -25,16 +25,16 @@ from app.db.engine import create_engine, session_factory
 from app.errors import EXCEPTION_HANDLERS, envelope_refused_preflight, refuse_non_json_body
 from app.files.controllers import TargetFileController
 from app.health import HealthController
+from app.logs import log_response
+from app.metrics import MetricsController, count_request
 from app.request_id import stamp_request_id
 from app.runs.controllers import ManualSyncController, RunController
 from app.schedules.controllers import ScheduleController
 from app.settings import Settings, get_settings
 from app.sources.controllers import DataSourceController
-from app.webhooks.controllers import WebhookController
-from app.metrics import MetricsController, count_request
-from app.logs import log_response
 from app.sync.csv_store import CsvStore
 from app.sync.queue import queue_client
+from app.webhooks.controllers import WebhookController
 
 CONTROLLERS = [
     AuthController,

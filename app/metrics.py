@@ -8,15 +8,20 @@ hash by every API process. Any replica answers the same.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from collections.abc import Iterable, Iterator
+from datetime import timedelta
 from typing import Any
 
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 from litestar.types import Message
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 from redis.asyncio import Redis
 from sqlalchemy import case, func, select
@@ -55,12 +60,16 @@ class _Snapshot(Collector):
         yield from self.metrics
 
 
-def _histogram(name: str, doc: str, label: str, rows: Iterable[Any], buckets: tuple[int, ...]) -> HistogramMetricFamily:
+def _histogram(
+    name: str, doc: str, label: str, rows: Iterable[Any], buckets: tuple[int, ...]
+) -> HistogramMetricFamily:
     family = HistogramMetricFamily(name, doc, labels=[label] if label else [])
     for row in rows:
         cumulative = [(str(float(b)), getattr(row, f"le_{b}") or 0) for b in buckets]
         family.add_metric(
-            [row.label] if label else [], cumulative + [("+Inf", row.count)], sum_value=float(row.total or 0)
+            [row.label] if label else [],
+            [*cumulative, ("+Inf", row.count)],
+            sum_value=float(row.total or 0),
         )
     return family
 
@@ -70,13 +79,19 @@ def _bucket_columns(seconds: Any, buckets: tuple[int, ...]) -> list[Any]:
 
 
 async def _store_metrics(db: AsyncSession) -> list[Metric]:
-    runs = CounterMetricFamily("datasync_sync_runs", "Finished sync runs", labels=["status", "source_type"])
-    active = GaugeMetricFamily("datasync_sync_runs_active", "Queued or running sync runs", labels=["status", "source_type"])
-    rows = CounterMetricFamily("datasync_rows_synced", "Rows written by successful runs", labels=["source_type"])
+    runs = CounterMetricFamily(
+        "datasync_sync_runs", "Finished sync runs", labels=["status", "source_type"]
+    )
+    active = GaugeMetricFamily(
+        "datasync_sync_runs_active", "Queued or running sync runs", labels=["status", "source_type"]
+    )
+    rows = CounterMetricFamily(
+        "datasync_rows_synced", "Rows written by successful runs", labels=["source_type"]
+    )
     for status, source_type, count, row_sum in await db.execute(
-        select(SyncRun.status, SyncRun.data_source_type, func.count(), func.sum(SyncRun.row_count)).group_by(
-            SyncRun.status, SyncRun.data_source_type
-        )
+        select(
+            SyncRun.status, SyncRun.data_source_type, func.count(), func.sum(SyncRun.row_count)
+        ).group_by(SyncRun.status, SyncRun.data_source_type)
     ):
         if status in ("success", "error"):
             runs.add_metric([status, source_type], count)
@@ -97,16 +112,28 @@ async def _store_metrics(db: AsyncSession) -> list[Metric]:
         .group_by(SyncRun.data_source_type)
     )
     durations = _histogram(
-        "datasync_sync_run_duration_seconds", "Sync run duration", "source_type", duration_rows, DURATION_BUCKETS
+        "datasync_sync_run_duration_seconds",
+        "Sync run duration",
+        "source_type",
+        duration_rows,
+        DURATION_BUCKETS,
     )
 
     # Lag of the scheduler: how long after its slot a scheduled run was queued.
-    lag = GaugeMetricFamily("datasync_scheduler_lag_seconds", "Slot to enqueue delay of the latest scheduled run")
-    worst = GaugeMetricFamily("datasync_scheduler_lag_max_seconds", "Largest slot to enqueue delay in the last hour")
+    lag = GaugeMetricFamily(
+        "datasync_scheduler_lag_seconds", "Slot to enqueue delay of the latest scheduled run"
+    )
+    worst = GaugeMetricFamily(
+        "datasync_scheduler_lag_max_seconds", "Largest slot to enqueue delay in the last hour"
+    )
     recent = (
         await db.execute(
             select(SyncRun.created_at, SyncRun.slot_at)
-            .where(SyncRun.trigger == "schedule", SyncRun.slot_at.is_not(None), SyncRun.created_at >= utcnow() - timedelta(hours=1))
+            .where(
+                SyncRun.trigger == "schedule",
+                SyncRun.slot_at.is_not(None),
+                SyncRun.created_at >= utcnow() - timedelta(hours=1),
+            )
             .order_by(SyncRun.created_at.desc())
         )
     ).all()
@@ -114,12 +141,18 @@ async def _store_metrics(db: AsyncSession) -> list[Metric]:
     lag.add_metric([], lags[0] if lags else 0.0)
     worst.add_metric([], max(lags, default=0.0))
     oldest_due = await db.scalar(
-        select(func.min(Schedule.next_sync_at)).where(Schedule.enabled.is_(True), Schedule.next_sync_at <= utcnow())
+        select(func.min(Schedule.next_sync_at)).where(
+            Schedule.enabled.is_(True), Schedule.next_sync_at <= utcnow()
+        )
     )
-    overdue = GaugeMetricFamily("datasync_schedules_overdue_seconds", "How long the most overdue schedule has waited")
+    overdue = GaugeMetricFamily(
+        "datasync_schedules_overdue_seconds", "How long the most overdue schedule has waited"
+    )
     overdue.add_metric([], (utcnow() - oldest_due).total_seconds() if oldest_due else 0.0)
 
-    webhooks = CounterMetricFamily("datasync_webhook_deliveries", "Webhook delivery attempts", labels=["outcome"])
+    webhooks = CounterMetricFamily(
+        "datasync_webhook_deliveries", "Webhook delivery attempts", labels=["outcome"]
+    )
     for outcome, count in await db.execute(
         select(WebhookDelivery.status, func.count()).group_by(WebhookDelivery.status)
     ):
@@ -130,7 +163,9 @@ async def _store_metrics(db: AsyncSession) -> list[Metric]:
 async def _redis_metrics(redis: Redis, queue_name: str) -> list[Metric]:
     depth = GaugeMetricFamily("datasync_queue_depth", "Jobs waiting in the queue (due or deferred)")
     depth.add_metric([], await redis.zcard(queue_name))
-    requests = CounterMetricFamily("datasync_http_requests", "HTTP requests answered", labels=["method", "route", "status"])
+    requests = CounterMetricFamily(
+        "datasync_http_requests", "HTTP requests answered", labels=["method", "route", "status"]
+    )
     for field, count in (await redis.hgetall(HTTP_REQUESTS_KEY.format(queue=queue_name))).items():
         method, route, status = field.decode().split(" ", 2)
         requests.add_metric([method, route, status], int(count))

@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 FREQUENCIES = ("hourly", "daily", "weekly")
+UTC_ZONE = ZoneInfo("UTC")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _SYNC_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
@@ -28,24 +29,30 @@ class Cadence:
     minute: int = 0  # hourly
     sync_time: time = time(0, 0)  # daily, weekly
     weekday: int = 0  # weekly, Monday = 0
-    timezone: ZoneInfo = ZoneInfo("UTC")
+    timezone: ZoneInfo = UTC_ZONE
 
 
-def parse_cadence(frequency: Any, config: dict[str, Any]) -> tuple[Cadence | None, list[dict[str, str]]]:
+def parse_cadence(
+    frequency: Any, config: dict[str, Any]
+) -> tuple[Cadence | None, list[dict[str, str]]]:
     """Reads frequency and timing keys of a config; returns the cadence or the problems."""
     problems: list[dict[str, str]] = []
     if frequency not in FREQUENCIES:
         problems.append({"field": "frequency", "message": "must be one of hourly, daily, weekly"})
     minute = config.get("minute", 0)
     if isinstance(minute, bool) or not isinstance(minute, int) or not 0 <= minute <= 59:
-        problems.append({"field": "config.minute", "message": "must be a whole number from 0 to 59"})
+        problems.append(
+            {"field": "config.minute", "message": "must be a whole number from 0 to 59"}
+        )
     sync_time = config.get("syncTime", "00:00")
     match = _SYNC_TIME.match(sync_time) if isinstance(sync_time, str) else None
     if match is None:
         problems.append({"field": "config.syncTime", "message": "must be HH:MM (24h), e.g. 06:00"})
     day = config.get("dayOfWeek", "monday")
     if not isinstance(day, str) or day.lower() not in WEEKDAYS:
-        problems.append({"field": "config.dayOfWeek", "message": "must be a weekday name: monday … sunday"})
+        problems.append(
+            {"field": "config.dayOfWeek", "message": "must be a weekday name: monday … sunday"}
+        )
     zone_name = config.get("timezone", "UTC")
     zone = None
     try:
@@ -54,7 +61,10 @@ def parse_cadence(frequency: Any, config: dict[str, Any]) -> tuple[Cadence | Non
         zone = None
     if zone is None:
         problems.append(
-            {"field": "config.timezone", "message": "must be an IANA timezone name, e.g. Europe/Berlin or UTC"}
+            {
+                "field": "config.timezone",
+                "message": "must be an IANA timezone name, e.g. Europe/Berlin or UTC",
+            }
         )
     if problems or zone is None or match is None:
         return None, problems
@@ -106,4 +116,3 @@ def _resolve(wall: datetime) -> datetime:
     which lands exactly one gap later, and an ambiguous one to its first occurrence.
     """
     return wall.replace(fold=0).astimezone(UTC)
-

@@ -79,7 +79,9 @@ class Settings:
     @property
     def sqlalchemy_url(self) -> str:
         """Async driver URL for SQLAlchemy; plain `postgresql://` URLs are accepted too."""
-        url = self.database_url or f"sqlite+aiosqlite:///{(self.data_dir / 'datasync.db').resolve()}"
+        url = (
+            self.database_url or f"sqlite+aiosqlite:///{(self.data_dir / 'datasync.db').resolve()}"
+        )
         scheme, _, rest = url.partition("://")
         async_schemes = {
             "postgres": "postgresql+asyncpg",
@@ -111,7 +113,11 @@ def _convert(name: str, raw: Any, default: Any) -> Any:
             return Path(str(raw))
         if isinstance(default, tuple):
             items = _split_list(raw)
-            return tuple(int(item) for item in items) if default and isinstance(default[0], int) else tuple(items)
+            return (
+                tuple(int(item) for item in items)
+                if default and isinstance(default[0], int)
+                else tuple(items)
+            )
         if isinstance(default, frozenset):
             return DEFAULT_ENDPOINT_HOSTS | frozenset(h.lower() for h in _split_list(raw))
     except ValueError:
@@ -139,7 +145,9 @@ def _check(settings: Settings) -> None:
     }:
         raise SettingsError("DATABASE_URL must be a sqlite:// or postgresql:// URL")
     if settings.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
-        raise SettingsError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {settings.log_level!r}")
+        raise SettingsError(
+            f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {settings.log_level!r}"
+        )
     if settings.jwt_secret and settings.jwt_jwks_url:
         raise SettingsError("set either JWT_SECRET or JWT_JWKS_URL for host-app tokens, not both")
     if settings.rate_limit_per_minute < 1:

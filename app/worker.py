@@ -43,7 +43,10 @@ def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
         db_engine = create_engine(settings)
         ctx["db_engine"] = db_engine
         ctx["engine"] = EngineContext(
-            settings=settings, sessions=session_factory(db_engine), queue=ctx["redis"], store=CsvStore(settings.files_dir)
+            settings=settings,
+            sessions=session_factory(db_engine),
+            queue=ctx["redis"],
+            store=CsvStore(settings.files_dir),
         )
 
     async def shutdown(ctx: dict[str, Any]) -> None:
@@ -53,7 +56,12 @@ def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
     return Worker(
         functions=[
             func(run_sync, name=RUN_SYNC, timeout=settings.job_timeout_seconds, max_tries=3),
-            func(deliver_webhook, name=DELIVER_WEBHOOK, timeout=settings.webhook_timeout_seconds + 30, max_tries=3),
+            func(
+                deliver_webhook,
+                name=DELIVER_WEBHOOK,
+                timeout=settings.webhook_timeout_seconds + 30,
+                max_tries=3,
+            ),
         ],
         cron_jobs=[
             # Named per queue: arq de-duplicates cron ticks by name across a Redis database.

@@ -66,9 +66,24 @@ FROM bench_orders WHERE id % 200 = 5;
 def psql(url: str, sql: str) -> str:
     parts = urlsplit(url)
     result = subprocess.run(
-        ["psql", "-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 5432), "-U", parts.username or "postgres",
-         "-d", parts.path.lstrip("/"), "-v", "ON_ERROR_STOP=1", "-tAc", sql],
-        capture_output=True, text=True, check=True,
+        [
+            "psql",
+            "-h",
+            parts.hostname or "127.0.0.1",
+            "-p",
+            str(parts.port or 5432),
+            "-U",
+            parts.username or "postgres",
+            "-d",
+            parts.path.lstrip("/"),
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-tAc",
+            sql,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return result.stdout.strip()
 
@@ -80,9 +95,21 @@ def time_copy(url: str, directory: Path, repeats: int = 3) -> float:
     for _ in range(repeats):
         start = time.perf_counter()
         subprocess.run(
-            ["psql", "-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 5432), "-U", parts.username or "postgres",
-             "-d", parts.path.lstrip("/"), "-c", f"\\copy ({QUERY}) to '{target}' csv header"],
-            capture_output=True, check=True,
+            [
+                "psql",
+                "-h",
+                parts.hostname or "127.0.0.1",
+                "-p",
+                str(parts.port or 5432),
+                "-U",
+                parts.username or "postgres",
+                "-d",
+                parts.path.lstrip("/"),
+                "-c",
+                f"\\copy ({QUERY}) to '{target}' csv header",
+            ],
+            capture_output=True,
+            check=True,
         )
         timings.append(time.perf_counter() - start)
     target.unlink(missing_ok=True)
@@ -93,19 +120,37 @@ async def create_schedule(settings: Settings, pg_url: str) -> tuple[uuid.UUID, u
     parts = urlsplit(pg_url)
     engine = create_engine(settings)
     async with session_factory(engine)() as db:
-        user = User(email=f"bench-{secrets.token_hex(4)}@example.com", password_hash=hash_password("benchmark-password"))
-        credentials = {"server": parts.hostname, "port": parts.port or 5432, "username": parts.username, "password": "unused-trust-auth"}
-        source = DataSource(name="bench", type="postgresql", settings={},
-                            credentials_encrypted=CredentialVault(settings.secret_key).seal(credentials))
+        user = User(
+            email=f"bench-{secrets.token_hex(4)}@example.com",
+            password_hash=hash_password("benchmark-password"),
+        )
+        credentials = {
+            "server": parts.hostname,
+            "port": parts.port or 5432,
+            "username": parts.username,
+            "password": "unused-trust-auth",
+        }
+        source = DataSource(
+            name="bench",
+            type="postgresql",
+            settings={},
+            credentials_encrypted=CredentialVault(settings.secret_key).seal(credentials),
+        )
         db.add(user)
         await db.flush()
         source.user_id = user.id
         file = TargetFile(user_id=user.id, name="orders.csv")
         db.add_all([source, file])
         await db.flush()
-        schedule = Schedule(user_id=user.id, name="bench", data_source_id=source.id, target_file_id=file.id,
-                            frequency="daily", enabled=False,
-                            config={"databaseName": parts.path.lstrip("/"), "query": QUERY, "primaryKey": "id"})
+        schedule = Schedule(
+            user_id=user.id,
+            name="bench",
+            data_source_id=source.id,
+            target_file_id=file.id,
+            frequency="daily",
+            enabled=False,
+            config={"databaseName": parts.path.lstrip("/"), "query": QUERY, "primaryKey": "id"},
+        )
         db.add(schedule)
         await db.commit()
         ids = (schedule.id, user.id)
@@ -116,7 +161,12 @@ async def create_schedule(settings: Settings, pg_url: str) -> tuple[uuid.UUID, u
 async def queue_run(settings: Settings, schedule_id: uuid.UUID, user_id: uuid.UUID) -> uuid.UUID:
     engine = create_engine(settings)
     async with session_factory(engine)() as db:
-        run = SyncRun(schedule_id=schedule_id, user_id=user_id, trigger="manual", data_source_type="postgresql")
+        run = SyncRun(
+            schedule_id=schedule_id,
+            user_id=user_id,
+            trigger="manual",
+            data_source_type="postgresql",
+        )
         db.add(run)
         await db.commit()
         run_id = run.id
@@ -127,7 +177,10 @@ async def queue_run(settings: Settings, schedule_id: uuid.UUID, user_id: uuid.UU
 def run_in_fresh_process(env: dict[str, str], run_id: uuid.UUID) -> dict[str, float]:
     output = subprocess.run(
         [sys.executable, "-m", "bench.run_once", str(run_id)],
-        env={**os.environ, **env}, capture_output=True, text=True, check=True,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
     )
     result: dict[str, float] = json.loads(output.stdout.strip().splitlines()[-1])
     return result
@@ -150,13 +203,17 @@ def main() -> None:
         }
         settings = load_settings(env)
         upgrade_to_head(settings)
-        print(f"machine: {platform.node()} {os.cpu_count()} cores, Python {platform.python_version()}")
+        print(
+            f"machine: {platform.node()} {os.cpu_count()} cores, Python {platform.python_version()}"
+        )
         print(f"generating {args.rows:,} rows x 12 columns in PostgreSQL …", flush=True)
         psql(pg_url, SCHEMA.format(rows=args.rows))
         psql(pg_url, "VACUUM ANALYZE bench_orders")
         schedule_id, user_id = asyncio.run(create_schedule(settings, pg_url))
         baseline = run_in_fresh_process(env, asyncio.run(queue_run(settings, schedule_id, user_id)))
-        print(f"first run (every row added): {baseline['seconds']:.2f} s, peak RSS {baseline['peak_rss_mb']:.0f} MB")
+        print(
+            f"first run (every row added): {baseline['seconds']:.2f} s, peak RSS {baseline['peak_rss_mb']:.0f} MB"
+        )
         psql(pg_url, CHANGES.format(rows=args.rows))
         psql(pg_url, "VACUUM ANALYZE bench_orders")
         rows = int(psql(pg_url, "SELECT count(*) FROM bench_orders"))
@@ -169,10 +226,16 @@ def main() -> None:
             f"changes added={measured['added']:.0f} updated={measured['updated']:.0f} deleted={measured['deleted']:.0f}"
         )
         expected = {"added": args.rows // 200, "deleted": args.rows // 200}
-        print(f"expected: added={expected['added']} deleted={expected['deleted']} updated=rows with id % 100 = 7 not deleted")
-        print(f"rows={rows} seconds={seconds:.2f} ratio_to_copy={seconds / copy_seconds:.2f} peak_rss_mb={peak:.0f}")
+        print(
+            f"expected: added={expected['added']} deleted={expected['deleted']} updated=rows with id % 100 = 7 not deleted"
+        )
+        print(
+            f"rows={rows} seconds={seconds:.2f} ratio_to_copy={seconds / copy_seconds:.2f} peak_rss_mb={peak:.0f}"
+        )
         if args.keep:
-            print(f"kept: DATABASE={pg_url} workdir={workdir} env={json.dumps(env)}", file=sys.stderr)
+            print(
+                f"kept: DATABASE={pg_url} workdir={workdir} env={json.dumps(env)}", file=sys.stderr
+            )
     finally:
         if not args.keep:
             drop()

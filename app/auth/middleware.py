@@ -13,7 +13,10 @@ from typing import Any
 import anyio
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
-from litestar.middleware.authentication import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.middleware.authentication import (
+    AbstractAuthenticationMiddleware,
+    AuthenticationResult,
+)
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -46,7 +49,9 @@ class Principal:
 
 
 class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
-    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
         header = connection.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
@@ -76,13 +81,17 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
 
 async def _from_api_key(sessions: async_sessionmaker[AsyncSession], token: str) -> Principal:
     async with sessions() as db:
-        user_id = await db.scalar(select(ApiKey.user_id).where(ApiKey.key_hash == hash_api_key(token)))
+        user_id = await db.scalar(
+            select(ApiKey.user_id).where(ApiKey.key_hash == hash_api_key(token))
+        )
     if user_id is None:
         raise TokenRejected("Invalid or revoked API key")
     return Principal(user_id, "api-key")
 
 
-async def _from_session_token(sessions: async_sessionmaker[AsyncSession], settings: Settings, token: str) -> Principal:
+async def _from_session_token(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, token: str
+) -> Principal:
     user_id = verify_session_token(settings, token)
     async with sessions() as db:
         if await db.get(User, user_id) is None:

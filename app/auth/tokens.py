@@ -70,7 +70,11 @@ class HostTokenVerifier:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._jwks = jwt.PyJWKClient(settings.jwt_jwks_url, cache_keys=True) if settings.jwt_jwks_url else None
+        self._jwks = (
+            jwt.PyJWKClient(settings.jwt_jwks_url, cache_keys=True)
+            if settings.jwt_jwks_url
+            else None
+        )
 
     def verify(self, token: str) -> HostIdentity:
         settings = self.settings
@@ -81,7 +85,9 @@ class HostTokenVerifier:
             elif settings.jwt_secret:
                 key, algorithms = settings.jwt_secret, ["HS256"]
             else:
-                raise TokenRejected("Invalid token: log in at POST /api/auth/login or use an API key")
+                raise TokenRejected(
+                    "Invalid token: log in at POST /api/auth/login or use an API key"
+                )
             claims = jwt.decode(
                 token,
                 key,

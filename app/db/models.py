@@ -61,7 +61,9 @@ class User(Timestamped, Base):
 class ApiKey(Timestamped, Base):
     __tablename__ = "api_keys"
 
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
     name: Mapped[str] = mapped_column(String(200))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(20))
@@ -71,7 +73,9 @@ class ApiKey(Timestamped, Base):
 class DataSource(Timestamped, Base):
     __tablename__ = "data_sources"
 
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
     name: Mapped[str] = mapped_column(String(200))
     type: Mapped[str] = mapped_column(String(50))
     credentials_encrypted: Mapped[str] = mapped_column(Text)
@@ -81,7 +85,9 @@ class DataSource(Timestamped, Base):
 class TargetFile(Timestamped, Base):
     __tablename__ = "target_files"
 
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
     name: Mapped[str] = mapped_column(String(255))
     delimiter: Mapped[str] = mapped_column(String(1), default=",")
     encoding: Mapped[str] = mapped_column(String(20), default="utf-8")
@@ -118,7 +124,9 @@ class Schedule(Timestamped, Base):
     __tablename__ = "schedules"
     __table_args__ = (Index("ix_schedules_due", "enabled", "next_sync_at"),)
 
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
     name: Mapped[str] = mapped_column(String(200))
     data_source_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("data_sources.id"), index=True)
     target_file_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("target_files.id"), index=True)
@@ -152,7 +160,9 @@ class SyncRun(Base):
     attempt: Mapped[int] = mapped_column(Integer, default=1)
     slot_at: Mapped[datetime | None]
     force: Mapped[bool] = mapped_column(Boolean, default=False)
-    status: Mapped[str] = mapped_column(String(10), default="queued")  # queued|running|success|error
+    status: Mapped[str] = mapped_column(
+        String(10), default="queued"
+    )  # queued|running|success|error
     phase: Mapped[str] = mapped_column(String(10), default="queued")
     rows_fetched: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -177,7 +187,9 @@ class SyncRun(Base):
 class Webhook(Timestamped, Base):
     __tablename__ = "webhooks"
 
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
     url: Mapped[str] = mapped_column(String(2048))
     events: Mapped[list[str]] = mapped_column(JSON)
     secret_encrypted: Mapped[str] = mapped_column(Text)
@@ -202,7 +214,9 @@ class WebhookDelivery(Base):
     event_type: Mapped[str] = mapped_column(String(30))
     payload: Mapped[str] = mapped_column(Text)
     attempt: Mapped[int] = mapped_column(Integer, default=1)
-    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending|success|failed|cancelled
+    status: Mapped[str] = mapped_column(
+        String(10), default="pending"
+    )  # pending|success|failed|cancelled
     status_code: Mapped[int | None] = mapped_column(Integer)
     duration_ms: Mapped[int | None] = mapped_column(Integer)
     response_body: Mapped[str | None] = mapped_column(Text)

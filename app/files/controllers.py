@@ -6,8 +6,8 @@ import uuid
 from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, post
-from litestar.di import NamedDependency
 from litestar.datastructures import ETag
+from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.response import File
 from sqlalchemy import func, select

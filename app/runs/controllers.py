@@ -25,13 +25,23 @@ from app.sync.change_sets import CHANGE_COLUMN, ChangeSetGone, change_set_csv
 from app.sync.csv_store import CsvStore
 
 RunStatus = Annotated[str | None, QueryParameter(description="queued, running, success or error")]
-Since = Annotated[datetime | None, QueryParameter(name="from", description="Runs created at or after (ISO 8601)")]
-Until = Annotated[datetime | None, QueryParameter(name="to", description="Runs created at or before (ISO 8601)")]
-SourceType = Annotated[str | None, QueryParameter(name="dataSourceType", description="e.g. google-sheets")]
+Since = Annotated[
+    datetime | None, QueryParameter(name="from", description="Runs created at or after (ISO 8601)")
+]
+Until = Annotated[
+    datetime | None, QueryParameter(name="to", description="Runs created at or before (ISO 8601)")
+]
+SourceType = Annotated[
+    str | None, QueryParameter(name="dataSourceType", description="e.g. google-sheets")
+]
 
 
 def _failure(run: SyncRun) -> Response[dict[str, Any]]:
-    body: dict[str, Any] = {"success": False, "error": "Sync failed", "message": run.error or "Sync failed"}
+    body: dict[str, Any] = {
+        "success": False,
+        "error": "Sync failed",
+        "message": run.error or "Sync failed",
+    }
     if run.retry_at is not None:
         body["retryAfter"] = f"{run.retry_at:%Y-%m-%dT%H:%M:%SZ}"
     body["runId"] = str(run.id)
@@ -52,17 +62,28 @@ class ManualSyncController(Controller):
         queue: NamedDependency[ArqRedis],
         app_settings: NamedDependency[Settings],
         wait: Annotated[
-            float | None, QueryParameter(ge=0, le=600, description="Seconds to wait for the result; 0 returns at once")
+            float | None,
+            QueryParameter(
+                ge=0, le=600, description="Seconds to wait for the result; 0 returns at once"
+            ),
         ] = None,
-        force: Annotated[bool, QueryParameter(description="Write even when the safety hold would stop the run")] = False,
+        force: Annotated[
+            bool, QueryParameter(description="Write even when the safety hold would stop the run")
+        ] = False,
     ) -> Response[dict[str, Any]]:
-        schedule = await get_owned(db_session, request.user.user_id, parse_id(schedule_id, "Schedule"))
+        schedule = await get_owned(
+            db_session, request.user.user_id, parse_id(schedule_id, "Schedule")
+        )
         run = await service.start_manual_sync(db_session, queue, schedule, force)
         seconds = app_settings.manual_sync_wait_seconds if wait is None else wait
         run = await service.wait_for_run(session_maker, run.id, seconds)
         if run.status == "success":
             return Response(
-                {"success": True, "syncResult": service.sync_result(run), "message": "Manual sync completed successfully"}
+                {
+                    "success": True,
+                    "syncResult": service.sync_result(run),
+                    "message": "Manual sync completed successfully",
+                }
             )
         if run.status == "error":
             return _failure(run)
@@ -88,14 +109,20 @@ class ManualSyncController(Controller):
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> dict[str, Any]:
-        schedule = await get_owned(db_session, request.user.user_id, parse_id(schedule_id, "Schedule"))
+        schedule = await get_owned(
+            db_session, request.user.user_id, parse_id(schedule_id, "Schedule")
+        )
         query = service.runs_query(request.user.user_id, schedule.id, status, since, until, None)
         return await _run_page(db_session, query, "history", limit, offset)
 
 
-async def _run_page(db: AsyncSession, query: Any, key: str, limit: int, offset: int) -> dict[str, Any]:
+async def _run_page(
+    db: AsyncSession, query: Any, key: str, limit: int, offset: int
+) -> dict[str, Any]:
     total = await db.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = (await db.scalars(query.order_by(SyncRun.created_at.desc()).limit(limit).offset(offset))).all()
+    rows = (
+        await db.scalars(query.order_by(SyncRun.created_at.desc()).limit(limit).offset(offset))
+    ).all()
     return {"success": True, key: [service.run_out(r) for r in rows], **page(limit, offset, total)}
 
 
@@ -115,17 +142,28 @@ class RunController(Controller):
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> dict[str, Any]:
-        query = service.runs_query(request.user.user_id, None, status, since, until, data_source_type)
+        query = service.runs_query(
+            request.user.user_id, None, status, since, until, data_source_type
+        )
         return await _run_page(db_session, query, "runs", limit, offset)
 
     @get("/{run_id:str}", operation_id="getRun")
-    async def get_run(self, request: Request[Principal, Any, Any], run_id: FromPath[str], db_session: NamedDependency[AsyncSession]) -> dict[str, Any]:
+    async def get_run(
+        self,
+        request: Request[Principal, Any, Any],
+        run_id: FromPath[str],
+        db_session: NamedDependency[AsyncSession],
+    ) -> dict[str, Any]:
         run = await _owned_run(db_session, request.user.user_id, run_id)
         return {"success": True, "run": service.run_out(run)}
 
     @get("/{run_id:str}/changes", operation_id="getRunChanges", media_type="text/csv")
     async def get_changes(
-        self, request: Request[Principal, Any, Any], run_id: FromPath[str], db_session: NamedDependency[AsyncSession], csv_store: NamedDependency[CsvStore]
+        self,
+        request: Request[Principal, Any, Any],
+        run_id: FromPath[str],
+        db_session: NamedDependency[AsyncSession],
+        csv_store: NamedDependency[CsvStore],
     ) -> Response[Any]:
         run = await _owned_run(db_session, request.user.user_id, run_id)
         if run.status != "success":
@@ -137,9 +175,13 @@ class RunController(Controller):
             return Response(content=f"{CHANGE_COLUMN}\n".encode(), media_type="text/csv")
         file = schedule.target_file
         try:
-            path = await anyio.to_thread.run_sync(change_set_csv, csv_store, file.id, run.id, file.delimiter)
+            path = await anyio.to_thread.run_sync(
+                change_set_csv, csv_store, file.id, run.id, file.delimiter
+            )
         except ChangeSetGone:
-            raise not_found("The change set of this run (kept while its file versions are kept)") from None
+            raise not_found(
+                "The change set of this run (kept while its file versions are kept)"
+            ) from None
         return File(path=path, media_type="text/csv", filename=f"changes-{run.id}.csv")
 
 

@@ -51,7 +51,9 @@ def run_out(run: SyncRun) -> RunOut:
         file_version=run.file_version,
         bytes_written=run.bytes_written,
         created_at=isoformat(run.created_at) or "",
-        progress=Progress(rows_fetched=run.rows_fetched, phase=run.phase) if run.status in ACTIVE else None,
+        progress=Progress(rows_fetched=run.rows_fetched, phase=run.phase)
+        if run.status in ACTIVE
+        else None,
     )
 
 
@@ -92,12 +94,17 @@ def runs_query(
     return query
 
 
-async def start_manual_sync(db: AsyncSession, queue: ArqRedis, schedule: Schedule, force: bool) -> SyncRun:
+async def start_manual_sync(
+    db: AsyncSession, queue: ArqRedis, schedule: Schedule, force: bool
+) -> SyncRun:
     # A retry waiting for its backoff does not block a person pressing "Sync now".
     active = await db.scalar(
         select(SyncRun.id).where(
             SyncRun.schedule_id == schedule.id,
-            or_(SyncRun.status == "running", (SyncRun.status == "queued") & (SyncRun.trigger != "retry")),
+            or_(
+                SyncRun.status == "running",
+                (SyncRun.status == "queued") & (SyncRun.trigger != "retry"),
+            ),
         )
     )
     if active is not None:
@@ -125,7 +132,9 @@ async def start_manual_sync(db: AsyncSession, queue: ArqRedis, schedule: Schedul
     return run
 
 
-async def wait_for_run(sessions: async_sessionmaker[AsyncSession], run_id: uuid.UUID, seconds: float) -> SyncRun:
+async def wait_for_run(
+    sessions: async_sessionmaker[AsyncSession], run_id: uuid.UUID, seconds: float
+) -> SyncRun:
     """Polls the store until the run ends or `seconds` pass; returns its latest state."""
     deadline = anyio.current_time() + seconds
     pause = 0.05

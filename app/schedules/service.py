@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import DataSource, Schedule, SyncRun, TargetFile
 from app.errors import InvalidInput, not_found
-from app.scheduling import next_slot_after, parse_cadence
 from app.schedules.schemas import ScheduleCreate, ScheduleUpdate
 from app.schedules.validation import check_config
+from app.scheduling import next_slot_after, parse_cadence
 
 Problems = list[dict[str, str]]
 
@@ -25,7 +25,14 @@ async def get_owned(db: AsyncSession, user_id: uuid.UUID, schedule_id: uuid.UUID
     return schedule
 
 
-async def _owned_ref(db: AsyncSession, model: type[DataSource] | type[TargetFile], user_id: uuid.UUID, raw: str, field: str, problems: Problems) -> Any:
+async def _owned_ref(
+    db: AsyncSession,
+    model: type[DataSource] | type[TargetFile],
+    user_id: uuid.UUID,
+    raw: str,
+    field: str,
+    problems: Problems,
+) -> Any:
     what = "data source" if model is DataSource else "target file"
     try:
         row = await db.get(model, uuid.UUID(raw))
@@ -33,7 +40,9 @@ async def _owned_ref(db: AsyncSession, model: type[DataSource] | type[TargetFile
         row = None
     # Another user's object is reported exactly like a missing one.
     if row is None or row.user_id != user_id:
-        problems.append({"field": field, "message": f"no {what} with this id; create one first or check the id"})
+        problems.append(
+            {"field": field, "message": f"no {what} with this id; create one first or check the id"}
+        )
         return None
     return row
 
@@ -44,9 +53,13 @@ def _name_problems(name: str) -> Problems:
     return []
 
 
-def _apply_cadence(schedule: Schedule, frequency: str, config: dict[str, Any], source: DataSource) -> None:
+def _apply_cadence(
+    schedule: Schedule, frequency: str, config: dict[str, Any], source: DataSource
+) -> None:
     cadence = check_config(frequency, config, source.type, source.settings)
-    schedule.next_sync_at = next_slot_after(cadence, datetime.now(UTC)) if schedule.enabled else None
+    schedule.next_sync_at = (
+        next_slot_after(cadence, datetime.now(UTC)) if schedule.enabled else None
+    )
 
 
 def _normalised(config: dict[str, Any]) -> dict[str, Any]:
@@ -57,8 +70,12 @@ def _normalised(config: dict[str, Any]) -> dict[str, Any]:
 
 async def create(db: AsyncSession, user_id: uuid.UUID, data: ScheduleCreate) -> Schedule:
     problems = _name_problems(data.name)
-    source = await _owned_ref(db, DataSource, user_id, data.data_source_id, "dataSourceId", problems)
-    target = await _owned_ref(db, TargetFile, user_id, data.target_file_id, "targetFileId", problems)
+    source = await _owned_ref(
+        db, DataSource, user_id, data.data_source_id, "dataSourceId", problems
+    )
+    target = await _owned_ref(
+        db, TargetFile, user_id, data.target_file_id, "targetFileId", problems
+    )
     if source is None or problems:
         _, cadence_problems = parse_cadence(data.frequency, data.config)
         raise InvalidInput(problems + cadence_problems)
@@ -83,9 +100,13 @@ async def update(db: AsyncSession, schedule: Schedule, data: ScheduleUpdate) -> 
     source = schedule.data_source
     target = schedule.target_file
     if data.data_source_id is not None:
-        source = await _owned_ref(db, DataSource, schedule.user_id, data.data_source_id, "dataSourceId", problems)
+        source = await _owned_ref(
+            db, DataSource, schedule.user_id, data.data_source_id, "dataSourceId", problems
+        )
     if data.target_file_id is not None:
-        target = await _owned_ref(db, TargetFile, schedule.user_id, data.target_file_id, "targetFileId", problems)
+        target = await _owned_ref(
+            db, TargetFile, schedule.user_id, data.target_file_id, "targetFileId", problems
+        )
     config = dict(schedule.config)
     for key, value in (data.config or {}).items():
         if value is None:
@@ -111,7 +132,11 @@ async def update(db: AsyncSession, schedule: Schedule, data: ScheduleUpdate) -> 
 
 
 def list_query(
-    user_id: uuid.UUID, enabled: bool | None, data_source_type: str | None, status: str | None, search: str | None
+    user_id: uuid.UUID,
+    enabled: bool | None,
+    data_source_type: str | None,
+    status: str | None,
+    search: str | None,
 ) -> Select[tuple[Schedule]]:
     query = select(Schedule).join(Schedule.data_source).where(Schedule.user_id == user_id)
     if enabled is not None:

@@ -22,7 +22,9 @@ Problems = list[dict[str, str]]
 
 def merged_selection(source_settings: JSON, config: JSON, selection_keys: frozenset[str]) -> JSON:
     """Data source settings give defaults for selection keys; the schedule overrides them."""
-    defaults = {k: v for k, v in source_settings.items() if k in selection_keys or k in SYNC_OPTION_KEYS}
+    defaults = {
+        k: v for k, v in source_settings.items() if k in selection_keys or k in SYNC_OPTION_KEYS
+    }
     return {**defaults, **config}
 
 
@@ -33,13 +35,22 @@ def _sync_option_problems(config: JSON) -> Problems:
         (isinstance(key, str) and key.strip())
         or (isinstance(key, list) and key and all(isinstance(k, str) and k.strip() for k in key))
     ):
-        problems.append({"field": "config.primaryKey", "message": "must be a column name or a non-empty list of column names"})
+        problems.append(
+            {
+                "field": "config.primaryKey",
+                "message": "must be a column name or a non-empty list of column names",
+            }
+        )
     header_row = config.get("headerRow", 1)
     if isinstance(header_row, bool) or not isinstance(header_row, int) or header_row < 1:
-        problems.append({"field": "config.headerRow", "message": "must be a whole number, 1 or more"})
+        problems.append(
+            {"field": "config.headerRow", "message": "must be a whole number, 1 or more"}
+        )
     drop = config.get("maxRowDropPercent", 50)
     if isinstance(drop, bool) or not isinstance(drop, int | float) or not 0 <= drop <= 100:
-        problems.append({"field": "config.maxRowDropPercent", "message": "must be a number from 0 to 100"})
+        problems.append(
+            {"field": "config.maxRowDropPercent", "message": "must be a number from 0 to 100"}
+        )
     return problems
 
 
@@ -78,11 +89,17 @@ def check_config(frequency: Any, config: Any, source_type: str, source_settings:
     selection = merged_selection(source_settings, config, connector.selection_keys)
     missing = sorted(k for k in connector.required_selection_keys if selection.get(k) in (None, ""))
     problems += [
-        {"field": f"config.{k}", "message": "required (in the schedule's config or the data source's settings)"}
+        {
+            "field": f"config.{k}",
+            "message": "required (in the schedule's config or the data source's settings)",
+        }
         for k in missing
     ]
     if not missing:
-        problems += [{"field": p.field, "message": p.message} for p in connector.validate_selection(selection)]
+        problems += [
+            {"field": p.field, "message": p.message}
+            for p in connector.validate_selection(selection)
+        ]
     if problems or cadence is None:
         raise InvalidInput(problems)
     return cadence

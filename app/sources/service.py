@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import DataSource, Schedule
 from app.errors import ApiError, InvalidInput, not_found
-from app.sources.credentials import CredentialVault, CredentialsUnreadable
 from app.settings import Settings
+from app.sources.credentials import CredentialsUnreadable, CredentialVault
 from connectors.base import JSON, ConnectorError, Environment
 from connectors.registry import (
     UnavailableSourceType,
@@ -157,7 +157,6 @@ async def test_connection(db: AsyncSession, settings: Settings, source: DataSour
     if rotated:
         source.credentials_encrypted = vault.seal(rotated[-1])
     return details
-
 
 
 def _checked_name(name: str) -> str:

@@ -35,7 +35,12 @@ def csv_path(store: CsvStore, file_id: uuid.UUID, run_id: uuid.UUID) -> Path:
 
 
 def save_positions(
-    store: CsvStore, file_id: uuid.UUID, run_id: uuid.UUID, changes: ChangeSet, new_version: int, old_version: int
+    store: CsvStore,
+    file_id: uuid.UUID,
+    run_id: uuid.UUID,
+    changes: ChangeSet,
+    new_version: int,
+    old_version: int,
 ) -> None:
     path = positions_path(store, file_id, run_id)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -64,10 +69,14 @@ def change_set_csv(store: CsvStore, file_id: uuid.UUID, run_id: uuid.UUID, delim
         new_version, old_version = (int(v) for v in saved["versions"])
     new_snapshot = store.snapshot_path(file_id, new_version)
     old_snapshot = store.snapshot_path(file_id, old_version) if old_version else None
-    if not new_snapshot.exists() or (len(deleted) and (old_snapshot is None or not old_snapshot.exists())):
+    if not new_snapshot.exists() or (
+        len(deleted) and (old_snapshot is None or not old_snapshot.exists())
+    ):
         raise ChangeSetGone(run_id)
     new_columns = pq.read_schema(new_snapshot).names
-    old_columns = pq.read_schema(old_snapshot).names if old_snapshot and old_snapshot.exists() else []
+    old_columns = (
+        pq.read_schema(old_snapshot).names if old_snapshot and old_snapshot.exists() else []
+    )
     columns = new_columns + [c for c in old_columns if c not in new_columns]
     schema = pa.schema([(CHANGE_COLUMN, pa.string())] + [(c, pa.string()) for c in columns])
     temp = cached.with_name(f".tmp-{uuid.uuid4().hex}.csv")
@@ -84,8 +93,12 @@ def change_set_csv(store: CsvStore, file_id: uuid.UUID, run_id: uuid.UUID, delim
                 arrays = [pa.array([label] * batch.num_rows, pa.string())]
                 for name in columns:
                     index = batch.schema.get_field_index(name)
-                    arrays.append(batch.column(index) if index >= 0 else pa.nulls(batch.num_rows, pa.string()))
-                writer.write(csv_lines(pa.RecordBatch.from_arrays(arrays, schema=schema), delimiter))
+                    arrays.append(
+                        batch.column(index) if index >= 0 else pa.nulls(batch.num_rows, pa.string())
+                    )
+                writer.write(
+                    csv_lines(pa.RecordBatch.from_arrays(arrays, schema=schema), delimiter)
+                )
     temp.replace(cached)
     return cached
 

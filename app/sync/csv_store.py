@@ -1,9 +1,10 @@
 """Where target files live on disk: one folder per file, one CSV per kept version.
 
 `{root}/{file_id}/v{version}.csv` is what clients download; beside it the engine keeps
-`v{version}.parquet`, the same rows as canonical text, and `v{version}.hashes.npy`, a hash per
-row: the next run diffs against them and change sets are read from them. Writes go to a temp file in the same folder,
-are fsynced, then renamed, so a reader never sees half a file and a crash never leaves one.
+`v{version}.parquet` (the same rows as canonical text) and `v{version}.hashes.npy` (a hash
+per row): the next run diffs against them and change sets are read from them. Writes go to
+a temp file in the same folder, are fsynced, then renamed, so a reader never sees half a
+file and a crash never leaves one.
 """
 
 from __future__ import annotations
@@ -51,17 +52,23 @@ class CsvStore:
         finally:
             os.close(directory)
 
-    def prune(self, file_id: uuid.UUID, keep_versions: Iterable[int], keep_change_sets: int = 100) -> None:
+    def prune(
+        self, file_id: uuid.UUID, keep_versions: Iterable[int], keep_change_sets: int = 100
+    ) -> None:
         """Deletes version files not in `keep_versions` and all but the newest change sets
         (they are readable only while their snapshot versions are kept anyway)."""
-        keep = {f"v{v}{suffix}" for v in keep_versions for suffix in (".csv", ".parquet", ".hashes.npy")}
+        keep = {
+            f"v{v}{suffix}" for v in keep_versions for suffix in (".csv", ".parquet", ".hashes.npy")
+        }
         folder = self.folder(file_id)
         if not folder.is_dir():
             return
         for path in folder.iterdir():
             if path.is_file() and path.name.startswith("v") and path.name not in keep:
                 path.unlink(missing_ok=True)
-        change_sets = sorted((folder / "changes").glob("*.npz"), key=lambda p: p.stat().st_mtime, reverse=True)
+        change_sets = sorted(
+            (folder / "changes").glob("*.npz"), key=lambda p: p.stat().st_mtime, reverse=True
+        )
         for stale in change_sets[keep_change_sets:]:
             stale.unlink(missing_ok=True)
             stale.with_suffix(".csv").unlink(missing_ok=True)

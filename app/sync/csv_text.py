@@ -25,7 +25,9 @@ def csv_lines(batch: pa.RecordBatch, delimiter: str) -> pa.Buffer:
         sink = pa.BufferOutputStream()
         try:
             pacsv.write_csv(
-                batch, sink, pacsv.WriteOptions(include_header=False, delimiter=delimiter, quoting_style="none")
+                batch,
+                sink,
+                pacsv.WriteOptions(include_header=False, delimiter=delimiter, quoting_style="none"),
             )
             return sink.getvalue()
         except pa.ArrowInvalid:
@@ -34,7 +36,9 @@ def csv_lines(batch: pa.RecordBatch, delimiter: str) -> pa.Buffer:
 
 
 def header_bytes(names: list[str], delimiter: str) -> bytes:
-    header = pa.RecordBatch.from_arrays([pa.array([name], pa.string()) for name in names], names=names)
+    header = pa.RecordBatch.from_arrays(
+        [pa.array([name], pa.string()) for name in names], names=names
+    )
     return csv_lines(header, delimiter).to_pybytes()
 
 
@@ -46,11 +50,17 @@ def _quoted_lines(batch: pa.RecordBatch, delimiter: str) -> pa.Buffer:
     special = "[" + re.escape(delimiter) + '"\\r\\n]'
     fields = []
     for values in batch.columns:
-        needs_quotes = pc.fill_null(pc.or_(pc.equal(values, ""), pc.match_substring_regex(values, special)), False)
+        needs_quotes = pc.fill_null(
+            pc.or_(pc.equal(values, ""), pc.match_substring_regex(values, special)), False
+        )
         quoted = pc.binary_join_element_wise('"', pc.replace_substring(values, '"', '""'), '"', "")
         fields.append(pc.if_else(needs_quotes, quoted, values))
-    lines = pc.binary_join_element_wise(*fields, delimiter, null_handling="replace", null_replacement="")
+    lines = pc.binary_join_element_wise(
+        *fields, delimiter, null_handling="replace", null_replacement=""
+    )
     lines = pc.binary_join_element_wise(lines, "\n", "")
     # The lines lie back to back in the array's data buffer: that span is the CSV text.
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32, count=len(lines) + 1, offset=lines.offset * 4)
+    offsets = np.frombuffer(
+        lines.buffers()[1], dtype=np.int32, count=len(lines) + 1, offset=lines.offset * 4
+    )
     return lines.buffers()[2].slice(int(offsets[0]), int(offsets[-1] - offsets[0]))

@@ -40,11 +40,21 @@ class ChangeSet:
 
     @property
     def counts(self) -> dict[str, int]:
-        return {"added": len(self.added), "updated": len(self.updated), "deleted": len(self.deleted)}
+        return {
+            "added": len(self.added),
+            "updated": len(self.updated),
+            "deleted": len(self.deleted),
+        }
 
     @property
     def any(self) -> bool:
-        return bool(len(self.added) or len(self.updated) or len(self.deleted) or self.columns_added or self.columns_removed)
+        return bool(
+            len(self.added)
+            or len(self.updated)
+            or len(self.deleted)
+            or self.columns_added
+            or self.columns_removed
+        )
 
 
 class KeyProblem(ValueError):
@@ -58,7 +68,9 @@ def row_hashes(batch: pa.RecordBatch | pa.Table, columns: list[str]) -> np.ndarr
     if not columns:
         return np.zeros(batch.num_rows, dtype=np.uint64)
     arrays = [batch.column(name) for name in columns]
-    joined = pc.binary_join_element_wise(*arrays, _SEPARATOR, null_handling="replace", null_replacement=_NULL)
+    joined = pc.binary_join_element_wise(
+        *arrays, _SEPARATOR, null_handling="replace", null_replacement=_NULL
+    )
     values = joined.cast(pa.binary()).to_numpy(zero_copy_only=False)
     digest = xxhash.xxh3_64_intdigest
     return np.fromiter(map(digest, values), dtype=np.uint64, count=len(values))
@@ -84,7 +96,11 @@ class KeyedRows:
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(
-            {"_key": self.key_hashes, "_hash": self.value_hashes, "_row": np.arange(len(self.key_hashes), dtype=np.int64)}
+            {
+                "_key": self.key_hashes,
+                "_hash": self.value_hashes,
+                "_row": np.arange(len(self.key_hashes), dtype=np.int64),
+            }
         )
 
     def duplicated(self) -> np.ndarray:
@@ -110,7 +126,9 @@ def check_keys(rows: KeyedRows, examples: int = 3) -> None:
     duplicated = rows.duplicated()
     if duplicated.any():
         repeated = rows.keys.filter(pa.array(duplicated)).to_pandas().drop_duplicates()
-        shown_keys = ["/".join(map(str, row)) for row in repeated.head(examples).itertuples(index=False)]
+        shown_keys = [
+            "/".join(map(str, row)) for row in repeated.head(examples).itertuples(index=False)
+        ]
         raise KeyProblem(
             f"primary key {names} is not unique: {len(repeated)} value(s) repeat, e.g. {', '.join(shown_keys)}"
         )
@@ -138,7 +156,10 @@ def keyed_diff(old: KeyedRows, new: KeyedRows) -> ChangeSet:
 def _same_keys(old: KeyedRows, new: KeyedRows, old_rows: np.ndarray, new_rows: np.ndarray) -> bool:
     old_keys = old.keys.take(pa.array(old_rows, pa.int64()))
     new_keys = new.keys.take(pa.array(new_rows, pa.int64()))
-    return all(pc.all(pc.equal(a, b)).as_py() is not False for a, b in zip(old_keys.columns, new_keys.columns, strict=True))
+    return all(
+        pc.all(pc.equal(a, b)).as_py() is not False
+        for a, b in zip(old_keys.columns, new_keys.columns, strict=True)
+    )
 
 
 def _exact_keyed_diff(old: KeyedRows, new: KeyedRows) -> ChangeSet:
@@ -160,7 +181,9 @@ def ordered_diff(old: np.ndarray, new: np.ndarray) -> ChangeSet:
     mismatch = np.flatnonzero(old[:shortest] != new[:shortest])
     prefix = int(mismatch[0]) if len(mismatch) else shortest
     rest = shortest - prefix
-    tail_mismatch = np.flatnonzero(old[len(old) - rest :][::-1] != new[len(new) - rest :][::-1]) if rest else []
+    tail_mismatch = (
+        np.flatnonzero(old[len(old) - rest :][::-1] != new[len(new) - rest :][::-1]) if rest else []
+    )
     suffix = int(tail_mismatch[0]) if len(tail_mismatch) else rest
     old_mid = old[prefix : len(old) - suffix]
     new_mid = new[prefix : len(new) - suffix]

@@ -27,18 +27,18 @@ from app.db.models import DataSource, FileVersion, Schedule, SyncRun, TargetFile
 from app.schedules.validation import merged_selection
 from app.scheduling import next_slot_after, parse_cadence
 from app.settings import Settings
-from app.sources.credentials import CredentialVault, CredentialsUnreadable
+from app.sources.credentials import CredentialsUnreadable, CredentialVault
 from app.sources.service import connector_environment
 from app.sync.change_sets import save_positions
 from app.sync.csv_store import CsvStore
 from app.sync.queue import enqueue_run
-from app.webhooks.events import publish_run_events
 from app.sync.snapshot import (
     CsvFormat,
     StagedSnapshot,
     previous_snapshot_of,
     stage_snapshot,
 )
+from app.webhooks.events import publish_run_events
 from connectors.base import JSON, ConnectorError, TransientError
 from connectors.registry import connector_class
 
@@ -113,7 +113,9 @@ async def _execute(ctx: EngineContext, run_id: uuid.UUID) -> None:
         # One writer per target file, whichever schedules point at it. The lock expires
         # soon unless the heartbeat renews it, so a killed worker never blocks the file.
         lock = ctx.queue.lock(
-            f"datasync:file-lock:{inputs.file_id}", timeout=FILE_LOCK_TTL_SECONDS, blocking_timeout=FILE_LOCK_WAIT_SECONDS
+            f"datasync:file-lock:{inputs.file_id}",
+            timeout=FILE_LOCK_TTL_SECONDS,
+            blocking_timeout=FILE_LOCK_WAIT_SECONDS,
         )
         if not await lock.acquire():
             raise TransientError("another sync is writing the same target file; will try again")
@@ -127,13 +129,17 @@ async def _execute(ctx: EngineContext, run_id: uuid.UUID) -> None:
             if rotated:
                 await _save_rotated_credentials(ctx, inputs.data_source_id, rotated[-1])
     except asyncio.CancelledError:
-        await record_failure(ctx, run_id, TransientError("the worker was stopped during the sync"), started)
+        await record_failure(
+            ctx, run_id, TransientError("the worker was stopped during the sync"), started
+        )
         raise
     except (SafetyHold, ConnectorError) as error:
         await record_failure(ctx, run_id, error, started)
     except Exception:
         log.exception("sync run failed unexpectedly", extra={"run_id": str(run_id)})
-        await record_failure(ctx, run_id, RuntimeError(f"internal error during the sync (run {run_id})"), started)
+        await record_failure(
+            ctx, run_id, RuntimeError(f"internal error during the sync (run {run_id})"), started
+        )
     finally:
         heartbeat.cancel()
 
@@ -148,10 +154,15 @@ async def _claim(ctx: EngineContext, run_id: uuid.UUID) -> bool:
             .values(status="running", phase="fetching", started_at=now, heartbeat_at=now)
         )
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            log.info("run already claimed or gone; duplicate delivery ignored", extra={"run_id": str(run_id)})
+            log.info(
+                "run already claimed or gone; duplicate delivery ignored",
+                extra={"run_id": str(run_id)},
+            )
             return False
         schedule_id = await db.scalar(select(SyncRun.schedule_id).where(SyncRun.id == run_id))
-        await db.execute(update(Schedule).where(Schedule.id == schedule_id).values(last_sync_status="running"))
+        await db.execute(
+            update(Schedule).where(Schedule.id == schedule_id).values(last_sync_status="running")
+        )
         await db.commit()
     return True
 
@@ -177,7 +188,9 @@ async def _load_inputs(ctx: EngineContext, run_id: uuid.UUID) -> RunInputs:
         source_type=source.type,
         credentials=credentials,
         source_settings=dict(source.settings),
-        selection=merged_selection(source.settings, config, connector_class(source.type).selection_keys),
+        selection=merged_selection(
+            source.settings, config, connector_class(source.type).selection_keys
+        ),
         fmt=CsvFormat(file.delimiter, file.encoding, file.header),
         file_version=file.version,
         file_checksum=file.checksum or "",
@@ -187,13 +200,19 @@ async def _load_inputs(ctx: EngineContext, run_id: uuid.UUID) -> RunInputs:
     )
 
 
-async def _save_rotated_credentials(ctx: EngineContext, source_id: uuid.UUID, credentials: JSON) -> None:
+async def _save_rotated_credentials(
+    ctx: EngineContext, source_id: uuid.UUID, credentials: JSON
+) -> None:
     """Sources that rotate credentials on use (Microsoft refresh tokens) hand the new ones
     back through the connector environment; they are sealed and stored, even when the run
     itself failed after the rotation."""
     sealed = CredentialVault(ctx.settings.secret_key).seal(credentials)
     async with ctx.sessions() as db:
-        await db.execute(update(DataSource).where(DataSource.id == source_id).values(credentials_encrypted=sealed))
+        await db.execute(
+            update(DataSource)
+            .where(DataSource.id == source_id)
+            .values(credentials_encrypted=sealed)
+        )
         await db.commit()
 
 
@@ -204,7 +223,9 @@ async def _keep_heartbeat(ctx: EngineContext, run_id: uuid.UUID, progress: Progr
             await db.execute(
                 update(SyncRun)
                 .where(SyncRun.id == run_id, SyncRun.status == "running")
-                .values(heartbeat_at=utcnow(), rows_fetched=progress.rows_fetched, phase=progress.phase)
+                .values(
+                    heartbeat_at=utcnow(), rows_fetched=progress.rows_fetched, phase=progress.phase
+                )
             )
             await db.commit()
         if progress.lock is not None:
@@ -227,29 +248,41 @@ def _check_hold(inputs: RunInputs, staged: StagedSnapshot) -> None:
             )
 
 
-def _fetch_and_stage(ctx: EngineContext, inputs: RunInputs, progress: Progress, rotated: list[JSON]) -> StagedSnapshot:
+def _fetch_and_stage(
+    ctx: EngineContext, inputs: RunInputs, progress: Progress, rotated: list[JSON]
+) -> StagedSnapshot:
     ctx.store.remove_temp_files(inputs.file_id)  # left by a crashed run; we hold the file lock
     connector = connector_class(inputs.source_type)(
-        inputs.credentials, inputs.source_settings, connector_environment(ctx.settings, rotated.append)
+        inputs.credentials,
+        inputs.source_settings,
+        connector_environment(ctx.settings, rotated.append),
     )
-    previous = previous_snapshot_of(ctx.store, inputs.file_id, inputs.file_version, inputs.file_checksum, inputs.file_rows)
+    previous = previous_snapshot_of(
+        ctx.store, inputs.file_id, inputs.file_version, inputs.file_checksum, inputs.file_rows
+    )
     table = connector.fetch(inputs.selection, progress.rows)
     return stage_snapshot(
-        table, inputs.fmt, previous, inputs.selection.get("primaryKey"), ctx.store, inputs.file_id, progress.enter
+        table,
+        inputs.fmt,
+        previous,
+        inputs.selection.get("primaryKey"),
+        ctx.store,
+        inputs.file_id,
+        progress.enter,
     )
-    return staged
 
 
 def _publish(ctx: EngineContext, inputs: RunInputs, staged: StagedSnapshot, version: int) -> None:
     store = ctx.store
     store.publish(staged.parquet, store.snapshot_path(inputs.file_id, version))
     store.publish(staged.hashes, store.hashes_path(inputs.file_id, version))
-    staged.parquet = store.snapshot_path(inputs.file_id, version)
     # The CSV goes last: once it exists under its version name, everything it needs does.
     store.publish(staged.csv, store.csv_path(inputs.file_id, version))
 
 
-async def _sync(ctx: EngineContext, inputs: RunInputs, progress: Progress, started: float, rotated: list[JSON]) -> None:
+async def _sync(
+    ctx: EngineContext, inputs: RunInputs, progress: Progress, started: float, rotated: list[JSON]
+) -> None:
     staged = await anyio.to_thread.run_sync(_fetch_and_stage, ctx, inputs, progress, rotated)
     try:
         _check_hold(inputs, staged)
@@ -265,13 +298,24 @@ async def _sync(ctx: EngineContext, inputs: RunInputs, progress: Progress, start
         await anyio.to_thread.run_sync(_publish, ctx, inputs, staged, version)
     if staged.changes.any:
         await anyio.to_thread.run_sync(
-            save_positions, ctx.store, inputs.file_id, inputs.run_id, staged.changes, version, inputs.file_version
+            save_positions,
+            ctx.store,
+            inputs.file_id,
+            inputs.run_id,
+            staged.changes,
+            version,
+            inputs.file_version,
         )
     await _record_success(ctx, inputs, staged, version, unchanged, started)
 
 
 async def _record_success(
-    ctx: EngineContext, inputs: RunInputs, staged: StagedSnapshot, version: int, unchanged: bool, started: float
+    ctx: EngineContext,
+    inputs: RunInputs,
+    staged: StagedSnapshot,
+    version: int,
+    unchanged: bool,
+    started: float,
 ) -> None:
     now = utcnow()
     duration_ms = int((time.monotonic() - started) * 1000)
@@ -303,7 +347,9 @@ async def _record_success(
         run.completed_at, run.duration_ms = now, duration_ms
         run.rows_fetched = run.row_count = staged.row_count
         run.column_count = len(staged.columns)
-        run.added, run.updated, run.deleted = (changes.counts[k] for k in ("added", "updated", "deleted"))
+        run.added, run.updated, run.deleted = (
+            changes.counts[k] for k in ("added", "updated", "deleted")
+        )
         run.columns_added, run.columns_removed = changes.columns_added, changes.columns_removed
         run.file_version = version
         run.bytes_written = 0 if unchanged else staged.size_bytes
@@ -316,13 +362,22 @@ async def _record_success(
     await _publish_events(ctx, inputs.run_id, held=False)
     log.info(
         "sync succeeded",
-        extra={"run_id": str(inputs.run_id), "schedule_id": str(inputs.schedule_id), "rows": staged.row_count, **changes.counts},
+        extra={
+            "run_id": str(inputs.run_id),
+            "schedule_id": str(inputs.schedule_id),
+            "rows": staged.row_count,
+            **changes.counts,
+        },
     )
 
 
 async def _prune_versions(db: AsyncSession, file_id: uuid.UUID, keep: int) -> list[int]:
     versions = (
-        await db.scalars(select(FileVersion).where(FileVersion.file_id == file_id).order_by(FileVersion.version.desc()))
+        await db.scalars(
+            select(FileVersion)
+            .where(FileVersion.file_id == file_id)
+            .order_by(FileVersion.version.desc())
+        )
     ).all()
     for old in versions[keep:]:
         await db.delete(old)
@@ -356,7 +411,9 @@ def retry_delay_seconds(settings: Settings, attempt: int, hint: float | None) ->
     return max(delay, hint or 0.0)
 
 
-async def record_failure(ctx: EngineContext, run_id: uuid.UUID, error: Exception, started: float) -> None:
+async def record_failure(
+    ctx: EngineContext, run_id: uuid.UUID, error: Exception, started: float
+) -> None:
     message = error.message if isinstance(error, ConnectorError) else str(error)
     now = utcnow()
     retry: SyncRun | None = None
@@ -380,7 +437,9 @@ async def record_failure(ctx: EngineContext, run_id: uuid.UUID, error: Exception
                     data_source_type=run.data_source_type,
                 )
                 db.add(retry)
-                message = f"{message} (attempt {run.attempt}; retrying at {retry_at:%Y-%m-%dT%H:%M:%SZ})"
+                message = (
+                    f"{message} (attempt {run.attempt}; retrying at {retry_at:%Y-%m-%dT%H:%M:%SZ})"
+                )
         run.status, run.phase = "error", "done"
         run.error = message
         run.retry_at = retry_at
@@ -392,4 +451,3 @@ async def record_failure(ctx: EngineContext, run_id: uuid.UUID, error: Exception
         await enqueue_run(ctx.queue, retry, defer_until=retry_at)
     await _publish_events(ctx, run_id, held=isinstance(error, SafetyHold))
     log.warning("sync failed", extra={"run_id": str(run_id), "error": message})
-

@@ -14,7 +14,7 @@ checksum and its ETag untouched):
 | float64 | 15 significant digits, shortest form (`0.1 + 0.2` → `0.3`, `1.0` → `1`) |
 | float32 | shortest repr that round-trips as float32 (`0.1`, not `0.100000001`) |
 | date | `2026-02-12` |
-| timestamp | `2026-02-12T10:00:00.1234567` (fraction as precise as the value, trailing zeros cut); with a time zone, in UTC with `Z` |
+| timestamp | `2026-02-12T10:00:00.1234567` (trailing fraction zeros cut); zoned: UTC with `Z` |
 | time | `10:00:00.5` |
 | binary | `0x` + upper-case hex, as SQL Server shows it |
 """
@@ -68,7 +68,11 @@ def _float64_text(values: pa.Array) -> pa.Array:
         candidates = np.stack([nearest - 1, nearest, nearest + 1]) / scale
         best = np.argmin(np.abs(candidates - numbers), axis=0)
         rounded = np.take_along_axis(candidates, best[None], axis=0)[0]
-    fixed = pa.array(np.where(fast, rounded, numbers), pa.float64()).cast(pa.string()).to_numpy(zero_copy_only=False)
+    fixed = (
+        pa.array(np.where(fast, rounded, numbers), pa.float64())
+        .cast(pa.string())
+        .to_numpy(zero_copy_only=False)
+    )
     for index in np.flatnonzero(~fast & np.asarray(noisy)):
         fixed[index] = f"{numbers[index]:.15g}".replace("e-0", "e-").replace("e+0", "e+")
     return pc.if_else(noisy, pa.array(fixed, pa.string()), text)
@@ -110,7 +114,11 @@ def render_column(values: pa.Array | pa.ChunkedArray) -> pa.Array:
         return _timestamp_text(values)
     if pa.types.is_time(kind):
         return _trim_fraction(values.cast(pa.string()), values, kind.unit)
-    if pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_fixed_size_binary(kind):
+    if (
+        pa.types.is_binary(kind)
+        or pa.types.is_large_binary(kind)
+        or pa.types.is_fixed_size_binary(kind)
+    ):
         return pa.array(
             [None if v is None else "0x" + v.hex().upper() for v in values.to_pylist()], pa.string()
         )
@@ -120,4 +128,6 @@ def render_column(values: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 def render_batch(batch: pa.RecordBatch, names: list[str]) -> pa.RecordBatch:
     """A batch of canonical strings, with the normalised column names."""
-    return pa.RecordBatch.from_arrays([render_column(batch.column(i)) for i in range(len(names))], names=names)
+    return pa.RecordBatch.from_arrays(
+        [render_column(batch.column(i)) for i in range(len(names))], names=names
+    )

@@ -36,7 +36,9 @@ async def enqueue_due_runs(ctx: EngineContext, now: datetime | None = None) -> l
     async with ctx.sessions() as db:
         due = (
             await db.scalars(
-                select(Schedule).where(Schedule.enabled.is_(True), Schedule.next_sync_at <= now).limit(500)
+                select(Schedule)
+                .where(Schedule.enabled.is_(True), Schedule.next_sync_at <= now)
+                .limit(500)
             )
         ).all()
         for schedule in due:
@@ -80,12 +82,16 @@ async def recover_stalled_runs(ctx: EngineContext, now: datetime | None = None) 
     async with ctx.sessions() as db:
         stalled = (
             await db.scalars(
-                select(SyncRun.id).where(SyncRun.status == "running", SyncRun.heartbeat_at < now - STALE_AFTER)
+                select(SyncRun.id).where(
+                    SyncRun.status == "running", SyncRun.heartbeat_at < now - STALE_AFTER
+                )
             )
         ).all()
         waiting = (
             await db.scalars(
-                select(SyncRun).where(SyncRun.status == "queued", SyncRun.created_at < now - REQUEUE_AFTER)
+                select(SyncRun).where(
+                    SyncRun.status == "queued", SyncRun.created_at < now - REQUEUE_AFTER
+                )
             )
         ).all()
     for run_id in stalled:
@@ -93,13 +99,25 @@ async def recover_stalled_runs(ctx: EngineContext, now: datetime | None = None) 
             # Only if still stale: a slow heartbeat must not race a live run.
             result = await db.execute(
                 update(SyncRun)
-                .where(SyncRun.id == run_id, SyncRun.status == "running", SyncRun.heartbeat_at < now - STALE_AFTER)
+                .where(
+                    SyncRun.id == run_id,
+                    SyncRun.status == "running",
+                    SyncRun.heartbeat_at < now - STALE_AFTER,
+                )
                 .values(heartbeat_at=now)
             )
             await db.commit()
         if result.rowcount == 1:  # type: ignore[attr-defined]
-            await record_failure(ctx, run_id, TransientError("the worker running this sync stopped unexpectedly"), 0)
+            await record_failure(
+                ctx, run_id, TransientError("the worker running this sync stopped unexpectedly"), 0
+            )
     for run in waiting:
-        if run.retry_at is None and await Job(job_id_for(run), ctx.queue, _queue_name=ctx.queue.default_queue_name).status() == JobStatus.not_found:
+        if (
+            run.retry_at is None
+            and await Job(
+                job_id_for(run), ctx.queue, _queue_name=ctx.queue.default_queue_name
+            ).status()
+            == JobStatus.not_found
+        ):
             await enqueue_run(ctx.queue, run)
     return len(stalled)

@@ -20,7 +20,15 @@ import pyarrow.parquet as pq
 
 from app.sync.csv_store import CsvStore
 from app.sync.csv_text import csv_lines, header_bytes
-from app.sync.diff import ChangeSet, KeyedRows, KeyProblem, check_keys, keyed_diff, ordered_diff, row_hashes
+from app.sync.diff import (
+    ChangeSet,
+    KeyedRows,
+    KeyProblem,
+    check_keys,
+    keyed_diff,
+    ordered_diff,
+    row_hashes,
+)
 from app.sync.headers import normalise_headers
 from app.sync.render import render_batch
 from connectors.base import ConfigError, Table
@@ -75,12 +83,16 @@ class _HashingSink:
         self.handle.write(data)
 
 
-def previous_snapshot_of(store: CsvStore, file_id: uuid.UUID, version: int, checksum: str, row_count: int) -> PreviousSnapshot | None:
+def previous_snapshot_of(
+    store: CsvStore, file_id: uuid.UUID, version: int, checksum: str, row_count: int
+) -> PreviousSnapshot | None:
     parquet = store.snapshot_path(file_id, version)
     hashes = store.hashes_path(file_id, version)
     if version == 0 or not parquet.exists() or not hashes.exists():
         return None
-    return PreviousSnapshot(version, checksum, row_count, pq.read_schema(parquet).names, parquet, hashes)
+    return PreviousSnapshot(
+        version, checksum, row_count, pq.read_schema(parquet).names, parquet, hashes
+    )
 
 
 def _key_columns(primary_key: object) -> list[str]:
@@ -129,7 +141,10 @@ def stage_snapshot(
             with pq.ParquetWriter(
                 # Dictionary pages do not pay off for mostly-unique text: without them the
                 # file is smaller and twice as fast to write and read.
-                parquet_path, schema, compression="zstd", use_dictionary=False
+                parquet_path,
+                schema,
+                compression="zstd",
+                use_dictionary=False,
             ) as parquet_writer:
                 for raw in table.batches:
                     if raw.num_columns != len(columns):
@@ -147,14 +162,20 @@ def stage_snapshot(
                     row_count += batch.num_rows
         checksum, size = sink.sha256.hexdigest(), sink.size
         new_hashes = np.concatenate(hashes_shared) if hashes_shared else np.empty(0, np.uint64)
-        np.save(hashes_path, np.concatenate(hashes_every) if hashes_every else new_hashes, allow_pickle=False)
+        np.save(
+            hashes_path,
+            np.concatenate(hashes_every) if hashes_every else new_hashes,
+            allow_pickle=False,
+        )
         on_phase("diffing")
         changes = _diff(previous, columns, shared, new_hashes, key_columns, keys)
     except BaseException:
         for path in (csv_path, parquet_path, hashes_path):
             path.unlink(missing_ok=True)
         raise
-    return StagedSnapshot(columns, row_count, checksum, size, csv_path, parquet_path, hashes_path, changes)
+    return StagedSnapshot(
+        columns, row_count, checksum, size, csv_path, parquet_path, hashes_path, changes
+    )
 
 
 def _old_hashes(previous: PreviousSnapshot, shared: list[str]) -> np.ndarray:
@@ -162,7 +183,10 @@ def _old_hashes(previous: PreviousSnapshot, shared: list[str]) -> np.ndarray:
         stored: np.ndarray = np.load(previous.hashes, allow_pickle=False)
         return stored
     # Columns were added or removed: rows are compared on the columns both sides have.
-    parts = [row_hashes(b, shared) for b in pq.ParquetFile(previous.parquet).iter_batches(batch_size=65_536, columns=shared)]
+    parts = [
+        row_hashes(b, shared)
+        for b in pq.ParquetFile(previous.parquet).iter_batches(batch_size=65_536, columns=shared)
+    ]
     return np.concatenate(parts) if parts else np.empty(0, np.uint64)
 
 
@@ -192,7 +216,9 @@ def _diff(
     return changes
 
 
-def _checked_keys(keys: list[pa.RecordBatch], key_columns: list[str], hashes: np.ndarray) -> KeyedRows:
+def _checked_keys(
+    keys: list[pa.RecordBatch], key_columns: list[str], hashes: np.ndarray
+) -> KeyedRows:
     table = (
         pa.Table.from_batches(keys)
         if keys
@@ -206,7 +232,9 @@ def _checked_keys(keys: list[pa.RecordBatch], key_columns: list[str], hashes: np
     return rows
 
 
-def _old_keys(previous: PreviousSnapshot, key_columns: list[str], hashes: np.ndarray) -> KeyedRows | None:
+def _old_keys(
+    previous: PreviousSnapshot, key_columns: list[str], hashes: np.ndarray
+) -> KeyedRows | None:
     """The previous snapshot's keys, or None when they cannot serve (the key column is new,
     or the user switched to a key the old rows do not hold uniquely): then rows are aligned
     in order instead."""

@@ -18,9 +18,13 @@ def check_url_shape(url: str) -> str:
     """The host of an absolute http(s) URL without credentials; raises AddressRefused."""
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise AddressRefused("must be an absolute http:// or https:// URL, e.g. https://hooks.example.com/datasync")
+        raise AddressRefused(
+            "must be an absolute http:// or https:// URL, e.g. https://hooks.example.com/datasync"
+        )
     if parts.username or parts.password:
-        raise AddressRefused("must not contain a user name or password; use the signing secret instead")
+        raise AddressRefused(
+            "must not contain a user name or password; use the signing secret instead"
+        )
     if len(url) > 2048:
         raise AddressRefused("must be at most 2048 characters")
     return parts.hostname

@@ -68,7 +68,14 @@ class WebhookController(Controller):
         app_settings: NamedDependency[Settings],
     ) -> dict[str, Any]:
         webhook, secret = await service.create(
-            db_session, app_settings, request.user.user_id, data.url, data.events, data.secret, data.is_enabled, data.schedule_ids
+            db_session,
+            app_settings,
+            request.user.user_id,
+            data.url,
+            data.events,
+            data.secret,
+            data.is_enabled,
+            data.schedule_ids,
         )
         return {
             "success": True,
@@ -78,18 +85,33 @@ class WebhookController(Controller):
 
     @get("/", operation_id="listWebhooks")
     async def list_webhooks(
-        self, request: Request[Principal, Any, Any], db_session: NamedDependency[AsyncSession], limit: Limit = 50, offset: Offset = 0
+        self,
+        request: Request[Principal, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        limit: Limit = 50,
+        offset: Offset = 0,
     ) -> dict[str, Any]:
         query = select(Webhook).where(Webhook.user_id == request.user.user_id)
         total = await db_session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = (await db_session.scalars(query.order_by(Webhook.created_at).limit(limit).offset(offset))).all()
-        return {"success": True, "webhooks": [webhook_out(w) for w in rows], **page(limit, offset, total)}
+        rows = (
+            await db_session.scalars(query.order_by(Webhook.created_at).limit(limit).offset(offset))
+        ).all()
+        return {
+            "success": True,
+            "webhooks": [webhook_out(w) for w in rows],
+            **page(limit, offset, total),
+        }
 
     @get("/{webhook_id:str}", operation_id="getWebhook")
     async def get_webhook(
-        self, request: Request[Principal, Any, Any], webhook_id: FromPath[str], db_session: NamedDependency[AsyncSession]
+        self,
+        request: Request[Principal, Any, Any],
+        webhook_id: FromPath[str],
+        db_session: NamedDependency[AsyncSession],
     ) -> dict[str, Any]:
-        webhook = await service.get_owned(db_session, request.user.user_id, parse_id(webhook_id, "Webhook"))
+        webhook = await service.get_owned(
+            db_session, request.user.user_id, parse_id(webhook_id, "Webhook")
+        )
         return {"success": True, "webhook": webhook_out(webhook)}
 
     @patch("/{webhook_id:str}", operation_id="updateWebhook")
@@ -101,15 +123,30 @@ class WebhookController(Controller):
         db_session: NamedDependency[AsyncSession],
         app_settings: NamedDependency[Settings],
     ) -> dict[str, Any]:
-        webhook = await service.get_owned(db_session, request.user.user_id, parse_id(webhook_id, "Webhook"))
-        webhook = await service.update(db_session, app_settings, webhook, data.url, data.events, data.is_enabled, data.schedule_ids)
+        webhook = await service.get_owned(
+            db_session, request.user.user_id, parse_id(webhook_id, "Webhook")
+        )
+        webhook = await service.update(
+            db_session,
+            app_settings,
+            webhook,
+            data.url,
+            data.events,
+            data.is_enabled,
+            data.schedule_ids,
+        )
         return {"success": True, "webhook": webhook_out(webhook), "message": "Webhook updated."}
 
     @delete("/{webhook_id:str}", operation_id="deleteWebhook", status_code=200)
     async def delete_webhook(
-        self, request: Request[Principal, Any, Any], webhook_id: FromPath[str], db_session: NamedDependency[AsyncSession]
+        self,
+        request: Request[Principal, Any, Any],
+        webhook_id: FromPath[str],
+        db_session: NamedDependency[AsyncSession],
     ) -> dict[str, Any]:
-        webhook = await service.get_owned(db_session, request.user.user_id, parse_id(webhook_id, "Webhook"))
+        webhook = await service.get_owned(
+            db_session, request.user.user_id, parse_id(webhook_id, "Webhook")
+        )
         await db_session.delete(webhook)
         return {"success": True, "message": "Webhook deleted."}
 
@@ -122,15 +159,23 @@ class WebhookController(Controller):
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> dict[str, Any]:
-        webhook = await service.get_owned(db_session, request.user.user_id, parse_id(webhook_id, "Webhook"))
+        webhook = await service.get_owned(
+            db_session, request.user.user_id, parse_id(webhook_id, "Webhook")
+        )
         query = select(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook.id)
         total = await db_session.scalar(select(func.count()).select_from(query.subquery())) or 0
         rows = (
             await db_session.scalars(
-                query.order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.attempt.desc()).limit(limit).offset(offset)
+                query.order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.attempt.desc())
+                .limit(limit)
+                .offset(offset)
             )
         ).all()
-        return {"success": True, "deliveries": [delivery_out(d) for d in rows], **page(limit, offset, total)}
+        return {
+            "success": True,
+            "deliveries": [delivery_out(d) for d in rows],
+            **page(limit, offset, total),
+        }
 
     @post("/{webhook_id:str}/test", operation_id="testWebhook", status_code=200)
     async def test_webhook(
@@ -140,7 +185,9 @@ class WebhookController(Controller):
         db_session: NamedDependency[AsyncSession],
         app_settings: NamedDependency[Settings],
     ) -> dict[str, Any]:
-        webhook = await service.get_owned(db_session, request.user.user_id, parse_id(webhook_id, "Webhook"))
+        webhook = await service.get_owned(
+            db_session, request.user.user_id, parse_id(webhook_id, "Webhook")
+        )
         event_id = uuid.uuid4()
         delivery = WebhookDelivery(
             webhook_id=webhook.id,

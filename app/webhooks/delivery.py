@@ -43,8 +43,12 @@ async def attempt(settings: Settings, webhook: Webhook, delivery: WebhookDeliver
     }
     started = time.monotonic()
     try:
-        await anyio.to_thread.run_sync(check_destination, webhook.url, settings.webhook_allow_private)
-        async with httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, follow_redirects=False, trust_env=False) as client:
+        await anyio.to_thread.run_sync(
+            check_destination, webhook.url, settings.webhook_allow_private
+        )
+        async with httpx.AsyncClient(
+            timeout=settings.webhook_timeout_seconds, follow_redirects=False, trust_env=False
+        ) as client:
             response = await client.post(webhook.url, content=body, headers=headers)
         delivery.status_code = response.status_code
         delivery.response_body = response.text[:RESPONSE_BODY_LIMIT]
@@ -56,7 +60,10 @@ async def attempt(settings: Settings, webhook: Webhook, delivery: WebhookDeliver
     except AddressRefused as refused:
         delivery.status, delivery.error = "failed", f"URL refused: {refused}"
     except httpx.TimeoutException:
-        delivery.status, delivery.error = "failed", f"no answer within {settings.webhook_timeout_seconds:g} s"
+        delivery.status, delivery.error = (
+            "failed",
+            f"no answer within {settings.webhook_timeout_seconds:g} s",
+        )
     except httpx.HTTPError as exc:
         delivery.status, delivery.error = "failed", f"could not connect: {type(exc).__name__}"
     delivery.duration_ms = int((time.monotonic() - started) * 1000)
@@ -64,7 +71,10 @@ async def attempt(settings: Settings, webhook: Webhook, delivery: WebhookDeliver
 
 
 async def deliver(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession], queue: ArqRedis, delivery_id: uuid.UUID
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    queue: ArqRedis,
+    delivery_id: uuid.UUID,
 ) -> None:
     """The `deliver_webhook` job: one attempt, and the next one scheduled if it failed."""
     retry: WebhookDelivery | None = None
@@ -74,7 +84,11 @@ async def deliver(
             return  # delivered already (arq may run a job twice) or gone with its webhook
         webhook = await db.get(Webhook, delivery.webhook_id)
         if webhook is None or not webhook.is_enabled:
-            delivery.status, delivery.error, delivery.completed_at = "cancelled", "the webhook was disabled", utcnow()
+            delivery.status, delivery.error, delivery.completed_at = (
+                "cancelled",
+                "the webhook was disabled",
+                utcnow(),
+            )
             await db.commit()
             return
         await attempt(settings, webhook, delivery)
@@ -95,8 +109,18 @@ async def deliver(
         await db.commit()
         log.info(
             "webhook delivery attempted",
-            extra={"webhook_id": str(webhook.id), "event": delivery.event_type, "attempt": delivery.attempt,
-                   "outcome": delivery.status, "status_code": delivery.status_code},
+            extra={
+                "webhook_id": str(webhook.id),
+                "event": delivery.event_type,
+                "attempt": delivery.attempt,
+                "outcome": delivery.status,
+                "status_code": delivery.status_code,
+            },
         )
     if retry is not None and retry.next_attempt_at is not None:
-        await queue.enqueue_job(DELIVER_WEBHOOK, str(retry.id), _job_id=f"webhook:{retry.id}", _defer_until=retry.next_attempt_at)
+        await queue.enqueue_job(
+            DELIVER_WEBHOOK,
+            str(retry.id),
+            _job_id=f"webhook:{retry.id}",
+            _defer_until=retry.next_attempt_at,
+        )

@@ -27,7 +27,9 @@ DELIVER_WEBHOOK = "deliver_webhook"
 
 def event_types(run: SyncRun, held: bool) -> list[str]:
     if run.status == "success":
-        changed = bool(run.added or run.updated or run.deleted or run.columns_added or run.columns_removed)
+        changed = bool(
+            run.added or run.updated or run.deleted or run.columns_added or run.columns_removed
+        )
         return ["sync.success", "sync.changed"] if changed else ["sync.success"]
     return ["sync.failure", "sync.held"] if held else ["sync.failure"]
 
@@ -35,7 +37,11 @@ def event_types(run: SyncRun, held: bool) -> list[str]:
 def run_payload(run: SyncRun, schedule: Schedule) -> dict[str, Any]:
     changes = None
     if run.status == "success":
-        changes = {"added": run.added or 0, "updated": run.updated or 0, "deleted": run.deleted or 0}
+        changes = {
+            "added": run.added or 0,
+            "updated": run.updated or 0,
+            "deleted": run.deleted or 0,
+        }
         if run.columns_added:
             changes["columnsAdded"] = run.columns_added
         if run.columns_removed:
@@ -68,7 +74,10 @@ def subscribed(webhook: Webhook, event_type: str, schedule_id: uuid.UUID) -> boo
 
 
 async def publish_run_events(
-    sessions: async_sessionmaker[AsyncSession], queue: ArqRedis, run_id: uuid.UUID, held: bool = False
+    sessions: async_sessionmaker[AsyncSession],
+    queue: ArqRedis,
+    run_id: uuid.UUID,
+    held: bool = False,
 ) -> int:
     """Queues one delivery per subscribed webhook and event; returns how many."""
     async with sessions() as db:
@@ -85,7 +94,12 @@ async def publish_run_events(
             for webhook in webhooks:
                 if subscribed(webhook, event_type, schedule.id):
                     deliveries.append(
-                        WebhookDelivery(webhook_id=webhook.id, event_id=event_id, event_type=event_type, payload=body)
+                        WebhookDelivery(
+                            webhook_id=webhook.id,
+                            event_id=event_id,
+                            event_type=event_type,
+                            payload=body,
+                        )
                     )
         db.add_all(deliveries)
         await db.commit()

@@ -42,7 +42,9 @@ def _event_problems(events: list[str]) -> Problems:
     return []
 
 
-async def _schedule_problems(db: AsyncSession, user_id: uuid.UUID, schedule_ids: list[str] | None) -> Problems:
+async def _schedule_problems(
+    db: AsyncSession, user_id: uuid.UUID, schedule_ids: list[str] | None
+) -> Problems:
     if not schedule_ids:
         return []
     wanted: set[uuid.UUID] = set()
@@ -51,9 +53,19 @@ async def _schedule_problems(db: AsyncSession, user_id: uuid.UUID, schedule_ids:
             wanted.add(uuid.UUID(raw))
         except ValueError:
             return [{"field": "scheduleIds", "message": f"{raw!r} is not a schedule id"}]
-    owned = set((await db.scalars(select(Schedule.id).where(Schedule.user_id == user_id, Schedule.id.in_(wanted)))).all())
+    owned = set(
+        (
+            await db.scalars(
+                select(Schedule.id).where(Schedule.user_id == user_id, Schedule.id.in_(wanted))
+            )
+        ).all()
+    )
     missing = sorted(str(s) for s in wanted - owned)
-    return [{"field": "scheduleIds", "message": f"no schedule with id {', '.join(missing)}"}] if missing else []
+    return (
+        [{"field": "scheduleIds", "message": f"no schedule with id {', '.join(missing)}"}]
+        if missing
+        else []
+    )
 
 
 async def create(
@@ -69,7 +81,12 @@ async def create(
     problems = await _url_problems(settings, url) + _event_problems(events)
     problems += await _schedule_problems(db, user_id, schedule_ids)
     if secret is not None and len(secret) < 16:
-        problems.append({"field": "secret", "message": "must be at least 16 characters (or leave it out to get one)"})
+        problems.append(
+            {
+                "field": "secret",
+                "message": "must be at least 16 characters (or leave it out to get one)",
+            }
+        )
     if problems:
         raise InvalidInput(problems, "Invalid webhook: see details")
     secret = secret or new_secret()
