@@ -26,11 +26,13 @@ pytestmark = [
 ]
 
 if CHROMIUM.exists():
-    from playwright.sync_api import Browser, Page, expect, sync_playwright
+    from playwright.sync_api import Page, expect, sync_playwright
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+@pytest.fixture
+def page(live_server: str) -> Iterator[Page]:
+    # Per test, after the session's store and server exist: sync Playwright keeps an event
+    # loop running in this thread while open, and the store fixtures need asyncio.run().
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM),
@@ -44,26 +46,21 @@ def browser() -> Iterator[Browser]:
                 "--no-first-run",
             ],
         )
-        yield browser
+        # A viewer far from UTC, so local times and their UTC titles differ.
+        context = browser.new_context(
+            base_url=live_server,
+            viewport={"width": 1280, "height": 900},
+            timezone_id="America/New_York",
+            locale="en-US",
+            accept_downloads=True,
+        )
+        context.set_default_timeout(15_000)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        yield page
+        context.close()
         browser.close()
-
-
-@pytest.fixture
-def page(browser: Browser, live_server: str) -> Iterator[Page]:
-    # A viewer far from UTC, so local times and their UTC titles differ.
-    context = browser.new_context(
-        base_url=live_server,
-        viewport={"width": 1280, "height": 900},
-        timezone_id="America/New_York",
-        locale="en-US",
-        accept_downloads=True,
-    )
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
 
 
@@ -204,7 +201,8 @@ def test_sign_up_connect_sync_now_see_progress_and_counts_download_the_csv_and_s
     write_table(table, ["id", "region", "amount"], [*rows, ["13", "West", "99.00"]])
     nav(page, "Schedules")
     page.get_by_role("link", name="Sales daily", exact=True).click()
-    expect(page.get_by_role("heading", name="Sales daily")).to_be_visible()
+    # Level 1: the list's cards have "Sales daily" headings too.
+    expect(page.get_by_role("heading", level=1, name="Sales daily")).to_be_visible()
     page.get_by_role("button", name="Sync Sales daily now").click()
     expect(page.locator(".sync-progress .notice-success")).to_contain_text("1 added", timeout=30_000)
     expect(page.locator("table.history tbody tr")).to_have_count(2)
