@@ -451,7 +451,9 @@ class ExcelConnector:
 
 
 def _record_batch(rows: list[list[str]], width: int) -> pa.RecordBatch:
-    columns = [pa.array([row[c] for row in rows], type=pa.string()) for c in range(width)]
+    # An empty cell holds no value: it becomes null, which the CSV writes as a bare empty
+    # field (an explicit empty string would be written "").
+    columns = [pa.array([row[c] or None for row in rows], type=pa.string()) for c in range(width)]
     return pa.RecordBatch.from_arrays(columns, names=[f"c{c}" for c in range(width)])
 
 
