@@ -1,10 +1,12 @@
+# ruff: noqa: F811 - the pytest fixture imported from the stand-in is a parameter here
 """The `sql-server` and `postgresql` sources end to end: the HTTP API, a real arq worker
 process, ODBC drivers and the TDS stand-in (tests/standins/tds), or the machine's
 PostgreSQL through psqlODBC.
 
-Every SQL Server test runs through each driver present (FreeTDS and Microsoft's ODBC
-Driver 18), one data source per driver chosen by `settings.driver`, within one worker
-process: a worker takes seconds to start, and the drivers must agree anyway.
+Every SQL Server test runs once per driver present (FreeTDS and Microsoft's ODBC Driver
+18), chosen by the data source's `settings.driver`. Per store (SQLite, PostgreSQL) the
+module runs one service with a store, queue and data directory of its own and one worker
+process (a worker takes seconds to start); each test is a new user of it.
 
 The stand-in's GETDATE() is fixed at NOW, so the reference page's
 `WHERE OrderDate >= DATEADD(day, -7, GETDATE())` selects the same orders on every run and
@@ -16,12 +18,13 @@ Throughput is measured, not asserted: run with `-s` to see the THROUGHPUT lines.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
+import secrets
 import shutil
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,16 +32,20 @@ from urllib.parse import urlsplit
 
 import pyodbc
 import pytest
+from litestar.testing import TestClient
 
+from app.db.migrate import upgrade_to_head
+from app.main import create_app
+from app.settings import load_settings
 from connectors.base import Environment
 from connectors.sqlserver import SqlServerConnector
-from tests.conftest import ApiUser, IsolatedService, start_process, stop_process
+from tests.conftest import ApiUser, register, start_process, stop_process
 from tests.services import create_postgres_database
-from tests.standins.tds.fixtures import (
+from tests.standins.tds.fixtures import (  # noqa: F401 - sql_server_driver is a fixture
     SEED_DIR,
     TdsStandIn,
     running_tds_standin,
-    sql_server_drivers,
+    sql_server_driver,
 )
 from tests.standins.tds.server import load_databases
 
@@ -46,8 +53,6 @@ NOW = "2026-02-12 08:00:00"  # a Thursday; what the stand-in's GETDATE() answers
 EXPECTED = Path(__file__).resolve().parents[2] / "fixtures" / "sqlserver"
 HEADER = ["OrderId", "CustomerName", "OrderDate", "Amount", "Status"]
 THROUGHPUT_ROWS = 100_000
-DRIVERS = sql_server_drivers()
-pytestmark = pytest.mark.skipif(not DRIVERS, reason="no SQL Server ODBC driver installed")
 
 # The reference page's third "Create Sync Schedule" example, as printed there; only the
 # two placeholder ids are replaced by real ones.
@@ -156,195 +161,185 @@ def standin(
 
 
 @pytest.fixture
-def private_standins(seeded_sales_db: Path, tmp_path: Path) -> Iterator[dict[str, TdsStandIn]]:
-    """One stand-in per driver, over copies of SalesDB of this test alone: each driver's
-    run starts from the seeded data and may change it."""
-    with contextlib.ExitStack() as stack:
-        servers = {}
-        for name in DRIVERS:
-            shutil.copytree(seeded_sales_db, tmp_path / f"tds-{name}")
-            servers[name] = stack.enter_context(
-                running_tds_standin(tmp_path / f"tds-{name}", now=NOW)
-            )
-        yield servers
+def private_standin(seeded_sales_db: Path, tmp_path: Path) -> Iterator[TdsStandIn]:
+    """Over a copy of SalesDB of this test alone: it may change the data."""
+    shutil.copytree(seeded_sales_db, tmp_path / "tds")
+    with running_tds_standin(tmp_path / "tds", now=NOW) as server:
+        yield server
+
+
+@dataclass
+class ServiceUnderTest:
+    """The API (in this process, through `client`) and one worker process, with a store,
+    queue and data directory of their own."""
+
+    client: TestClient[Any]
+    worker_log: Path
+
+
+@pytest.fixture(scope="module")
+def service(
+    database_url: str, service_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServiceUnderTest]:
+    # What tests/conftest.py's `isolated_service` builds, once per module and store instead
+    # of once per test: a worker process takes seconds to start (its imports alone), and a
+    # worker per test would put this module far over its time budget.
+    tmp = tmp_path_factory.mktemp("sqlserver-e2e")
+    drop: Callable[[], None] = lambda: None  # noqa: E731
+    if database_url.startswith("sqlite"):
+        url = f"sqlite:///{tmp / 'datasync.db'}"
+    else:
+        url, drop = create_postgres_database()
+    env = {
+        **service_env,
+        "DATABASE_URL": url,
+        "QUEUE_NAME": f"datasync-test:{secrets.token_hex(6)}",
+        "DATA_DIR": str(tmp / "data"),
+        "SECRET_KEY": secrets.token_urlsafe(48),
+    }
+    settings = load_settings(env)
+    upgrade_to_head(settings)
+    log = tmp / "worker.log"
+    worker = start_process(["worker"], env, log)
+    try:
+        with TestClient(create_app(settings)) as client:
+            yield ServiceUnderTest(client, log)
+    finally:
+        stop_process(worker)
+        drop()
 
 
 @pytest.fixture
-def iso(isolated_service: Callable[..., IsolatedService]) -> IsolatedService:
-    return isolated_service()
-
-
-@pytest.fixture
-def with_worker(iso: IsolatedService, tmp_path: Path) -> Iterator[Path]:
-    """A worker process for `iso`, started before the test's other set-up so that its
-    start-up (seconds of imports) overlaps with it; yields the worker's log."""
-    log = tmp_path / "worker.log"
-    worker = start_process(["worker"], iso.env, log)
-    yield log
-    stop_process(worker)
+def user(service: ServiceUnderTest) -> ApiUser:
+    return register(service.client)
 
 
 # --- SQL Server through the stand-in ----------------------------------------------------
 
 
 def test_reference_weekly_orders_example_syncs_last_weeks_orders_then_counts_edits(
-    iso: IsolatedService, with_worker: Path, private_standins: dict[str, TdsStandIn]
+    user: ApiUser, private_standin: TdsStandIn, sql_server_driver: str
 ) -> None:
-    user = iso.user
-    for name, driver in DRIVERS.items():
-        standin = private_standins[name]
-        source_id = sql_server_source(user, standin, driver)
-        file_id = user.target_file(f"orders-weekly-{name}.csv")
-        schedule = create_page_example(user, source_id, file_id)
-        assert schedule["dataSourceType"] == "sql-server"
-        assert (schedule["frequency"], schedule["enabled"]) == ("weekly", True)
-        assert schedule["config"] == PAGE_EXAMPLE["config"]
-        next_sync = datetime.fromisoformat(schedule["nextSyncAt"].replace("Z", "+00:00"))
-        assert next_sync.strftime("%A %H:%M:%S") == "Monday 08:00:00" and next_sync > datetime.now(
-            UTC
-        )
-        # The same query without a primary key, into a file of its own.
-        unkeyed_id = user.schedule(
-            source_id, user.target_file(f"orders-{name}.csv"), "weekly", **PAGE_EXAMPLE["config"]
-        )
+    source_id = sql_server_source(user, private_standin, sql_server_driver)
+    file_id = user.target_file("orders-weekly.csv")
+    schedule = create_page_example(user, source_id, file_id)
+    assert schedule["dataSourceType"] == "sql-server"
+    assert (schedule["frequency"], schedule["enabled"]) == ("weekly", True)
+    assert schedule["config"] == PAGE_EXAMPLE["config"]
+    next_sync = datetime.fromisoformat(schedule["nextSyncAt"].replace("Z", "+00:00"))
+    assert next_sync.strftime("%A %H:%M:%S") == "Monday 08:00:00"
+    assert next_sync > datetime.now(UTC)
+    # The same query without a primary key, into a file of its own.
+    unkeyed_id = user.schedule(source_id, user.target_file(), "weekly", **PAGE_EXAMPLE["config"])
 
-        first = user.ok("POST", f"/api/sync/schedules/{schedule['id']}/sync")
-        assert first["message"] == "Manual sync completed successfully", name
-        result = first["syncResult"]
-        assert (result["status"], result["rowCount"], result["columnCount"]) == ("success", 3, 5), (
-            name
-        )
-        assert result["changes"] == {"added": 3, "updated": 0, "deleted": 0}, name
-        # datetime2(7) as ISO 8601, decimal(12,2) exact at its scale, NULL empty, Unicode intact.
-        assert_csv_matches(
-            user.get(f"/api/files/{file_id}/content").text, "orders_last_week.expected.csv"
-        )
-        user.ok("POST", f"/api/sync/schedules/{unkeyed_id}/sync")
+    first = user.ok("POST", f"/api/sync/schedules/{schedule['id']}/sync")
+    assert first["message"] == "Manual sync completed successfully"
+    result = first["syncResult"]
+    assert (result["status"], result["rowCount"], result["columnCount"]) == ("success", 3, 5)
+    assert result["changes"] == {"added": 3, "updated": 0, "deleted": 0}
+    # datetime2(7) as ISO 8601, decimal(12,2) exact at its scale, NULL empty, Unicode intact.
+    content = user.get(f"/api/files/{file_id}/content").text
+    assert_csv_matches(content, "orders_last_week.expected.csv")
+    user.ok("POST", f"/api/sync/schedules/{unkeyed_id}/sync")
 
-        run_on_standin(
-            standin,
-            driver,
-            "INSERT INTO dbo.Orders VALUES "
-            "(6, N'Wirth, Niklaus 日本', '2026-02-10 09:15:30.1234567', 42.10, '')",
-            "UPDATE dbo.Orders SET Amount = 101.00, Status = 'shipped' WHERE OrderId = 2",
-            "DELETE FROM dbo.Orders WHERE OrderId = 1",
-        )
-        user.ok(
-            "PUT",
-            f"/api/sync/schedules/{schedule['id']}",
-            json={"config": {"primaryKey": "OrderId"}},
-        )
-        keyed = user.ok("POST", f"/api/sync/schedules/{schedule['id']}/sync")["syncResult"]
-        unkeyed = user.ok("POST", f"/api/sync/schedules/{unkeyed_id}/sync")["syncResult"]
+    run_on_standin(
+        private_standin,
+        sql_server_driver,
+        "INSERT INTO dbo.Orders VALUES "
+        "(6, N'Wirth, Niklaus 日本', '2026-02-10 09:15:30.1234567', 42.10, '')",
+        "UPDATE dbo.Orders SET Amount = 101.00, Status = 'shipped' WHERE OrderId = 2",
+        "DELETE FROM dbo.Orders WHERE OrderId = 1",
+    )
+    user.ok(
+        "PUT", f"/api/sync/schedules/{schedule['id']}", json={"config": {"primaryKey": "OrderId"}}
+    )
+    keyed = user.ok("POST", f"/api/sync/schedules/{schedule['id']}/sync")["syncResult"]
+    unkeyed = user.ok("POST", f"/api/sync/schedules/{unkeyed_id}/sync")["syncResult"]
 
-        assert (keyed["rowCount"], keyed["columnCount"]) == (3, 5), name
-        assert keyed["changes"] == {"added": 1, "updated": 1, "deleted": 1}, name
-        # In order, old 1,2,3 against new 2',3,6: the block 1,2 became 2' (one updated,
-        # one deleted), 3 is unchanged, 6 is added.
-        assert unkeyed["changes"] == {"added": 1, "updated": 1, "deleted": 1}, name
-        assert_csv_matches(
-            user.get(f"/api/files/{file_id}/content").text,
-            "orders_last_week.after_edits.expected.csv",
-        )
-        changes = parse_csv(user.get(f"/api/sync/runs/{keyed['runId']}/changes").text)
-        assert changes[0] == ["_change", *HEADER]
-        assert sorted(row[:2] for row in changes[1:]) == [
-            ["added", "6"],
-            ["deleted", "1"],
-            ["updated", "2"],
-        ], name
-        history = user.ok("GET", f"/api/sync/schedules/{schedule['id']}/history")["history"]
-        assert [(h["status"], h["rowCount"], h["changes"]) for h in history] == [
-            ("success", 3, {"added": 1, "updated": 1, "deleted": 1}),
-            ("success", 3, {"added": 3, "updated": 0, "deleted": 0}),
-        ], name
+    assert (keyed["rowCount"], keyed["columnCount"]) == (3, 5)
+    assert keyed["changes"] == {"added": 1, "updated": 1, "deleted": 1}
+    # In order, old 1,2,3 against new 2',3,6: the block 1,2 became 2' (one updated, one
+    # deleted), 3 is unchanged, 6 is added.
+    assert unkeyed["changes"] == {"added": 1, "updated": 1, "deleted": 1}
+    content = user.get(f"/api/files/{file_id}/content").text
+    assert_csv_matches(content, "orders_last_week.after_edits.expected.csv")
+    changes = parse_csv(user.get(f"/api/sync/runs/{keyed['runId']}/changes").text)
+    assert changes[0] == ["_change", *HEADER]
+    assert sorted(row[:2] for row in changes[1:]) == [
+        ["added", "6"],
+        ["deleted", "1"],
+        ["updated", "2"],
+    ]
+    history = user.ok("GET", f"/api/sync/schedules/{schedule['id']}/history")["history"]
+    assert [(h["status"], h["rowCount"], h["changes"]) for h in history] == [
+        ("success", 3, {"added": 1, "updated": 1, "deleted": 1}),
+        ("success", 3, {"added": 3, "updated": 0, "deleted": 0}),
+    ]
 
 
 def test_wrong_password_fails_with_500_once_without_retry_and_never_shows_the_password(
-    iso: IsolatedService, with_worker: Path, standin: TdsStandIn
+    user: ApiUser, service: ServiceUnderTest, standin: TdsStandIn, sql_server_driver: str
 ) -> None:
-    user = iso.user
     wrong = "fake;wrong=Pa55{word"
-    schedules = {
-        name: create_page_example(
-            user, sql_server_source(user, standin, driver, password=wrong), user.target_file()
-        )["id"]
-        for name, driver in DRIVERS.items()
-    }
-    responses = {
-        name: user.post(f"/api/sync/schedules/{schedule_id}/sync")
-        for name, schedule_id in schedules.items()
-    }
+    source_id = sql_server_source(user, standin, sql_server_driver, password=wrong)
+    schedule_id = create_page_example(user, source_id, user.target_file())["id"]
+
+    response = user.post(f"/api/sync/schedules/{schedule_id}/sync")
     time.sleep(1.0)  # a retry (base 0.4 s in the test environment) would have run by now
 
-    for name, response in responses.items():
-        assert response.status_code == 500, response.text
-        body = response.json()
-        assert (body["success"], body["error"]) == (False, "Sync failed")
-        assert "Login failed for user 'datasync_reader'" in body["message"], name
-        assert "retryAfter" not in body
-        history = user.ok("GET", f"/api/sync/schedules/{schedules[name]}/history")["history"]
-        assert [(h["status"], h["attempt"], h["trigger"]) for h in history] == [
-            ("error", 1, "manual")
-        ], name
-        for text in (response.text, str(history)):
-            assert wrong not in text and "Pa55" not in text, name
-    assert "Pa55" not in with_worker.read_text(encoding="utf-8", errors="replace")
+    assert response.status_code == 500, response.text
+    body = response.json()
+    assert (body["success"], body["error"]) == (False, "Sync failed")
+    assert "Login failed for user 'datasync_reader'" in body["message"]
+    assert "retryAfter" not in body
+    history = user.ok("GET", f"/api/sync/schedules/{schedule_id}/history")["history"]
+    assert [(h["status"], h["attempt"], h["trigger"]) for h in history] == [("error", 1, "manual")]
+    log = service.worker_log.read_text(encoding="utf-8", errors="replace")
+    for text in (response.text, str(history), log):
+        assert wrong not in text and "Pa55" not in text
 
 
 def test_connection_test_reports_the_server_version_and_refuses_a_wrong_password(
-    iso: IsolatedService, standin: TdsStandIn
+    user: ApiUser, standin: TdsStandIn, sql_server_driver: str
 ) -> None:
-    user = iso.user
-    wrong = "fake-wrong-Pa55"
-    for name, driver in DRIVERS.items():
-        body = user.ok("POST", f"/api/data-sources/{sql_server_source(user, standin, driver)}/test")
-        assert body["message"] == "Connection OK", name
-        assert (
-            body["details"]["serverVersion"]
-            == "Microsoft SQL Server 2022 (RTM) - 16.0.1000.6 (X64)"
-        ), name
+    body = user.ok(
+        "POST", f"/api/data-sources/{sql_server_source(user, standin, sql_server_driver)}/test"
+    )
+    assert body["message"] == "Connection OK"
+    assert body["details"]["serverVersion"] == "Microsoft SQL Server 2022 (RTM) - 16.0.1000.6 (X64)"
 
-        refused = user.post(
-            f"/api/data-sources/{sql_server_source(user, standin, driver, password=wrong)}/test"
-        )
-        assert refused.status_code == 400, name
-        assert (
-            refused.json()["error"] == "Connection failed"
-            and "Login failed" in refused.json()["message"]
-        ), name
-        assert wrong not in refused.text
+    wrong = "fake-wrong-Pa55"
+    source_id = sql_server_source(user, standin, sql_server_driver, password=wrong)
+    refused = user.post(f"/api/data-sources/{source_id}/test")
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "Connection failed"
+    assert "Login failed" in refused.json()["message"] and wrong not in refused.text
 
 
 def test_100k_rows_stream_from_sql_server_into_the_csv_end_to_end(
-    iso: IsolatedService, with_worker: Path, standin: TdsStandIn
+    user: ApiUser, standin: TdsStandIn, sql_server_driver: str
 ) -> None:
-    user = iso.user
+    source_id = sql_server_source(user, standin, sql_server_driver)
+    file_id = user.target_file("numbers.csv")
     query = f"SELECT * FROM dbo.Numbers WHERE N < {THROUGHPUT_ROWS}"
-    for name, driver in DRIVERS.items():
-        source_id = sql_server_source(user, standin, driver)
-        file_id = user.target_file(f"numbers-{name}.csv")
-        schedule_id = user.schedule(
-            source_id, file_id, "daily", databaseName="SalesDB", query=query
-        )
-        warm_up = user.schedule(
-            source_id, user.target_file(), "daily", databaseName="SalesDB", query="SELECT 1 AS one"
-        )
-        user.ok(
-            "POST", f"/api/sync/schedules/{warm_up}/sync"
-        )  # the worker is up, the driver loaded
+    schedule_id = user.schedule(source_id, file_id, "daily", databaseName="SalesDB", query=query)
+    warm_up = user.schedule(
+        source_id, user.target_file(), "daily", databaseName="SalesDB", query="SELECT 1 AS one"
+    )
+    user.ok("POST", f"/api/sync/schedules/{warm_up}/sync")  # the worker is up, the driver loaded
 
-        started = time.perf_counter()
-        result = user.ok("POST", f"/api/sync/schedules/{schedule_id}/sync")["syncResult"]
-        seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    result = user.ok("POST", f"/api/sync/schedules/{schedule_id}/sync")["syncResult"]
+    seconds = time.perf_counter() - started
 
-        assert (result["rowCount"], result["columnCount"]) == (THROUGHPUT_ROWS, 4), name
-        report_throughput(f"sql-server via {name}", THROUGHPUT_ROWS, seconds, result)
-        rows = parse_csv(user.get(f"/api/files/{file_id}/content").text)
-        assert len(rows) == THROUGHPUT_ROWS + 1
-        assert rows[0] == ["N", "Label", "Price", "Ratio"]
-        assert rows[1] == ["0", "row 0", "0.25", "0"]
-        assert rows[-1] == ["99999", "row 99999", "999.25", "14285.5714285714"]
+    assert (result["rowCount"], result["columnCount"]) == (THROUGHPUT_ROWS, 4)
+    driver_name = "FreeTDS" if sql_server_driver == "FreeTDS" else Path(sql_server_driver).name
+    report_throughput(f"sql-server via {driver_name}", THROUGHPUT_ROWS, seconds, result)
+    rows = parse_csv(user.get(f"/api/files/{file_id}/content").text)
+    assert len(rows) == THROUGHPUT_ROWS + 1
+    assert rows[0] == ["N", "Label", "Price", "Ratio"]
+    assert rows[1] == ["0", "row 0", "0.25", "0"]
+    assert rows[-1] == ["99999", "row 99999", "999.25", "14285.5714285714"]
 
 
 # --- PostgreSQL ------------------------------------------------------------------------
@@ -405,9 +400,8 @@ def postgres_sales() -> Iterator[dict[str, Any]]:
 
 
 def test_postgresql_source_syncs_exact_values_then_100k_rows_end_to_end(
-    iso: IsolatedService, with_worker: Path, postgres_sales: dict[str, Any]
+    user: ApiUser, postgres_sales: dict[str, Any]
 ) -> None:
-    user = iso.user
     source_id = user.ok(
         "POST",
         "/api/data-sources",
