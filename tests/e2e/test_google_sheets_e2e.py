@@ -26,6 +26,7 @@ import pytest
 from tests.conftest import ApiUser, IsolatedService, start_process, stop_process
 from tests.services import free_port, wait_for_port
 from tests.standins.sheets import ServiceAccountKey, StandInProcess, start_standin_process
+from tests.standins.sheets.egress import RecordingProxy, recording_proxy
 from tests.standins.sheets.fixtures import (
     GOOD_REFRESH_TOKEN,
     OAUTH_CLIENT_ID,
@@ -121,11 +122,20 @@ def private_redis() -> Iterator[str]:
         process.wait(10)
 
 
+@pytest.fixture(scope="module")
+def internet() -> Iterator[RecordingProxy]:
+    """Where the service's processes would reach the public Internet: a proxy that records
+    each attempt and lets none through (local addresses bypass it)."""
+    with recording_proxy() as proxy:
+        yield proxy
+
+
 @pytest.fixture
 def service(
-    isolated_service: Callable[..., IsolatedService], private_redis: str
+    isolated_service: Callable[..., IsolatedService], private_redis: str, internet: RecordingProxy
 ) -> IsolatedService:
-    return isolated_service(REDIS_URL=private_redis)
+    internet.requests.clear()
+    return isolated_service(REDIS_URL=private_redis, **internet.env())
 
 
 @pytest.fixture
@@ -134,7 +144,10 @@ def worker(service: IsolatedService, tmp_path: Path) -> Iterator[None]:
     log = tmp_path / "worker.log"
     process = start_process(["worker"], service.env, log)
     yield
+    exited_early = process.poll() is not None
     stop_process(process)
+    if exited_early:  # the test saw only syncs that never ran; say why
+        pytest.fail("the worker exited early:\n" + log.read_text()[-3000:])
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -234,6 +247,7 @@ def test_reference_example_syncs_every_cell_then_sheet_edits_give_exact_change_c
     worker: None,
     sheets: StandInProcess,
     service_account_key: ServiceAccountKey,
+    internet: RecordingProxy,
 ) -> None:
     user = service.user
     file_id = user.target_file("sales-data.csv")
@@ -258,6 +272,9 @@ def test_reference_example_syncs_every_cell_then_sheet_edits_give_exact_change_c
     assert reads and all(
         path.startswith("/v4/spreadsheets/1ABC-DEF/values/'Sales Data'!A") for path in reads
     )
+    # ...and sent the token nowhere else: not even google-auth's background lookup at
+    # iamcredentials.googleapis.com reached for the public Internet.
+    assert internet.requests == []
 
     # The user keys the schedule on "Order ID" and edits the sheet.
     user.ok(
@@ -427,34 +444,10 @@ def test_a_throttled_connection_test_says_to_try_again_later_not_that_a_sync_wil
     assert "20 s" in body["message"]  # when to try again, from Google's Retry-After
 
 
-def test_a_revoked_oauth_refresh_token_fails_cleanly_asking_the_user_to_reauthorise(
-    service: IsolatedService, worker: None, sheets: StandInProcess
-) -> None:
-    user = service.user
-    file_id = user.target_file()
-    source_id = google_source(user, sheets, oauth_credentials(GOOD_REFRESH_TOKEN))
-    schedule_id = reference_schedule(user, source_id, file_id)
-    sync(user, schedule_id)  # the OAuth form works while the grant stands
-    before = user.get(f"/api/files/{file_id}/content").content
-    # The user revokes DataSync's access in their Google account (or 7 days of "Testing").
-    sheets.put_refresh_token(GOOD_REFRESH_TOKEN, OAUTH_CLIENT_ID, revoked=True)
-
-    body = failed_sync(user, schedule_id)
-
-    assert "expired or been revoked" in body["message"]
-    assert "Re-authorise DataSync" in body["message"] and "7 days" in body["message"]
-    assert "retryAfter" not in body and "retrying" not in body["message"]  # no point retrying
-    assert GOOD_REFRESH_TOKEN not in json.dumps(body)
-    assert user.get(f"/api/files/{file_id}/content").content == before
-    test = user.post(f"/api/data-sources/{source_id}/test")
-    assert test.status_code == 400
-    assert "Re-authorise DataSync" in test.json()["message"]
-
-
 # -- clear failures --------------------------------------------------------------------------
 
 
-def test_sync_failures_say_what_to_fix_and_following_the_advice_makes_the_sync_succeed(
+def test_failed_syncs_say_what_to_fix_and_following_the_advice_makes_them_succeed(
     service: IsolatedService,
     worker: None,
     sheets: StandInProcess,
@@ -493,3 +486,33 @@ def test_sync_failures_say_what_to_fix_and_following_the_advice_makes_the_sync_s
     )
     assert sync(user, misnamed)["rowCount"] == 150
     assert_same_cells(csv_rows(user, file_id), REFERENCE_CSV)
+
+    # OAuth user credentials whose grant Google revokes: re-authorising is the fix.
+    file_id = user.target_file("oauth.csv")
+    source_id = google_source(user, sheets, oauth_credentials(GOOD_REFRESH_TOKEN))
+    schedule_id = reference_schedule(user, source_id, file_id)
+    sync(user, schedule_id)  # the OAuth form works while the grant stands
+    before = user.get(f"/api/files/{file_id}/content").content
+    # The user revokes DataSync's access in their Google account (or 7 days of "Testing").
+    sheets.put_refresh_token(GOOD_REFRESH_TOKEN, OAUTH_CLIENT_ID, revoked=True)
+
+    body = failed_sync(user, schedule_id)
+
+    assert "expired or been revoked" in body["message"]
+    assert "Re-authorise DataSync" in body["message"] and "7 days" in body["message"]
+    assert "retryAfter" not in body and "retrying" not in body["message"]  # no point retrying
+    assert GOOD_REFRESH_TOKEN not in json.dumps(body)
+    assert user.get(f"/api/files/{file_id}/content").content == before
+    test = user.post(f"/api/data-sources/{source_id}/test")
+    assert test.status_code == 400
+    assert "Re-authorise DataSync" in test.json()["message"]
+
+    # The user re-authorises and saves the new refresh token in the data source.
+    sheets.put_refresh_token("1//standin-reauthorised", OAUTH_CLIENT_ID)
+    user.ok(
+        "PATCH",
+        f"/api/data-sources/{source_id}",
+        json={"credentials": oauth_credentials("1//standin-reauthorised")},
+    )
+    assert user.ok("POST", f"/api/data-sources/{source_id}/test")["message"] == "Connection OK"
+    assert sync(user, schedule_id)["changes"] == {"added": 0, "updated": 0, "deleted": 0}
