@@ -380,14 +380,22 @@ def test_a_100k_row_sheet_syncs_end_to_end_in_chunks(
     file_id = user.target_file("orders.csv")
     source_id = google_source(user, sheets, service_account(service_account_key))
     schedule_id = user.schedule(source_id, file_id, spreadsheetId="BIG-1", sheetName="Orders")
+    # A small sync first, so the timing below is the big sheet's, not the worker's start-up.
+    sync(user, reference_schedule(user, source_id, user.target_file("warm-up.csv")))
+    sheets.clear_requests()
 
     started = time.perf_counter()
     result = sync(user, schedule_id)
     elapsed = time.perf_counter() - started
 
-    rate = 100_000 / elapsed
-    record_property("rows_per_second", round(rate))
-    print(f"\n100k x 12 Google sheet, API to CSV: {elapsed:.2f}s, {rate:,.0f} rows/s end to end")
+    # Reported, not asserted: it depends on the machine (and on what else runs on it).
+    end_to_end, in_run = 100_000 / elapsed, 100_000 * 1000 / result["durationMs"]
+    record_property("rows_per_second_end_to_end", round(end_to_end))
+    record_property("rows_per_second_in_run", round(in_run))
+    print(
+        f"\n100k x 12 Google sheet: POST /sync to answer {elapsed:.2f}s = {end_to_end:,.0f} "
+        f"rows/s end to end; the run itself {result['duration']} = {in_run:,.0f} rows/s"
+    )
     assert (result["rowCount"], result["columnCount"]) == (100_000, 12)
     assert result["changes"] == {"added": 100_000, "updated": 0, "deleted": 0}
     reads = [r for r in sheets.requests() if "/values/" in r["path"]]
