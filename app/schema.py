@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 from litestar.params import QueryParameter
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+T = TypeVar("T")
 
 Limit = Annotated[int, QueryParameter(ge=1, le=200, description="Page size, 1 to 200")]
 Offset = Annotated[int, QueryParameter(ge=0, description="Items to skip")]
@@ -47,3 +52,12 @@ def page(limit: int, offset: int, total: int) -> dict[str, object]:
         "totalCount": total,
         "pagination": Pagination(limit=limit, offset=offset, has_more=offset + limit < total),
     }
+
+
+async def fetch_page(
+    db: AsyncSession, query: Select[tuple[T]], order_by: Any, limit: int, offset: int
+) -> tuple[Sequence[T], dict[str, object]]:
+    """One page of `query` and its `totalCount`/`pagination`."""
+    total = await db.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = (await db.scalars(query.order_by(*order_by).limit(limit).offset(offset))).all()
+    return rows, page(limit, offset, total)

@@ -17,7 +17,7 @@ from app.auth.middleware import Principal
 from app.db.models import FileVersion, Schedule, TargetFile
 from app.errors import ApiError, InvalidInput, not_found, parse_id
 from app.files.schemas import FileVersionOut, TargetFileCreate, TargetFileOut
-from app.schema import Limit, Offset, isoformat, page
+from app.schema import Limit, Offset, fetch_page, isoformat
 from app.sync.csv_store import EMPTY_SHA256, CsvStore
 
 DELIMITERS = {",", ";", "\t", "|"}
@@ -130,13 +130,8 @@ class TargetFileController(Controller):
         offset: Offset = 0,
     ) -> dict[str, Any]:
         query = select(TargetFile).where(TargetFile.user_id == request.user.user_id)
-        total = await db_session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = (
-            await db_session.scalars(
-                query.order_by(TargetFile.created_at).limit(limit).offset(offset)
-            )
-        ).all()
-        return {"success": True, "files": [file_out(f) for f in rows], **page(limit, offset, total)}
+        rows, paging = await fetch_page(db_session, query, (TargetFile.created_at,), limit, offset)
+        return {"success": True, "files": [file_out(f) for f in rows], **paging}
 
     @get("/{file_id:str}", operation_id="getFile")
     async def get_file(

@@ -11,7 +11,6 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from litestar.response import File
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.middleware import Principal
@@ -19,7 +18,7 @@ from app.db.models import Schedule, SyncRun
 from app.errors import ApiError, not_found, parse_id
 from app.runs import service
 from app.schedules.service import get_owned
-from app.schema import Limit, Offset, page
+from app.schema import Limit, Offset, fetch_page
 from app.settings import Settings
 from app.sync.change_sets import CHANGE_COLUMN, ChangeSetGone, change_set_csv
 from app.sync.csv_store import CsvStore
@@ -119,11 +118,8 @@ class ManualSyncController(Controller):
 async def _run_page(
     db: AsyncSession, query: Any, key: str, limit: int, offset: int
 ) -> dict[str, Any]:
-    total = await db.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = (
-        await db.scalars(query.order_by(SyncRun.created_at.desc()).limit(limit).offset(offset))
-    ).all()
-    return {"success": True, key: [service.run_out(r) for r in rows], **page(limit, offset, total)}
+    rows, paging = await fetch_page(db, query, (SyncRun.created_at.desc(),), limit, offset)
+    return {"success": True, key: [service.run_out(r) for r in rows], **paging}
 
 
 class RunController(Controller):

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from litestar import Controller, Request, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.middleware import Principal
@@ -15,7 +14,7 @@ from app.db.models import Schedule
 from app.errors import parse_id
 from app.schedules import service
 from app.schedules.schemas import ScheduleCreate, ScheduleOut, ScheduleUpdate
-from app.schema import Limit, Offset, duration_text, isoformat, page
+from app.schema import Limit, Offset, duration_text, fetch_page, isoformat
 
 
 def schedule_out(schedule: Schedule) -> ScheduleOut:
@@ -78,16 +77,11 @@ class ScheduleController(Controller):
         offset: Offset = 0,
     ) -> dict[str, Any]:
         query = service.list_query(request.user.user_id, enabled, data_source_type, status, search)
-        total = await db_session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = (
-            await db_session.scalars(
-                query.order_by(Schedule.created_at).limit(limit).offset(offset)
-            )
-        ).all()
+        rows, paging = await fetch_page(db_session, query, (Schedule.created_at,), limit, offset)
         return {
             "success": True,
             "schedules": [schedule_out(s) for s in rows],
-            **page(limit, offset, total),
+            **paging,
         }
 
     @get("/{schedule_id:str}", operation_id="getSchedule")

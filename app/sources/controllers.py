@@ -7,13 +7,13 @@ from typing import Any
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.middleware import Principal
 from app.db.models import DataSource
 from app.errors import parse_id
-from app.schema import Limit, Offset, isoformat, page
+from app.schema import Limit, Offset, fetch_page, isoformat
 from app.settings import Settings
 from app.sources import service
 from app.sources.schemas import DataSourceCreate, DataSourceOut, DataSourceUpdate
@@ -70,16 +70,11 @@ class DataSourceController(Controller):
         query = select(DataSource).where(DataSource.user_id == request.user.user_id)
         if type:
             query = query.where(DataSource.type == type)
-        total = await db_session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = (
-            await db_session.scalars(
-                query.order_by(DataSource.created_at).limit(limit).offset(offset)
-            )
-        ).all()
+        rows, paging = await fetch_page(db_session, query, (DataSource.created_at,), limit, offset)
         return {
             "success": True,
             "dataSources": [source_out(s) for s in rows],
-            **page(limit, offset, total),
+            **paging,
         }
 
     @get("/{source_id:str}", operation_id="getDataSource")

@@ -9,13 +9,13 @@ from typing import Any
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.middleware import Principal
 from app.db.models import Webhook, WebhookDelivery
 from app.errors import parse_id
-from app.schema import Limit, Offset, isoformat, page
+from app.schema import Limit, Offset, fetch_page, isoformat
 from app.settings import Settings
 from app.webhooks import service
 from app.webhooks.delivery import attempt
@@ -92,14 +92,11 @@ class WebhookController(Controller):
         offset: Offset = 0,
     ) -> dict[str, Any]:
         query = select(Webhook).where(Webhook.user_id == request.user.user_id)
-        total = await db_session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = (
-            await db_session.scalars(query.order_by(Webhook.created_at).limit(limit).offset(offset))
-        ).all()
+        rows, paging = await fetch_page(db_session, query, (Webhook.created_at,), limit, offset)
         return {
             "success": True,
             "webhooks": [webhook_out(w) for w in rows],
-            **page(limit, offset, total),
+            **paging,
         }
 
     @get("/{webhook_id:str}", operation_id="getWebhook")
@@ -163,18 +160,12 @@ class WebhookController(Controller):
             db_session, request.user.user_id, parse_id(webhook_id, "Webhook")
         )
         query = select(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook.id)
-        total = await db_session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = (
-            await db_session.scalars(
-                query.order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.attempt.desc())
-                .limit(limit)
-                .offset(offset)
-            )
-        ).all()
+        order = (WebhookDelivery.created_at.desc(), WebhookDelivery.attempt.desc())
+        rows, paging = await fetch_page(db_session, query, order, limit, offset)
         return {
             "success": True,
             "deliveries": [delivery_out(d) for d in rows],
-            **page(limit, offset, total),
+            **paging,
         }
 
     @post("/{webhook_id:str}/test", operation_id="testWebhook", status_code=200)
