@@ -120,14 +120,11 @@ async def _execute(ctx: EngineContext, run_id: uuid.UUID) -> None:
         if not await lock.acquire():
             raise TransientError("another sync is writing the same target file; will try again")
         progress.lock = lock
-        rotated: list[JSON] = []
         try:
-            await _sync(ctx, inputs, progress, started, rotated)
+            await _sync(ctx, inputs, progress, started)
         finally:
             progress.lock = None
             await lock.release()
-            if rotated:
-                await _save_rotated_credentials(ctx, inputs.data_source_id, rotated[-1])
     except asyncio.CancelledError:
         await record_failure(
             ctx, run_id, TransientError("the worker was stopped during the sync"), started
@@ -200,12 +197,17 @@ async def _load_inputs(ctx: EngineContext, run_id: uuid.UUID) -> RunInputs:
     )
 
 
+def _save_from_thread(ctx: EngineContext, source_id: uuid.UUID, credentials: JSON) -> None:
+    # Saved at once, before the connector uses the new token: if the worker died later in the
+    # run, the stored (already redeemed) one would lock the source out.
+    anyio.from_thread.run(_save_rotated_credentials, ctx, source_id, credentials)
+
+
 async def _save_rotated_credentials(
     ctx: EngineContext, source_id: uuid.UUID, credentials: JSON
 ) -> None:
     """Sources that rotate credentials on use (Microsoft refresh tokens) hand the new ones
-    back through the connector environment; they are sealed and stored, even when the run
-    itself failed after the rotation."""
+    back through the connector environment; they are sealed and stored."""
     sealed = CredentialVault(ctx.settings.secret_key).seal(credentials)
     async with ctx.sessions() as db:
         await db.execute(
@@ -248,14 +250,14 @@ def _check_hold(inputs: RunInputs, staged: StagedSnapshot) -> None:
             )
 
 
-def _fetch_and_stage(
-    ctx: EngineContext, inputs: RunInputs, progress: Progress, rotated: list[JSON]
-) -> StagedSnapshot:
+def _fetch_and_stage(ctx: EngineContext, inputs: RunInputs, progress: Progress) -> StagedSnapshot:
     ctx.store.remove_temp_files(inputs.file_id)  # left by a crashed run; we hold the file lock
     connector = connector_class(inputs.source_type)(
         inputs.credentials,
         inputs.source_settings,
-        connector_environment(ctx.settings, rotated.append),
+        connector_environment(
+            ctx.settings, lambda new: _save_from_thread(ctx, inputs.data_source_id, new)
+        ),
     )
     previous = previous_snapshot_of(
         ctx.store, inputs.file_id, inputs.file_version, inputs.file_checksum, inputs.file_rows
@@ -280,10 +282,8 @@ def _publish(ctx: EngineContext, inputs: RunInputs, staged: StagedSnapshot, vers
     store.publish(staged.csv, store.csv_path(inputs.file_id, version))
 
 
-async def _sync(
-    ctx: EngineContext, inputs: RunInputs, progress: Progress, started: float, rotated: list[JSON]
-) -> None:
-    staged = await anyio.to_thread.run_sync(_fetch_and_stage, ctx, inputs, progress, rotated)
+async def _sync(ctx: EngineContext, inputs: RunInputs, progress: Progress, started: float) -> None:
+    staged = await anyio.to_thread.run_sync(_fetch_and_stage, ctx, inputs, progress)
     try:
         _check_hold(inputs, staged)
     except SafetyHold:
