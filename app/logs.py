@@ -14,7 +14,7 @@ from app.settings import Settings
 
 
 def configure_logging(settings: Settings) -> None:
-    shared = [
+    shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,

@@ -47,7 +47,7 @@ async def count_request(message: Message, scope: Any) -> None:
     route = scope.get("path_template") or "unmatched"
     key = HTTP_REQUESTS_KEY.format(queue=state.settings.queue_name)
     try:
-        await redis.hincrby(key, f"{scope['method']} {route} {message['status']}", 1)
+        await redis.hincrby(key, f"{scope['method']} {route} {message['status']}", 1)  # type: ignore[misc]
     except Exception:  # counting must never fail a request
         log.debug("could not count the request", exc_info=True)
 
@@ -137,7 +137,9 @@ async def _store_metrics(db: AsyncSession) -> list[Metric]:
             .order_by(SyncRun.created_at.desc())
         )
     ).all()
-    lags = [max(0.0, (created - slot).total_seconds()) for created, slot in recent]
+    lags = [
+        max(0.0, (created - slot).total_seconds()) for created, slot in recent if slot is not None
+    ]
     lag.add_metric([], lags[0] if lags else 0.0)
     worst.add_metric([], max(lags, default=0.0))
     oldest_due = await db.scalar(
@@ -166,7 +168,8 @@ async def _redis_metrics(redis: Redis, queue_name: str) -> list[Metric]:
     requests = CounterMetricFamily(
         "datasync_http_requests", "HTTP requests answered", labels=["method", "route", "status"]
     )
-    for field, count in (await redis.hgetall(HTTP_REQUESTS_KEY.format(queue=queue_name))).items():
+    counts: dict[bytes, bytes] = await redis.hgetall(HTTP_REQUESTS_KEY.format(queue=queue_name))  # type: ignore[misc]
+    for field, count in counts.items():
         method, route, status = field.decode().split(" ", 2)
         requests.add_metric([method, route, status], int(count))
     return [depth, requests]

@@ -55,7 +55,7 @@ def page(limit: int, offset: int, total: int) -> dict[str, object]:
 
 
 async def fetch_page(
-    db: AsyncSession, query: Select[tuple[T]], order_by: Any, limit: int, offset: int
+    db: AsyncSession, query: Select[T], order_by: Any, limit: int, offset: int
 ) -> tuple[Sequence[T], dict[str, object]]:
     """One page of `query` and its `totalCount`/`pagination`."""
     total = await db.scalar(select(func.count()).select_from(query.subquery())) or 0

@@ -79,7 +79,7 @@ def runs_query(
     since: datetime | None,
     until: datetime | None,
     data_source_type: str | None,
-) -> Select[tuple[SyncRun]]:
+) -> Select[SyncRun]:
     query = select(SyncRun).where(SyncRun.user_id == user_id)
     if schedule_id is not None:
         query = query.where(SyncRun.schedule_id == schedule_id)

@@ -34,6 +34,7 @@ async def _owned_ref(
     problems: Problems,
 ) -> Any:
     what = "data source" if model is DataSource else "target file"
+    row: DataSource | TargetFile | None
     try:
         row = await db.get(model, uuid.UUID(raw))
     except ValueError:
@@ -137,7 +138,7 @@ def list_query(
     data_source_type: str | None,
     status: str | None,
     search: str | None,
-) -> Select[tuple[Schedule]]:
+) -> Select[Schedule]:
     query = select(Schedule).join(Schedule.data_source).where(Schedule.user_id == user_id)
     if enabled is not None:
         query = query.where(Schedule.enabled == enabled)

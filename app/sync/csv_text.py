@@ -39,7 +39,7 @@ def header_bytes(names: list[str], delimiter: str) -> bytes:
     header = pa.RecordBatch.from_arrays(
         [pa.array([name], pa.string()) for name in names], names=names
     )
-    return csv_lines(header, delimiter).to_pybytes()
+    return bytes(csv_lines(header, delimiter).to_pybytes())
 
 
 def _quoted_lines(batch: pa.RecordBatch, delimiter: str) -> pa.Buffer:

@@ -105,11 +105,11 @@ class KeyedRows:
 
     def duplicated(self) -> np.ndarray:
         """Mask of rows whose key occurs more than once (exact, collisions ruled out)."""
-        suspects = pd.Series(self.key_hashes).duplicated(keep=False).to_numpy()
+        suspects: np.ndarray = pd.Series(self.key_hashes).duplicated(keep=False).to_numpy()
         if not suspects.any():
             return suspects
-        exact = self.keys.to_pandas().duplicated(keep=False).to_numpy()
-        return suspects & exact
+        exact: np.ndarray = self.keys.to_pandas().duplicated(keep=False).to_numpy()
+        return np.asarray(suspects & exact)
 
 
 def check_keys(rows: KeyedRows, examples: int = 3) -> None:
@@ -182,7 +182,9 @@ def ordered_diff(old: np.ndarray, new: np.ndarray) -> ChangeSet:
     prefix = int(mismatch[0]) if len(mismatch) else shortest
     rest = shortest - prefix
     tail_mismatch = (
-        np.flatnonzero(old[len(old) - rest :][::-1] != new[len(new) - rest :][::-1]) if rest else []
+        np.flatnonzero(old[len(old) - rest :][::-1] != new[len(new) - rest :][::-1])
+        if rest
+        else np.empty(0, dtype=np.int64)
     )
     suffix = int(tail_mismatch[0]) if len(tail_mismatch) else rest
     old_mid = old[prefix : len(old) - suffix]

@@ -408,7 +408,7 @@ def retry_delay_seconds(settings: Settings, attempt: int, hint: float | None) ->
     source asked (Retry-After)."""
     step = settings.retry_base_seconds * 2 ** (attempt - 1)
     delay = step / 2 + random.uniform(0, step / 2)
-    return max(delay, hint or 0.0)
+    return float(max(delay, hint or 0.0))
 
 
 async def record_failure(

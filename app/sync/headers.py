@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 
-def normalise_headers(raw: list[str | None]) -> list[str]:
+
+def normalise_headers(raw: Sequence[str | None]) -> list[str]:
     """`["id", "", "name", "name"]` → `["id", "column_2", "name", "name_2"]`.
 
     Blank headers are named by their 1-based position so a user can find the column in the

@@ -113,7 +113,7 @@ def stage_snapshot(
     on_phase: Callable[[str], None],
 ) -> StagedSnapshot:
     """Writes temp CSV/Parquet/hash files for `table` and diffs it against `previous`."""
-    columns = normalise_headers(table.columns)
+    columns = normalise_headers(list(table.columns))
     key_columns = _key_columns(primary_key)
     missing = [k for k in key_columns if k not in columns]
     if missing:

@@ -43,7 +43,9 @@ def check_destination(url: str, allow_private: bool) -> None:
     host = check_url_shape(url)
     port = urlsplit(url).port or (443 if url.startswith("https") else 80)
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)}
+        addresses = {
+            str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        }
     except socket.gaierror:
         raise AddressRefused(f"the host {host!r} does not resolve") from None
     if allow_private:

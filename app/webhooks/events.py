@@ -35,7 +35,7 @@ def event_types(run: SyncRun, held: bool) -> list[str]:
 
 
 def run_payload(run: SyncRun, schedule: Schedule) -> dict[str, Any]:
-    changes = None
+    changes: dict[str, Any] | None = None
     if run.status == "success":
         changes = {
             "added": run.added or 0,

@@ -7,6 +7,9 @@ import { field, form, onSubmit, valueOf } from './forms.js';
 export async function accountView(ctx) {
   const [{ user }, { apiKeys }] = await Promise.all([ctx.client.me({ signal: ctx.signal }), ctx.client.listApiKeys({ signal: ctx.signal })]);
   const created = h('div', { role: 'status', 'aria-live': 'polite' });
+  const keys = h('div');
+  const renderKeys = (list) => keys.replaceChildren(keyList(ctx, list));
+  renderKeys(apiKeys);
   const createForm = form({ class: 'inline-form', 'aria-label': 'Create an API key' },
     field({ label: 'Key name', field: 'name', hint: 'What will use it, e.g. “nightly export script”.' }),
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Create API key')));
@@ -21,6 +24,7 @@ export async function accountView(ctx) {
         h('button', { type: 'button', onclick: () => ctx.navigate('#/account') }, 'Done'))));
     keyField.focus();
     keyField.select();
+    renderKeys((await ctx.client.listApiKeys()).apiKeys);
   });
   return [
     h('h1', null, 'Account'),
@@ -34,17 +38,20 @@ export async function accountView(ctx) {
       h('h2', { id: 'keys-heading' }, 'API keys'),
       h('p', { class: 'muted' }, 'Bearer tokens for scripts and servers: ', h('code', null, 'Authorization: Bearer ds_live_…'), '. Revoking takes effect at once.'),
       createForm, created,
-      apiKeys.length
-        ? h('ul', { class: 'plain-list' }, apiKeys.map((key) => h('li', null,
-          h('span', null, h('strong', null, key.name), ' ', h('code', null, `${key.prefix}…`), ' · created ', timeEl(key.createdAt)),
-          h('button', {
-            type: 'button', class: 'danger small', 'aria-label': `Revoke ${key.name}`,
-            onclick: async () => {
-              if (!(await confirmAction(`Revoke the API key “${key.name}”? Anything using it stops working at once.`, 'Revoke'))) return;
-              await ctx.client.revokeApiKey(key.id);
-              ctx.navigate('#/account', `API key “${key.name}” revoked.`);
-            },
-          }, 'Revoke'))))
-        : notice('info', 'No API keys.')),
+      keys),
   ];
+}
+
+function keyList(ctx, apiKeys) {
+  if (!apiKeys.length) return notice('info', 'No API keys.');
+  return h('ul', { class: 'plain-list' }, apiKeys.map((key) => h('li', null,
+    h('span', null, h('strong', null, key.name), ' ', h('code', null, `${key.prefix}…`), ' · created ', timeEl(key.createdAt)),
+    h('button', {
+      type: 'button', class: 'danger small', 'aria-label': `Revoke ${key.name}`,
+      onclick: async () => {
+        if (!(await confirmAction(`Revoke the API key “${key.name}”? Anything using it stops working at once.`, 'Revoke'))) return;
+        await ctx.client.revokeApiKey(key.id);
+        ctx.navigate('#/account', `API key “${key.name}” revoked.`);
+      },
+    }, 'Revoke'))));
 }
