@@ -134,6 +134,7 @@ class SheetReader:
 
 
 def _record_batch(rows: list[list[str]], width: int) -> pa.RecordBatch:
+    # An empty cell holds no value: null, which the CSV writes as a bare empty field.
     columns = list(zip(*rows, strict=True))
-    arrays = [pa.array(column, type=pa.string()) for column in columns]
+    arrays = [pa.array([value or None for value in column], type=pa.string()) for column in columns]
     return pa.RecordBatch.from_arrays(arrays, names=[f"c{i}" for i in range(width)])

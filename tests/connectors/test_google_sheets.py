@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import gspread
+import pyarrow.compute as pc
 import pytest
 
 from connectors.base import (
@@ -75,7 +76,9 @@ def read_all(table: Table) -> list[list[str]]:
     rows: list[list[str]] = []
     for batch in table.batches:
         assert batch.num_columns == len(table.columns)
-        rows.extend(list(row.values()) for row in batch.to_pylist())
+        # Empty cells arrive as nulls (the CSV writes them empty); shown here as "".
+        assert not any(pc.any(pc.equal(column, "")).as_py() for column in batch.columns)
+        rows.extend(["" if v is None else v for v in row.values()] for row in batch.to_pylist())
     return rows
 
 
