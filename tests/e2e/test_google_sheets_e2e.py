@@ -12,9 +12,6 @@ import copy
 import csv
 import io
 import json
-import shutil
-import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -24,7 +21,6 @@ from typing import Any
 import pytest
 
 from tests.conftest import ApiUser, IsolatedService, start_process, stop_process
-from tests.services import free_port, wait_for_port
 from tests.standins.sheets import ServiceAccountKey, StandInProcess, start_standin_process
 from tests.standins.sheets.egress import RecordingProxy, recording_proxy
 from tests.standins.sheets.fixtures import (
@@ -91,38 +87,6 @@ def sheets(
 
 
 @pytest.fixture(scope="module")
-def private_redis() -> Iterator[str]:
-    """A Redis server of this module's own. Suites running side by side on one machine pick
-    random database numbers of the shared Redis; two that pick the same one take each
-    other's jobs (arq's queue key is per database)."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed")
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="sheets-e2e-redis-") as workdir:
-        process = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                workdir,
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        wait_for_port(port)
-        yield f"redis://127.0.0.1:{port}/0"
-        process.terminate()
-        process.wait(10)
-
-
-@pytest.fixture(scope="module")
 def internet() -> Iterator[RecordingProxy]:
     """Where the service's processes would reach the public Internet: a proxy that records
     each attempt and lets none through (local addresses bypass it)."""
@@ -131,16 +95,14 @@ def internet() -> Iterator[RecordingProxy]:
 
 
 @pytest.fixture
-def service(
-    isolated_service: Callable[..., IsolatedService], private_redis: str, internet: RecordingProxy
-) -> IsolatedService:
+def service(isolated_service: Callable[..., IsolatedService], internet: RecordingProxy) -> IsolatedService:
     internet.requests.clear()
-    return isolated_service(REDIS_URL=private_redis, **internet.env())
+    return isolated_service(**internet.env())
 
 
 @pytest.fixture
 def worker(service: IsolatedService, tmp_path: Path) -> Iterator[None]:
-    """One real worker process for this test's own store and Redis database."""
+    """One real worker process for this test's own store and queue."""
     log = tmp_path / "worker.log"
     process = start_process(["worker"], service.env, log)
     yield
