@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,9 @@ def redis_url() -> str:
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'datasync.db'}"
         return
@@ -46,7 +49,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 
 @pytest.fixture(scope="session")
-def service_env(database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def service_env(
+    database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
     """Environment for every process of the service under test (API, workers)."""
     return {
         "DATABASE_URL": database_url,
@@ -85,7 +90,9 @@ def client(settings: Settings) -> Iterator[TestClient[Any]]:
 class ApiUser:
     """A registered user talking to the API with its session token."""
 
-    def __init__(self, client: TestClient[Any] | httpx.Client, email: str, password: str, token: str) -> None:
+    def __init__(
+        self, client: TestClient[Any] | httpx.Client, email: str, password: str, token: str
+    ) -> None:
         self.client = client
         self.email = email
         self.password = password
@@ -117,18 +124,32 @@ class ApiUser:
         return body
 
     # Shortcuts for the objects most tests need.
-    def data_source(self, type: str = "test-table", credentials: dict[str, Any] | None = None, **settings: Any) -> str:
+    def data_source(
+        self, type: str = "test-table", credentials: dict[str, Any] | None = None, **settings: Any
+    ) -> str:
         body = self.ok(
             "POST",
             "/api/data-sources",
-            json={"name": f"{type} source", "type": type, "credentials": credentials or {"token": "t"}, "settings": settings},
+            json={
+                "name": f"{type} source",
+                "type": type,
+                "credentials": credentials or {"token": "t"},
+                "settings": settings,
+            },
         )
         return str(body["dataSource"]["id"])
 
     def target_file(self, name: str = "sales-data.csv", **options: Any) -> str:
         return str(self.ok("POST", "/api/files", json={"name": name, **options})["file"]["id"])
 
-    def schedule(self, source_id: str, file_id: str, frequency: str = "hourly", enabled: bool = True, **config: Any) -> str:
+    def schedule(
+        self,
+        source_id: str,
+        file_id: str,
+        frequency: str = "hourly",
+        enabled: bool = True,
+        **config: Any,
+    ) -> str:
         body = self.ok(
             "POST",
             "/api/sync/schedules",
@@ -147,9 +168,13 @@ class ApiUser:
 def register(client: TestClient[Any] | httpx.Client) -> ApiUser:
     email = f"user-{secrets.token_hex(6)}@example.com"
     password = "correct horse battery"
-    response = client.post("/api/auth/register", json={"email": email, "password": password, "name": "Test User"})
+    response = client.post(
+        "/api/auth/register", json={"email": email, "password": password, "name": "Test User"}
+    )
     assert response.status_code == 200, response.text
-    token = client.post("/api/auth/login", json={"email": email, "password": password}).json()["token"]
+    token = client.post("/api/auth/login", json={"email": email, "password": password}).json()[
+        "token"
+    ]
     return ApiUser(client, email, password, token)
 
 
@@ -184,7 +209,9 @@ def start_process(args: list[str], env: dict[str, str], log: Path) -> subprocess
     )
 
 
-def stop_process(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 30) -> None:
+def stop_process(
+    process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 30
+) -> None:
     if process.poll() is None:
         process.send_signal(sig)
         try:
@@ -195,7 +222,9 @@ def stop_process(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, ti
 
 
 @pytest.fixture(scope="session")
-def worker(settings: Settings, service_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[subprocess.Popen[bytes]]:
+def worker(
+    settings: Settings, service_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[subprocess.Popen[bytes]]:
     """One real arq worker process (with the scheduler tick) for the whole session."""
     log = tmp_path_factory.mktemp("logs") / "worker.log"
     process = start_process(["worker"], service_env, log)
@@ -206,7 +235,9 @@ def worker(settings: Settings, service_env: dict[str, str], tmp_path_factory: py
 
 
 @pytest.fixture(scope="session")
-def live_server(settings: Settings, service_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def live_server(
+    settings: Settings, service_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """The API as its own process on a free port, for clients that are not Python."""
     port = free_port()
     log = tmp_path_factory.mktemp("logs") / "api.log"
@@ -230,33 +261,46 @@ class IsolatedService:
     user: ApiUser
 
 
+@contextmanager
+def isolated_stack(
+    database_url: str, service_env: dict[str, str], directory: Path, **extra_env: str
+) -> Iterator[tuple[Settings, dict[str, str]]]:
+    """Settings and environment with a store (migrated), a queue and a data directory of
+    their own, on the session's kind of store; the store is dropped afterwards."""
+    drop: Callable[[], None] = lambda: None  # noqa: E731
+    if database_url.startswith("sqlite"):
+        url = f"sqlite:///{directory / 'datasync.db'}"
+    else:
+        url, drop = create_postgres_database()
+    env = {
+        **service_env,
+        "DATABASE_URL": url,
+        "QUEUE_NAME": f"datasync-test:{secrets.token_hex(6)}",
+        "DATA_DIR": str(directory / "data"),
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        **extra_env,
+    }
+    settings = load_settings(env)
+    upgrade_to_head(settings)
+    try:
+        yield settings, env
+    finally:
+        drop()
+
+
 @pytest.fixture
 def isolated_service(
     database_url: str, service_env: dict[str, str], tmp_path: Path
 ) -> Iterator[Callable[..., IsolatedService]]:
-    cleanups: list[Callable[[], None]] = []
+    with ExitStack() as stack:
 
-    def make(**extra_env: str) -> IsolatedService:
-        if database_url.startswith("sqlite"):
-            url = f"sqlite:///{tmp_path / f'isolated-{len(cleanups)}.db'}"
-        else:
-            url, drop = create_postgres_database()
-            cleanups.append(drop)
-        env = {
-            **service_env,
-            "DATABASE_URL": url,
-            "QUEUE_NAME": f"datasync-test:{secrets.token_hex(6)}",
-            "DATA_DIR": str(tmp_path / f"data-{len(cleanups)}"),
-            "SECRET_KEY": secrets.token_urlsafe(48),
-            **extra_env,
-        }
-        settings = load_settings(env)
-        upgrade_to_head(settings)
-        client = TestClient(create_app(settings))
-        client.__enter__()
-        cleanups.append(lambda: client.__exit__(None, None, None))
-        return IsolatedService(settings, env, register(client))
+        def make(**extra_env: str) -> IsolatedService:
+            directory = tmp_path / f"isolated-{secrets.token_hex(3)}"
+            directory.mkdir()
+            settings, env = stack.enter_context(
+                isolated_stack(database_url, service_env, directory, **extra_env)
+            )
+            client = stack.enter_context(TestClient(create_app(settings)))
+            return IsolatedService(settings, env, register(client))
 
-    yield make
-    for cleanup in reversed(cleanups):
-        cleanup()
+        yield make

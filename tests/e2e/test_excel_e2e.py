@@ -13,10 +13,9 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import secrets
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from subprocess import Popen
@@ -26,13 +25,11 @@ import pytest
 from litestar.testing import TestClient
 
 from app.db.engine import create_engine, session_factory
-from app.db.migrate import upgrade_to_head
 from app.db.models import DataSource
 from app.main import create_app
-from app.settings import Settings, load_settings
+from app.settings import Settings
 from app.sources.credentials import CredentialVault
-from tests.conftest import ApiUser, register, start_process, stop_process
-from tests.services import create_postgres_database
+from tests.conftest import ApiUser, isolated_stack, register, start_process, stop_process
 from tests.standins.graph.fixtures import (  # noqa: F401 - fixtures
     FIXTURES,
     MicrosoftTenant,
@@ -124,33 +121,19 @@ def service(
     graph_standin: GraphStandIn,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[ServiceUnderTest]:
-    # What tests/conftest.py's `isolated_service` builds, once per module and store instead
-    # of once per test: a worker process takes seconds to start, and one worker per test
-    # would put this module far over its time budget. Tests stay apart by user and tenant.
+    # One worker per module and store, not per test: a worker takes seconds to start (its
+    # imports alone). Tests stay apart by user and tenant.
     tmp = tmp_path_factory.mktemp("excel-e2e")
-    drop: Callable[[], None] = lambda: None  # noqa: E731
-    if database_url.startswith("sqlite"):
-        url = f"sqlite:///{tmp / 'datasync.db'}"
-    else:
-        url, drop = create_postgres_database()
-    env = {
-        **service_env,
-        "DATABASE_URL": url,
-        "QUEUE_NAME": f"datasync-test:{secrets.token_hex(6)}",
-        "DATA_DIR": str(tmp / "data"),
-        "SECRET_KEY": secrets.token_urlsafe(48),
-        "REQUESTS_CA_BUNDLE": str(graph_standin.tls.bundle_file),
-    }
-    settings = load_settings(env)
-    upgrade_to_head(settings)
-    log = tmp / "worker.log"
-    with TestClient(create_app(settings)) as client:
-        running = ServiceUnderTest(settings, env, client, log, start_ready_worker(env, log))
-        try:
-            yield running
-        finally:
-            stop_process(running.worker)
-    drop()
+    with isolated_stack(
+        database_url, service_env, tmp, REQUESTS_CA_BUNDLE=str(graph_standin.tls.bundle_file)
+    ) as (settings, env):
+        log = tmp / "worker.log"
+        with TestClient(create_app(settings)) as client:
+            running = ServiceUnderTest(settings, env, client, log, start_ready_worker(env, log))
+            try:
+                yield running
+            finally:
+                stop_process(running.worker)
 
 
 @dataclass

@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import csv
 import io
-import secrets
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,12 +33,10 @@ import pyodbc
 import pytest
 from litestar.testing import TestClient
 
-from app.db.migrate import upgrade_to_head
 from app.main import create_app
-from app.settings import load_settings
 from connectors.base import Environment
 from connectors.sqlserver import SqlServerConnector
-from tests.conftest import ApiUser, register, start_process, stop_process
+from tests.conftest import ApiUser, isolated_stack, register, start_process, stop_process
 from tests.services import create_postgres_database
 from tests.standins.tds.fixtures import (  # noqa: F401 - sql_server_driver is a fixture
     SEED_DIR,
@@ -181,32 +178,17 @@ class ServiceUnderTest:
 def service(
     database_url: str, service_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServiceUnderTest]:
-    # What tests/conftest.py's `isolated_service` builds, once per module and store instead
-    # of once per test: a worker process takes seconds to start (its imports alone), and a
-    # worker per test would put this module far over its time budget.
+    # One worker per module and store, not per test: a worker takes seconds to start (its
+    # imports alone). Tests stay apart by user.
     tmp = tmp_path_factory.mktemp("sqlserver-e2e")
-    drop: Callable[[], None] = lambda: None  # noqa: E731
-    if database_url.startswith("sqlite"):
-        url = f"sqlite:///{tmp / 'datasync.db'}"
-    else:
-        url, drop = create_postgres_database()
-    env = {
-        **service_env,
-        "DATABASE_URL": url,
-        "QUEUE_NAME": f"datasync-test:{secrets.token_hex(6)}",
-        "DATA_DIR": str(tmp / "data"),
-        "SECRET_KEY": secrets.token_urlsafe(48),
-    }
-    settings = load_settings(env)
-    upgrade_to_head(settings)
-    log = tmp / "worker.log"
-    worker = start_process(["worker"], env, log)
-    try:
-        with TestClient(create_app(settings)) as client:
-            yield ServiceUnderTest(client, log)
-    finally:
-        stop_process(worker)
-        drop()
+    with isolated_stack(database_url, service_env, tmp) as (settings, env):
+        log = tmp / "worker.log"
+        worker = start_process(["worker"], env, log)
+        try:
+            with TestClient(create_app(settings)) as client:
+                yield ServiceUnderTest(client, log)
+        finally:
+            stop_process(worker)
 
 
 @pytest.fixture
