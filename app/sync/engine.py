@@ -177,6 +177,10 @@ async def _load_inputs(ctx: EngineContext, run_id: uuid.UUID) -> RunInputs:
     except CredentialsUnreadable as exc:
         raise ConnectorError(str(exc)) from None
     config = dict(schedule.config)
+    try:
+        selection_keys = connector_class(source.type).selection_keys
+    except LookupError as missing:  # the source type's plugin was uninstalled
+        raise ConnectorError(str(missing)) from None
     return RunInputs(
         run_id=run.id,
         schedule_id=schedule.id,
@@ -185,9 +189,7 @@ async def _load_inputs(ctx: EngineContext, run_id: uuid.UUID) -> RunInputs:
         source_type=source.type,
         credentials=credentials,
         source_settings=dict(source.settings),
-        selection=merged_selection(
-            source.settings, config, connector_class(source.type).selection_keys
-        ),
+        selection=merged_selection(source.settings, config, selection_keys),
         fmt=CsvFormat(file.delimiter, file.encoding, file.header),
         file_version=file.version,
         file_checksum=file.checksum or "",
