@@ -248,6 +248,18 @@ def test_keyboard_only_delete_asks_first_and_an_expired_session_returns_to_sign_
     page.get_by_role("button", name="Create schedule").click()
     expect(page.get_by_text("Schedule “Orders” created")).to_be_visible()
 
+    # Edit: the form comes back filled in; the change shows on the schedule's page.
+    page.get_by_role("link", name="Edit Orders").click()
+    expect(page.get_by_label("Sync time")).to_have_value("07:00")
+    expect(page.get_by_label("Time zone")).to_have_value("Europe/Berlin")
+    page.get_by_label("Frequency").select_option("weekly")
+    page.get_by_label("Day of the week").select_option("friday")
+    page.get_by_label("Sync time").fill("18:15")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.get_by_text("Schedule “Orders” saved")).to_be_visible()
+    expect(page.locator('[data-fact="when"]')).to_have_text(re.compile("Weekly on Friday at 18:15 \\(Europe/Berlin\\)"))
+    nav(page, "Schedules")
+
     # Keyboard: focus the card's Delete button, Enter opens the dialog on "Cancel".
     delete = page.get_by_role("button", name="Delete Orders")
     delete.focus()
@@ -274,6 +286,15 @@ def test_keyboard_only_delete_asks_first_and_an_expired_session_returns_to_sign_
     page.keyboard.press("Enter")
     expect(page.get_by_text("Schedule “Orders” deleted")).to_be_visible()
     expect(page.get_by_text("No schedules yet.")).to_be_visible()
+
+    # API keys: shown once, listed by prefix.
+    nav(page, "Account")
+    page.get_by_label("Key name").fill("nightly export")
+    page.get_by_role("button", name="Create API key").click()
+    expect(page.get_by_role("textbox", name="API key", exact=True)).to_have_value(re.compile("^ds_live_"))
+    shot(page, "14-account-api-key", store)
+    page.get_by_role("button", name="Done").click()
+    expect(page.get_by_role("button", name="Revoke nightly export")).to_be_visible()
 
     # Only the session token is stored; when it stops working, back to sign in.
     stored = page.evaluate("Object.keys(localStorage)")
