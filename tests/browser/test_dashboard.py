@@ -292,6 +292,7 @@ def test_keyboard_only_delete_asks_first_and_an_expired_session_returns_to_sign_
     page.get_by_label("Key name").fill("nightly export")
     page.get_by_role("button", name="Create API key").click()
     expect(page.get_by_role("textbox", name="API key", exact=True)).to_have_value(re.compile("^ds_live_"))
+    expect(page.get_by_role("button", name="Revoke nightly export")).to_be_visible()
     shot(page, "14-account-api-key", store)
     page.get_by_role("button", name="Done").click()
     expect(page.get_by_role("button", name="Revoke nightly export")).to_be_visible()
