@@ -80,7 +80,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
     rate_limit = RateLimitConfig(
         rate_limit=("minute", settings.rate_limit_per_minute),
         identifier_for_request=_rate_limit_identity,
-        exclude=["^/health$", "^/ready$", "^/metrics$", "^/schema"],
+        # Operations endpoints and the dashboard's static files need no budget (nor Redis).
+        exclude=[
+            "^/health$",
+            "^/ready$",
+            "^/metrics$",
+            "^/schema",
+            "^/$",
+            "^/static/",
+            "^/client/",
+        ],
         rate_limit_limit_header_key="X-RateLimit-Limit",
         rate_limit_remaining_header_key="X-RateLimit-Remaining",
         rate_limit_reset_header_key="X-RateLimit-Reset",

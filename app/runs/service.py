@@ -61,7 +61,9 @@ def sync_result(run: SyncRun) -> SyncResult:
     return SyncResult(
         schedule_id=str(run.schedule_id),
         run_id=str(run.id),
-        status=run.status,
+        # A manual sync answered with 202 is under way, whether or not a worker has picked
+        # it up yet: the page's `syncResult` knows "running", not "queued".
+        status="running" if run.status in ACTIVE else run.status,
         row_count=run.row_count,
         column_count=run.column_count,
         duration=duration_text(run.duration_ms),
