@@ -121,9 +121,11 @@ def _convert(name: str, raw: Any, default: Any) -> Any:
         if isinstance(default, frozenset):
             return DEFAULT_ENDPOINT_HOSTS | frozenset(h.lower() for h in _split_list(raw))
     except ValueError:
-        kind = {"tuple": "comma-separated list", "frozenset": "comma-separated list"}.get(
-            type(default).__name__, type(default).__name__
-        )
+        kind = {
+            "int": "whole number",
+            "float": "number",
+            "tuple": "comma-separated list of whole numbers",
+        }.get(type(default).__name__, "comma-separated list of host names")
         raise SettingsError(f"{env_name} must be a {kind}, got {raw!r}") from None
     return str(raw)
 
