@@ -37,22 +37,37 @@ def _public(address: str) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
-def check_destination(url: str, allow_private: bool) -> None:
+def check_destination(url: str, allow_private: bool) -> str:
     """Resolves the URL's host and refuses loopback, private, link-local (cloud metadata)
-    and reserved addresses. Blocking: call it from a thread."""
+    and reserved addresses; returns the vetted address to connect to, so that DNS cannot
+    answer differently between the check and the connection. Blocking: call it from a
+    thread."""
     host = check_url_shape(url)
     port = urlsplit(url).port or (443 if url.startswith("https") else 80)
     try:
-        addresses = {
-            str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        }
+        # In the resolver's order of preference (RFC 6724), without repeats.
+        addresses = list(
+            dict.fromkeys(
+                str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            )
+        )
     except socket.gaierror:
         raise AddressRefused(f"the host {host!r} does not resolve") from None
-    if allow_private:
-        return
     refused = sorted(a for a in addresses if not _public(a))
-    if refused:
+    if refused and not allow_private:
         raise AddressRefused(
             f"resolves to a non-public address ({', '.join(refused)}); webhooks must reach a public host "
             "(an operator can allow private addresses with WEBHOOK_ALLOW_PRIVATE=true)"
         )
+    return addresses[0]
+
+
+def pinned_request(url: str, address: str) -> tuple[str, dict[str, str], dict[str, str]]:
+    """The URL rewritten to connect to `address`, with the Host header and (for https) the
+    TLS server name of the original host, whose certificate is still verified."""
+    parts = urlsplit(url)
+    host = f"[{address}]" if ":" in address else address
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    headers = {"Host": parts.netloc}
+    extensions = {"sni_hostname": parts.hostname or ""} if parts.scheme == "https" else {}
+    return parts._replace(netloc=netloc).geturl(), headers, extensions

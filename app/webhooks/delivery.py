@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.db.models import Webhook, WebhookDelivery, utcnow
 from app.settings import Settings
 from app.sources.credentials import CredentialVault
-from app.webhooks.addresses import AddressRefused, check_destination
+from app.webhooks.addresses import AddressRefused, check_destination, pinned_request
 from app.webhooks.events import DELIVER_WEBHOOK
 from app.webhooks.signing import SIGNATURE_HEADER, signature
 
@@ -43,13 +43,16 @@ async def attempt(settings: Settings, webhook: Webhook, delivery: WebhookDeliver
     }
     started = time.monotonic()
     try:
-        await anyio.to_thread.run_sync(
+        address = await anyio.to_thread.run_sync(
             check_destination, webhook.url, settings.webhook_allow_private
         )
+        url, host_headers, extensions = pinned_request(webhook.url, address)
         async with httpx.AsyncClient(
             timeout=settings.webhook_timeout_seconds, follow_redirects=False, trust_env=False
         ) as client:
-            response = await client.post(webhook.url, content=body, headers=headers)
+            response = await client.post(
+                url, content=body, headers={**headers, **host_headers}, extensions=extensions
+            )
         delivery.status_code = response.status_code
         delivery.response_body = response.text[:RESPONSE_BODY_LIMIT]
         delivery.status = "success" if 200 <= response.status_code < 300 else "failed"

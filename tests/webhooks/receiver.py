@@ -25,8 +25,13 @@ class Received:
     def signature_valid(self, secret: str, max_age_seconds: int = 300) -> bool:
         parts = dict(item.split("=", 1) for item in self.headers["x-datasync-signature"].split(","))
         timestamp = int(parts["t"])
-        expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + self.body, hashlib.sha256).hexdigest()
-        return hmac.compare_digest(expected, parts["v1"]) and abs(time.time() - timestamp) <= max_age_seconds
+        expected = hmac.new(
+            secret.encode(), f"{timestamp}.".encode() + self.body, hashlib.sha256
+        ).hexdigest()
+        return (
+            hmac.compare_digest(expected, parts["v1"])
+            and abs(time.time() - timestamp) <= max_age_seconds
+        )
 
 
 @dataclass
@@ -48,7 +53,9 @@ def start_receiver() -> tuple[Receiver, ThreadingHTTPServer]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            receiver.received.append(Received({k.lower(): v for k, v in self.headers.items()}, body))
+            receiver.received.append(
+                Received({k.lower(): v for k, v in self.headers.items()}, body)
+            )
             status = receiver.statuses.pop(0) if receiver.statuses else 200
             self.send_response(status)
             self.send_header("Content-Type", "text/plain")

@@ -12,6 +12,7 @@ from litestar.testing import TestClient
 
 from app.main import create_app
 from app.settings import load_settings
+from app.webhooks.addresses import pinned_request
 from tests.conftest import ApiUser, register
 from tests.sync.tables import write_table
 from tests.webhooks.receiver import Receiver, start_receiver
@@ -26,17 +27,23 @@ def receiver() -> Iterator[Receiver]:
     server.shutdown()
 
 
-def synced_schedule(user: ApiUser, tmp_path: Path, rows: list[list[str]], **config: Any) -> tuple[str, Path]:
+def synced_schedule(
+    user: ApiUser, tmp_path: Path, rows: list[list[str]], **config: Any
+) -> tuple[str, Path]:
     table = write_table(tmp_path / "t.csv", ["id", "name"], rows)
     return user.schedule(user.data_source(), user.target_file(), path=str(table), **config), table
 
 
 def webhook(user: ApiUser, url: str, events: list[str], **extra: Any) -> dict[str, Any]:
-    body: dict[str, Any] = user.ok("POST", "/api/webhooks", json={"url": url, "events": events, **extra})["webhook"]
+    body: dict[str, Any] = user.ok(
+        "POST", "/api/webhooks", json={"url": url, "events": events, **extra}
+    )["webhook"]
     return body
 
 
-def test_a_changing_sync_sends_signed_success_and_changed_events_once(user: ApiUser, receiver: Receiver, tmp_path: Path) -> None:
+def test_a_changing_sync_sends_signed_success_and_changed_events_once(
+    user: ApiUser, receiver: Receiver, tmp_path: Path
+) -> None:
     hook = webhook(user, receiver.url, ["sync.success", "sync.changed", "sync.failure"])
     schedule_id, _ = synced_schedule(user, tmp_path, [["1", "a"], ["2", "b"]])
 
@@ -57,7 +64,9 @@ def test_a_changing_sync_sends_signed_success_and_changed_events_once(user: ApiU
         assert data["fileVersion"] == 1 and data["error"] is None
 
 
-def test_a_tampered_body_fails_the_receivers_check(user: ApiUser, receiver: Receiver, tmp_path: Path) -> None:
+def test_a_tampered_body_fails_the_receivers_check(
+    user: ApiUser, receiver: Receiver, tmp_path: Path
+) -> None:
     hook = webhook(user, receiver.url, ["sync.success"])
     schedule_id, _ = synced_schedule(user, tmp_path, [["1", "a"]])
     user.ok("POST", f"/api/sync/schedules/{schedule_id}/sync")
@@ -66,7 +75,9 @@ def test_a_tampered_body_fails_the_receivers_check(user: ApiUser, receiver: Rece
     assert not delivery.signature_valid(hook["secret"])
 
 
-def test_an_unchanged_sync_sends_success_without_changed(user: ApiUser, receiver: Receiver, tmp_path: Path) -> None:
+def test_an_unchanged_sync_sends_success_without_changed(
+    user: ApiUser, receiver: Receiver, tmp_path: Path
+) -> None:
     schedule_id, _ = synced_schedule(user, tmp_path, [["1", "a"]])
     user.ok("POST", f"/api/sync/schedules/{schedule_id}/sync")
     webhook(user, receiver.url, ["sync.success", "sync.changed"])
@@ -77,7 +88,9 @@ def test_an_unchanged_sync_sends_success_without_changed(user: ApiUser, receiver
     assert received[0].event["data"]["changes"] == {"added": 0, "updated": 0, "deleted": 0}
 
 
-def test_a_held_sync_sends_failure_and_held(user: ApiUser, receiver: Receiver, tmp_path: Path) -> None:
+def test_a_held_sync_sends_failure_and_held(
+    user: ApiUser, receiver: Receiver, tmp_path: Path
+) -> None:
     schedule_id, table = synced_schedule(user, tmp_path, [[str(i), "x"] for i in range(10)])
     user.ok("POST", f"/api/sync/schedules/{schedule_id}/sync")
     webhook(user, receiver.url, ["sync.failure", "sync.held"])
@@ -88,7 +101,9 @@ def test_a_held_sync_sends_failure_and_held(user: ApiUser, receiver: Receiver, t
     assert all("Safety hold" in r.event["data"]["error"] for r in received)
 
 
-def test_a_receiver_failing_twice_gets_three_attempts_all_logged(user: ApiUser, receiver: Receiver, tmp_path: Path) -> None:
+def test_a_receiver_failing_twice_gets_three_attempts_all_logged(
+    user: ApiUser, receiver: Receiver, tmp_path: Path
+) -> None:
     receiver.statuses = [500, 500]
     hook = webhook(user, receiver.url, ["sync.success"])
     schedule_id, _ = synced_schedule(user, tmp_path, [["1", "a"]])
@@ -113,7 +128,9 @@ def test_a_receiver_failing_twice_gets_three_attempts_all_logged(user: ApiUser, 
     assert log[-1]["responseBody"] == "receiver is down" and log[-1]["durationMs"] is not None
 
 
-def test_disabled_and_deleted_webhooks_get_nothing(user: ApiUser, receiver: Receiver, tmp_path: Path) -> None:
+def test_disabled_and_deleted_webhooks_get_nothing(
+    user: ApiUser, receiver: Receiver, tmp_path: Path
+) -> None:
     disabled = webhook(user, receiver.url, ["sync.success"])
     user.ok("PATCH", f"/api/webhooks/{disabled['id']}", json={"isEnabled": False})
     deleted = webhook(user, receiver.url, ["sync.success"])
@@ -124,9 +141,13 @@ def test_disabled_and_deleted_webhooks_get_nothing(user: ApiUser, receiver: Rece
     assert receiver.received == []
 
 
-def test_a_schedule_filter_limits_events_to_those_schedules(user: ApiUser, receiver: Receiver, tmp_path: Path) -> None:
+def test_a_schedule_filter_limits_events_to_those_schedules(
+    user: ApiUser, receiver: Receiver, tmp_path: Path
+) -> None:
     watched, _ = synced_schedule(user, tmp_path, [["1", "a"]])
-    other = user.schedule(user.data_source(), user.target_file("other.csv"), path=str(tmp_path / "t.csv"))
+    other = user.schedule(
+        user.data_source(), user.target_file("other.csv"), path=str(tmp_path / "t.csv")
+    )
     webhook(user, receiver.url, ["sync.success"], scheduleIds=[watched])
     user.ok("POST", f"/api/sync/schedules/{other}/sync")
     user.ok("POST", f"/api/sync/schedules/{watched}/sync")
@@ -154,17 +175,33 @@ def test_ping_is_sent_now_and_logged(user: ApiUser, receiver: Receiver) -> None:
         ({"url": "http://127.0.0.1:9/x", "events": ["sync.exploded"]}, "events"),
         ({"url": "http://127.0.0.1:9/x", "events": []}, "events"),
         ({"url": "http://127.0.0.1:9/x", "events": ["sync.success"], "secret": "short"}, "secret"),
-        ({"url": "http://127.0.0.1:9/x", "events": ["sync.success"], "scheduleIds": ["nope"]}, "scheduleIds"),
+        (
+            {"url": "http://127.0.0.1:9/x", "events": ["sync.success"], "scheduleIds": ["nope"]},
+            "scheduleIds",
+        ),
     ],
 )
-def test_bad_webhooks_are_refused_naming_the_field(user: ApiUser, body: dict[str, Any], field: str) -> None:
+def test_bad_webhooks_are_refused_naming_the_field(
+    user: ApiUser, body: dict[str, Any], field: str
+) -> None:
     response = user.post("/api/webhooks", json=body)
     assert response.status_code == 400
     assert field in [d["field"] for d in response.json()["details"]]
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:8080/x", "http://localhost/x", "http://10.0.0.8/x", "http://169.254.169.254/latest", "http://[::1]/x"])
-def test_private_addresses_are_refused_unless_the_operator_allows_them(service_env: dict[str, str], url: str) -> None:
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/x",
+        "http://localhost/x",
+        "http://10.0.0.8/x",
+        "http://169.254.169.254/latest",
+        "http://[::1]/x",
+    ],
+)
+def test_private_addresses_are_refused_unless_the_operator_allows_them(
+    service_env: dict[str, str], url: str
+) -> None:
     strict = load_settings({**service_env, "WEBHOOK_ALLOW_PRIVATE": "false"})
     with TestClient(create_app(strict)) as client:
         user = register(client)
@@ -173,9 +210,33 @@ def test_private_addresses_are_refused_unless_the_operator_allows_them(service_e
     assert "non-public address" in response.json()["details"][0]["message"]
 
 
-def test_other_users_webhooks_are_invisible(user: ApiUser, other_user: ApiUser, receiver: Receiver) -> None:
+def test_other_users_webhooks_are_invisible(
+    user: ApiUser, other_user: ApiUser, receiver: Receiver
+) -> None:
     hook = webhook(user, receiver.url, ["sync.success"])
     for method in ("GET", "PATCH", "DELETE"):
         assert other_user.request(method, f"/api/webhooks/{hook['id']}", json={}).status_code == 404
     assert other_user.get(f"/api/webhooks/{hook['id']}/deliveries").status_code == 404
     assert other_user.ok("GET", "/api/webhooks")["webhooks"] == []
+
+
+def test_delivery_connects_to_the_vetted_address_and_keeps_the_host_name(
+    user: ApiUser, receiver: Receiver
+) -> None:
+    by_name = receiver.url.replace("127.0.0.1", "localhost")
+    hook = webhook(user, by_name, ["sync.success"])
+    assert user.ok("POST", f"/api/webhooks/{hook['id']}/test")["delivery"]["status"] == "success"
+    (ping,) = receiver.received
+    assert ping.headers["host"] == by_name.split("/")[2]
+
+
+def test_a_pinned_https_request_keeps_the_original_name_for_tls() -> None:
+    url, headers, extensions = pinned_request(
+        "https://hooks.example.com:8443/x?y=1", "93.184.216.34"
+    )
+    assert url == "https://93.184.216.34:8443/x?y=1"
+    assert headers == {"Host": "hooks.example.com:8443"}
+    assert extensions == {"sni_hostname": "hooks.example.com"}
+    assert (
+        pinned_request("http://hooks.example.com/x", "2001:db8::1")[0] == "http://[2001:db8::1]/x"
+    )
