@@ -63,24 +63,24 @@ FROM bench_orders WHERE id % 200 = 5;
 """
 
 
-def psql(url: str, sql: str) -> str:
+def psql_command(url: str) -> list[str]:
     parts = urlsplit(url)
+    return [
+        "psql",
+        "-h",
+        parts.hostname or "127.0.0.1",
+        "-p",
+        str(parts.port or 5432),
+        "-U",
+        parts.username or "postgres",
+        "-d",
+        parts.path.lstrip("/"),
+    ]
+
+
+def psql(url: str, sql: str) -> str:
     result = subprocess.run(
-        [
-            "psql",
-            "-h",
-            parts.hostname or "127.0.0.1",
-            "-p",
-            str(parts.port or 5432),
-            "-U",
-            parts.username or "postgres",
-            "-d",
-            parts.path.lstrip("/"),
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-tAc",
-            sql,
-        ],
+        [*psql_command(url), "-v", "ON_ERROR_STOP=1", "-tAc", sql],
         capture_output=True,
         text=True,
         check=True,
@@ -89,28 +89,12 @@ def psql(url: str, sql: str) -> str:
 
 
 def time_copy(url: str, directory: Path, repeats: int = 3) -> float:
-    parts = urlsplit(url)
     target = directory / "copy.csv"
     timings = []
     for _ in range(repeats):
         start = time.perf_counter()
-        subprocess.run(
-            [
-                "psql",
-                "-h",
-                parts.hostname or "127.0.0.1",
-                "-p",
-                str(parts.port or 5432),
-                "-U",
-                parts.username or "postgres",
-                "-d",
-                parts.path.lstrip("/"),
-                "-c",
-                f"\\copy ({QUERY}) to '{target}' csv header",
-            ],
-            capture_output=True,
-            check=True,
-        )
+        copy = f"\\copy ({QUERY}) to '{target}' csv header"
+        subprocess.run([*psql_command(url), "-c", copy], capture_output=True, check=True)
         timings.append(time.perf_counter() - start)
     target.unlink(missing_ok=True)
     return statistics.median(timings)
