@@ -18,7 +18,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.stores.redis import RedisStore
 
 from app.auth.controllers import AuthController
-from app.auth.middleware import PUBLIC_PATHS, BearerAuthMiddleware, Principal
+from app.auth.middleware import PUBLIC_PATHS, UNMETERED_PATHS, BearerAuthMiddleware, Principal
 from app.auth.tokens import HostTokenVerifier
 from app.dashboard.routes import DASHBOARD_ROUTES
 from app.db.engine import create_engine, session_factory
@@ -80,16 +80,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     rate_limit = RateLimitConfig(
         rate_limit=("minute", settings.rate_limit_per_minute),
         identifier_for_request=_rate_limit_identity,
-        # Operations endpoints and the dashboard's static files need no budget (nor Redis).
-        exclude=[
-            "^/health$",
-            "^/ready$",
-            "^/metrics$",
-            "^/schema",
-            "^/$",
-            "^/static/",
-            "^/client/",
-        ],
+        exclude=UNMETERED_PATHS,
         rate_limit_limit_header_key="X-RateLimit-Limit",
         rate_limit_remaining_header_key="X-RateLimit-Remaining",
         rate_limit_reset_header_key="X-RateLimit-Reset",

@@ -17,9 +17,10 @@ from app.auth.schemas import ApiKeyCreate, ApiKeyOut, Login, Register, UserOut
 from app.auth.secrets import hash_api_key, hash_password, new_api_key, verify_password
 from app.auth.tokens import issue_session_token
 from app.db.models import ApiKey, User
-from app.errors import ApiError, InvalidInput, not_found, parse_id
+from app.errors import ApiError, InvalidInput, not_found
 from app.schema import isoformat
 from app.settings import Settings
+from app.tenancy import owned
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD = 10
@@ -159,9 +160,7 @@ class AuthController(Controller):
         key_id: FromPath[str],
         db_session: NamedDependency[AsyncSession],
     ) -> dict[str, Any]:
-        key = await db_session.get(ApiKey, parse_id(key_id, "API key"))
-        if key is None or key.user_id != request.user.user_id:
-            raise not_found("API key")
+        key = await owned(db_session, ApiKey, request.user.user_id, key_id, "API key")
         await db_session.delete(key)
         return {"success": True, "message": "API key revoked"}
 

@@ -26,10 +26,8 @@ from app.auth.tokens import HostTokenVerifier, TokenRejected, is_session_token, 
 from app.db.models import ApiKey, User
 from app.settings import Settings
 
-PUBLIC_PATHS = [
-    "^/api/auth/register$",
-    "^/api/auth/login$",
-    "^/api/auth/token$",
+# Operations endpoints and the dashboard's static files: no token, and no rate limit either.
+UNMETERED_PATHS = [
     "^/health$",
     "^/ready$",
     "^/metrics$",
@@ -38,6 +36,7 @@ PUBLIC_PATHS = [
     "^/static/",
     "^/client/",
 ]
+PUBLIC_PATHS = ["^/api/auth/register$", "^/api/auth/login$", "^/api/auth/token$", *UNMETERED_PATHS]
 
 
 @dataclass(frozen=True, slots=True)

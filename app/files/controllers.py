@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, post
@@ -15,10 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.middleware import Principal
 from app.db.models import FileVersion, Schedule, TargetFile
-from app.errors import ApiError, InvalidInput, not_found, parse_id
+from app.errors import ApiError, InvalidInput, not_found
 from app.files.schemas import FileVersionOut, TargetFileCreate, TargetFileOut
 from app.schema import Limit, Offset, fetch_page, isoformat
 from app.sync.csv_store import EMPTY_SHA256, CsvStore
+from app.tenancy import owned
 
 DELIMITERS = {",", ";", "\t", "|"}
 ENCODINGS = {"utf-8", "utf-8-sig"}
@@ -51,13 +51,6 @@ def version_out(version: FileVersion) -> FileVersionOut:
         run_id=str(version.run_id) if version.run_id else None,
         created_at=isoformat(version.created_at) or "",
     )
-
-
-async def get_owned_file(db: AsyncSession, user_id: uuid.UUID, file_id: str) -> TargetFile:
-    file = await db.get(TargetFile, parse_id(file_id, "File"))
-    if file is None or file.user_id != user_id:
-        raise not_found("File")
-    return file
 
 
 def _csv_response(
@@ -142,7 +135,9 @@ class TargetFileController(Controller):
     ) -> dict[str, Any]:
         return {
             "success": True,
-            "file": file_out(await get_owned_file(db_session, request.user.user_id, file_id)),
+            "file": file_out(
+                await owned(db_session, TargetFile, request.user.user_id, file_id, "File")
+            ),
         }
 
     @delete("/{file_id:str}", operation_id="deleteFile", status_code=200)
@@ -153,7 +148,7 @@ class TargetFileController(Controller):
         db_session: NamedDependency[AsyncSession],
         csv_store: NamedDependency[CsvStore],
     ) -> dict[str, Any]:
-        file = await get_owned_file(db_session, request.user.user_id, file_id)
+        file = await owned(db_session, TargetFile, request.user.user_id, file_id, "File")
         users = await db_session.scalar(
             select(func.count()).where(Schedule.target_file_id == file.id)
         )
@@ -174,7 +169,7 @@ class TargetFileController(Controller):
         db_session: NamedDependency[AsyncSession],
         csv_store: NamedDependency[CsvStore],
     ) -> Response[Any]:
-        file = await get_owned_file(db_session, request.user.user_id, file_id)
+        file = await owned(db_session, TargetFile, request.user.user_id, file_id, "File")
         path = csv_store.csv_path(file.id, file.version) if file.version else None
         return _csv_response(request, path, file.checksum or EMPTY_SHA256, file.name)
 
@@ -185,7 +180,7 @@ class TargetFileController(Controller):
         file_id: FromPath[str],
         db_session: NamedDependency[AsyncSession],
     ) -> dict[str, Any]:
-        file = await get_owned_file(db_session, request.user.user_id, file_id)
+        file = await owned(db_session, TargetFile, request.user.user_id, file_id, "File")
         rows = (
             await db_session.scalars(
                 select(FileVersion)
@@ -212,7 +207,7 @@ class TargetFileController(Controller):
         db_session: NamedDependency[AsyncSession],
         csv_store: NamedDependency[CsvStore],
     ) -> Response[Any]:
-        file = await get_owned_file(db_session, request.user.user_id, file_id)
+        file = await owned(db_session, TargetFile, request.user.user_id, file_id, "File")
         kept = await db_session.scalar(
             select(FileVersion).where(
                 FileVersion.file_id == file.id, FileVersion.version == version

@@ -15,13 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.middleware import Principal
 from app.db.models import Schedule, SyncRun
-from app.errors import ApiError, not_found, parse_id
+from app.errors import ApiError, not_found
 from app.runs import service
-from app.schedules.service import get_owned
 from app.schema import Limit, Offset, fetch_page
 from app.settings import Settings
 from app.sync.change_sets import CHANGE_COLUMN, ChangeSetGone, change_set_csv
 from app.sync.csv_store import CsvStore
+from app.tenancy import owned
 
 RunStatus = Annotated[str | None, QueryParameter(description="queued, running, success or error")]
 Since = Annotated[
@@ -70,9 +70,7 @@ class ManualSyncController(Controller):
             bool, QueryParameter(description="Write even when the safety hold would stop the run")
         ] = False,
     ) -> Response[dict[str, Any]]:
-        schedule = await get_owned(
-            db_session, request.user.user_id, parse_id(schedule_id, "Schedule")
-        )
+        schedule = await owned(db_session, Schedule, request.user.user_id, schedule_id, "Schedule")
         run = await service.start_manual_sync(db_session, queue, schedule, force)
         seconds = app_settings.manual_sync_wait_seconds if wait is None else wait
         run = await service.wait_for_run(session_maker, run.id, seconds)
@@ -108,9 +106,7 @@ class ManualSyncController(Controller):
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> dict[str, Any]:
-        schedule = await get_owned(
-            db_session, request.user.user_id, parse_id(schedule_id, "Schedule")
-        )
+        schedule = await owned(db_session, Schedule, request.user.user_id, schedule_id, "Schedule")
         query = service.runs_query(request.user.user_id, schedule.id, status, since, until, None)
         return await _run_page(db_session, query, "history", limit, offset)
 
@@ -150,7 +146,7 @@ class RunController(Controller):
         run_id: FromPath[str],
         db_session: NamedDependency[AsyncSession],
     ) -> dict[str, Any]:
-        run = await _owned_run(db_session, request.user.user_id, run_id)
+        run = await owned(db_session, SyncRun, request.user.user_id, run_id, "Run")
         return {"success": True, "run": service.run_out(run)}
 
     @get("/{run_id:str}/changes", operation_id="getRunChanges", media_type="text/csv")
@@ -161,7 +157,7 @@ class RunController(Controller):
         db_session: NamedDependency[AsyncSession],
         csv_store: NamedDependency[CsvStore],
     ) -> Response[Any]:
-        run = await _owned_run(db_session, request.user.user_id, run_id)
+        run = await owned(db_session, SyncRun, request.user.user_id, run_id, "Run")
         if run.status != "success":
             raise ApiError(409, f"The run has no change set: its status is {run.status}")
         schedule = await db_session.get(Schedule, run.schedule_id)
@@ -179,10 +175,3 @@ class RunController(Controller):
                 "The change set of this run (kept while its file versions are kept)"
             ) from None
         return File(path=path, media_type="text/csv", filename=f"changes-{run.id}.csv")
-
-
-async def _owned_run(db: AsyncSession, user_id: Any, run_id: str) -> SyncRun:
-    run = await db.get(SyncRun, parse_id(run_id, "Run"))
-    if run is None or run.user_id != user_id:
-        raise not_found("Run")
-    return run

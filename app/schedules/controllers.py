@@ -11,10 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.middleware import Principal
 from app.db.models import Schedule
-from app.errors import parse_id
 from app.schedules import service
 from app.schedules.schemas import ScheduleCreate, ScheduleOut, ScheduleUpdate
 from app.schema import Limit, Offset, duration_text, fetch_page, isoformat
+from app.tenancy import owned
 
 
 def schedule_out(schedule: Schedule) -> ScheduleOut:
@@ -91,9 +91,7 @@ class ScheduleController(Controller):
         schedule_id: FromPath[str],
         db_session: NamedDependency[AsyncSession],
     ) -> dict[str, Any]:
-        schedule = await service.get_owned(
-            db_session, request.user.user_id, parse_id(schedule_id, "Schedule")
-        )
+        schedule = await owned(db_session, Schedule, request.user.user_id, schedule_id, "Schedule")
         return {"success": True, "schedule": schedule_out(schedule)}
 
     @put("/{schedule_id:str}", operation_id="updateSchedule")
@@ -104,9 +102,7 @@ class ScheduleController(Controller):
         data: JSONBody[ScheduleUpdate],
         db_session: NamedDependency[AsyncSession],
     ) -> dict[str, Any]:
-        schedule = await service.get_owned(
-            db_session, request.user.user_id, parse_id(schedule_id, "Schedule")
-        )
+        schedule = await owned(db_session, Schedule, request.user.user_id, schedule_id, "Schedule")
         schedule = await service.update(db_session, schedule, data)
         return {
             "success": True,
@@ -121,8 +117,6 @@ class ScheduleController(Controller):
         schedule_id: FromPath[str],
         db_session: NamedDependency[AsyncSession],
     ) -> dict[str, Any]:
-        schedule = await service.get_owned(
-            db_session, request.user.user_id, parse_id(schedule_id, "Schedule")
-        )
+        schedule = await owned(db_session, Schedule, request.user.user_id, schedule_id, "Schedule")
         await service.delete(db_session, schedule)
         return {"success": True, "message": "Sync schedule deleted successfully"}

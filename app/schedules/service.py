@@ -10,19 +10,12 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import DataSource, Schedule, SyncRun, TargetFile
-from app.errors import InvalidInput, not_found
+from app.errors import InvalidInput
 from app.schedules.schemas import ScheduleCreate, ScheduleUpdate
 from app.schedules.validation import check_config
 from app.scheduling import next_slot_after, parse_cadence
 
 Problems = list[dict[str, str]]
-
-
-async def get_owned(db: AsyncSession, user_id: uuid.UUID, schedule_id: uuid.UUID) -> Schedule:
-    schedule = await db.get(Schedule, schedule_id)
-    if schedule is None or schedule.user_id != user_id:
-        raise not_found("Schedule")
-    return schedule
 
 
 async def _owned_ref(

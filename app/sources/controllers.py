@@ -12,11 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.middleware import Principal
 from app.db.models import DataSource
-from app.errors import parse_id
 from app.schema import Limit, Offset, fetch_page, isoformat
 from app.settings import Settings
 from app.sources import service
 from app.sources.schemas import DataSourceCreate, DataSourceOut, DataSourceUpdate
+from app.tenancy import owned
 
 
 def source_out(source: DataSource) -> DataSourceOut:
@@ -84,9 +84,7 @@ class DataSourceController(Controller):
         source_id: FromPath[str],
         db_session: NamedDependency[AsyncSession],
     ) -> dict[str, Any]:
-        source = await service.get_owned(
-            db_session, request.user.user_id, parse_id(source_id, "Data source")
-        )
+        source = await owned(db_session, DataSource, request.user.user_id, source_id, "Data source")
         return {"success": True, "dataSource": source_out(source)}
 
     @patch("/{source_id:str}", operation_id="updateDataSource")
@@ -98,9 +96,7 @@ class DataSourceController(Controller):
         db_session: NamedDependency[AsyncSession],
         app_settings: NamedDependency[Settings],
     ) -> dict[str, Any]:
-        source = await service.get_owned(
-            db_session, request.user.user_id, parse_id(source_id, "Data source")
-        )
+        source = await owned(db_session, DataSource, request.user.user_id, source_id, "Data source")
         source = await service.update(
             db_session, app_settings, source, data.name, data.credentials, data.settings
         )
@@ -117,9 +113,7 @@ class DataSourceController(Controller):
         source_id: FromPath[str],
         db_session: NamedDependency[AsyncSession],
     ) -> dict[str, Any]:
-        source = await service.get_owned(
-            db_session, request.user.user_id, parse_id(source_id, "Data source")
-        )
+        source = await owned(db_session, DataSource, request.user.user_id, source_id, "Data source")
         await service.delete(db_session, source)
         return {"success": True, "message": "Data source deleted successfully"}
 
@@ -131,8 +125,6 @@ class DataSourceController(Controller):
         db_session: NamedDependency[AsyncSession],
         app_settings: NamedDependency[Settings],
     ) -> dict[str, Any]:
-        source = await service.get_owned(
-            db_session, request.user.user_id, parse_id(source_id, "Data source")
-        )
+        source = await owned(db_session, DataSource, request.user.user_id, source_id, "Data source")
         details = await service.test_connection(db_session, app_settings, source)
         return {"success": True, "message": "Connection OK", "details": details}

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import DataSource, Schedule
-from app.errors import ApiError, InvalidInput, not_found
+from app.errors import ApiError, InvalidInput
 from app.settings import Settings
 from app.sources.credentials import CredentialsUnreadable, CredentialVault
 from connectors.base import JSON, ConnectorError, Environment
@@ -55,13 +55,6 @@ def check_credentials(
             [{"field": p.field, "message": p.message} for p in problems],
             "Invalid data source credentials or settings: see details",
         )
-
-
-async def get_owned(db: AsyncSession, user_id: uuid.UUID, source_id: uuid.UUID) -> DataSource:
-    source = await db.get(DataSource, source_id)
-    if source is None or source.user_id != user_id:
-        raise not_found("Data source")
-    return source
 
 
 async def create(

@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.middleware import Principal
 from app.db.models import Webhook, WebhookDelivery
-from app.errors import parse_id
 from app.schema import Limit, Offset, fetch_page, isoformat
 from app.settings import Settings
+from app.tenancy import owned
 from app.webhooks import service
 from app.webhooks.delivery import attempt
 from app.webhooks.events import event_body
@@ -106,9 +106,7 @@ class WebhookController(Controller):
         webhook_id: FromPath[str],
         db_session: NamedDependency[AsyncSession],
     ) -> dict[str, Any]:
-        webhook = await service.get_owned(
-            db_session, request.user.user_id, parse_id(webhook_id, "Webhook")
-        )
+        webhook = await owned(db_session, Webhook, request.user.user_id, webhook_id, "Webhook")
         return {"success": True, "webhook": webhook_out(webhook)}
 
     @patch("/{webhook_id:str}", operation_id="updateWebhook")
@@ -120,9 +118,7 @@ class WebhookController(Controller):
         db_session: NamedDependency[AsyncSession],
         app_settings: NamedDependency[Settings],
     ) -> dict[str, Any]:
-        webhook = await service.get_owned(
-            db_session, request.user.user_id, parse_id(webhook_id, "Webhook")
-        )
+        webhook = await owned(db_session, Webhook, request.user.user_id, webhook_id, "Webhook")
         webhook = await service.update(
             db_session,
             app_settings,
@@ -141,9 +137,7 @@ class WebhookController(Controller):
         webhook_id: FromPath[str],
         db_session: NamedDependency[AsyncSession],
     ) -> dict[str, Any]:
-        webhook = await service.get_owned(
-            db_session, request.user.user_id, parse_id(webhook_id, "Webhook")
-        )
+        webhook = await owned(db_session, Webhook, request.user.user_id, webhook_id, "Webhook")
         await db_session.delete(webhook)
         return {"success": True, "message": "Webhook deleted."}
 
@@ -156,9 +150,7 @@ class WebhookController(Controller):
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> dict[str, Any]:
-        webhook = await service.get_owned(
-            db_session, request.user.user_id, parse_id(webhook_id, "Webhook")
-        )
+        webhook = await owned(db_session, Webhook, request.user.user_id, webhook_id, "Webhook")
         query = select(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook.id)
         order = (WebhookDelivery.created_at.desc(), WebhookDelivery.attempt.desc())
         rows, paging = await fetch_page(db_session, query, order, limit, offset)
@@ -176,9 +168,7 @@ class WebhookController(Controller):
         db_session: NamedDependency[AsyncSession],
         app_settings: NamedDependency[Settings],
     ) -> dict[str, Any]:
-        webhook = await service.get_owned(
-            db_session, request.user.user_id, parse_id(webhook_id, "Webhook")
-        )
+        webhook = await owned(db_session, Webhook, request.user.user_id, webhook_id, "Webhook")
         event_id = uuid.uuid4()
         delivery = WebhookDelivery(
             webhook_id=webhook.id,

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Schedule, Webhook
-from app.errors import InvalidInput, not_found
+from app.errors import InvalidInput
 from app.settings import Settings
 from app.sources.credentials import CredentialVault
 from app.webhooks.addresses import AddressRefused, check_destination
@@ -17,13 +17,6 @@ from app.webhooks.events import RUN_EVENTS
 from app.webhooks.signing import new_secret
 
 Problems = list[dict[str, str]]
-
-
-async def get_owned(db: AsyncSession, user_id: uuid.UUID, webhook_id: uuid.UUID) -> Webhook:
-    webhook = await db.get(Webhook, webhook_id)
-    if webhook is None or webhook.user_id != user_id:
-        raise not_found("Webhook")
-    return webhook
 
 
 async def _url_problems(settings: Settings, url: str) -> Problems:
