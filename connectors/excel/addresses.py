@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from connectors import columns
+
 MAX_ROWS = 1_048_576  # Excel's sheet size
 MAX_COLUMNS = 16_384  # column XFD
 
@@ -58,18 +60,12 @@ def column_letters(index: int) -> str:
     """1 → A, 27 → AA, 16384 → XFD."""
     if not 1 <= index <= MAX_COLUMNS:
         raise AddressError(f"column {index} is outside A..XFD")
-    letters = ""
-    while index:
-        index, remainder = divmod(index - 1, 26)
-        letters = chr(ord("A") + remainder) + letters
-    return letters
+    return columns.column_letters(index)
 
 
 def column_index(letters: str) -> int:
     """A → 1, AA → 27, XFD → 16384."""
-    index = 0
-    for ch in letters.upper():
-        index = index * 26 + (ord(ch) - ord("A") + 1)
+    index = columns.column_index(letters)
     if not 1 <= index <= MAX_COLUMNS:
         raise AddressError(f"column {letters} is beyond the last column XFD")
     return index

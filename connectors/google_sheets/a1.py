@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from connectors.columns import column_index, column_letters
+
 # Sheets' limits: 18,278 columns (ZZZ) and 10 million cells, so no row number above 10M.
 MAX_COLUMN = 18_278
 MAX_ROW = 10_000_000
@@ -51,25 +53,6 @@ class CellRange:
 
 
 WHOLE_SHEET = CellRange(first_row=1, first_col=1, last_row=None, last_col=None)
-
-
-def column_letters(index: int) -> str:
-    """1 -> A, 26 -> Z, 27 -> AA (bijective base 26)."""
-    if index < 1:
-        raise ValueError(f"column index must be >= 1, got {index}")
-    letters = ""
-    while index:
-        index, remainder = divmod(index - 1, 26)
-        letters = chr(ord("A") + remainder) + letters
-    return letters
-
-
-def column_index(letters: str) -> int:
-    """A -> 1, Z -> 26, AA -> 27; case-insensitive."""
-    index = 0
-    for char in letters.upper():
-        index = index * 26 + (ord(char) - ord("A") + 1)
-    return index
 
 
 def quote_sheet_title(title: str) -> str:

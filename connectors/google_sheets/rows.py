@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from connectors.google_sheets.a1 import column_letters
+from connectors.columns import column_letters
 
 # Day 0 of Sheets' (and Lotus/Excel's) serial date system.
 SERIAL_EPOCH = datetime(1899, 12, 30)

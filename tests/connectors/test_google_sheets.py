@@ -26,12 +26,11 @@ from connectors.base import (
     Table,
     TransientError,
 )
+from connectors.columns import column_index, column_letters
 from connectors.google_sheets import GoogleSheetsConnector
 from connectors.google_sheets.a1 import (
     CellRange,
     RangeSyntaxError,
-    column_index,
-    column_letters,
     parse_a1_range,
     quote_sheet_title,
     split_sheet_prefix,
