@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Callable
 
 import anyio
 from sqlalchemy import func, select
@@ -24,9 +24,10 @@ from connectors.registry import (
 TEST_TIMEOUT_SECONDS = 60
 
 
-def connector_environment(settings: Settings, save_credentials: Any = None) -> Environment:
-    if save_credentials is None:
-        return Environment(allowed_hosts=settings.endpoint_allowlist)
+def connector_environment(
+    settings: Settings, save_credentials: Callable[[JSON], None] = lambda _credentials: None
+) -> Environment:
+    """What the operator decides for every connector, plus where rotated credentials go."""
     return Environment(allowed_hosts=settings.endpoint_allowlist, save_credentials=save_credentials)
 
 
