@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.middleware import Principal
 from app.db.models import Schedule, SyncRun
-from app.errors import ApiError, not_found
+from app.errors import ApiError, envelope, not_found
 from app.runs import service
 from app.schema import Limit, Offset, fetch_page
 from app.settings import Settings
@@ -35,16 +35,13 @@ SourceType = Annotated[
 ]
 
 
-def _failure(run: SyncRun) -> Response[dict[str, Any]]:
-    body: dict[str, Any] = {
-        "success": False,
-        "error": "Sync failed",
-        "message": run.error or "Sync failed",
-    }
-    if run.retry_at is not None:
-        body["retryAfter"] = f"{run.retry_at:%Y-%m-%dT%H:%M:%SZ}"
-    body["runId"] = str(run.id)
-    return Response(body, status_code=500)
+def _failure(request: Request[Any, Any, Any], run: SyncRun) -> Response[dict[str, Any]]:
+    """The page's failure body, in the envelope every error shares (so with `requestId`)."""
+    extra = {"retryAfter": f"{run.retry_at:%Y-%m-%dT%H:%M:%SZ}"} if run.retry_at else {}
+    failed = ApiError(
+        500, run.error or "Sync failed", title="Sync failed", extra={**extra, "runId": str(run.id)}
+    )
+    return envelope(request, failed)
 
 
 class ManualSyncController(Controller):
@@ -83,7 +80,7 @@ class ManualSyncController(Controller):
                 }
             )
         if run.status == "error":
-            return _failure(run)
+            return _failure(request, run)
         return Response(
             {
                 "success": True,

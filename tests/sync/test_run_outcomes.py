@@ -123,6 +123,7 @@ def test_expired_token_fails_at_once_without_retry(user: ApiUser, tmp_path: Path
         "error": "Sync failed",
         "message": "Token expired - re-authentication required",
         "runId": response.json()["runId"],
+        "requestId": response.headers["x-request-id"],
     }
     time.sleep(1)
     assert len(user.ok("GET", f"/api/sync/schedules/{schedule_id}/history")["history"]) == 1
