@@ -112,6 +112,9 @@ def dev(_args: argparse.Namespace) -> None:
     data_dir = Path(os.environ.get("DATA_DIR", "./data")).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, DATA_DIR=str(data_dir))
+    # One person on their own machine: their local databases are theirs to sync. A server
+    # (`datasync serve` / the Procfile) refuses loopback unless the operator lists it.
+    env.setdefault("SQL_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
     if not env.get("SECRET_KEY"):
         key_file = data_dir / "secret_key"
         if not key_file.exists():

@@ -6,6 +6,7 @@ with one line naming it (`SettingsError`), never a traceback.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, fields
 from functools import cache
@@ -14,26 +15,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
-
-# Hosts a data source may aim a connector at without the operator's say-so: Google's and
-# Microsoft's public and national-cloud endpoints.
-DEFAULT_ENDPOINT_HOSTS = frozenset(
-    {
-        "sheets.googleapis.com",
-        "oauth2.googleapis.com",
-        "www.googleapis.com",
-        "accounts.google.com",
-        "login.microsoftonline.com",
-        "login.microsoftonline.us",
-        "login.partner.microsoftonline.cn",
-        "login.chinacloudapi.cn",
-        "graph.microsoft.com",
-        "graph.microsoft.us",
-        "dod-graph.microsoft.us",
-        "microsoftgraph.chinacloudapi.cn",
-    }
-)
-
 
 class SettingsError(Exception):
     """One clear line about one setting."""
@@ -59,7 +40,20 @@ class Settings:
     file_versions_kept: int = 10
     max_body_bytes: int = 1_048_576
     session_token_minutes: int = 60
-    endpoint_allowlist: frozenset[str] = DEFAULT_ENDPOINT_HOSTS
+    # Hosts (beyond each connector's own vendor's) that endpoint overrides may name; these
+    # alone may be reached over plain http. `*.example.com` admits subdomains.
+    endpoint_allowlist: frozenset[str] = frozenset()
+    # Networks a SQL data source may reach although they are loopback, link-local or
+    # otherwise special (CIDRs). Private ranges need no entry: internal databases are the
+    # product's job; this machine and the cloud metadata service are not.
+    sql_allowed_networks: tuple[str, ...] = ()
+    # ODBC driver names, registered with the driver manager, that data sources may name on
+    # top of the ones the service detects itself.
+    odbc_drivers: tuple[str, ...] = ()
+    # Upper bound of a schedule's `queryTimeoutSeconds`.
+    max_query_timeout_seconds: int = 3600
+    # Runs of one user executing at once, across all workers; the rest wait in order.
+    max_concurrent_runs_per_user: int = 2
     # Tokens issued by the host web app: HS256 with a shared secret, or RS256/ES256 via JWKS.
     jwt_secret: str = ""
     jwt_jwks_url: str = ""
@@ -69,6 +63,8 @@ class Settings:
     webhook_timeout_seconds: float = 30.0
     # Webhook URLs may resolve to loopback/private addresses only when the operator says so.
     webhook_allow_private: bool = False
+    # Ports webhook URLs may name ("any" lifts the restriction).
+    webhook_allowed_ports: tuple[str, ...] = ("80", "443")
     # Waits before each retry of a failed delivery: 7 tries over about 8.6 hours.
     webhook_retry_seconds: tuple[int, ...] = (10, 60, 300, 1800, 7200, 21600)
 
@@ -89,6 +85,17 @@ class Settings:
             "sqlite": "sqlite+aiosqlite",
         }
         return f"{async_schemes.get(scheme, scheme)}://{rest}"
+
+    @property
+    def sql_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(n, strict=False) for n in self.sql_allowed_networks)
+
+    @property
+    def webhook_ports(self) -> frozenset[int] | None:
+        """The ports webhook URLs may use; None when any port is allowed."""
+        if tuple(p.lower() for p in self.webhook_allowed_ports) == ("any",):
+            return None
+        return frozenset(int(p) for p in self.webhook_allowed_ports)
 
     @property
     def host_jwt_enabled(self) -> bool:
@@ -119,7 +126,7 @@ def _convert(name: str, raw: Any, default: Any) -> Any:
                 else tuple(items)
             )
         if isinstance(default, frozenset):
-            return DEFAULT_ENDPOINT_HOSTS | frozenset(h.lower() for h in _split_list(raw))
+            return frozenset(h.lower().rstrip(".") for h in _split_list(raw))
     except ValueError:
         kind = {
             "int": "whole number",
@@ -154,6 +161,29 @@ def _check(settings: Settings) -> None:
         raise SettingsError("set either JWT_SECRET or JWT_JWKS_URL for host-app tokens, not both")
     if settings.rate_limit_per_minute < 1:
         raise SettingsError("RATE_LIMIT_PER_MINUTE must be at least 1")
+    if settings.max_concurrent_runs_per_user < 1:
+        raise SettingsError("MAX_CONCURRENT_RUNS_PER_USER must be at least 1")
+    if not 1 <= settings.max_query_timeout_seconds <= 86_400:
+        raise SettingsError("MAX_QUERY_TIMEOUT_SECONDS must be from 1 to 86400 (one day)")
+    for entry in settings.sql_allowed_networks:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise SettingsError(
+                f"SQL_ALLOWED_NETWORKS must be comma-separated networks such as "
+                f"127.0.0.0/8,::1/128, got {entry!r}"
+            ) from None
+    for name in settings.odbc_drivers:
+        if any(c in name for c in "/\\;{}=\r\n\0"):
+            raise SettingsError(
+                f"ODBC_DRIVERS must name drivers registered in odbcinst.ini (no paths), got {name!r}"
+            )
+    ports = [p.lower() for p in settings.webhook_allowed_ports]
+    if ports != ["any"] and not all(p.isdigit() and 1 <= int(p) <= 65535 for p in ports):
+        raise SettingsError(
+            "WEBHOOK_ALLOWED_PORTS must be comma-separated ports from 1 to 65535, or any; "
+            f"got {','.join(ports)!r}"
+        )
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:

@@ -20,6 +20,8 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import pyarrow as pa
 
+from connectors.network_policy import NetworkPolicy
+
 JSON = dict[str, Any]
 
 
@@ -72,12 +74,20 @@ class TransientError(ConnectorError):
 class Environment:
     """What the operator decides for every connector, injected (never read from os.environ).
 
-    `allowed_hosts`: host names a data source's endpoint overrides may point at.
+    `allowed_hosts`: host names the operator lets endpoint overrides point at, beyond each
+    connector's own vendor's hosts (and the only ones that may be reached over plain http).
+    `database_network`: which addresses database hosts may resolve to.
+    `odbc_drivers`: ODBC driver names the operator lets data sources name, beyond the ones
+    the connectors detect themselves.
+    `max_query_timeout_seconds`: the largest query timeout a selection may ask for.
     `save_credentials`: persists rotated credentials (e.g. a Microsoft refresh token) back to
     the data source, encrypted; a no-op where nothing can be saved.
     """
 
     allowed_hosts: frozenset[str] = frozenset()
+    database_network: NetworkPolicy = field(default_factory=NetworkPolicy)
+    odbc_drivers: tuple[str, ...] = ()
+    max_query_timeout_seconds: int = 3600
     http_timeout_seconds: float = 60.0
     save_credentials: Callable[[JSON], None] = field(default=lambda _credentials: None)
 

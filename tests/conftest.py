@@ -61,6 +61,8 @@ def service_env(
         "DATA_DIR": str(tmp_path_factory.mktemp("data")),
         "SECRET_KEY": secrets.token_urlsafe(48),
         "ENDPOINT_ALLOWLIST": "127.0.0.1,localhost",
+        # The stand-ins and the machine's PostgreSQL listen on loopback.
+        "SQL_ALLOWED_NETWORKS": "127.0.0.0/8,::1/128",
         "RATE_LIMIT_PER_MINUTE": "100000",
         "RETRY_BASE_SECONDS": "0.4",
         "MAX_RETRIES": "2",
@@ -70,6 +72,7 @@ def service_env(
         "CORS_ORIGINS": "http://localhost:5173",
         # Webhook receivers in tests listen on loopback, and retries must not take hours.
         "WEBHOOK_ALLOW_PRIVATE": "true",
+        "WEBHOOK_ALLOWED_PORTS": "any",
         "WEBHOOK_RETRY_SECONDS": "1,1,1,1,1,1",
     }
 

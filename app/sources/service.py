@@ -14,6 +14,7 @@ from app.errors import ApiError, InvalidInput
 from app.settings import Settings
 from app.sources.credentials import CredentialsUnreadable, CredentialVault
 from connectors.base import JSON, ConnectorError, Environment
+from connectors.network_policy import NetworkPolicy
 from connectors.registry import (
     UnavailableSourceType,
     UnknownSourceType,
@@ -28,7 +29,17 @@ def connector_environment(
     settings: Settings, save_credentials: Callable[[JSON], None] = lambda _credentials: None
 ) -> Environment:
     """What the operator decides for every connector, plus where rotated credentials go."""
-    return Environment(allowed_hosts=settings.endpoint_allowlist, save_credentials=save_credentials)
+    return Environment(
+        allowed_hosts=settings.endpoint_allowlist,
+        database_network=NetworkPolicy(
+            allowed_networks=settings.sql_networks,
+            allow_private=True,
+            operator_hint="an operator can allow that network with SQL_ALLOWED_NETWORKS",
+        ),
+        odbc_drivers=settings.odbc_drivers,
+        max_query_timeout_seconds=settings.max_query_timeout_seconds,
+        save_credentials=save_credentials,
+    )
 
 
 def check_type(type_name: str) -> None:
