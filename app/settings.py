@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+
 class SettingsError(Exception):
     """One clear line about one setting."""
 

@@ -133,9 +133,10 @@ class Connector(Protocol):
         ...
 
     @classmethod
-    def validate_selection(cls, selection: JSON) -> list[Problem]:
+    def validate_selection(cls, selection: JSON, env: Environment) -> list[Problem]:
         """Checks a merged selection (data source settings + schedule config) without
-        network, e.g. A1 range syntax or a read-only query. Fields are `config.x`."""
+        network, e.g. A1 range syntax, a read-only query or a timeout within the operator's
+        bound. Fields are `config.x`."""
         ...
 
     def test(self, selection: JSON) -> JSON:
@@ -147,4 +148,3 @@ class Connector(Protocol):
         """Reads the selected table. Raises ConnectorError subclasses; retries transient
         failures inside its own bounded budget before raising TransientError."""
         ...
-

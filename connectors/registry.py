@@ -27,7 +27,9 @@ class UnavailableSourceType(LookupError):
     """Registered, but its module cannot be imported (a missing optional dependency)."""
 
     def __init__(self, type_name: str, reason: str) -> None:
-        super().__init__(f"data source type {type_name!r} is not available on this server: {reason}")
+        super().__init__(
+            f"data source type {type_name!r} is not available on this server: {reason}"
+        )
         self.type_name = type_name
 
 

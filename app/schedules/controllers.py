@@ -14,6 +14,7 @@ from app.db.models import Schedule
 from app.schedules import service
 from app.schedules.schemas import ScheduleCreate, ScheduleOut, ScheduleUpdate
 from app.schema import Limit, Offset, duration_text, fetch_page, isoformat
+from app.settings import Settings
 from app.tenancy import owned
 
 
@@ -51,8 +52,9 @@ class ScheduleController(Controller):
         request: Request[Principal, Any, Any],
         data: JSONBody[ScheduleCreate],
         db_session: NamedDependency[AsyncSession],
+        app_settings: NamedDependency[Settings],
     ) -> dict[str, Any]:
-        schedule = await service.create(db_session, request.user.user_id, data)
+        schedule = await service.create(db_session, app_settings, request.user.user_id, data)
         return {
             "success": True,
             "schedule": schedule_out(schedule),
@@ -101,9 +103,10 @@ class ScheduleController(Controller):
         schedule_id: FromPath[str],
         data: JSONBody[ScheduleUpdate],
         db_session: NamedDependency[AsyncSession],
+        app_settings: NamedDependency[Settings],
     ) -> dict[str, Any]:
         schedule = await owned(db_session, Schedule, request.user.user_id, schedule_id, "Schedule")
-        schedule = await service.update(db_session, schedule, data)
+        schedule = await service.update(db_session, app_settings, schedule, data)
         return {
             "success": True,
             "schedule": schedule_out(schedule),

@@ -14,6 +14,8 @@ from app.errors import InvalidInput
 from app.schedules.schemas import ScheduleCreate, ScheduleUpdate
 from app.schedules.validation import check_config
 from app.scheduling import next_slot_after, parse_cadence
+from app.settings import Settings
+from app.sources.service import connector_environment
 
 Problems = list[dict[str, str]]
 
@@ -48,9 +50,15 @@ def _name_problems(name: str) -> Problems:
 
 
 def _apply_cadence(
-    schedule: Schedule, frequency: str, config: dict[str, Any], source: DataSource
+    settings: Settings,
+    schedule: Schedule,
+    frequency: str,
+    config: dict[str, Any],
+    source: DataSource,
 ) -> None:
-    cadence = check_config(frequency, config, source.type, source.settings)
+    cadence = check_config(
+        frequency, config, source.type, source.settings, connector_environment(settings)
+    )
     schedule.next_sync_at = (
         next_slot_after(cadence, datetime.now(UTC)) if schedule.enabled else None
     )
@@ -62,7 +70,9 @@ def _normalised(config: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-async def create(db: AsyncSession, user_id: uuid.UUID, data: ScheduleCreate) -> Schedule:
+async def create(
+    db: AsyncSession, settings: Settings, user_id: uuid.UUID, data: ScheduleCreate
+) -> Schedule:
     problems = _name_problems(data.name)
     source = await _owned_ref(
         db, DataSource, user_id, data.data_source_id, "dataSourceId", problems
@@ -83,13 +93,15 @@ async def create(db: AsyncSession, user_id: uuid.UUID, data: ScheduleCreate) -> 
         enabled=data.enabled,
         config=config,
     )
-    _apply_cadence(schedule, data.frequency, config, source)
+    _apply_cadence(settings, schedule, data.frequency, config, source)
     db.add(schedule)
     await db.flush()
     return schedule
 
 
-async def update(db: AsyncSession, schedule: Schedule, data: ScheduleUpdate) -> Schedule:
+async def update(
+    db: AsyncSession, settings: Settings, schedule: Schedule, data: ScheduleUpdate
+) -> Schedule:
     problems: Problems = _name_problems(data.name) if data.name is not None else []
     source = schedule.data_source
     target = schedule.target_file
@@ -115,7 +127,7 @@ async def update(db: AsyncSession, schedule: Schedule, data: ScheduleUpdate) -> 
         schedule.name = data.name.strip()
     if data.enabled is not None:
         schedule.enabled = data.enabled
-    _apply_cadence(schedule, frequency, config, source)
+    _apply_cadence(settings, schedule, frequency, config, source)
     schedule.data_source = source
     schedule.target_file = target
     schedule.frequency = frequency

@@ -11,7 +11,7 @@ from typing import Any
 
 from app.errors import InvalidInput
 from app.scheduling import Cadence, parse_cadence
-from connectors.base import JSON
+from connectors.base import JSON, Environment
 from connectors.registry import connector_class, source_types
 
 TIMING_KEYS = frozenset({"minute", "syncTime", "dayOfWeek", "timezone"})
@@ -78,7 +78,9 @@ def _selection_keys_of(source_type: str) -> frozenset[str]:
         return frozenset()
 
 
-def check_config(frequency: Any, config: Any, source_type: str, source_settings: JSON) -> Cadence:
+def check_config(
+    frequency: Any, config: Any, source_type: str, source_settings: JSON, env: Environment
+) -> Cadence:
     """Validates a whole schedule config; raises InvalidInput listing every problem."""
     if not isinstance(config, dict):
         raise InvalidInput([{"field": "config", "message": "must be an object"}])
@@ -98,7 +100,7 @@ def check_config(frequency: Any, config: Any, source_type: str, source_settings:
     if not missing:
         problems += [
             {"field": p.field, "message": p.message}
-            for p in connector.validate_selection(selection)
+            for p in connector.validate_selection(selection, env)
         ]
     if problems or cadence is None:
         raise InvalidInput(problems)

@@ -86,7 +86,7 @@ class Selection:
 
     @classmethod
     def from_config(cls, config: JSON) -> Selection:
-        problems = ExcelConnector.validate_selection(config)
+        problems = ExcelConnector.validate_selection(config, Environment())
         if problems:
             raise ConfigError(problems[0].message, field=problems[0].field)
         address = config.get("range")
@@ -167,7 +167,7 @@ class ExcelConnector:
         return problems
 
     @classmethod
-    def validate_selection(cls, selection: JSON) -> list[Problem]:
+    def validate_selection(cls, selection: JSON, env: Environment) -> list[Problem]:
         problems: list[Problem] = []
         if not _is_text(selection.get("workbookId")):
             problems.append(

@@ -61,7 +61,7 @@ class GoogleSheetsConnector:
         return credentials_problems(credentials, settings, env.allowed_hosts)
 
     @classmethod
-    def validate_selection(cls, selection: JSON) -> list[Problem]:
+    def validate_selection(cls, selection: JSON, env: Environment) -> list[Problem]:
         return selection_problems(selection)
 
     def test(self, selection: JSON) -> JSON:

@@ -45,7 +45,6 @@ DEFAULT_QUERY_TIMEOUT_SECONDS = 300
 DEFAULT_LOGIN_TIMEOUT_SECONDS = 15
 DEFAULT_BATCH_ROWS = 50_000
 DEFAULT_MAX_BYTES_PER_BATCH = 64 * 1024 * 1024
-MAX_TIMEOUT_SECONDS = 24 * 3600
 # Connecting is retried (a failover or a restarting server) within the login timeout,
 # which bounds the whole connect, retries included; a stream cannot be resumed once
 # batches have gone to the engine, so mid-stream failures go up as TransientError.
@@ -152,7 +151,7 @@ class OdbcConnector(ABC):
         return problems
 
     @classmethod
-    def validate_selection(cls, selection: JSON) -> list[Problem]:
+    def validate_selection(cls, selection: JSON, env: Environment) -> list[Problem]:
         problems: list[Problem] = []
         database = selection.get("databaseName")
         wanted = "databaseName" in cls.required_selection_keys or database is not None
@@ -166,11 +165,12 @@ class OdbcConnector(ABC):
             if problem:
                 problems.append(Problem("config.query", problem))
         timeout = selection.get("queryTimeoutSeconds")
-        if timeout is not None and not (_positive_int(timeout) and timeout <= MAX_TIMEOUT_SECONDS):
+        ceiling = env.max_query_timeout_seconds
+        if timeout is not None and not (_positive_int(timeout) and timeout <= ceiling):
             problems.append(
                 Problem(
                     "config.queryTimeoutSeconds",
-                    f"must be a whole number of seconds from 1 to {MAX_TIMEOUT_SECONDS}",
+                    f"must be a whole number of seconds from 1 to {ceiling}",
                 )
             )
         return problems
@@ -196,7 +196,7 @@ class OdbcConnector(ABC):
         }
 
     def fetch(self, selection: JSON, progress: ProgressCallback) -> Table:
-        problems = self.validate_selection(selection)
+        problems = self.validate_selection(selection, self.env)
         if problems:
             raise ConfigError(f"{problems[0].field} {problems[0].message}", field=problems[0].field)
         database = self.database_for(selection)

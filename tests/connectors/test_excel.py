@@ -344,7 +344,7 @@ def test_credentials_shape_checks(
     ],
 )
 def test_selection_shape_checks(selection: dict[str, Any], fields: list[str]) -> None:
-    assert [p.field for p in ExcelConnector.validate_selection(selection)] == fields
+    assert [p.field for p in ExcelConnector.validate_selection(selection, ENV)] == fields
 
 
 # --- reading through the stand-in ----------------------------------------------------------

@@ -547,7 +547,7 @@ def test_credentials_and_endpoint_settings_are_checked_without_network(
     ],
 )
 def test_selection_is_checked_without_network(selection: dict[str, Any], fields: list[str]) -> None:
-    assert [p.field for p in GoogleSheetsConnector.validate_selection(selection)] == fields
+    assert [p.field for p in GoogleSheetsConnector.validate_selection(selection, ENV)] == fields
 
 
 def test_connector_declares_its_type_and_selection_keys() -> None:

@@ -106,7 +106,7 @@ def test_writes_are_refused_by_the_postgres_parser_rule() -> None:
         "COPY orders TO STDOUT",
         "SELECT 1; SELECT 2",
     ):
-        problems = PostgresConnector.validate_selection({"query": query})
+        problems = PostgresConnector.validate_selection({"query": query}, ENV)
         assert [p.field for p in problems] == ["config.query"], query
 
 

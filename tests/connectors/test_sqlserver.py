@@ -128,7 +128,7 @@ def test_driver_choice_prefers_registered_microsoft_then_bundled_then_freetds(
     ],
 )
 def test_single_read_only_statements_are_accepted(query: str) -> None:
-    assert SqlServerConnector.validate_selection({"databaseName": "db", "query": query}) == []
+    assert SqlServerConnector.validate_selection({"databaseName": "db", "query": query}, ENV) == []
 
 
 @pytest.mark.parametrize(
@@ -152,7 +152,7 @@ def test_single_read_only_statements_are_accepted(query: str) -> None:
     ],
 )
 def test_anything_but_one_select_is_refused_at_validation(query: str) -> None:
-    problems = SqlServerConnector.validate_selection({"databaseName": "db", "query": query})
+    problems = SqlServerConnector.validate_selection({"databaseName": "db", "query": query}, ENV)
     assert [p.field for p in problems] == ["config.query"]
 
 
@@ -161,7 +161,7 @@ def test_validation_names_the_missing_fields() -> None:
         {"server": "db", "username": "u", "port": 70000}, {}, ENV
     )
     assert {p.field for p in credential_problems} == {"credentials.password", "credentials.port"}
-    selection_problems = SqlServerConnector.validate_selection({"queryTimeoutSeconds": 0})
+    selection_problems = SqlServerConnector.validate_selection({"queryTimeoutSeconds": 0}, ENV)
     assert {p.field for p in selection_problems} == {
         "config.databaseName",
         "config.query",

@@ -33,7 +33,15 @@ from connectors.base import (
 class TableFileConnector:
     type_name: ClassVar[str] = "test-table"
     selection_keys: ClassVar[frozenset[str]] = frozenset(
-        {"path", "batchRows", "batchDelaySeconds", "sleepSeconds", "failTimes", "failKind", "retryAfter"}
+        {
+            "path",
+            "batchRows",
+            "batchDelaySeconds",
+            "sleepSeconds",
+            "failTimes",
+            "failKind",
+            "retryAfter",
+        }
     )
     required_selection_keys: ClassVar[frozenset[str]] = frozenset({"path"})
 
@@ -43,13 +51,15 @@ class TableFileConnector:
         self.env = env
 
     @classmethod
-    def validate_credentials(cls, credentials: JSON, settings: JSON, env: Environment) -> list[Problem]:
+    def validate_credentials(
+        cls, credentials: JSON, settings: JSON, env: Environment
+    ) -> list[Problem]:
         if not isinstance(credentials.get("token"), str) or not credentials["token"]:
             return [Problem("credentials.token", "required: any non-empty string")]
         return []
 
     @classmethod
-    def validate_selection(cls, selection: JSON) -> list[Problem]:
+    def validate_selection(cls, selection: JSON, env: Environment) -> list[Problem]:
         path = str(selection.get("path", ""))
         if not path.endswith((".csv", ".parquet")):
             return [Problem("config.path", "must name a .csv or .parquet file")]
@@ -83,7 +93,10 @@ class TableFileConnector:
         with path.open(newline="", encoding="utf-8") as handle:
             rows = list(csv.reader(handle))
         header, body = (rows[0], rows[1:]) if rows else ([], [])
-        arrays = [pa.array([r[i] if i < len(r) else "" for r in body], pa.string()) for i in range(len(header))]
+        arrays = [
+            pa.array([r[i] if i < len(r) else "" for r in body], pa.string())
+            for i in range(len(header))
+        ]
         return header, pa.Table.from_arrays(arrays, names=[f"c{i}" for i in range(len(header))])
 
     @staticmethod
@@ -110,4 +123,6 @@ class TableFileConnector:
             raise AuthError("Token expired - re-authentication required")
         if kind == "config":
             raise ConfigError("Sheet 'Nope' not found", field="config.sheetName")
-        raise TransientError("Google Sheets API quota exceeded", retry_after=selection.get("retryAfter"))
+        raise TransientError(
+            "Google Sheets API quota exceeded", retry_after=selection.get("retryAfter")
+        )
