@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
-import anyio
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,7 +12,8 @@ from app.db.models import DataSource, Schedule
 from app.errors import ApiError, InvalidInput
 from app.settings import Settings
 from app.sources.credentials import CredentialsUnreadable, CredentialVault
-from connectors.base import JSON, ConnectorError, Environment
+from app.sources.probe import ProbeTimeout, run_connection_test
+from connectors.base import JSON, Environment
 from connectors.network_policy import NetworkPolicy
 from connectors.registry import (
     UnavailableSourceType,
@@ -21,8 +21,6 @@ from connectors.registry import (
     connector_class,
     source_types,
 )
-
-TEST_TIMEOUT_SECONDS = 60
 
 
 def connector_environment(
@@ -136,32 +134,30 @@ async def delete(db: AsyncSession, source: DataSource) -> None:
 
 
 async def test_connection(db: AsyncSession, settings: Settings, source: DataSource) -> JSON:
-    """Connects with the stored credentials; a refused connection is the user's 400."""
+    """Connects with the stored credentials in a child process that is killed at the
+    deadline (see app/sources/probe.py); a refused connection is the user's 400."""
     vault = CredentialVault(settings.secret_key)
     try:
         credentials = vault.open(source.credentials_encrypted)
     except CredentialsUnreadable as exc:
         raise ApiError(400, str(exc), title="Connection failed") from None
-    rotated: list[JSON] = []
-    connector = connector_class(source.type)(
-        credentials, dict(source.settings), connector_environment(settings, rotated.append)
-    )
+    check_type(source.type)
     try:
-        with anyio.fail_after(TEST_TIMEOUT_SECONDS):
-            details = await anyio.to_thread.run_sync(
-                connector.test, dict(source.settings), abandon_on_cancel=True
-            )
-    except TimeoutError:
-        raise ApiError(
-            400,
-            f"The source did not answer within {TEST_TIMEOUT_SECONDS} s",
-            title="Connection failed",
-        ) from None
-    except ConnectorError as exc:
-        raise ApiError(400, exc.message, title="Connection failed") from None
-    if rotated:
-        source.credentials_encrypted = vault.seal(rotated[-1])
-    return details
+        result = await run_connection_test(
+            source.type,
+            credentials,
+            dict(source.settings),
+            connector_environment(settings),
+            settings.connection_test_timeout_seconds,
+        )
+    except ProbeTimeout as exc:
+        raise ApiError(400, str(exc), title="Connection failed") from None
+    # A token redeemed during the test is the only valid one now, whatever the outcome.
+    if result.rotated_credentials:
+        source.credentials_encrypted = vault.seal(result.rotated_credentials[-1])
+    if result.error is not None:
+        raise ApiError(400, result.error.message, title="Connection failed")
+    return result.details or {}
 
 
 def _checked_name(name: str) -> str:

@@ -1,0 +1,155 @@
+"""`POST /api/data-sources/{id}/test` has a hard deadline and leaves nothing behind.
+
+The test runs in a child process (app/sources/probe.py) that is killed at
+CONNECTION_TEST_TIMEOUT_SECONDS: a driver blocked in C on a host that never answers cannot
+keep a thread or a socket of the API process after the API has answered.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.api.apps import app_with
+from tests.conftest import register
+
+DEADLINE_SECONDS = 2
+
+# `settings` migrates the suite's store, which `app_with` uses.
+pytestmark = pytest.mark.usefixtures("settings")
+
+
+@pytest.fixture
+def silent_listener() -> Iterator[int]:
+    """A port whose connections complete in the kernel's backlog and are never answered."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        listener.close()
+
+
+def _open_sockets() -> int:
+    fds = Path("/proc/self/fd")
+    count = 0
+    for fd in fds.iterdir():
+        try:
+            count += os.readlink(fd).startswith("socket:")
+        except OSError:
+            pass  # closed while listing
+    return count
+
+
+def _child_processes() -> list[str]:
+    me = str(os.getpid())
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == me and fields[0] != "Z":
+            children.append(stat.parent.name)
+    return children
+
+
+def _ten_at_once(call: Callable[[], httpx.Response]) -> list[httpx.Response]:
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        return list(pool.map(lambda _: call(), range(10)))
+
+
+def test_connection_tests_against_a_silent_host_end_at_the_deadline_and_leave_nothing_behind(
+    service_env: dict[str, str], silent_listener: int
+) -> None:
+    with app_with(service_env, CONNECTION_TEST_TIMEOUT_SECONDS=str(DEADLINE_SECONDS)) as client:
+        user = register(client)
+        source = user.ok(
+            "POST",
+            "/api/data-sources",
+            json={
+                "name": "never answers",
+                "type": "sql-server",
+                "credentials": {
+                    "server": "127.0.0.1",
+                    "port": silent_listener,
+                    "username": "reader",
+                    "password": "not-a-real-password",
+                },
+                # The driver would wait a minute for the login: the deadline must cut it.
+                "settings": {"loginTimeoutSeconds": 60, "driver": "FreeTDS"},
+            },
+        )["dataSource"]["id"]
+        # The same concurrency once without tests grows the app's own pools (database,
+        # Redis, worker threads) to their size for it, so what remains after is the tests'.
+        _ten_at_once(lambda: user.get(f"/api/data-sources/{source}"))
+        threads_before, sockets_before = threading.active_count(), _open_sockets()
+        children_before = _child_processes()
+
+        started = time.monotonic()
+        answers = _ten_at_once(lambda: user.post(f"/api/data-sources/{source}/test"))
+        elapsed = time.monotonic() - started
+
+        for answer in answers:
+            assert answer.status_code == 400, answer.text
+            assert answer.json()["message"] == (
+                f"The source did not answer within {DEADLINE_SECONDS} s"
+            )
+        # Ten tests at once, each cut at the deadline (plus the child's start-up).
+        assert elapsed < DEADLINE_SECONDS + 15, f"10 concurrent tests took {elapsed:.1f} s"
+        assert threading.active_count() == threads_before
+        assert _open_sockets() == sockets_before
+        assert _child_processes() == children_before
+
+
+def test_a_connection_test_that_answers_in_time_reports_the_connectors_details(
+    service_env: dict[str, str], tmp_path: Path
+) -> None:
+    table = tmp_path / "table.csv"
+    table.write_text("id,name\n1,a\n")
+    with app_with(service_env) as client:
+        user = register(client)
+        source = user.ok(
+            "POST",
+            "/api/data-sources",
+            json={
+                "name": "plugin",
+                "type": "test-table",
+                "credentials": {"token": "t"},
+                "settings": {"path": str(table)},
+            },
+        )["dataSource"]["id"]
+        body = user.ok("POST", f"/api/data-sources/{source}/test")
+
+    assert body["message"] == "Connection OK"
+    assert body["details"] == {"source": "test-table", "path": str(table)}
+
+
+def test_a_refused_connection_answers_400_with_the_connectors_reason(
+    service_env: dict[str, str], tmp_path: Path
+) -> None:
+    with app_with(service_env) as client:
+        user = register(client)
+        source = user.ok(
+            "POST",
+            "/api/data-sources",
+            json={
+                "name": "plugin",
+                "type": "test-table",
+                "credentials": {"token": "revoked"},
+                "settings": {"path": str(tmp_path / "table.csv")},
+            },
+        )["dataSource"]["id"]
+        answer = user.post(f"/api/data-sources/{source}/test")
+
+    assert answer.status_code == 400
+    assert answer.json()["message"] == "Token expired - re-authentication required"
