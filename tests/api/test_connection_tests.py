@@ -7,6 +7,7 @@ keep a thread or a socket of the API process after the API has answered.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -43,10 +44,8 @@ def _open_sockets() -> int:
     fds = Path("/proc/self/fd")
     count = 0
     for fd in fds.iterdir():
-        try:
+        with contextlib.suppress(OSError):  # closed while listing
             count += os.readlink(fd).startswith("socket:")
-        except OSError:
-            pass  # closed while listing
     return count
 
 
