@@ -1,18 +1,27 @@
 """`GET /metrics` in Prometheus text format, correct across any number of processes.
 
 Nothing is counted in process memory: run, row, lag and webhook figures are read from the
-SQL store at scrape time, queue depth from Redis, and HTTP requests are counted in one Redis
-hash by every API process. Any replica answers the same.
+SQL store, queue depth from Redis, and HTTP requests are counted in one Redis hash by every
+API process. Any replica answers the same.
+
+The store's figures are aggregate queries over the run history. They are rendered at most
+once per METRICS_CACHE_SECONDS across all replicas: the rendering is kept in Redis with the
+time it was made, and only the replica that wins a short Redis lock refreshes an expired one
+(the others serve the previous rendering meanwhile). Scrapes cost Redis reads, not SQL.
+With METRICS_TOKEN set, a scrape must present it as a Bearer token.
 """
 
 from __future__ import annotations
 
+import hmac
+import json
 import logging
+import time
 from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from typing import Any
 
-from litestar import Controller, Response, get
+from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.types import Message
 from prometheus_client import CollectorRegistry, generate_latest
@@ -28,11 +37,14 @@ from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.models import Schedule, SyncRun, WebhookDelivery, utcnow
+from app.errors import ApiError
 from app.settings import Settings
 
 log = logging.getLogger("datasync.api")
 
 HTTP_REQUESTS_KEY = "datasync:metrics:http-requests:{queue}"  # one per deployment
+STORE_METRICS_KEY = "datasync:metrics:store:{queue}"
+STORE_REFRESH_LOCK_KEY = "datasync:metrics:store-refresh:{queue}"
 DURATION_BUCKETS = (1, 5, 15, 60, 300, 900, 3600)  # seconds
 
 
@@ -175,19 +187,56 @@ async def _redis_metrics(redis: Redis, queue_name: str) -> list[Metric]:
     return [depth, requests]
 
 
+def _render(families: list[Metric]) -> bytes:
+    registry = CollectorRegistry()
+    registry.register(_Snapshot(families))
+    return generate_latest(registry)
+
+
+async def _rendered_store_metrics(
+    redis: Redis,
+    session_maker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> bytes:
+    """The store's figures, rendered by whichever replica refreshed them last (see the
+    module docstring); computed here only when expired and this replica wins the lock."""
+    key = STORE_METRICS_KEY.format(queue=settings.queue_name)
+    max_age = settings.metrics_cache_seconds
+    cached = await redis.get(key)
+    kept = json.loads(cached) if cached else None
+    if kept is not None and time.time() - kept["at"] < max_age:
+        return str(kept["text"]).encode()
+    lock = STORE_REFRESH_LOCK_KEY.format(queue=settings.queue_name)
+    won = max_age == 0 or await redis.set(lock, "1", nx=True, ex=max(1, int(max_age)))
+    if not won and kept is not None:
+        return str(kept["text"]).encode()
+    async with session_maker() as db:
+        text = _render(await _store_metrics(db))
+    if max_age > 0:
+        await redis.set(key, json.dumps({"at": time.time(), "text": text.decode()}))
+    return text
+
+
 class MetricsController(Controller):
     tags = ["Operations"]
 
     @get("/metrics", operation_id="metrics", exclude_from_auth=True, include_in_schema=True)
     async def metrics(
         self,
+        request: Request[Any, Any, Any],
         session_maker: NamedDependency[async_sessionmaker[AsyncSession]],
         redis: NamedDependency[Redis],
         app_settings: NamedDependency[Settings],
     ) -> Response[bytes]:
-        async with session_maker() as db:
-            families = await _store_metrics(db)
-        families += await _redis_metrics(redis, app_settings.queue_name)
-        registry = CollectorRegistry()
-        registry.register(_Snapshot(families))
-        return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
+        expected = app_settings.metrics_token
+        if expected:
+            given = request.headers.get("authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {expected}".encode()):
+                raise ApiError(
+                    401,
+                    "Metrics need the operator's token: send Authorization: Bearer <METRICS_TOKEN>",
+                    title="Unauthorized",
+                )
+        store = await _rendered_store_metrics(redis, session_maker, app_settings)
+        live = _render(await _redis_metrics(redis, app_settings.queue_name))
+        return Response(store + live, media_type="text/plain; version=0.0.4")

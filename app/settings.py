@@ -55,6 +55,10 @@ class Settings:
     max_query_timeout_seconds: int = 3600
     # Hard deadline of `POST /api/data-sources/{id}/test` (the test process is killed then).
     connection_test_timeout_seconds: float = 60.0
+    # `GET /metrics` needs `Authorization: Bearer <token>` when set.
+    metrics_token: str = ""
+    # The store's metrics are recomputed at most this often across all API processes.
+    metrics_cache_seconds: float = 15.0
     # Runs of one user executing at once, across all workers; the rest wait in order.
     max_concurrent_runs_per_user: int = 2
     # Tokens issued by the host web app: HS256 with a shared secret, or RS256/ES256 via JWKS.
@@ -166,6 +170,8 @@ def _check(settings: Settings) -> None:
         raise SettingsError("RATE_LIMIT_PER_MINUTE must be at least 1")
     if not 1 <= settings.connection_test_timeout_seconds <= 600:
         raise SettingsError("CONNECTION_TEST_TIMEOUT_SECONDS must be from 1 to 600")
+    if not 0 <= settings.metrics_cache_seconds <= 3600:
+        raise SettingsError("METRICS_CACHE_SECONDS must be from 0 (no cache) to 3600")
     if settings.max_concurrent_runs_per_user < 1:
         raise SettingsError("MAX_CONCURRENT_RUNS_PER_USER must be at least 1")
     if not 1 <= settings.max_query_timeout_seconds <= 86_400:

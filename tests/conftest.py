@@ -73,6 +73,8 @@ def service_env(
         # Webhook receivers in tests listen on loopback, and retries must not take hours.
         "WEBHOOK_ALLOW_PRIVATE": "true",
         "WEBHOOK_ALLOWED_PORTS": "any",
+        # Metrics tests read figures right after the runs they make.
+        "METRICS_CACHE_SECONDS": "0",
         "WEBHOOK_RETRY_SECONDS": "1,1,1,1,1,1",
     }
 
