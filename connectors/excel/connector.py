@@ -22,6 +22,7 @@ from connectors.base import (
     TransientError,
 )
 from connectors.excel.addresses import (
+    MAX_ROWS,
     AddressError,
     Bounds,
     CellBlock,
@@ -33,6 +34,12 @@ from connectors.excel.addresses import (
     worksheet_segment,
 )
 from connectors.excel.cells import render_rows
+from connectors.excel.endpoints import (
+    DEFAULT_AUTHORITY_HOST,
+    DEFAULT_GRAPH_BASE_URL,
+    MICROSOFT_AUTHORITY_HOSTS,
+    endpoint_problems,
+)
 from connectors.excel.graph_api import (
     AppOnlyTokens,
     DelegatedTokens,
@@ -42,29 +49,9 @@ from connectors.excel.graph_api import (
     TokenSource,
     new_http_session,
 )
+from connectors.network_policy import host_is_listed
 
 T = TypeVar("T")
-
-DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
-DEFAULT_GRAPH_BASE_URL = "https://graph.microsoft.com/v1.0"
-
-# Microsoft's public and national-cloud endpoints, always allowed as overrides.
-MICROSOFT_AUTHORITY_HOSTS = frozenset(
-    {
-        "login.microsoftonline.com",
-        "login.microsoftonline.us",
-        "login.chinacloudapi.cn",
-        "login.partner.microsoftonline.cn",
-    }
-)
-MICROSOFT_GRAPH_HOSTS = frozenset(
-    {
-        "graph.microsoft.com",
-        "graph.microsoft.us",
-        "dod-graph.microsoft.us",
-        "microsoftgraph.chinacloudapi.cn",
-    }
-)
 
 # Graph fails a single range request whose answer is too large
 # (ResponsePayloadSizeLimitExceeded, or a 504 while it tries), so rows are read in blocks.
@@ -99,6 +86,14 @@ class Selection:
 
 
 class ExcelConnector:
+    """Reads a worksheet's used range (or `range`) in row blocks through Microsoft Graph.
+
+    `headerRow` counts from the range's top (1 to 1,048,576, Excel's row limit). Data
+    source settings: `driveId`/`userId`/`siteId` for app-only access; `authorityHost` and
+    `graphBaseUrl` override Microsoft's endpoints (Microsoft's own hosts for each over https,
+    or hosts on ENDPOINT_ALLOWLIST), checked again before every run and connection test.
+    """
+
     type_name: ClassVar[str] = "microsoft-excel"
     selection_keys: ClassVar[frozenset[str]] = frozenset({"workbookId", "worksheetName", "range"})
     required_selection_keys: ClassVar[frozenset[str]] = frozenset({"workbookId", "worksheetName"})
@@ -156,14 +151,10 @@ class ExcelConnector:
             for name in drives:
                 if not _is_text(settings.get(name)):
                     problems.append(Problem(f"settings.{name}", "must be a non-empty string"))
-        for name, default_hosts in (
-            ("authorityHost", MICROSOFT_AUTHORITY_HOSTS),
-            ("graphBaseUrl", MICROSOFT_GRAPH_HOSTS),
-        ):
-            if settings.get(name) is not None:
-                message = _endpoint_problem(settings[name], default_hosts | env.allowed_hosts)
-                if message:
-                    problems.append(Problem(f"settings.{name}", message))
+        problems += endpoint_problems(settings, env.allowed_hosts)
+        # A default for schedules' config.headerRow; checked here too so it is refused on save.
+        if settings.get("headerRow") is not None:
+            problems += _header_row_problems(settings["headerRow"], "settings.headerRow")
         return problems
 
     @classmethod
@@ -193,11 +184,8 @@ class ExcelConnector:
                     parse_a1(address)
                 except AddressError as exc:
                     problems.append(Problem("config.range", str(exc)))
-        header_row = selection.get("headerRow")
-        if header_row is not None and (
-            isinstance(header_row, bool) or not isinstance(header_row, int) or header_row < 1
-        ):
-            problems.append(Problem("config.headerRow", "must be a whole number from 1"))
+        if selection.get("headerRow") is not None:
+            problems += _header_row_problems(selection["headerRow"], "config.headerRow")
         return problems
 
     # --- network -------------------------------------------------------------------------
@@ -414,7 +402,9 @@ class ExcelConnector:
         scopes = [f"{graph.scheme}://{graph.netloc}/.default"]
         # Instance discovery asks login.microsoftonline.com about the authority; private
         # endpoints and stand-ins are not known there.
-        discovery = urlsplit(authority_host).hostname in MICROSOFT_AUTHORITY_HOSTS
+        discovery = host_is_listed(
+            urlsplit(authority_host).hostname or "", MICROSOFT_AUTHORITY_HOSTS
+        )
         if self._delegated:
             return DelegatedTokens(
                 authority,
@@ -461,15 +451,7 @@ def _is_text(value: Any) -> bool:
     return isinstance(value, str) and bool(value.strip())
 
 
-def _endpoint_problem(value: Any, allowed_hosts: frozenset[str]) -> str | None:
-    if not isinstance(value, str):
-        return "must be an https URL"
-    parts = urlsplit(value)
-    if parts.scheme != "https" or not parts.hostname:
-        return "must be an https URL such as https://login.microsoftonline.us"
-    if parts.hostname.lower() not in {h.lower() for h in allowed_hosts}:
-        return (
-            f"host {parts.hostname!r} is not allowed; the operator must add it to "
-            "ENDPOINT_ALLOWLIST"
-        )
-    return None
+def _header_row_problems(value: Any, field: str) -> list[Problem]:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ROWS:
+        return [Problem(field, f"must be a whole number from 1 to {MAX_ROWS:,} (Excel's last row)")]
+    return []

@@ -29,10 +29,13 @@ class GoogleSheetsConnector:
     Values are strings as the sheet shows them (FORMATTED_VALUE), or with
     `valueRender: "unformatted"` raw numbers and ISO 8601 dates; an empty cell is "".
     Short rows are padded to the header's width; blank rows between data rows are kept,
-    blank rows after the last data row are not. `headerRow` counts from the range's top.
+    blank rows after the last data row are not. `headerRow` counts from the range's top
+    (1 to 10,000,000, Sheets' row limit).
     Data source settings: `sheetsBaseUrl` and `tokenUri` override Google's endpoints
-    (allowlisted hosts only), `retryBudgetSeconds` bounds the time spent backing off from
-    429/5xx in one run (default 60).
+    (Google's own hosts for each over https, or hosts on ENDPOINT_ALLOWLIST),
+    `retryBudgetSeconds` bounds the time spent backing off from 429/5xx in one run
+    (default 60, at most 600). Both are checked again before every run and connection test,
+    so a data source saved under older rules cannot reach a host refused now.
     """
 
     type_name: ClassVar[str] = "google-sheets"

@@ -1,55 +1,45 @@
 """Which Google endpoints a data source may aim the workers at.
 
-Users can override the Sheets API root and the token endpoint (sovereign or private
-endpoints), and a service-account key carries its own `token_uri`. Each of those is a URL a
-worker will send credentials to, so each must name a Google public host or a host the
-operator put in ENDPOINT_ALLOWLIST: users must not turn the workers against internal
-addresses.
+Users can override the Sheets API root (`sheetsBaseUrl`) and the token endpoint
+(`tokenUri`) for sovereign or private endpoints, and a service-account key carries its own
+`token_uri`. Each is a URL a worker sends credentials to, so each must name one of Google's
+hosts for that endpoint, over https, or a host the operator put in ENDPOINT_ALLOWLIST
+(`connectors.network_policy.endpoint_problem`): users must not turn the workers against
+internal addresses, nor send a token request to the Sheets host or the other way round.
 """
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from connectors.base import JSON, Problem
+from connectors.network_policy import endpoint_problem
 
 DEFAULT_SHEETS_API_ROOT = "https://sheets.googleapis.com"
 DEFAULT_TOKEN_URI = "https://oauth2.googleapis.com/token"
 
-# Hosts Google's own keys and libraries use; older service-account keys name the two last.
-GOOGLE_PUBLIC_HOSTS = frozenset(
-    {"sheets.googleapis.com", "oauth2.googleapis.com", "www.googleapis.com", "accounts.google.com"}
-)
+SHEETS_API_HOSTS = frozenset({"sheets.googleapis.com"})
+# Older service-account keys and libraries name the two last.
+TOKEN_HOSTS = frozenset({"oauth2.googleapis.com", "www.googleapis.com", "accounts.google.com"})
 
 
-def host_is_allowed(host: str, allowed_hosts: frozenset[str]) -> bool:
-    """Exact host names; an allowlist entry `*.example.com` admits its subdomains."""
-    host = host.lower().rstrip(".")
-    for entry in allowed_hosts | GOOGLE_PUBLIC_HOSTS:
-        entry = entry.strip().lower()
-        if entry.startswith("*.") and host.endswith(entry[1:]):
-            return True
-        if host == entry:
-            return True
-    return False
-
-
-def endpoint_problem(url: object, allowed_hosts: frozenset[str]) -> str | None:
-    """Why `url` cannot be used as an endpoint, or None when it can.
-
-    Google's hosts must be reached over https. Plain http is accepted only for hosts the
-    operator listed explicitly (a private endpoint or a local stand-in is their call)."""
-    if not isinstance(url, str) or not url.strip():
-        return "must be an https URL"
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        return "must be an absolute https URL such as https://sheets.googleapis.com"
-    if parts.username or parts.password or parts.query or parts.fragment:
-        return "must not contain credentials, a query or a fragment"
-    host = parts.hostname
-    if not host_is_allowed(host, allowed_hosts):
-        return (
-            f"host {host!r} is not allowed; the operator must add it to ENDPOINT_ALLOWLIST "
-            "(Google's public hosts are always allowed)"
-        )
-    if parts.scheme == "http" and host.lower() not in {h.lower() for h in allowed_hosts}:
-        return "must use https"
-    return None
+def endpoint_problems(
+    credentials: JSON, settings: JSON, operator_hosts: frozenset[str]
+) -> list[Problem]:
+    """What is wrong with the data source's endpoint overrides, each naming its field."""
+    sheets = (SHEETS_API_HOSTS, DEFAULT_SHEETS_API_ROOT)
+    token = (TOKEN_HOSTS, DEFAULT_TOKEN_URI)
+    checks = [
+        ("settings.sheetsBaseUrl", settings.get("sheetsBaseUrl"), sheets),
+        ("settings.tokenUri", settings.get("tokenUri"), token),
+    ]
+    info = credentials.get("serviceAccountInfo")
+    if isinstance(info, dict) and "token_uri" in info and not settings.get("tokenUri"):
+        # The key's own token_uri is where the signed assertion goes, unless tokenUri is set.
+        checks.append(("credentials.serviceAccountInfo.token_uri", info["token_uri"], token))
+    problems = []
+    for field, url, (vendor_hosts, example) in checks:
+        if url is None:
+            continue
+        problem = endpoint_problem(url, vendor_hosts, operator_hosts, example)
+        if problem:
+            problems.append(Problem(field, problem))
+    return problems

@@ -59,12 +59,13 @@ class SheetReader:
             self._api.close()
             return Table(columns=[], batches=iter(()))  # the range lies outside the grid
 
-        if self._last_col is not None:
-            # A bounded range fixes the columns, blank headers included (the engine names
-            # them column_N); nothing can lie beyond it.
-            width = self._last_col - cells.first_col + 1
-        else:
-            width = self._sheet.column_count
+        # A bounded range fixes the columns, blank headers included (the engine names them
+        # column_N); nothing can lie beyond it.
+        width = (
+            self._last_col - cells.first_col + 1
+            if self._last_col is not None
+            else self._sheet.column_count
+        )
         # Sized for the full grid width: too small a first chunk only costs a request or
         # two (sizes then grow), too large a one could exceed the response guidance.
         size = self._sizing.first(width)

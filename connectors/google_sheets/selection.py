@@ -8,6 +8,7 @@ from typing import Any
 
 from connectors.base import JSON, ConfigError, Problem
 from connectors.google_sheets.a1 import (
+    MAX_ROW,
     WHOLE_SHEET,
     CellRange,
     RangeSyntaxError,
@@ -15,7 +16,7 @@ from connectors.google_sheets.a1 import (
     split_sheet_prefix,
     spreadsheet_id_from,
 )
-from connectors.google_sheets.endpoints import endpoint_problem
+from connectors.google_sheets.endpoints import endpoint_problems
 
 VALUE_RENDERS = ("formatted", "unformatted")
 MAX_RETRY_BUDGET_SECONDS = 600.0
@@ -54,8 +55,9 @@ def selection_problems(selection: JSON) -> list[Problem]:
             problems.append(problem)
     header_row = selection.get("headerRow", 1)
     if header_row is not None:
-        if isinstance(header_row, bool) or not isinstance(header_row, int) or header_row < 1:
-            problems.append(Problem("config.headerRow", "must be a whole number, 1 or more"))
+        problem = _header_row_problem(header_row, "config.headerRow")
+        if problem:
+            problems.append(problem)
         elif cells and cells.last_row is not None:
             height = cells.last_row - cells.first_row + 1
             if header_row > height:
@@ -72,6 +74,12 @@ def selection_problems(selection: JSON) -> list[Problem]:
             Problem("config.valueRender", 'must be "formatted" (default) or "unformatted"')
         )
     return problems
+
+
+def _header_row_problem(value: Any, field: str) -> Problem | None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ROW:
+        return Problem(field, f"must be a whole number from 1 to {MAX_ROW:,} (Sheets' last row)")
+    return None
 
 
 def _parse_range(value: Any, sheet_name: Any) -> tuple[CellRange | None, Problem | None]:
@@ -131,17 +139,7 @@ def credentials_problems(
     else:
         problems += _oauth_problems(credentials["oauth"])
 
-    for key in ("sheetsBaseUrl", "tokenUri"):
-        if key in settings and settings[key] is not None:
-            problem = endpoint_problem(settings[key], allowed_hosts)
-            if problem:
-                problems.append(Problem(f"settings.{key}", problem))
-    info = credentials.get("serviceAccountInfo")
-    if isinstance(info, dict) and "token_uri" in info and not settings.get("tokenUri"):
-        # The key's own token_uri is where the signed assertion goes: same rule.
-        problem = endpoint_problem(info["token_uri"], allowed_hosts)
-        if problem:
-            problems.append(Problem("credentials.serviceAccountInfo.token_uri", problem))
+    problems += endpoint_problems(credentials, settings, allowed_hosts)
     budget = settings.get("retryBudgetSeconds")
     if budget is not None and (
         isinstance(budget, bool)
@@ -154,6 +152,11 @@ def credentials_problems(
                 f"must be a number of seconds from 0 to {MAX_RETRY_BUDGET_SECONDS:.0f}",
             )
         )
+    # A default for schedules' config.headerRow; checked here too so it is refused on save.
+    if settings.get("headerRow") is not None:
+        problem = _header_row_problem(settings["headerRow"], "settings.headerRow")
+        if problem:
+            problems.append(problem)
     return problems
 
 

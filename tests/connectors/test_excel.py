@@ -292,7 +292,7 @@ def test_identity_errors_keep_first_line_and_drop_secrets() -> None:
 # --- validation without network ------------------------------------------------------------
 
 
-ENV = Environment(allowed_hosts=frozenset({"graph.internal.example"}))
+ENV = Environment(allowed_hosts=frozenset({"graph.internal.example", "*.graph.example"}))
 APP = {"tenantId": "t", "clientId": "c", "clientSecret": "s"}
 
 
@@ -321,6 +321,28 @@ APP = {"tenantId": "t", "clientId": "c", "clientSecret": "s"}
             {"driveId": "d", "authorityHost": "http://login.microsoftonline.com"},
             ["settings.authorityHost"],
         ),
+        # Each endpoint on Microsoft's hosts for it: no sign-in at a Graph host, and no
+        # Graph calls (with tokens) to a sign-in host; nothing on another vendor's hosts.
+        (
+            APP,
+            {"driveId": "d", "authorityHost": "https://graph.microsoft.com"},
+            ["settings.authorityHost"],
+        ),
+        (
+            APP,
+            {"driveId": "d", "graphBaseUrl": "https://login.microsoftonline.com/v1.0"},
+            ["settings.graphBaseUrl"],
+        ),
+        (
+            APP,
+            {"driveId": "d", "graphBaseUrl": "https://sheets.googleapis.com/v1.0"},
+            ["settings.graphBaseUrl"],
+        ),
+        # The operator's hosts, like Google's connector: wildcards, and plain http.
+        (APP, {"driveId": "d", "graphBaseUrl": "https://a.graph.example/v1.0"}, []),
+        (APP, {"driveId": "d", "graphBaseUrl": "http://graph.internal.example/v1.0"}, []),
+        (APP, {"driveId": "d", "headerRow": 1_048_576}, []),
+        (APP, {"driveId": "d", "headerRow": 10**12}, ["settings.headerRow"]),
     ],
 )
 def test_credentials_shape_checks(
@@ -341,10 +363,33 @@ def test_credentials_shape_checks(
         ({**CUSTOMERS, "worksheetName": "a/b"}, ["config.worksheetName"]),
         ({**CUSTOMERS, "range": "A1:B"}, ["config.range"]),
         ({**CUSTOMERS, "headerRow": 0}, ["config.headerRow"]),
+        ({**CUSTOMERS, "headerRow": 1_048_576}, []),
+        ({**CUSTOMERS, "headerRow": 1_048_577}, ["config.headerRow"]),
+        ({**CUSTOMERS, "headerRow": 10**12}, ["config.headerRow"]),
     ],
 )
 def test_selection_shape_checks(selection: dict[str, Any], fields: list[str]) -> None:
     assert [p.field for p in ExcelConnector.validate_selection(selection, ENV)] == fields
+
+
+@pytest.mark.parametrize(
+    ("settings", "field"),
+    [
+        ({"authorityHost": "http://login.microsoftonline.com"}, "settings.authorityHost"),
+        ({"graphBaseUrl": "https://login.microsoftonline.com/v1.0"}, "settings.graphBaseUrl"),
+        ({"graphBaseUrl": "https://169.254.169.254/v1.0"}, "settings.graphBaseUrl"),
+    ],
+)
+def test_a_stored_source_with_a_refused_override_fails_before_reaching_any_host(
+    settings: dict[str, Any], field: str
+) -> None:
+    """Data sources saved under older rules are checked again when they run or are tested:
+    the check is part of building the Graph client, before msal or Graph are asked."""
+    connector = ExcelConnector(APP, {"driveId": "d", **settings}, Environment())
+    for run in (lambda: connector.fetch(CUSTOMERS, lambda _rows: None), lambda: connector.test({})):
+        with pytest.raises(ConfigError) as refused:
+            run()
+        assert refused.value.field == field
 
 
 # --- reading through the stand-in ----------------------------------------------------------

@@ -42,7 +42,7 @@ from connectors.google_sheets.api import (
     build_credentials,
     retry_after_seconds,
 )
-from connectors.google_sheets.endpoints import endpoint_problem
+from connectors.google_sheets.endpoints import endpoint_problems
 from connectors.google_sheets.rows import (
     ChunkSizing,
     TrailingBlankRowTrimmer,
@@ -511,6 +511,9 @@ KEY = {
             [],
         ),
         ({"serviceAccountInfo": KEY}, {"retryBudgetSeconds": 601}, ["settings.retryBudgetSeconds"]),
+        ({"serviceAccountInfo": KEY}, {"retryBudgetSeconds": 600}, []),
+        ({"serviceAccountInfo": KEY}, {"headerRow": 10_000_000}, []),
+        ({"serviceAccountInfo": KEY}, {"headerRow": 10**12}, ["settings.headerRow"]),
     ],
 )
 def test_credentials_and_endpoint_settings_are_checked_without_network(
@@ -538,6 +541,8 @@ def test_credentials_and_endpoint_settings_are_checked_without_network(
         ({"spreadsheetId": "x", "sheetName": "S", "range": "MyNamedRange"}, ["config.range"]),
         ({"spreadsheetId": "x", "sheetName": "S", "headerRow": 0}, ["config.headerRow"]),
         ({"spreadsheetId": "x", "sheetName": "S", "headerRow": True}, ["config.headerRow"]),
+        ({"spreadsheetId": "x", "sheetName": "S", "headerRow": 10_000_000}, []),
+        ({"spreadsheetId": "x", "sheetName": "S", "headerRow": 10**12}, ["config.headerRow"]),
         (
             {"spreadsheetId": "x", "sheetName": "S", "range": "A1:B5", "headerRow": 6},
             ["config.headerRow"],
@@ -856,19 +861,56 @@ def test_backoff_grows_exponentially_with_jitter_and_never_undercuts_retry_after
 
 
 @pytest.mark.parametrize(
-    ("url", "ok"),
+    ("setting", "url", "ok"),
     [
-        ("https://sheets.googleapis.com", True),
-        ("https://oauth2.googleapis.com/token", True),
-        ("http://sheets.googleapis.com", False),
-        ("http://127.0.0.1:8080", True),
-        ("https://127.0.0.2", False),
-        ("https://user:pw@sheets.googleapis.com", False),
-        ("https://sheets.googleapis.com/?x=1", False),
-        ("ftp://sheets.googleapis.com", False),
-        ("sheets.googleapis.com", False),
-        ("https://sheets.googleapis.com.evil.example", False),
+        ("sheetsBaseUrl", "https://sheets.googleapis.com", True),
+        ("tokenUri", "https://oauth2.googleapis.com/token", True),
+        ("tokenUri", "https://accounts.google.com/o/oauth2/token", True),
+        ("sheetsBaseUrl", "http://sheets.googleapis.com", False),
+        ("tokenUri", "http://oauth2.googleapis.com/token", False),
+        # Each endpoint on its own Google hosts: no token requests to the Sheets host…
+        ("sheetsBaseUrl", "https://oauth2.googleapis.com", False),
+        ("tokenUri", "https://sheets.googleapis.com/token", False),
+        # …and nothing on another vendor's.
+        ("sheetsBaseUrl", "https://graph.microsoft.com", False),
+        ("tokenUri", "https://login.microsoftonline.com/common/oauth2/v2.0/token", False),
+        ("sheetsBaseUrl", "http://127.0.0.1:8080", True),
+        ("tokenUri", "http://127.0.0.1:8080/token", True),
+        ("sheetsBaseUrl", "https://127.0.0.2", False),
+        ("sheetsBaseUrl", "https://user:pw@sheets.googleapis.com", False),
+        ("sheetsBaseUrl", "https://sheets.googleapis.com/?x=1", False),
+        ("sheetsBaseUrl", "ftp://sheets.googleapis.com", False),
+        ("sheetsBaseUrl", "sheets.googleapis.com", False),
+        ("sheetsBaseUrl", "https://sheets.googleapis.com.evil.example", False),
     ],
 )
-def test_endpoint_overrides_must_name_an_allowed_host(url: str, ok: bool) -> None:
-    assert (endpoint_problem(url, frozenset({"127.0.0.1"})) is None) is ok
+def test_endpoint_overrides_must_name_a_google_host_for_that_endpoint_or_an_operator_host(
+    setting: str, url: str, ok: bool
+) -> None:
+    problems = endpoint_problems({"oauth": {}}, {setting: url}, frozenset({"127.0.0.1"}))
+    assert [p.field for p in problems] == ([] if ok else [f"settings.{setting}"])
+
+
+@pytest.mark.parametrize(
+    ("settings", "field"),
+    [
+        ({"tokenUri": "http://oauth2.googleapis.com/token"}, "settings.tokenUri"),
+        ({"sheetsBaseUrl": "https://graph.microsoft.com"}, "settings.sheetsBaseUrl"),
+        ({"sheetsBaseUrl": "http://169.254.169.254"}, "settings.sheetsBaseUrl"),
+    ],
+)
+def test_a_stored_source_with_a_refused_override_fails_before_reaching_any_host(
+    settings: dict[str, Any], field: str
+) -> None:
+    """Data sources saved under older rules are checked again when they run or are tested:
+    the check is part of building the API client, before any request."""
+    connector = GoogleSheetsConnector(
+        {"oauth": {"clientId": "c", "clientSecret": "s", "refreshToken": "r"}},
+        settings,
+        Environment(),
+    )
+    selection = {"spreadsheetId": "1ABC-DEF", "sheetName": "S"}
+    for run in (lambda: connector.fetch(selection, lambda _rows: None), lambda: connector.test({})):
+        with pytest.raises(ConfigError) as refused:
+            run()
+        assert refused.value.field == field
