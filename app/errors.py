@@ -207,9 +207,9 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
 
 
 async def refuse_non_json_body(request: Request[Any, Any, Any]) -> None:
-    """`before_request` hook: a handler that reads a JSON body gets one. Without this a form
-    post would be parsed as JSON and answered "Malformed JSON"; a missing Content-Type is
-    taken as JSON for curl-style clients."""
+    """Part of the `before_request` screening (app.request_limits): a handler that reads a
+    JSON body gets one. Without this a form post would be parsed as JSON and answered
+    "Malformed JSON"; a missing Content-Type is taken as JSON for curl-style clients."""
     if "data" not in request.route_handler.parsed_fn_signature.parameters:
         return
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()

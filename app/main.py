@@ -22,12 +22,13 @@ from app.auth.middleware import PUBLIC_PATHS, UNMETERED_PATHS, BearerAuthMiddlew
 from app.auth.tokens import HostTokenVerifier
 from app.dashboard.routes import DASHBOARD_ROUTES
 from app.db.engine import create_engine, session_factory
-from app.errors import EXCEPTION_HANDLERS, envelope_refused_preflight, refuse_non_json_body
+from app.errors import EXCEPTION_HANDLERS, envelope_refused_preflight
 from app.files.controllers import TargetFileController
 from app.health import HealthController
 from app.logs import log_response
 from app.metrics import MetricsController, count_request
 from app.request_id import stamp_request_id
+from app.request_limits import screen_request
 from app.runs.controllers import ManualSyncController, RunController
 from app.schedules.controllers import ScheduleController
 from app.settings import Settings, get_settings
@@ -107,7 +108,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "queue": Provide(lambda: redis, sync_to_thread=False),
         },
         before_send=[stamp_request_id, envelope_refused_preflight, count_request, log_response],
-        before_request=refuse_non_json_body,
+        before_request=screen_request,
         middleware=[
             DefineMiddleware(BearerAuthMiddleware, exclude=PUBLIC_PATHS),
             rate_limit.middleware,

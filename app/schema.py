@@ -13,8 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 T = TypeVar("T")
 
+# Far beyond any list, and inside what SQLite and PostgreSQL take for OFFSET (past 2**63 - 1
+# the query overflows).
+MAX_OFFSET = 2**31 - 1
+
 Limit = Annotated[int, QueryParameter(ge=1, le=200, description="Page size, 1 to 200")]
-Offset = Annotated[int, QueryParameter(ge=0, description="Items to skip")]
+Offset = Annotated[
+    int, QueryParameter(ge=0, le=MAX_OFFSET, description=f"Items to skip, 0 to {MAX_OFFSET}")
+]
 
 
 class CamelStruct(msgspec.Struct, rename="camel"):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
+from urllib.parse import quote
 
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import ETag
@@ -22,6 +24,9 @@ from app.tenancy import owned
 
 DELIMITERS = {",", ";", "\t", "|"}
 ENCODINGS = {"utf-8", "utf-8-sig"}
+# file_versions.version is a 32-bit INTEGER: a larger number names no version, so it is a
+# 404 like any unknown version (as a malformed id is).
+LAST_POSSIBLE_VERSION = 2**31 - 1
 
 
 def file_out(file: TargetFile) -> TargetFileOut:
@@ -53,23 +58,36 @@ def version_out(version: FileVersion) -> FileVersionOut:
     )
 
 
+def attachment_disposition(name: str) -> str:
+    """`Content-Disposition` for a download named `name` (RFC 6266): the exact name as UTF-8
+    in `filename*` (RFC 5987), and an ASCII `filename` for clients that only read that one.
+    Header values are Latin-1 on the wire, so `日本語.csv` cannot go in `filename` as is.
+
+    Litestar's `File(filename=...)` is not used for this: for a non-ASCII name it sends
+    `filename*` alone, and it leaves `"` unescaped in `filename`."""
+    name = name.replace("\r", "").replace("\n", "")
+    # "données €.csv" -> "donnees _.csv": accents dropped, the rest replaced.
+    ascii_name = "".join(
+        unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode() or "_"
+        for char in name
+    )
+    fallback = "".join(c if c.isprintable() else "_" for c in ascii_name)
+    fallback = fallback.replace("\\", "\\\\").replace('"', '\\"')
+    # RFC 5987 attr-chars stay as they are; everything else is percent-encoded UTF-8.
+    encoded = quote(name, safe="!#$&+^`|")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
+
+
 def _csv_response(
     request: Request[Any, Any, Any], path: Any, checksum: str, name: str
 ) -> Response[Any]:
     etag = f'"{checksum}"'
     if request.headers.get("if-none-match", "").strip() in {etag, checksum, f"W/{etag}"}:
         return Response(content=b"", status_code=304, headers={"ETag": etag})
-    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    headers = {"Content-Disposition": attachment_disposition(name)}
     if path is None:
         return Response(content=b"", media_type="text/csv", headers={**headers, "ETag": etag})
-    return File(
-        path=path,
-        media_type="text/csv",
-        etag=ETag(value=checksum),
-        headers=headers,
-        content_disposition_type="attachment",
-        filename=name,
-    )
+    return File(path=path, media_type="text/csv", etag=ETag(value=checksum), headers=headers)
 
 
 class TargetFileController(Controller):
@@ -208,11 +226,13 @@ class TargetFileController(Controller):
         csv_store: NamedDependency[CsvStore],
     ) -> Response[Any]:
         file = await owned(db_session, TargetFile, request.user.user_id, file_id, "File")
-        kept = await db_session.scalar(
-            select(FileVersion).where(
-                FileVersion.file_id == file.id, FileVersion.version == version
+        kept: FileVersion | None = None
+        if 1 <= version <= LAST_POSSIBLE_VERSION:  # a larger one would overflow the query
+            kept = await db_session.scalar(
+                select(FileVersion).where(
+                    FileVersion.file_id == file.id, FileVersion.version == version
+                )
             )
-        )
         if kept is None:
             raise not_found(f"Version {version} of this file (only the last versions are kept)")
         return _csv_response(

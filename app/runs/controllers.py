@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import anyio
@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.middleware import Principal
 from app.db.models import Schedule, SyncRun
-from app.errors import ApiError, envelope, not_found
+from app.errors import ApiError, InvalidInput, envelope, not_found
 from app.runs import service
 from app.schema import Limit, Offset, fetch_page
 from app.settings import Settings
@@ -25,14 +25,33 @@ from app.tenancy import owned
 
 RunStatus = Annotated[str | None, QueryParameter(description="queued, running, success or error")]
 Since = Annotated[
-    datetime | None, QueryParameter(name="from", description="Runs created at or after (ISO 8601)")
+    datetime | None,
+    QueryParameter(
+        name="from", description="Runs created at or after (ISO 8601; UTC if no offset)"
+    ),
 ]
 Until = Annotated[
-    datetime | None, QueryParameter(name="to", description="Runs created at or before (ISO 8601)")
+    datetime | None,
+    QueryParameter(name="to", description="Runs created at or before (ISO 8601; UTC if no offset)"),
 ]
 SourceType = Annotated[
     str | None, QueryParameter(name="dataSourceType", description="e.g. google-sheets")
 ]
+
+
+def _in_utc(moment: datetime | None, parameter: str) -> datetime | None:
+    """A `from`/`to` time in UTC, as the store compares them. A time without an offset is
+    read as UTC, like every time the API shows; one that leaves years 1-9999 once in UTC
+    (`0001-01-01T00:00:00+01:00`) is refused here rather than overflowing in the query."""
+    if moment is None:
+        return None
+    try:
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except OverflowError:
+        raise InvalidInput(
+            [{"field": parameter, "message": "must fall within the years 1 to 9999 in UTC"}],
+            f"Invalid `{parameter}` time: see details",
+        ) from None
 
 
 def _failure(request: Request[Any, Any, Any], run: SyncRun) -> Response[dict[str, Any]]:
@@ -104,7 +123,14 @@ class ManualSyncController(Controller):
         offset: Offset = 0,
     ) -> dict[str, Any]:
         schedule = await owned(db_session, Schedule, request.user.user_id, schedule_id, "Schedule")
-        query = service.runs_query(request.user.user_id, schedule.id, status, since, until, None)
+        query = service.runs_query(
+            request.user.user_id,
+            schedule.id,
+            status,
+            _in_utc(since, "from"),
+            _in_utc(until, "to"),
+            None,
+        )
         return await _run_page(db_session, query, "history", limit, offset)
 
 
@@ -132,7 +158,12 @@ class RunController(Controller):
         offset: Offset = 0,
     ) -> dict[str, Any]:
         query = service.runs_query(
-            request.user.user_id, None, status, since, until, data_source_type
+            request.user.user_id,
+            None,
+            status,
+            _in_utc(since, "from"),
+            _in_utc(until, "to"),
+            data_source_type,
         )
         return await _run_page(db_session, query, "runs", limit, offset)
 
