@@ -1,23 +1,53 @@
-"""Where a webhook may point: never at this machine or a private network, unless the
-operator allows it (WEBHOOK_ALLOW_PRIVATE), so users cannot aim the workers at internal
-services. Checked when a webhook is saved and again before every delivery (DNS changes).
+"""Where a webhook may point, so users cannot aim the workers at internal services.
+
+A webhook URL is an absolute http(s) URL on an allowed port (80 and 443 unless
+WEBHOOK_ALLOWED_PORTS says more) whose host resolves only to public addresses, judged by
+`connectors.network_policy` (IPv6 forms that carry an IPv4 address count as that address).
+WEBHOOK_ALLOW_PRIVATE=true admits private networks and this machine (loopback), for
+receivers inside the company network or on the same host; link-local addresses (the cloud
+metadata service) and the other special ranges stay refused whatever the setting.
+
+Checked when a webhook is saved and again before every delivery (DNS answers change), and
+the delivery connects to the address that was checked (`pinned_request`).
 """
 
 from __future__ import annotations
 
 import ipaddress
-import socket
 from urllib.parse import urlsplit
 
+from app.settings import Settings
+from connectors.network_policy import AddressRefused, NetworkPolicy, resolve_checked
 
-class AddressRefused(ValueError):
-    """Why a webhook URL may not be called, phrased for the user."""
+MAX_URL_LENGTH = 2048
+_LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_MALFORMED = "is not a valid URL (check the host, and that a port is a number from 1 to 65535)"
 
 
-def check_url_shape(url: str) -> str:
-    """The host of an absolute http(s) URL without credentials; raises AddressRefused."""
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
+def webhook_policy(settings: Settings) -> NetworkPolicy:
+    if settings.webhook_allow_private:
+        # Nothing to hint at: what stays refused, no setting allows.
+        return NetworkPolicy(allowed_networks=_LOOPBACK, allow_private=True)
+    return NetworkPolicy(
+        allow_private=False,
+        operator_hint="webhooks must reach a public host (an operator can allow private "
+        "networks and this machine with WEBHOOK_ALLOW_PRIVATE=true)",
+    )
+
+
+def check_url(url: str, allowed_ports: frozenset[int] | None) -> tuple[str, int]:
+    """The host and port of an acceptable webhook URL; raises AddressRefused. No network."""
+    if len(url) > MAX_URL_LENGTH:
+        raise AddressRefused(f"must be at most {MAX_URL_LENGTH} characters")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # a bracketed host that is not an IPv6 address, a port out of range
+        raise AddressRefused(_MALFORMED) from None
+    if port == 0:
+        raise AddressRefused(_MALFORMED)
+    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
         raise AddressRefused(
             "must be an absolute http:// or https:// URL, e.g. https://hooks.example.com/datasync"
         )
@@ -25,41 +55,22 @@ def check_url_shape(url: str) -> str:
         raise AddressRefused(
             "must not contain a user name or password; use the signing secret instead"
         )
-    if len(url) > 2048:
-        raise AddressRefused("must be at most 2048 characters")
-    return parts.hostname
-
-
-def _public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
-
-
-def check_destination(url: str, allow_private: bool) -> str:
-    """Resolves the URL's host and refuses loopback, private, link-local (cloud metadata)
-    and reserved addresses; returns the vetted address to connect to, so that DNS cannot
-    answer differently between the check and the connection. Blocking: call it from a
-    thread."""
-    host = check_url_shape(url)
-    port = urlsplit(url).port or (443 if url.startswith("https") else 80)
-    try:
-        # In the resolver's order of preference (RFC 6724), without repeats.
-        addresses = list(
-            dict.fromkeys(
-                str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-            )
-        )
-    except socket.gaierror:
-        raise AddressRefused(f"the host {host!r} does not resolve") from None
-    refused = sorted(a for a in addresses if not _public(a))
-    if refused and not allow_private:
+    port = _DEFAULT_PORTS[parts.scheme] if port is None else port
+    if allowed_ports is not None and port not in allowed_ports:
+        ports = ", ".join(str(p) for p in sorted(allowed_ports))
         raise AddressRefused(
-            f"resolves to a non-public address ({', '.join(refused)}); webhooks must reach a public host "
-            "(an operator can allow private addresses with WEBHOOK_ALLOW_PRIVATE=true)"
+            f"uses port {port}, but webhooks may use only port(s) {ports} "
+            "(an operator can allow more with WEBHOOK_ALLOWED_PORTS)"
         )
-    return addresses[0]
+    return parts.hostname, port
+
+
+def check_destination(url: str, settings: Settings) -> str:
+    """Checks the URL and every address its host resolves to; returns the address to
+    connect to, so that DNS cannot answer differently between the check and the connection.
+    Raises AddressRefused. Blocking: call it from a thread."""
+    host, port = check_url(url, settings.webhook_ports)
+    return resolve_checked(host, port, webhook_policy(settings))
 
 
 def pinned_request(url: str, address: str) -> tuple[str, dict[str, str], dict[str, str]]:

@@ -19,9 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.db.models import Webhook, WebhookDelivery, utcnow
 from app.settings import Settings
 from app.sources.credentials import CredentialVault
-from app.webhooks.addresses import AddressRefused, check_destination, pinned_request
+from app.webhooks.addresses import check_destination, pinned_request
 from app.webhooks.events import DELIVER_WEBHOOK
 from app.webhooks.signing import SIGNATURE_HEADER, signature
+from connectors.network_policy import AddressRefused
 
 log = logging.getLogger("datasync.webhooks")
 
@@ -43,9 +44,7 @@ async def attempt(settings: Settings, webhook: Webhook, delivery: WebhookDeliver
     }
     started = time.monotonic()
     try:
-        address = await anyio.to_thread.run_sync(
-            check_destination, webhook.url, settings.webhook_allow_private
-        )
+        address = await anyio.to_thread.run_sync(check_destination, webhook.url, settings)
         url, host_headers, extensions = pinned_request(webhook.url, address)
         async with httpx.AsyncClient(
             timeout=settings.webhook_timeout_seconds, follow_redirects=False, trust_env=False

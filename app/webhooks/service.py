@@ -12,16 +12,17 @@ from app.db.models import Schedule, Webhook
 from app.errors import InvalidInput
 from app.settings import Settings
 from app.sources.credentials import CredentialVault
-from app.webhooks.addresses import AddressRefused, check_destination
+from app.webhooks.addresses import check_destination
 from app.webhooks.events import RUN_EVENTS
 from app.webhooks.signing import new_secret
+from connectors.network_policy import AddressRefused
 
 Problems = list[dict[str, str]]
 
 
 async def _url_problems(settings: Settings, url: str) -> Problems:
     try:
-        await anyio.to_thread.run_sync(check_destination, url, settings.webhook_allow_private)
+        await anyio.to_thread.run_sync(check_destination, url, settings)
     except AddressRefused as refused:
         return [{"field": "url", "message": str(refused)}]
     return []

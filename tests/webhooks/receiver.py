@@ -51,7 +51,7 @@ def start_receiver() -> tuple[Receiver, ThreadingHTTPServer]:
     receiver = Receiver(url="")
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             receiver.received.append(
                 Received({k.lower(): v for k, v in self.headers.items()}, body)

@@ -8,12 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from litestar.testing import TestClient
 
-from app.main import create_app
-from app.settings import load_settings
 from app.webhooks.addresses import pinned_request
-from tests.conftest import ApiUser, register
+from tests.conftest import ApiUser
 from tests.sync.tables import write_table
 from tests.webhooks.receiver import Receiver, start_receiver
 
@@ -187,27 +184,6 @@ def test_bad_webhooks_are_refused_naming_the_field(
     response = user.post("/api/webhooks", json=body)
     assert response.status_code == 400
     assert field in [d["field"] for d in response.json()["details"]]
-
-
-@pytest.mark.parametrize(
-    "url",
-    [
-        "http://127.0.0.1:8080/x",
-        "http://localhost/x",
-        "http://10.0.0.8/x",
-        "http://169.254.169.254/latest",
-        "http://[::1]/x",
-    ],
-)
-def test_private_addresses_are_refused_unless_the_operator_allows_them(
-    service_env: dict[str, str], url: str
-) -> None:
-    strict = load_settings({**service_env, "WEBHOOK_ALLOW_PRIVATE": "false"})
-    with TestClient(create_app(strict)) as client:
-        user = register(client)
-        response = user.post("/api/webhooks", json={"url": url, "events": ["sync.success"]})
-    assert response.status_code == 400
-    assert "non-public address" in response.json()["details"][0]["message"]
 
 
 def test_other_users_webhooks_are_invisible(
