@@ -41,6 +41,15 @@ class Settings:
     file_versions_kept: int = 10
     max_body_bytes: int = 1_048_576
     session_token_minutes: int = 60
+    # Who may create an account through POST /api/auth/register: anyone ("open"), only the
+    # first account on an empty store, which becomes the admin ("first-user"), or nobody
+    # ("closed"; accounts come from the admin or `datasync create-user`).
+    registration: str = "first-user"
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated
+    # addresses or networks, or "*"). None by default: a client cannot pick its own address.
+    forwarded_allow_ips: tuple[str, ...] = ()
+    # The interactive API docs under /schema (the OpenAPI document itself is always served).
+    api_docs: bool = True
     # Hosts (beyond each connector's own vendor's) that endpoint overrides may name; these
     # alone may be reached over plain http. `*.example.com` admits subdomains.
     endpoint_allowlist: frozenset[str] = frozenset()
@@ -170,6 +179,19 @@ def _check(settings: Settings) -> None:
         raise SettingsError("RATE_LIMIT_PER_MINUTE must be at least 1")
     if not 1 <= settings.connection_test_timeout_seconds <= 600:
         raise SettingsError("CONNECTION_TEST_TIMEOUT_SECONDS must be from 1 to 600")
+    if settings.registration not in {"open", "first-user", "closed"}:
+        raise SettingsError(
+            f"REGISTRATION must be open, first-user or closed, got {settings.registration!r}"
+        )
+    for entry in settings.forwarded_allow_ips:
+        if entry != "*":
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise SettingsError(
+                    "FORWARDED_ALLOW_IPS must be comma-separated proxy addresses or networks "
+                    f"(or *), got {entry!r}"
+                ) from None
     if not 0 <= settings.metrics_cache_seconds <= 3600:
         raise SettingsError("METRICS_CACHE_SECONDS must be from 0 (no cache) to 3600")
     if settings.max_concurrent_runs_per_user < 1:
