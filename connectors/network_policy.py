@@ -94,6 +94,11 @@ def _special_kind(ip: IPAddress) -> str | None:
 def address_problem(ip: IPAddress, policy: NetworkPolicy) -> str | None:
     """What kind of address `ip` is when `policy` refuses it, or None when it may be
     reached. An IPv6 form that carries an IPv4 address is judged by that address."""
+    # The local-use NAT64 prefix may also carry the IPv4 address in the middle (RFC 6052's
+    # /48../64 layouts), where it cannot be read without the gateway's configuration: only
+    # the /96 layout (the address in the last 32 bits) is accepted.
+    if ip in _NAT64_NETWORKS[1] and (int(ip) >> 32) & ((1 << 48) - 1):
+        return "a reserved address (NAT64 with the IPv4 address inside)"
     # A translation form's own range says nothing about where it leads: the carried
     # address is the destination.
     address = embedded_ipv4(ip) or ip

@@ -249,3 +249,11 @@ def test_an_endpoint_refusal_names_the_setting_and_the_vendor_hosts() -> None:
     found = endpoint_problem("https://elsewhere.test", VENDOR, frozenset(), "https://x")
     assert found is not None
     assert "ENDPOINT_ALLOWLIST" in found and "api.vendor.test" in found
+
+
+@pytest.mark.parametrize("address", ["64:ff9b:1:7f00:0:1:808:808", "64:ff9b:1:a9fe:a9:fe00::"])
+def test_local_use_nat64_with_the_ipv4_address_in_the_middle_is_refused(address: str) -> None:
+    """RFC 6052's /48../56 layouts put the IPv4 address before the last 32 bits, where its
+    meaning depends on the gateway: only the /96 layout is judged by what it carries."""
+    problem = address_problem(parse_address(address), LENIENT)
+    assert problem is not None and problem.startswith("a reserved address")
