@@ -13,10 +13,10 @@ from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi.config import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.stores.redis import RedisStore
 
+from app.api_docs.swagger_ui import render_plugins
 from app.auth.controllers import AuthController
 from app.auth.middleware import PUBLIC_PATHS, UNMETERED_PATHS, BearerAuthMiddleware, Principal
 from app.auth.tokens import HostTokenVerifier
@@ -31,6 +31,7 @@ from app.request_id import stamp_request_id
 from app.request_limits import screen_request
 from app.runs.controllers import ManualSyncController, RunController
 from app.schedules.controllers import ScheduleController
+from app.security_headers import stamp_security_headers
 from app.settings import Settings, get_settings
 from app.sources.controllers import DataSourceController
 from app.sync.csv_store import CsvStore
@@ -107,7 +108,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "redis": Provide(lambda: redis, sync_to_thread=False),
             "queue": Provide(lambda: redis, sync_to_thread=False),
         },
-        before_send=[stamp_request_id, envelope_refused_preflight, count_request, log_response],
+        before_send=[
+            stamp_request_id,
+            stamp_security_headers,
+            envelope_refused_preflight,
+            count_request,
+            log_response,
+        ],
         before_request=screen_request,
         middleware=[
             DefineMiddleware(BearerAuthMiddleware, exclude=PUBLIC_PATHS),
@@ -135,7 +142,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             title="DataSync API",
             version="1.0.0",
             path="/schema",
-            render_plugins=[ScalarRenderPlugin(path="/"), SwaggerRenderPlugin(path="/swagger")],
+            render_plugins=render_plugins(settings.api_docs),
             components=Components(
                 security_schemes={
                     "BearerToken": SecurityScheme(

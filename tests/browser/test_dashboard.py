@@ -6,15 +6,14 @@ Screenshots of the main screens go to `artifacts/screenshots/` (look at them).""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.browser.conftest import CHROMIUM
 from tests.conftest import ROOT
 from tests.sync.tables import read_csv, write_table
 
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 
 pytestmark = [
@@ -26,42 +25,7 @@ pytestmark = [
 ]
 
 if CHROMIUM.exists():
-    from playwright.sync_api import Page, expect, sync_playwright
-
-
-@pytest.fixture
-def page(live_server: str) -> Iterator[Page]:
-    # Per test, after the session's store and server exist: sync Playwright keeps an event
-    # loop running in this thread while open, and the store fixtures need asyncio.run().
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--headless=new",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        # A viewer far from UTC, so local times and their UTC titles differ.
-        context = browser.new_context(
-            base_url=live_server,
-            viewport={"width": 1280, "height": 900},
-            timezone_id="America/New_York",
-            locale="en-US",
-            accept_downloads=True,
-        )
-        context.set_default_timeout(15_000)
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        yield page
-        context.close()
-        browser.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    from playwright.sync_api import Page, expect
 
 
 def shot(page: Page, name: str, store: str) -> None:
@@ -181,7 +145,9 @@ def test_sign_up_connect_sync_now_see_progress_and_counts_download_the_csv_and_s
     expect(progress).to_contain_text("12 rows in")
     expect(schedule.locator(".badge")).to_have_text("Success")
     expect(schedule.locator('[data-fact="rows"]')).to_contain_text("12")
-    expect(schedule.locator('[data-fact="last-run"] time')).to_have_attribute("title", re.compile("UTC$"))
+    expect(schedule.locator('[data-fact="last-run"] time')).to_have_attribute(
+        "title", re.compile("UTC$")
+    )
     shot(page, "07-sync-result", store)
 
     # Download the CSV (fetched with the bearer token) and compare it with the table.
@@ -204,7 +170,9 @@ def test_sign_up_connect_sync_now_see_progress_and_counts_download_the_csv_and_s
     # Level 1: the list's cards have "Sales daily" headings too.
     expect(page.get_by_role("heading", level=1, name="Sales daily")).to_be_visible()
     page.get_by_role("button", name="Sync Sales daily now").click()
-    expect(page.locator(".sync-progress .notice-success")).to_contain_text("1 added", timeout=30_000)
+    expect(page.locator(".sync-progress .notice-success")).to_contain_text(
+        "1 added", timeout=30_000
+    )
     expect(page.locator("table.history tbody tr")).to_have_count(2)
     chart = page.locator("svg.run-chart")
     expect(chart).to_be_visible()
@@ -216,7 +184,9 @@ def test_sign_up_connect_sync_now_see_progress_and_counts_download_the_csv_and_s
     # A failing run: the error on the card, and in the failed-runs view.
     table.unlink()
     page.get_by_role("button", name="Sync Sales daily now").click()
-    expect(page.locator(".sync-progress .notice-error")).to_contain_text("no table file", timeout=30_000)
+    expect(page.locator(".sync-progress .notice-error")).to_contain_text(
+        "no table file", timeout=30_000
+    )
     expect(page.locator("svg.run-chart rect.bar-error")).to_have_count(1)
     nav(page, "Failed runs")
     expect(page.get_by_role("heading", name="Failed runs")).to_be_visible()
@@ -257,7 +227,9 @@ def test_keyboard_only_delete_asks_first_and_an_expired_session_returns_to_sign_
     page.get_by_label("Sync time").fill("18:15")
     page.get_by_role("button", name="Save changes").click()
     expect(page.get_by_text("Schedule “Orders” saved")).to_be_visible()
-    expect(page.locator('[data-fact="when"]')).to_have_text(re.compile("Weekly on Friday at 18:15 \\(Europe/Berlin\\)"))
+    expect(page.locator('[data-fact="when"]')).to_have_text(
+        re.compile("Weekly on Friday at 18:15 \\(Europe/Berlin\\)")
+    )
     nav(page, "Schedules")
 
     # Keyboard: focus the card's Delete button, Enter opens the dialog on "Cancel".
@@ -291,7 +263,9 @@ def test_keyboard_only_delete_asks_first_and_an_expired_session_returns_to_sign_
     nav(page, "Account")
     page.get_by_label("Key name").fill("nightly export")
     page.get_by_role("button", name="Create API key").click()
-    expect(page.get_by_role("textbox", name="API key", exact=True)).to_have_value(re.compile("^ds_live_"))
+    expect(page.get_by_role("textbox", name="API key", exact=True)).to_have_value(
+        re.compile("^ds_live_")
+    )
     expect(page.get_by_role("button", name="Revoke nightly export")).to_be_visible()
     shot(page, "14-account-api-key", store)
     page.get_by_role("button", name="Done").click()
