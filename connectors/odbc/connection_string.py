@@ -4,6 +4,19 @@ ODBC separates `KEY=value` pairs with `;`. A value containing `;`, `{`, `}`, `=`
 edge spaces must be wrapped in braces, and a `}` inside braces is doubled
 (`pa}ss` -> `{pa}}ss}`). Getting this wrong does not fail loudly: a password such as
 `a;Encrypt=no` would silently switch off encryption.
+
+Drivers do not all read braces alike (measured): Microsoft's driver follows the rule above;
+FreeTDS 1.3 ends a braced value at the first `};`, so `u};DUMPFILE=/x;X={` typed as a user
+name smuggles in a keyword; psqlODBC keeps braces as part of the database and user name.
+The connectors refuse the characters their driver cannot take (see `needs_braces`).
+
+Control characters (CR, LF, NUL...) never reach a driver: `build` refuses them. FreeTDS
+writes the connection's values into its dump file line by line, and a line break in a user
+name wrote attacker-chosen lines into any file the service could write.
+
+A tenant's own connection string is read with `allowed_keywords`: only keywords its source
+type lists pass, under one canonical spelling each; the connector then writes the whole
+string itself.
 """
 
 from __future__ import annotations
@@ -12,22 +25,40 @@ import re
 from collections.abc import Iterable, Mapping
 
 _NEEDS_BRACES = frozenset(";{}=")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_KEYWORD = re.compile(r"[A-Za-z][A-Za-z0-9_ ]*")
+
+CONTROL_CHARACTERS = "must not contain line breaks, NUL or other control characters"
+
+
+def has_control_character(value: str) -> bool:
+    return _CONTROL.search(value) is not None
+
+
+def needs_braces(value: str) -> bool:
+    return bool(value) and (any(c in _NEEDS_BRACES for c in value) or value != value.strip())
 
 
 def quote_value(value: str) -> str:
     """A value as it may stand after `KEY=` in a connection string."""
-    if value and not any(c in _NEEDS_BRACES for c in value) and value == value.strip():
+    if value and not needs_braces(value):
         return value
     return "{" + value.replace("}", "}}") + "}"
 
 
 def build(pairs: Mapping[str, str | None]) -> str:
     """`KEY=value;...` from pairs in order; None values are left out. Secrets are always
-    braced so that their characters can never be read as syntax."""
+    braced so that their characters can never be read as syntax. ValueError for a control
+    character anywhere or a key that is not a plain keyword (the last line of defence: the
+    connectors refuse both, naming the field, before building)."""
     parts = []
     for key, value in pairs.items():
         if value is None:
             continue
+        if not _KEYWORD.fullmatch(key):
+            raise ValueError(f"{key!r} is not a connection-string keyword")
+        if has_control_character(value):
+            raise ValueError(f"the value of {key} {CONTROL_CHARACTERS}")
         is_secret = key.upper() == "PWD"
         quoted = "{" + value.replace("}", "}}") + "}" if is_secret else quote_value(value)
         parts.append(f"{key}={quoted}")
@@ -35,8 +66,13 @@ def build(pairs: Mapping[str, str | None]) -> str:
 
 
 def parse(text: str) -> dict[str, str]:
-    """Pairs of a connection string, braces unquoted; keys keep their spelling."""
-    pairs: dict[str, str] = {}
+    """Pairs of a connection string, braces unquoted; keys keep their spelling (the last
+    of a repeated spelling wins)."""
+    return dict(_pairs(text))
+
+
+def _pairs(text: str) -> list[tuple[str, str]]:
+    pairs: list[tuple[str, str]] = []
     at, size = 0, len(text)
     while at < size:
         equals = text.find("=", at)
@@ -70,8 +106,26 @@ def parse(text: str) -> dict[str, str]:
             value = text[at:end].strip()
             at = end + 1
         if key:
-            pairs[key] = value
+            pairs.append((key, value))
     return pairs
+
+
+def allowed_keywords(text: str, allowed: Mapping[str, str]) -> dict[str, str]:
+    """The pairs of a tenant's connection string under their canonical keyword, when every
+    keyword is in `allowed` (lower-case spelling -> canonical keyword). ValueError naming
+    the first keyword that is not, or that is given twice (in any spelling)."""
+    found: dict[str, str] = {}
+    for key, value in _pairs(text):
+        canonical = allowed.get(key.lower())
+        if canonical is None:
+            listed = ", ".join(sorted(set(allowed.values()), key=str.lower))
+            hint = " (the driver is chosen with settings.driver)" if key.upper() == "DRIVER" else ""
+            shown = key if len(key) <= 40 else key[:40] + "..."
+            raise ValueError(f"keyword {shown!r} is not allowed{hint}; allowed: {listed}")
+        if canonical in found:
+            raise ValueError(f"keyword {canonical!r} is given more than once")
+        found[canonical] = value
+    return found
 
 
 def get(pairs: Mapping[str, str], key: str) -> str | None:

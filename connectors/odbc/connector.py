@@ -9,10 +9,16 @@ materialises Python row objects, and
 it keeps precision pyodbc drops: datetime2(7) arrives as timestamp[ns] where pyodbc
 cuts to microseconds, and datetimeoffset arrives at all (pyodbc rejects ODBC type -155).
 
-Memory is bounded by `batchRows` and `maxBytesPerBatch`: arrow-odbc allocates one
-buffer of that size (two with concurrent fetch) and reuses it. Text columns without a
-declared length (nvarchar(max), PostgreSQL text) are bounded by `maxTextSize`; a longer
-value fails loudly (ConfigError naming the setting), never truncated silently.
+Memory is bounded by `batchRows` and MAX_BYTES_PER_BATCH: arrow-odbc allocates one
+buffer of at most that size and reuses it (limits.py). Text columns without a declared
+length (nvarchar(max), PostgreSQL text) are bounded by `maxTextSize`; a longer value fails
+loudly (ConfigError naming the setting), never truncated silently.
+
+Everything a tenant typed is checked twice under the same rules: when the data source is
+saved (validate_credentials) and before every connection (a data source stored before a
+rule existed must not slip through at sync time). Then the host is resolved and checked
+against the operator's network policy, and the driver is given the checked address
+(hosts.py); the connection string is written by the service, never passed on as typed.
 """
 
 from __future__ import annotations
@@ -37,14 +43,14 @@ from connectors.base import (
     Table,
     TransientError,
 )
-from connectors.odbc import connection_string
+from connectors.odbc import connection_string, drivers
+from connectors.odbc.drivers import Driver
 from connectors.odbc.errors import classify
-from connectors.odbc.read_only import read_only_problem
+from connectors.odbc.hosts import checked_address
+from connectors.odbc.limits import MAX_BYTES_PER_BATCH, ReadLimits, limit_problems
+from connectors.odbc.read_only import checked_query, read_only_problem
 
 DEFAULT_QUERY_TIMEOUT_SECONDS = 300
-DEFAULT_LOGIN_TIMEOUT_SECONDS = 15
-DEFAULT_BATCH_ROWS = 50_000
-DEFAULT_MAX_BYTES_PER_BATCH = 64 * 1024 * 1024
 # Connecting is retried (a failover or a restarting server) within the login timeout,
 # which bounds the whole connect, retries included; a stream cannot be resumed once
 # batches have gone to the engine, so mid-stream failures go up as TransientError.
@@ -81,6 +87,9 @@ class OdbcConnector(ABC):
         {"databaseName", "query", "queryTimeoutSeconds"}
     )
     required_selection_keys: ClassVar[frozenset[str]] = frozenset({"databaseName", "query"})
+    # Settings that are free text and never reach a connection string (a default query may
+    # well span lines).
+    free_text_settings: ClassVar[frozenset[str]] = frozenset({"query"})
 
     def __init__(self, credentials: JSON, settings: JSON, env: Environment) -> None:
         self.credentials = credentials
@@ -89,9 +98,27 @@ class OdbcConnector(ABC):
 
     # --- hooks for each database --------------------------------------------------
 
+    @classmethod
     @abstractmethod
-    def connection_string(self, database: str | None, query_timeout: int) -> str:
-        """The ODBC connection string for `database` (None: the login's default)."""
+    def offered_drivers(cls, env: Environment) -> list[Driver]:
+        """The drivers a data source of this type may name, the default first."""
+
+    @classmethod
+    @abstractmethod
+    def login_problems(cls, credentials: JSON, driver: Driver | None) -> list[Problem]:
+        """What is wrong with `credentials` (for `driver`, when one could be chosen)."""
+
+    @abstractmethod
+    def endpoint(self) -> tuple[str, int]:
+        """The host as typed and the port, to resolve and check before connecting."""
+
+    @abstractmethod
+    def connection_pairs(
+        self, database: str | None, query_timeout: int, address: str | None
+    ) -> dict[str, str | None]:
+        """The connection string's pairs for `database` (None: the login's default),
+        connecting to `address`, the checked address of the endpoint's host (None only to
+        show or test the string: `_connect` always passes one)."""
 
     def map_schema(self, schema: pa.Schema) -> pa.Schema:
         """Arrow types the reader should produce, given what the driver reports."""
@@ -107,8 +134,11 @@ class OdbcConnector(ABC):
         database = selection.get("databaseName")
         return database if isinstance(database, str) and database else None
 
-    def explain_login_failure(self, error: ConnectorError, database: str | None) -> ConnectorError:
-        """A chance to tell 'wrong password' from 'unknown database' after a login fails."""
+    def explain_login_failure(
+        self, error: ConnectorError, database: str | None, address: str
+    ) -> ConnectorError:
+        """A chance to tell 'wrong password' from 'unknown database' after a login fails
+        (connecting again to `address`, the checked one)."""
         return error
 
     # --- validation (no network) --------------------------------------------------
@@ -117,38 +147,25 @@ class OdbcConnector(ABC):
     def validate_credentials(
         cls, credentials: JSON, settings: JSON, env: Environment
     ) -> list[Problem]:
-        problems: list[Problem] = []
-        given = credentials.get("connectionString")
-        if given is not None:
-            if not isinstance(given, str) or not given.strip():
-                problems.append(
-                    Problem("credentials.connectionString", "must be a non-empty string")
-                )
-            else:
-                try:
-                    connection_string.parse(given)
-                except ValueError as exc:
-                    problems.append(Problem("credentials.connectionString", str(exc)))
-        else:
-            for key in ("server", "username", "password"):
-                value = credentials.get(key)
-                if not isinstance(value, str) or not value:
-                    problems.append(
-                        Problem(f"credentials.{key}", "is required (a non-empty string)")
-                    )
-            port = credentials.get("port")
-            if port is not None and not (_positive_int(port) and port <= 65535):
-                problems.append(Problem("credentials.port", "must be an integer from 1 to 65535"))
-        for key in ("encrypt", "trustServerCertificate"):
-            if key in credentials and not isinstance(credentials[key], bool):
-                problems.append(Problem(f"credentials.{key}", "must be true or false"))
-        driver = settings.get("driver")
-        if driver is not None and (not isinstance(driver, str) or not driver.strip()):
-            problems.append(Problem("settings.driver", "must be a driver name or a path"))
-        for key in ("maxTextSize", "maxBinarySize", "batchRows", "loginTimeoutSeconds"):
-            if key in settings and not _positive_int(settings[key]):
-                problems.append(Problem(f"settings.{key}", "must be a positive integer"))
-        return problems
+        problems = [
+            Problem(f"credentials.{key}", connection_string.CONTROL_CHARACTERS)
+            for key, value in credentials.items()
+            if isinstance(value, str) and connection_string.has_control_character(value)
+        ]
+        problems += [
+            Problem(f"settings.{key}", connection_string.CONTROL_CHARACTERS)
+            for key, value in settings.items()
+            if key not in cls.free_text_settings
+            and isinstance(value, str)
+            and connection_string.has_control_character(value)
+        ]
+        problems += limit_problems(settings)
+        offered = cls.offered_drivers(env)
+        driver_problem = drivers.driver_problem(settings.get("driver"), offered)
+        if driver_problem:
+            problems.append(Problem("settings.driver", driver_problem))
+        driver = None if driver_problem else drivers.choose(settings.get("driver"), offered)
+        return problems + cls.login_problems(credentials, driver)
 
     @classmethod
     def validate_selection(cls, selection: JSON, env: Environment) -> list[Problem]:
@@ -157,6 +174,8 @@ class OdbcConnector(ABC):
         wanted = "databaseName" in cls.required_selection_keys or database is not None
         if wanted and (not isinstance(database, str) or not database.strip()):
             problems.append(Problem("config.databaseName", "is required (a database name)"))
+        elif isinstance(database, str) and connection_string.has_control_character(database):
+            problems.append(Problem("config.databaseName", connection_string.CONTROL_CHARACTERS))
         query = selection.get("query")
         if not isinstance(query, str) or not query.strip():
             problems.append(Problem("config.query", "is required (one SELECT statement)"))
@@ -199,17 +218,19 @@ class OdbcConnector(ABC):
         problems = self.validate_selection(selection, self.env)
         if problems:
             raise ConfigError(f"{problems[0].field} {problems[0].message}", field=problems[0].field)
+        query = checked_query(selection["query"], self.dialect)  # run exactly what was checked
         database = self.database_for(selection)
         timeout = int(selection.get("queryTimeoutSeconds") or DEFAULT_QUERY_TIMEOUT_SECONDS)
+        limits = self.limits
         connection = self._connect(database, timeout)
-        plan = self.read_plan(connection, selection["query"], timeout)
+        plan = self.read_plan(connection, query, timeout)
         try:
             reader = connection.read_arrow_batches(
-                selection["query"],
-                batch_size=int(self.settings.get("batchRows", DEFAULT_BATCH_ROWS)),
-                max_bytes_per_batch=DEFAULT_MAX_BYTES_PER_BATCH,
-                max_text_size=int(self.settings.get("maxTextSize", self.default_max_text_size)),
-                max_binary_size=int(self.settings.get("maxBinarySize", 64 * 1024)),
+                query,
+                batch_size=limits.batch_rows,
+                max_bytes_per_batch=MAX_BYTES_PER_BATCH,
+                max_text_size=limits.max_text_size,
+                max_binary_size=limits.max_binary_size,
                 map_schema=plan.map_schema,
                 query_timeout_sec=timeout,
             )
@@ -235,12 +256,45 @@ class OdbcConnector(ABC):
         return secrets
 
     @property
+    def limits(self) -> ReadLimits:
+        return ReadLimits.from_settings(self.settings, self.default_max_text_size)
+
+    @property
     def login_timeout(self) -> int:
         """Seconds one whole connect may take, retries included."""
-        return int(self.settings.get("loginTimeoutSeconds", DEFAULT_LOGIN_TIMEOUT_SECONDS))
+        return self.limits.login_timeout_seconds
+
+    @property
+    def driver(self) -> Driver:
+        return drivers.choose(self.settings.get("driver"), self.offered_drivers(self.env))
+
+    def check_credentials(self) -> None:
+        """validate_credentials again, as a ConfigError naming the first problem."""
+        problems = self.validate_credentials(self.credentials, self.settings, self.env)
+        if problems:
+            raise ConfigError(f"{problems[0].field} {problems[0].message}", field=problems[0].field)
+
+    def connection_string(
+        self, database: str | None, query_timeout: int, address: str | None = None
+    ) -> str:
+        """The ODBC connection string; ConfigError when anything typed breaks a rule."""
+        self.check_credentials()
+        if database is not None and connection_string.has_control_character(database):
+            raise ConfigError(
+                f"config.databaseName {connection_string.CONTROL_CHARACTERS}",
+                field="config.databaseName",
+            )
+        try:
+            return connection_string.build(self.connection_pairs(database, query_timeout, address))
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
 
     def _connect(self, database: str | None, query_timeout: int) -> arrow_odbc.Connection:
-        text = self.connection_string(database, query_timeout)
+        self.check_credentials()
+        host, port = self.endpoint()
+        # Before any packet goes out: the refusal cannot depend on what listens there.
+        address = checked_address(host, port, self.env.database_network)
+        text = self.connection_string(database, query_timeout, address)
         deadline = time.monotonic() + self.login_timeout
         for attempt in range(1, CONNECT_ATTEMPTS + 1):
             # The driver counts whole seconds; a retry gets what is left of the budget.
@@ -256,7 +310,7 @@ class OdbcConnector(ABC):
                     or attempt == CONNECT_ATTEMPTS
                     or out_of_time
                 ):
-                    raise self.explain_login_failure(error, database) from None
+                    raise self.explain_login_failure(error, database, address) from None
                 time.sleep(backoff)
         raise AssertionError("unreachable")
 

@@ -1,14 +1,25 @@
-"""Which ODBC driver to load.
+"""Which ODBC driver a data source uses: chosen by name among the ones the service offers.
 
-SQL Server: Microsoft's "ODBC Driver 18/17 for SQL Server" when registered with the
-driver manager (odbcinst.ini); else the same Microsoft driver shipped on PyPI in
-`mssql-python-odbc`, loaded by path (unixODBC accepts `DRIVER={/path/lib.so}`); else
-FreeTDS. A data source may name one in `settings.driver` (a registered name or a path).
+A tenant names a driver in `settings.driver`; the service maps the name to what it writes
+after DRIVER=. The tenant's text never stands there itself: unixODBC loads whatever library
+path follows DRIVER= (its constructor runs on load), and its "Can't open lib" answers tell
+which files exist.
+
+Names offered, in the order the default is chosen when `settings.driver` is absent:
+- sql-server: Microsoft's "ODBC Driver 18 for SQL Server" and "ODBC Driver 17 for SQL Server"
+  when registered with the driver manager (odbcinst.ini); "ODBC Driver 18 for SQL Server"
+  also names the copy of that driver in the PyPI package `mssql-python-odbc` when no
+  registered one has the name (the service loads it by path); "FreeTDS" when registered.
+- postgresql: "PostgreSQL Unicode", "PostgreSQL Unicode(x64)", "PostgreSQL ANSI" when
+  registered.
+- both: the names the operator lists in ODBC_DRIVERS (never defaults).
+Names match case-insensitively, as the driver manager reads them.
 """
 
 from __future__ import annotations
 
 import platform
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -27,9 +38,12 @@ _BUNDLED_DISTROS = ("debian_ubuntu", "rhel", "suse")
 
 @dataclass(frozen=True, slots=True)
 class Driver:
-    """A driver as written after DRIVER=, and the connection-string dialect it speaks."""
+    """`name` is what a data source says and is shown; `target` is what follows DRIVER=
+    (a registered name, or the path of the bundled library); `is_freetds` says which
+    connection-string dialect it speaks."""
 
     name: str
+    target: str
     is_freetds: bool = False
 
 
@@ -57,42 +71,51 @@ def bundled_microsoft_driver() -> str | None:
     return None
 
 
-def _describe(name: str) -> Driver:
-    lowered = name.lower()
-    return Driver(name, is_freetds="freetds" in lowered or "libtdsodbc" in lowered)
+def _operator_drivers(names: Iterable[str], known: list[Driver]) -> list[Driver]:
+    taken = {d.name.lower() for d in known}
+    return [
+        Driver(name, name, is_freetds="freetds" in name.lower())
+        for name in names
+        if name.lower() not in taken
+    ]
 
 
-def sql_server_driver(named: str | None = None) -> Driver:
-    """The driver for a SQL Server data source (see module docstring for the order)."""
-    if named:
-        return _describe(named)
+def sql_server_drivers(operator_names: Iterable[str] = ()) -> list[Driver]:
+    """The SQL Server drivers a data source may name, the default first."""
     installed = registered()
-    for name in MICROSOFT_NAMES:
-        if name in installed:
-            return Driver(name)
+    offered = [Driver(name, name) for name in MICROSOFT_NAMES if name in installed]
     bundled = bundled_microsoft_driver()
-    if bundled:
-        return Driver(bundled)
-    for name in FREETDS_NAMES:
-        if name in installed:
-            return Driver(name, is_freetds=True)
-    raise ConfigError(
-        "no SQL Server ODBC driver is installed: install Microsoft's "
-        "'ODBC Driver 18 for SQL Server', the PyPI package mssql-python-odbc, or FreeTDS "
-        "(tdsodbc), or name one in settings.driver",
-        field="settings.driver",
-    )
+    if bundled and MICROSOFT_NAMES[0] not in installed:
+        offered.append(Driver(MICROSOFT_NAMES[0], bundled))
+    offered += [Driver(name, name, is_freetds=True) for name in FREETDS_NAMES if name in installed]
+    return offered + _operator_drivers(operator_names, offered)
 
 
-def postgres_driver(named: str | None = None) -> Driver:
-    if named:
-        return Driver(named)
+def postgres_drivers(operator_names: Iterable[str] = ()) -> list[Driver]:
+    """The PostgreSQL drivers a data source may name, the default first."""
     installed = registered()
-    for name in POSTGRES_NAMES:
-        if name in installed:
-            return Driver(name)
-    raise ConfigError(
-        "no PostgreSQL ODBC driver is installed: install psqlODBC (odbc-postgresql) or "
-        "name one in settings.driver",
-        field="settings.driver",
-    )
+    offered = [Driver(name, name) for name in POSTGRES_NAMES if name in installed]
+    return offered + _operator_drivers(operator_names, offered)
+
+
+def driver_problem(named: object, offered: list[Driver]) -> str | None:
+    """Why `named` (a `settings.driver` value; None for the default) cannot be used."""
+    if named is None:
+        return None if offered else "no driver for this source type is installed on this service"
+    if isinstance(named, str) and any(d.name.lower() == named.lower() for d in offered):
+        return None
+    if not offered:
+        return "no driver for this source type is installed on this service"
+    names = ", ".join(f'"{d.name}"' for d in offered)
+    return f"must be the name of one of this service's drivers (not a file path): {names}"
+
+
+def choose(named: object, offered: list[Driver]) -> Driver:
+    """The driver `settings.driver` names, or the default; ConfigError otherwise."""
+    problem = driver_problem(named, offered)
+    if problem:
+        raise ConfigError(f"settings.driver {problem}", field="settings.driver")
+    if named is None:
+        return offered[0]
+    assert isinstance(named, str)
+    return next(d for d in offered if d.name.lower() == named.lower())

@@ -6,6 +6,12 @@ ODBC diagnostics carry a SQLSTATE and the server's native error number; both pyo
 classification reads them from there. SQL Server native numbers are more precise than
 SQLSTATE (4060 "cannot open database" arrives as 42000 like a syntax error, and FreeTDS
 reports a login failure as 42000), so they win where known.
+
+What reaches the user is what they can act on: wrong user or password, database unknown or
+not accessible, host unreachable or refusing, timeout, TLS or certificate trouble, or the
+server's own sentence about the query. Never the service's file paths or library names:
+the driver manager's answers ("[unixODBC][Driver Manager]Can't open lib '/path' : file not
+found") are replaced whole, and paths or `*.so` names left in any other text are blanked.
 """
 
 from __future__ import annotations
@@ -30,9 +36,11 @@ _AUTH_NATIVE = {
     300,  # VIEW SERVER STATE etc. denied
     916,  # principal cannot access the database under the current security context
 }
-_CONFIG_NATIVE = {
+_DATABASE_NATIVE = {
     4060,  # cannot open database requested by the login
     911,  # database does not exist
+}
+_CONFIG_NATIVE = {
     208,  # invalid object name
     207,  # invalid column name
     102,  # incorrect syntax
@@ -71,6 +79,10 @@ _NATIVE = re.compile(r"Native error: (-?\d+)|\((-?\d+)\) \(SQL\w+\)")
 # Vendor prefixes like "[Microsoft][ODBC Driver 18 for SQL Server][SQL Server]" say
 # nothing to a user; the server's sentence after them is what helps.
 _VENDOR_PREFIX = re.compile(r"^(\s*\[[^\]]*\])+\s*")
+# An absolute path where a word could start (not the `/` of `a/b`), and shared libraries.
+_PATH = re.compile(r"(?<![^\s'\"(\[=:,])/[\w.+~-]+(?:/[\w.+~-]*)*")
+_LIBRARY = re.compile(r"\b[\w.+-]*\.so(?:\.\d+)*\b")
+_TLS_WORDS = ("ssl", "tls", "certificate")
 
 
 def sqlstate(message: str) -> str | None:
@@ -94,6 +106,15 @@ def server_message(message: str) -> str:
     return text.splitlines()[0].rstrip(";").strip() if text else message.strip()
 
 
+def without_paths(text: str) -> str:
+    """`text` with file paths and library names blanked."""
+    return _LIBRARY.sub("[library]", _PATH.sub("[path]", text))
+
+
+def _from_driver_manager(raw: str, state: str) -> bool:
+    return "[Driver Manager]" in raw or state.startswith("IM")
+
+
 def classify(
     exc: BaseException, *, secrets: Iterable[str | None], streaming: bool = False
 ) -> ConnectorError:
@@ -106,7 +127,21 @@ def classify(
     raw = scrub(raw if raw else repr(exc), secrets)
     state = sqlstate(raw) or ""
     native = native_error(raw)
-    text = scrub(server_message(raw), secrets)
+    text = without_paths(scrub(server_message(raw), secrets))
+
+    if _from_driver_manager(raw, state):
+        return ConfigError(
+            "the service could not load the ODBC driver for this data source; choose one of "
+            "the service's drivers in settings.driver, or ask the operator",
+            field="settings.driver",
+        )
+    if "not large enough to hold a single row" in raw:
+        return ConfigError(
+            "a row of this query can be longer than the connector's 64 MiB batch buffer; "
+            "lower settings.maxTextSize / settings.maxBinarySize or select fewer long text "
+            "or binary columns",
+            field="settings.maxTextSize",
+        )
 
     if "Timestamp is not representable in arrow" in raw:
         return ConfigError(
@@ -134,10 +169,17 @@ def classify(
         return ConfigError(
             f"the query tried to write, which is not allowed: {text}", field="config.query"
         )
-    if native in _CONFIG_NATIVE or state == "3D000":  # 3D000: PostgreSQL unknown database
+    if native in _DATABASE_NATIVE or state == "3D000":  # 3D000: PostgreSQL unknown database
+        return ConfigError(text, field="config.databaseName")
+    if native in _CONFIG_NATIVE:
         return ConfigError(text, field="config.query")
     if native in _AUTH_NATIVE or state.startswith("28") or state in ("42501",):
         return AuthError(f"the database refused the credentials or access: {text}")
+    if state == "08001" and not streaming and any(w in lowered for w in _TLS_WORDS):
+        return ConfigError(
+            f"the encrypted connection could not be set up (check the encryption and "
+            f"certificate settings): {text}"
+        )
     if (
         native in _TRANSIENT_NATIVE
         or state.startswith("08")

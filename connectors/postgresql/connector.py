@@ -33,11 +33,20 @@ from typing import ClassVar
 import pyarrow as pa
 
 from connectors.base import JSON, ConfigError, Environment, Problem
-from connectors.odbc import connection_string, drivers
+from connectors.odbc import drivers
 from connectors.odbc.connector import OdbcConnector
+from connectors.odbc.drivers import Driver
+from connectors.postgresql.login import PostgresLogin, connection_pairs, name_problem, read_login
 
-DEFAULT_PORT = 5432
 FETCH_ROWS = 10_000
+# Options the service sets on every connection; a tenant's connection string cannot name
+# them (login.py refuses every keyword but the few it lists).
+STREAMING_OPTIONS = {
+    "UseDeclareFetch": "1",
+    "Fetch": str(FETCH_ROWS),
+    "NumericAs": "12",
+    "BoolsAsChar": "0",
+}
 
 
 class PostgresConnector(OdbcConnector):
@@ -50,22 +59,32 @@ class PostgresConnector(OdbcConnector):
     required_selection_keys: ClassVar[frozenset[str]] = frozenset({"query"})
 
     @classmethod
-    def validate_credentials(
-        cls, credentials: JSON, settings: JSON, env: Environment
-    ) -> list[Problem]:
-        problems = super().validate_credentials(credentials, settings, env)
-        database = credentials.get("database")
-        if database is not None and (not isinstance(database, str) or not database):
-            problems.append(Problem("credentials.database", "must be a database name"))
+    def offered_drivers(cls, env: Environment) -> list[Driver]:
+        return drivers.postgres_drivers(env.odbc_drivers)
+
+    @classmethod
+    def login_problems(cls, credentials: JSON, driver: Driver | None) -> list[Problem]:
+        return read_login(credentials)[1]
+
+    @classmethod
+    def validate_selection(cls, selection: JSON, env: Environment) -> list[Problem]:
+        problems = super().validate_selection(selection, env)
+        database = selection.get("databaseName")
+        problem = name_problem(database) if isinstance(database, str) else None
+        if problem:
+            problems.append(Problem("config.databaseName", problem))
         return problems
 
+    def _login(self) -> PostgresLogin:
+        login, problems = read_login(self.credentials)
+        if login is None:
+            raise ConfigError(f"{problems[0].field} {problems[0].message}", field=problems[0].field)
+        return login
+
     def database_for(self, selection: JSON) -> str | None:
-        chosen = super().database_for(selection)
+        chosen = super().database_for(selection) or self._login().database
         if chosen:
             return chosen
-        given = self.credentials.get("database")
-        if isinstance(given, str) and given:
-            return given
         raise ConfigError(
             "name the database in config.databaseName or credentials.database",
             field="config.databaseName",
@@ -76,37 +95,27 @@ class PostgresConnector(OdbcConnector):
             [f.with_type(pa.float64()) if pa.types.is_float32(f.type) else f for f in schema]
         )
 
-    def connection_string(self, database: str | None, query_timeout: int) -> str:
+    def endpoint(self) -> tuple[str, int]:
+        login = self._login()
+        return login.host, login.port
+
+    def connection_pairs(
+        self, database: str | None, query_timeout: int, address: str | None
+    ) -> dict[str, str | None]:
+        login = self._login()
+        database = database or login.database
+        if not database:
+            raise ConfigError(
+                "name the database in config.databaseName", field="config.databaseName"
+            )
+        problem = name_problem(database)
+        if problem:
+            raise ConfigError(f"config.databaseName {problem}", field="config.databaseName")
         session = (
             "SET TIME ZONE 'UTC';SET default_transaction_read_only = on;"
             f"SET statement_timeout = {query_timeout * 1000}"
         )
-        fixed: dict[str, str | None] = {
-            "UseDeclareFetch": "1",
-            "Fetch": str(FETCH_ROWS),
-            "NumericAs": "12",
-            "BoolsAsChar": "0",
-            "ConnSettings": session,
-        }
-        named = self.settings.get("driver")
-        given = self.credentials.get("connectionString")
-        if isinstance(given, str):
-            pairs = connection_string.parse(given)
-            updates = dict(fixed)
-            if database:
-                updates["DATABASE"] = database
-            if connection_string.get(pairs, "DRIVER") is None or named:
-                updates["DRIVER"] = drivers.postgres_driver(named).name
-            return connection_string.build(connection_string.with_values(pairs, updates))
-        pairs_out: dict[str, str | None] = {
-            "DRIVER": drivers.postgres_driver(named).name,
-            "SERVER": str(self.credentials["server"]),
-            "PORT": str(self.credentials.get("port") or DEFAULT_PORT),
-            "DATABASE": database,
-            "UID": str(self.credentials["username"]),
-            "PWD": str(self.credentials["password"]),
-            "SSLmode": str(self.credentials.get("sslmode") or "prefer"),
-            # libpq's own connect timeout, from the same setting as the ODBC login timeout.
-            "pqopt": f"application_name=DataSync connect_timeout={self.login_timeout}",
-        }
-        return connection_string.build(pairs_out | fixed)
+        pairs = connection_pairs(
+            login, self.driver.target, database, address, session, self.login_timeout
+        )
+        return pairs | STREAMING_OPTIONS

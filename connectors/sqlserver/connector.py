@@ -1,4 +1,5 @@
-"""SQL Server: credentials to an ODBC connection string, and the T-SQL query rule.
+"""SQL Server: the T-SQL dialect and the Arrow types; credentials and the connection
+string are in login.py.
 
 Arrow types produced (arrow-odbc over the Microsoft driver or FreeTDS, both measured):
 tinyint uint8, smallint int16, int int32, bigint int64, bit bool, decimal/numeric(p,s)
@@ -22,16 +23,17 @@ import arrow_odbc
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from connectors.base import AuthError, ConfigError, ConnectorError
-from connectors.odbc import connection_string, drivers
+from connectors.base import JSON, AuthError, ConfigError, ConnectorError, Environment, Problem
+from connectors.odbc import drivers
 from connectors.odbc.connector import OdbcConnector, ReadPlan
+from connectors.odbc.drivers import Driver
+from connectors.sqlserver.login import (
+    SqlServerLogin,
+    connection_pairs,
+    driver_problems,
+    read_login,
+)
 from connectors.sqlserver.temporal_text import datetime2_iso, datetimeoffset_iso
-
-APPLICATION_NAME = "DataSync"
-
-
-def _yes_no(value: object) -> str:
-    return "yes" if value else "no"
 
 
 class SqlServerConnector(OdbcConnector):
@@ -115,65 +117,43 @@ class SqlServerConnector(OdbcConnector):
         visible = visible.sort_by("column_ordinal")
         return [t or "" for t in visible["system_type_name"].to_pylist()]
 
-    def connection_string(self, database: str | None, query_timeout: int) -> str:
-        named = self.settings.get("driver")
-        given = self.credentials.get("connectionString")
-        if isinstance(given, str):
-            pairs = connection_string.parse(given)
-            updates: dict[str, str | None] = {"DATABASE": database}
-            if connection_string.get(pairs, "DRIVER") is None or named:
-                updates["DRIVER"] = drivers.sql_server_driver(named).name
-            return connection_string.build(connection_string.with_values(pairs, updates))
+    @classmethod
+    def offered_drivers(cls, env: Environment) -> list[Driver]:
+        return drivers.sql_server_drivers(env.odbc_drivers)
 
-        driver = drivers.sql_server_driver(named)
-        server = str(self.credentials["server"])
-        port = self.credentials.get("port")
-        encrypt = self.credentials.get("encrypt")
-        trust = self.credentials.get("trustServerCertificate")
-        pairs_out: dict[str, str | None] = {"DRIVER": driver.name}
-        if driver.is_freetds and "}" in str(self.credentials["password"]):
-            # FreeTDS 1.3 ends a braced value at the first '}' and ignores the '}}'
-            # escape, so such a password would be cut short (measured: login fails).
-            raise ConfigError(
-                "FreeTDS cannot pass a password containing '}'; use Microsoft's ODBC "
-                "driver (settings.driver) or change the password",
-                field="credentials.password",
-            )
-        if driver.is_freetds:
-            pairs_out |= {
-                "SERVER": server,
-                "PORT": str(port or 1433),
-                "TDS_Version": "7.4",
-                "ClientCharset": "UTF-8",
-                # FreeTDS has no per-connection trust switch; "require" encrypts without
-                # validating the certificate, "off" only if the server allows it.
-                "Encryption": None if encrypt is None else ("require" if encrypt else "off"),
-            }
-        else:
-            # Driver 18 encrypts by default and validates the certificate; both switches
-            # are passed through as the data source says, defaulting to the driver's.
-            pairs_out |= {
-                "SERVER": f"{server},{port}" if port else server,
-                "Encrypt": None if encrypt is None else _yes_no(encrypt),
-                "TrustServerCertificate": None if trust is None else _yes_no(trust),
-            }
-        pairs_out |= {
-            "DATABASE": database,
-            "UID": str(self.credentials["username"]),
-            "PWD": str(self.credentials["password"]),
-            "APP": APPLICATION_NAME,
-        }
-        return connection_string.build(pairs_out)
+    @classmethod
+    def login_problems(cls, credentials: JSON, driver: Driver | None) -> list[Problem]:
+        login, problems = read_login(credentials)
+        if login and driver:
+            problems += driver_problems(login, driver)
+        return problems
 
-    def explain_login_failure(self, error: ConnectorError, database: str | None) -> ConnectorError:
+    def _login(self) -> SqlServerLogin:
+        login, problems = read_login(self.credentials)
+        if login is None:
+            raise ConfigError(f"{problems[0].field} {problems[0].message}", field=problems[0].field)
+        return login
+
+    def endpoint(self) -> tuple[str, int]:
+        login = self._login()
+        return login.host, login.resolve_port
+
+    def connection_pairs(
+        self, database: str | None, query_timeout: int, address: str | None
+    ) -> dict[str, str | None]:
+        return connection_pairs(self._login(), self.driver, database, address)
+
+    def explain_login_failure(
+        self, error: ConnectorError, database: str | None, address: str
+    ) -> ConnectorError:
         """SQL Server answers an unknown database with 4060 *then* 18456; FreeTDS keeps
-        only the last, which reads as a wrong password. One login without the database
-        tells them apart, and only on this failure path."""
+        only the last, which reads as a wrong password. One login without the database,
+        to the same checked address, tells them apart, and only on this failure path."""
         if not isinstance(error, AuthError) or not database:
             return error
         try:
             arrow_odbc.connect(
-                self.connection_string(None, 30), login_timeout_sec=self.login_timeout
+                self.connection_string(None, 30, address), login_timeout_sec=self.login_timeout
             )
         except arrow_odbc.Error:
             return error

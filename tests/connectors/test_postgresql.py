@@ -4,6 +4,7 @@ trust auth). Each run creates and drops its own database."""
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,12 +16,16 @@ import pyodbc
 import pytest
 
 from connectors.base import AuthError, ConfigError, Environment, TransientError
+from connectors.network_policy import NetworkPolicy
 from connectors.odbc import connection_string
 from connectors.postgresql import PostgresConnector
 from connectors.registry import connector_class
 from tests.services import free_port
 
-ENV = Environment()
+# The machine's PostgreSQL listens on loopback, which only SQL_ALLOWED_NETWORKS opens.
+ENV = Environment(
+    database_network=NetworkPolicy(allowed_networks=(ipaddress.ip_network("127.0.0.0/8"),))
+)
 HOST, PORT, ADMIN_DB = "127.0.0.1", 5432, "test"
 ROWS = 150_000
 SEED = f"""
@@ -120,13 +125,13 @@ def test_database_may_come_from_the_credentials(database: str) -> None:
 
 def test_streaming_options_are_always_in_the_connection_string() -> None:
     built = connection_string.parse(
-        postgres(
-            connectionString="DRIVER={PostgreSQL Unicode};SERVER=h;UID=u;PWD={a;b}"
-        ).connection_string("db", 60)
+        postgres(connectionString="SERVER=h;UID=u;PWD={a;b}").connection_string("db", 60)
     )
     assert built["UseDeclareFetch"] == "1" and built["NumericAs"] == "12"
     assert "statement_timeout = 60000" in built["ConnSettings"]
+    assert "default_transaction_read_only = on" in built["ConnSettings"]
     assert built["PWD"] == "a;b" and built["DATABASE"] == "db"
+    assert built["DRIVER"] == "PostgreSQL Unicode"
 
 
 def test_recent_orders_query_returns_exact_decimals_and_unicode(database: str) -> None:

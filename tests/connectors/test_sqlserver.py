@@ -5,6 +5,7 @@ ODBC Driver 18) against the TDS stand-in (tests/standins/tds)."""
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import time
 from decimal import Decimal
 from typing import Any
@@ -15,6 +16,7 @@ import pyodbc
 import pytest
 
 from connectors.base import AuthError, ConfigError, Environment, Table, TransientError
+from connectors.network_policy import NetworkPolicy
 from connectors.odbc import connection_string, drivers
 from connectors.odbc.connector import OdbcConnector
 from connectors.odbc.errors import classify
@@ -31,7 +33,10 @@ from tests.standins.tds.fixtures import (  # noqa: F401 - pytest fixtures
 )
 
 REFERENCE_QUERY = "SELECT * FROM dbo.Orders WHERE OrderDate >= DATEADD(day, -7, GETDATE())"
-ENV = Environment()
+# The stand-in listens on loopback, which only an operator's SQL_ALLOWED_NETWORKS opens.
+ENV = Environment(
+    database_network=NetworkPolicy(allowed_networks=(ipaddress.ip_network("127.0.0.0/8"),))
+)
 
 
 def connector(standin: TdsStandIn, driver: str, **credentials: Any) -> SqlServerConnector:
@@ -105,16 +110,24 @@ def test_driver_choice_prefers_registered_microsoft_then_bundled_then_freetds(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(drivers, "registered", lambda: ["FreeTDS", "ODBC Driver 17 for SQL Server"])
-    assert drivers.sql_server_driver().name == "ODBC Driver 17 for SQL Server"
+    monkeypatch.setattr(drivers, "bundled_microsoft_driver", lambda: "/opt/lib/libmsodbcsql-18.so")
+    default = drivers.choose(None, drivers.sql_server_drivers())
+    assert (default.name, default.target) == (
+        "ODBC Driver 17 for SQL Server",
+        "ODBC Driver 17 for SQL Server",
+    )
     monkeypatch.setattr(drivers, "registered", lambda: ["FreeTDS"])
-    bundled = drivers.bundled_microsoft_driver()
-    chosen = drivers.sql_server_driver()
-    assert chosen.name == (bundled or "FreeTDS")
+    default = drivers.choose(None, drivers.sql_server_drivers())
+    # The bundled library is named like the registered driver; its path is the service's.
+    assert (default.name, default.target) == (
+        "ODBC Driver 18 for SQL Server",
+        "/opt/lib/libmsodbcsql-18.so",
+    )
     monkeypatch.setattr(drivers, "bundled_microsoft_driver", lambda: None)
-    assert drivers.sql_server_driver().is_freetds
+    assert drivers.choose(None, drivers.sql_server_drivers()).is_freetds
     monkeypatch.setattr(drivers, "registered", lambda: [])
     with pytest.raises(ConfigError):
-        drivers.sql_server_driver()
+        drivers.choose(None, drivers.sql_server_drivers())
 
 
 @pytest.mark.parametrize(
@@ -247,13 +260,13 @@ def test_the_scrubber_leaves_words_that_merely_contain_a_short_password(
     assert connection_string.scrub(message, [password]) == message
 
 
-def test_an_odbc_connector_without_a_connection_string_cannot_be_made() -> None:
+def test_an_odbc_connector_without_connection_pairs_cannot_be_made() -> None:
     class Incomplete(OdbcConnector):
         type_name = "incomplete"
         dialect = "tsql"
         version_query = "SELECT 1"
 
-    with pytest.raises(TypeError, match="connection_string"):
+    with pytest.raises(TypeError, match="connection_pairs"):
         Incomplete({}, {}, ENV)  # type: ignore[abstract]
 
 
@@ -598,10 +611,10 @@ def test_test_reports_the_server_version(tds_standin: TdsStandIn, sql_server_dri
 def test_encrypted_session_with_a_trusted_self_signed_certificate(
     tds_standin: TdsStandIn,
 ) -> None:
-    bundled = drivers.bundled_microsoft_driver()
-    if bundled is None:
+    if drivers.bundled_microsoft_driver() is None:
         pytest.skip("Microsoft ODBC driver not installed")
-    table = connector(tds_standin, bundled, encrypt=True, trustServerCertificate=True).fetch(
+    microsoft = "ODBC Driver 18 for SQL Server"
+    table = connector(tds_standin, microsoft, encrypt=True, trustServerCertificate=True).fetch(
         {"databaseName": "SalesDB", "query": REFERENCE_QUERY}, lambda _: None
     )
     assert read(table).num_rows == 3

@@ -57,14 +57,15 @@ class TdsStandIn:
 
 
 def sql_server_drivers() -> dict[str, str]:
-    """Every SQL Server ODBC driver present here, by a short name: FreeTDS (Debian's
-    tdsodbc) and Microsoft's driver from the mssql-python-odbc wheel (loaded by path)."""
+    """Every SQL Server ODBC driver present here, by a short name, as a data source names
+    it in `settings.driver`: FreeTDS (Debian's tdsodbc) and Microsoft's "ODBC Driver 18 for
+    SQL Server" (registered, or the copy in the mssql-python-odbc wheel the service loads
+    by path)."""
     found = {}
     if "FreeTDS" in pyodbc.drivers():
         found["freetds"] = "FreeTDS"
-    bundled = drivers.bundled_microsoft_driver()
-    if bundled:
-        found["msodbcsql18"] = bundled
+    if drivers.bundled_microsoft_driver() or drivers.MICROSOFT_NAMES[0] in pyodbc.drivers():
+        found["msodbcsql18"] = drivers.MICROSOFT_NAMES[0]
     return found
 
 
