@@ -18,6 +18,7 @@ import pytest
 from connectors.base import AuthError, ConfigError, Environment, TransientError
 from connectors.network_policy import NetworkPolicy
 from connectors.odbc import connection_string
+from connectors.odbc.errors import classify
 from connectors.postgresql import PostgresConnector
 from connectors.registry import connector_class
 from tests.services import free_port
@@ -189,11 +190,25 @@ def test_rows_stream_in_bounded_batches(database: str) -> None:
     assert progress[-1] == ROWS
 
 
-def test_the_server_itself_refuses_writes_hidden_in_a_select(database: str) -> None:
-    """nextval() writes; the parser cannot know, the read-only session does."""
-    with pytest.raises(ConfigError) as raised:
-        fetch(database, "SELECT nextval('counter')")
-    assert "read-only transaction" in str(raised.value)
+def test_the_session_itself_refuses_writes_beneath_the_parser_check(database: str) -> None:
+    """Whatever a query rule lets through, the session the connector opens is read-only:
+    the same connection string, used directly, cannot write."""
+    text = postgres().connection_string(database, 60)
+    with pyodbc.connect(text, autocommit=True) as connection:
+        for statement in ("SELECT nextval('counter')", "DELETE FROM orders"):
+            with pytest.raises(pyodbc.Error, match="read-only transaction"):
+                connection.execute(statement)
+
+
+def test_a_write_refused_by_the_server_is_a_config_error_naming_the_query() -> None:
+    error = classify(
+        Exception(
+            "State: 25006, Native error: 1, Message: ERROR: cannot execute nextval() in a "
+            "read-only transaction;"
+        ),
+        secrets=[],
+    )
+    assert isinstance(error, ConfigError) and error.field == "config.query"
 
 
 def test_unknown_table_is_a_config_error_with_the_servers_message(database: str) -> None:
@@ -218,7 +233,7 @@ def test_unknown_role_is_an_auth_error_without_the_password() -> None:
 
 def test_query_timeout_is_transient(database: str) -> None:
     with pytest.raises(TransientError):
-        fetch(database, "SELECT pg_sleep(10)", queryTimeoutSeconds=1)
+        fetch(database, "SELECT count(*) FROM numbers a, numbers b", queryTimeoutSeconds=1)
 
 
 def test_test_reports_the_server_version(database: str) -> None:
