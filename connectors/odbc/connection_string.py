@@ -134,14 +134,6 @@ def get(pairs: Mapping[str, str], key: str) -> str | None:
     return next((v for k, v in pairs.items() if k.lower() == wanted), None)
 
 
-def with_values(pairs: Mapping[str, str], updates: Mapping[str, str | None]) -> dict[str, str]:
-    """Pairs with `updates` set (replacing any spelling of the same key)."""
-    lowered = {k.lower() for k in updates}
-    merged = {k: v for k, v in pairs.items() if k.lower() not in lowered}
-    merged.update({k: v for k, v in updates.items() if v is not None})
-    return merged
-
-
 # `PWD=...` / `Password=...` inside a connection-string fragment, braced (with `}}`
 # escapes) or plain up to the next `;`: whatever the value, it is a password.
 _PASSWORD_VALUE = re.compile(

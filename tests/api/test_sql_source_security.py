@@ -306,9 +306,7 @@ def test_loopback_postgres_is_refused_alike_whatever_listens_at_test_and_at_sync
         answer = user.post(f"/api/data-sources/{source_id}/test")
         assert answer.status_code == 400, answer.text
         tested.append(answer.json()["message"])
-        schedule_id = user.schedule(
-            source_id, user.target_file(), "daily", query="SELECT 1 AS one"
-        )
+        schedule_id = user.schedule(source_id, user.target_file(), "daily", query="SELECT 1 AS one")
         sync = user.post(f"/api/sync/schedules/{schedule_id}/sync")
         assert sync.status_code == 500, sync.text
         synced.append(sync.json()["message"])
