@@ -5,8 +5,10 @@
   stack (RecursionError); no API shape needs more than a handful of levels.
 - No string in a JSON body (key or value) and no query parameter may contain NUL (U+0000):
   PostgreSQL refuses it in text, so it would fail deep in the store instead of here.
+- No string in a JSON body is longer than `MAX_STRING_CHARS` (a query, a key file, a
+  connection string all fit): the one bound behind every field's own, narrower one.
 
-Both answer 400 naming the field.
+Each answers 400 naming the field.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from litestar.exceptions import SerializationException
 from app.errors import InvalidInput, refuse_non_json_body
 
 MAX_JSON_DEPTH = 32
+MAX_STRING_CHARS = 100_000
 
 # A JSON string (a key if a colon follows) or a bracket. Strings are matched only to skip the
 # brackets inside them; the closing quote is optional so an unterminated string ends the
@@ -37,12 +40,14 @@ async def screen_request(request: Request[Any, Any, Any]) -> None:
     if "data" in request.route_handler.parsed_fn_signature.parameters:
         body = await request.body()
         refuse_deep_json(body)
-        if b"\\u0000" in body:  # a NUL can only reach a JSON string escaped
+        # A NUL can only reach a JSON string escaped; a long string only a long body.
+        if b"\\u0000" in body or len(body) > MAX_STRING_CHARS:
             try:
                 data = await request.json()
             except SerializationException:
                 return  # malformed: the body's decoding answers "Malformed JSON"
             refuse_nul_in_json(data)
+            refuse_long_strings(data)
 
 
 def refuse_nul_in_query(request: Request[Any, Any, Any]) -> None:
@@ -86,7 +91,7 @@ def _key_text(raw: bytes) -> str:
 
 
 def refuse_nul_in_json(data: Any) -> None:
-    bad = sorted(_paths_with_nul(data))[:_REPORTED_FIELDS]
+    bad = sorted({path for path, text in _strings(data) if "\0" in text})[:_REPORTED_FIELDS]
     if bad:
         raise InvalidInput(
             [{"field": path, "message": "must not contain NUL (\\u0000)"} for path in bad],
@@ -94,21 +99,31 @@ def refuse_nul_in_json(data: Any) -> None:
         )
 
 
-def _paths_with_nul(data: Any) -> Iterator[str]:
-    """Paths (`settings.path`, `events[0]`, `body` for the body itself) of the strings and
-    keys holding a NUL, walked without recursion."""
+def refuse_long_strings(data: Any) -> None:
+    too_long = (path for path, text in _strings(data) if len(text) > MAX_STRING_CHARS)
+    bad = sorted(set(too_long))[:_REPORTED_FIELDS]
+    if bad:
+        raise InvalidInput(
+            [
+                {"field": path, "message": f"must be at most {MAX_STRING_CHARS} characters"}
+                for path in bad
+            ],
+            "Text in the request body is too long: see details",
+        )
+
+
+def _strings(data: Any) -> Iterator[tuple[str, str]]:
+    """(path, text) of every string value and key (`settings.path`, `events[0]`, `body` for
+    the body itself; a key stands for itself at its own path), walked without recursion."""
     pending: list[tuple[str, Any]] = [("", data)]
     while pending:
         path, value = pending.pop()
         if isinstance(value, str):
-            if "\0" in value:
-                yield path or "body"
+            yield path or "body", value
         elif isinstance(value, dict):
             for key, item in value.items():
                 child = f"{path}.{key}" if path else str(key)
-                if "\0" in key:
-                    yield child.replace("\0", "\\u0000")
-                else:
-                    pending.append((child, item))
+                yield child.replace("\0", "\\u0000"), key
+                pending.append((child.replace("\0", "\\u0000"), item))
         elif isinstance(value, list):
             pending.extend((f"{path}[{index}]", item) for index, item in enumerate(value))

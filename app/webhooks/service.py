@@ -74,11 +74,11 @@ async def create(
 ) -> tuple[Webhook, str]:
     problems = await _url_problems(settings, url) + _event_problems(events)
     problems += await _schedule_problems(db, user_id, schedule_ids)
-    if secret is not None and len(secret) < 16:
+    if secret is not None and not 16 <= len(secret) <= 256:
         problems.append(
             {
                 "field": "secret",
-                "message": "must be at least 16 characters (or leave it out to get one)",
+                "message": "must be 16 to 256 characters (or leave it out to get one)",
             }
         )
     if problems:

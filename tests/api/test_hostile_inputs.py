@@ -512,3 +512,46 @@ def test_any_path_id_that_is_not_an_id_is_404(
     response = refs.user.get(path.replace("{id}", raw_id))
 
     assert assert_refused(response, 404)["message"] == f"{what} not found"
+
+
+LONG_TEXT_BODIES = [
+    pytest.param(
+        "POST",
+        "/api/data-sources",
+        {"name": "s", "type": "test-table", "credentials": {"token": "x" * 100_001}},
+        "credentials.token",
+        id="credential",
+    ),
+    pytest.param(
+        "PUT",
+        "/api/sync/schedules/{schedule}",
+        {"config": {"path": "p" * 100_001 + ".csv"}},
+        "config.path",
+        id="schedule-config",
+    ),
+    pytest.param(
+        "POST",
+        "/api/webhooks",
+        {"url": "https://hooks.example.com/x", "events": ["sync.success"], "secret": "s" * 100_001},
+        "secret",
+        id="webhook-secret",
+    ),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "field"), LONG_TEXT_BODIES)
+def test_text_over_100_000_characters_anywhere_in_a_body_is_400_naming_the_field(
+    refs: Refs, method: str, path: str, body: dict[str, Any], field: str
+) -> None:
+    response = refs.user.request(method, refs.fill(path), json=refs.body(body))
+
+    assert_invalid(response, field, "must be at most 100000 characters")
+
+
+def test_a_webhook_secret_over_256_characters_is_400_naming_it(refs: Refs) -> None:
+    response = refs.user.post(
+        "/api/webhooks",
+        json={"url": "http://127.0.0.1:9/hook", "events": ["sync.success"], "secret": "s" * 257},
+    )
+
+    assert_invalid(response, "secret", "must be 16 to 256 characters (or leave it out to get one)")
