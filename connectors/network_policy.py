@@ -40,6 +40,10 @@ class AddressRefused(ValueError):
     """Why a destination may not be reached, phrased for the user."""
 
 
+class LookupUnavailable(Exception):
+    """DNS gave no answer this time (EAI_AGAIN): worth trying again later, not a refusal."""
+
+
 @dataclass(frozen=True, slots=True)
 class NetworkPolicy:
     """`allowed_networks`: what the operator allows although it is special (loopback…).
@@ -114,10 +118,17 @@ def address_problem(ip: IPAddress, policy: NetworkPolicy) -> str | None:
 
 def resolve_checked(host: str, port: int, policy: NetworkPolicy) -> str:
     """Resolves `host` and returns the address to connect to, after checking every address
-    it resolves to against `policy`. Raises AddressRefused. Blocking: call from a thread."""
+    it resolves to against `policy`. Raises AddressRefused, or LookupUnavailable when DNS
+    did not answer. Blocking: call from a thread."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError):
+    except socket.gaierror as failure:
+        if failure.errno == socket.EAI_AGAIN:
+            raise LookupUnavailable(
+                f"the host {host!r} could not be looked up just now (DNS did not answer)"
+            ) from None
+        raise AddressRefused(f"the host {host!r} does not resolve") from None
+    except UnicodeError:
         raise AddressRefused(f"the host {host!r} does not resolve") from None
     # In the resolver's order of preference (RFC 6724), without repeats.
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))

@@ -22,7 +22,7 @@ from app.sources.credentials import CredentialVault
 from app.webhooks.addresses import check_destination, pinned_request
 from app.webhooks.events import DELIVER_WEBHOOK
 from app.webhooks.signing import SIGNATURE_HEADER, signature
-from connectors.network_policy import AddressRefused
+from connectors.network_policy import AddressRefused, LookupUnavailable
 
 log = logging.getLogger("datasync.webhooks")
 
@@ -61,6 +61,8 @@ async def attempt(settings: Settings, webhook: Webhook, delivery: WebhookDeliver
             )
     except AddressRefused as refused:
         delivery.status, delivery.error = "failed", f"URL refused: {refused}"
+    except LookupUnavailable as unavailable:  # retried like a receiver that did not answer
+        delivery.status, delivery.error = "failed", str(unavailable)
     except httpx.TimeoutException:
         delivery.status, delivery.error = (
             "failed",

@@ -15,7 +15,7 @@ from app.sources.credentials import CredentialVault
 from app.webhooks.addresses import check_destination
 from app.webhooks.events import RUN_EVENTS
 from app.webhooks.signing import new_secret
-from connectors.network_policy import AddressRefused
+from connectors.network_policy import AddressRefused, LookupUnavailable
 
 Problems = list[dict[str, str]]
 
@@ -23,7 +23,7 @@ Problems = list[dict[str, str]]
 async def _url_problems(settings: Settings, url: str) -> Problems:
     try:
         await anyio.to_thread.run_sync(check_destination, url, settings)
-    except AddressRefused as refused:
+    except (AddressRefused, LookupUnavailable) as refused:
         return [{"field": "url", "message": str(refused)}]
     return []
 

@@ -19,8 +19,14 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from connectors.base import ConfigError
-from connectors.network_policy import AddressRefused, IPAddress, NetworkPolicy, resolve_checked
+from connectors.base import ConfigError, TransientError
+from connectors.network_policy import (
+    AddressRefused,
+    IPAddress,
+    LookupUnavailable,
+    NetworkPolicy,
+    resolve_checked,
+)
 
 _LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
 
@@ -58,3 +64,5 @@ def checked_address(host: str, port: int, policy: NetworkPolicy) -> str:
         return resolve_checked(unbracketed(host), port, policy)
     except AddressRefused as refused:
         raise ConfigError(str(refused), field="credentials.server") from None
+    except LookupUnavailable as unavailable:
+        raise TransientError(str(unavailable)) from None

@@ -11,11 +11,13 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 
 import pytest
 
 from connectors.network_policy import (
     AddressRefused,
+    LookupUnavailable,
     NetworkPolicy,
     address_problem,
     embedded_ipv4,
@@ -257,3 +259,14 @@ def test_local_use_nat64_with_the_ipv4_address_in_the_middle_is_refused(address:
     meaning depends on the gateway: only the /96 layout is judged by what it carries."""
     problem = address_problem(parse_address(address), LENIENT)
     assert problem is not None and problem.startswith("a reserved address")
+
+
+def test_a_dns_server_that_does_not_answer_is_a_temporary_failure_not_a_refusal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_answer(*_args: object, **_kwargs: object) -> None:
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_answer)
+    with pytest.raises(LookupUnavailable, match="could not be looked up just now"):
+        resolve_checked("db.example.com", 5432, NetworkPolicy())
