@@ -55,6 +55,8 @@ def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
     interval = max(1, min(settings.scheduler_interval_seconds, 60))
     return Worker(
         functions=[
+            # A run waiting for its user's turn ends its job (app/sync/admission.py), so tries
+            # count only re-deliveries after a worker stopped or died mid-job.
             func(run_sync, name=RUN_SYNC, timeout=settings.job_timeout_seconds, max_tries=3),
             func(
                 deliver_webhook,

@@ -151,6 +151,8 @@ class SyncRun(Base):
         UniqueConstraint("schedule_id", "slot_at", "attempt", name="uq_sync_runs_slot"),
         Index("ix_sync_runs_schedule_started", "schedule_id", "created_at"),
         Index("ix_sync_runs_user_created", "user_id", "created_at"),
+        # Per-user admission counts a user's running runs and queued runs in `ready_at` order.
+        Index("ix_sync_runs_user_status_ready", "user_id", "status", "ready_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -166,6 +168,11 @@ class SyncRun(Base):
     phase: Mapped[str] = mapped_column(String(10), default="queued")
     rows_fetched: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When the run may start: its creation, or for a retry the end of its backoff. A user's
+    # runs start in this order (app/sync/admission.py).
+    ready_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When it first found its user's slots taken; None if it never waited.
+    waiting_since: Mapped[datetime | None]
     started_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     heartbeat_at: Mapped[datetime | None]

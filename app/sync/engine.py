@@ -1,9 +1,11 @@
 """One sync run: claim → fetch → normalise → diff → write → record.
 
 Called by the worker with a run id. arq may deliver a job more than once, so the run is
-claimed with a compare-and-set on its status and a second delivery does nothing. Blocking
-work (the connector, Arrow writers) runs in a thread; the event loop keeps the run's
-progress and heartbeat fresh meanwhile.
+claimed with a compare-and-set on its status and a second delivery does nothing. The claim
+also waits for the run's turn among its user's runs (app/sync/admission.py): a run that must
+wait ends its job and is woken when a slot frees. Blocking work (the connector, Arrow
+writers) runs in a thread; the event loop keeps the run's progress and heartbeat fresh
+meanwhile.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from app.scheduling import next_slot_after, parse_cadence
 from app.settings import Settings
 from app.sources.credentials import CredentialsUnreadable, CredentialVault
 from app.sources.service import connector_environment
+from app.sync.admission import Outcome, claim_run, wake_next_runs
 from app.sync.change_sets import save_positions
 from app.sync.csv_store import CsvStore
 from app.sync.queue import enqueue_run
@@ -103,7 +106,8 @@ async def execute_run(ctx: EngineContext, run_id: uuid.UUID) -> None:
 
 async def _execute(ctx: EngineContext, run_id: uuid.UUID) -> None:
     started = time.monotonic()
-    if not await _claim(ctx, run_id):
+    user_id = await _claim(ctx, run_id)
+    if user_id is None:
         return
     progress = Progress()
     heartbeat = asyncio.create_task(_keep_heartbeat(ctx, run_id, progress))
@@ -139,29 +143,48 @@ async def _execute(ctx: EngineContext, run_id: uuid.UUID) -> None:
         )
     finally:
         heartbeat.cancel()
+        await _wake_next_runs(ctx, user_id, f"{run_id}-ended")
 
 
-async def _claim(ctx: EngineContext, run_id: uuid.UUID) -> bool:
-    """queued → running, once: a second delivery of the same job finds nothing to claim."""
-    now = utcnow()
+async def _claim(ctx: EngineContext, run_id: uuid.UUID) -> uuid.UUID | None:
+    """queued → running, once and in the user's turn; returns the run's user if claimed.
+
+    A second delivery of the same job finds nothing to claim; a run that must wait for its
+    user's turn stays queued and is woken later."""
     async with ctx.sessions() as db:
-        claimed = await db.execute(
-            update(SyncRun)
-            .where(SyncRun.id == run_id, SyncRun.status == "queued")
-            .values(status="running", phase="fetching", started_at=now, heartbeat_at=now)
-        )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        claim = await claim_run(db, run_id, ctx.settings.max_concurrent_runs_per_user)
+        if claim.outcome is Outcome.GONE:
             log.info(
                 "run already claimed or gone; duplicate delivery ignored",
                 extra={"run_id": str(run_id)},
             )
-            return False
-        schedule_id = await db.scalar(select(SyncRun.schedule_id).where(SyncRun.id == run_id))
-        await db.execute(
-            update(Schedule).where(Schedule.id == schedule_id).values(last_sync_status="running")
-        )
+            return None
+        if claim.outcome is Outcome.STARTED:
+            await db.execute(
+                update(Schedule)
+                .where(Schedule.id == claim.schedule_id)
+                .values(last_sync_status="running")
+            )
         await db.commit()
-    return True
+    if claim.outcome is not Outcome.STARTED or claim.user_id is None:
+        return None
+    # Runs of this user refused while this one was ahead of them may start too if slots are
+    # left.
+    await _wake_next_runs(ctx, claim.user_id, f"{run_id}-started", only_waiting=True)
+    return claim.user_id
+
+
+async def _wake_next_runs(
+    ctx: EngineContext, user_id: uuid.UUID, reason: str, only_waiting: bool = False
+) -> None:
+    # Best effort: the scheduler tick wakes whatever a failure here leaves waiting.
+    try:
+        limit = ctx.settings.max_concurrent_runs_per_user
+        await wake_next_runs(
+            ctx.sessions, ctx.queue, limit, user_id, reason, only_waiting=only_waiting
+        )
+    except Exception:
+        log.exception("could not wake the user's next runs", extra={"user_id": str(user_id)})
 
 
 async def _load_inputs(ctx: EngineContext, run_id: uuid.UUID) -> RunInputs:
@@ -437,6 +460,7 @@ async def record_failure(
                     slot_at=run.slot_at,
                     force=run.force,
                     data_source_type=run.data_source_type,
+                    ready_at=retry_at,
                 )
                 db.add(retry)
                 message = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from arq.connections import ArqRedis
@@ -30,3 +31,15 @@ def job_id_for(run: SyncRun) -> str:
 
 async def enqueue_run(pool: ArqRedis, run: SyncRun, defer_until: datetime | None = None) -> None:
     await pool.enqueue_job(RUN_SYNC, str(run.id), _job_id=job_id_for(run), _defer_until=defer_until)
+
+
+def wake_job_id(run_id: uuid.UUID, reason: str) -> str:
+    """A run that waited for its user's turn is started by a job of its own per wake-up:
+    arq keeps a finished job's id for an hour, and would refuse a second job under it."""
+    return f"sync:run:{run_id}:wake:{reason}"
+
+
+async def enqueue_wake(pool: ArqRedis, run_id: uuid.UUID, reason: str) -> bool:
+    """False if a job for this wake-up exists already."""
+    job = await pool.enqueue_job(RUN_SYNC, str(run_id), _job_id=wake_job_id(run_id, reason))
+    return job is not None

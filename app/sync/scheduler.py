@@ -17,15 +17,13 @@ from sqlalchemy.exc import IntegrityError
 
 from app.db.models import Schedule, SyncRun, utcnow
 from app.scheduling import next_slot_after, parse_cadence
+from app.sync.admission import STALE_AFTER, wake_stranded_runs
 from app.sync.engine import EngineContext, record_failure
 from app.sync.queue import enqueue_run, job_id_for
 from connectors.base import TransientError
 
 log = logging.getLogger("datasync.scheduler")
 
-# A running run whose heartbeat (every 2 s) is older than this lost its worker (killed,
-# machine gone).
-STALE_AFTER = timedelta(seconds=30)
 # A queued run not yet picked up after this long may have lost its job (Redis flushed).
 REQUEUE_AFTER = timedelta(minutes=2)
 
@@ -76,8 +74,11 @@ async def enqueue_due_runs(ctx: EngineContext, now: datetime | None = None) -> l
 
 
 async def recover_stalled_runs(ctx: EngineContext, now: datetime | None = None) -> int:
-    """Fails runs whose worker died (a retry follows, as for any transient error) and
-    re-enqueues queued runs whose job is gone."""
+    """Fails runs whose worker died (a retry follows, as for any transient error),
+    re-enqueues queued runs whose job is gone, and wakes waiting runs whose wake-up was lost.
+
+    A running run whose heartbeat is older than STALE_AFTER lost its worker (killed, machine
+    gone)."""
     now = now or utcnow()
     async with ctx.sessions() as db:
         stalled = (
@@ -87,10 +88,13 @@ async def recover_stalled_runs(ctx: EngineContext, now: datetime | None = None) 
                 )
             )
         ).all()
+        # Runs that waited for their user's turn had their job; wake_stranded_runs sees to them.
         waiting = (
             await db.scalars(
                 select(SyncRun).where(
-                    SyncRun.status == "queued", SyncRun.created_at < now - REQUEUE_AFTER
+                    SyncRun.status == "queued",
+                    SyncRun.created_at < now - REQUEUE_AFTER,
+                    SyncRun.waiting_since.is_(None),
                 )
             )
         ).all()
@@ -120,4 +124,7 @@ async def recover_stalled_runs(ctx: EngineContext, now: datetime | None = None) 
             == JobStatus.not_found
         ):
             await enqueue_run(ctx.queue, run)
+    await wake_stranded_runs(
+        ctx.sessions, ctx.queue, ctx.settings.max_concurrent_runs_per_user, now
+    )
     return len(stalled)
