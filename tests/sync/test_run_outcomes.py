@@ -211,7 +211,8 @@ def test_history_and_runs_filter_by_status(user: ApiUser, tmp_path: Path) -> Non
     good = write_table(tmp_path / "good.csv", HEADER, rows(2))
     schedule_id = user.schedule(user.data_source(), user.target_file(), path=str(good))
     user.ok("POST", f"/api/sync/schedules/{schedule_id}/sync")
-    bad_schedule = user.schedule(user.data_source(credentials={"token": "revoked"}), user.target_file("b.csv"), path=str(good))
+    revoked = user.data_source(credentials={"token": "revoked"})
+    bad_schedule = user.schedule(revoked, user.target_file("b.csv"), path=str(good))
     user.post(f"/api/sync/schedules/{bad_schedule}/sync")
 
     errors = user.ok("GET", "/api/sync/runs?status=error")
@@ -221,4 +222,6 @@ def test_history_and_runs_filter_by_status(user: ApiUser, tmp_path: Path) -> Non
     assert errors["totalCount"] == 1
     assert history["totalCount"] == 1 and history["pagination"] == {"limit": 50, "offset": 0, "hasMore": False}
     entry = history["history"][0]
-    assert set(entry) >= {"id", "scheduleId", "status", "startedAt", "completedAt", "duration", "rowCount", "columnCount", "changes"}
+    assert set(entry) >= {
+        "id", "scheduleId", "status", "startedAt", "completedAt", "duration", "rowCount", "columnCount", "changes"
+    }

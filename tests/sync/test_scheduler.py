@@ -49,7 +49,8 @@ def runs_of(settings: Settings, schedule_id: str) -> list[SyncRun]:
     async def fetch() -> list[SyncRun]:
         engine = create_engine(settings)
         async with session_factory(engine)() as db:
-            rows = (await db.scalars(select(SyncRun).where(SyncRun.schedule_id == uuid.UUID(schedule_id)).order_by(SyncRun.created_at))).all()
+            query = select(SyncRun).where(SyncRun.schedule_id == uuid.UUID(schedule_id))
+            rows = (await db.scalars(query.order_by(SyncRun.created_at))).all()
         await engine.dispose()
         return list(rows)
 
