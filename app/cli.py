@@ -35,13 +35,17 @@ def serve(_args: argparse.Namespace) -> None:
     configure_logging(settings)
     port = int(os.environ.get("PORT", settings.port))
     host = os.environ.get("HOST", settings.host)
+    trusted_proxies = ",".join(settings.forwarded_allow_ips)
     uvicorn.run(
         create_app(settings),
         host=host,
         port=port,
         log_config=None,
         access_log=False,
-        proxy_headers=True,
+        # X-Forwarded-For decides the client address the rate limits and login backoff key
+        # on: believed only from the operator's proxies, never by default.
+        proxy_headers=bool(trusted_proxies),
+        forwarded_allow_ips=trusted_proxies or None,
     )
 
 
@@ -152,6 +156,46 @@ def dev(_args: argparse.Namespace) -> None:
                 child.kill()
 
 
+def create_user(args: argparse.Namespace) -> None:
+    """Adds a local account whatever REGISTRATION says: the operator's way in."""
+    import asyncio
+
+    from app.auth import accounts
+    from app.db.engine import create_engine, session_factory
+    from app.errors import ApiError
+
+    settings = _settings_or_exit()
+    email = args.email.strip().lower()
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else ""
+    generated = not password
+    password = password or secrets.token_urlsafe(18)
+    problem = accounts.password_problem(password)
+    if problem:
+        raise SystemExit(f"datasync: the password {problem}")
+
+    async def create() -> None:
+        from sqlalchemy.exc import IntegrityError
+
+        engine = create_engine(settings)
+        try:
+            async with session_factory(engine)() as db:
+                await accounts.create_account(db, email, password, args.name, args.admin)
+                await db.commit()
+        except IntegrityError:
+            raise SystemExit(
+                f"datasync: an account for {email} (or, with --admin, an admin) already exists"
+            ) from None
+        except ApiError as exc:
+            raise SystemExit(f"datasync: {exc.message}") from None
+        finally:
+            await engine.dispose()
+
+    asyncio.run(create())
+    print(f"datasync: created the account {email}")
+    if generated:
+        print(f"datasync: its password (shown once): {password}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="datasync", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -160,6 +204,18 @@ def main(argv: list[str] | None = None) -> None:
     worker_parser.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     worker_parser.set_defaults(func=worker)
     commands.add_parser("migrate", help="apply database migrations").set_defaults(func=migrate)
+    user_parser = commands.add_parser("create-user", help="add a local account")
+    user_parser.add_argument("email")
+    user_parser.add_argument("--name", default=None)
+    user_parser.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of stdin (default: generate and print one)",
+    )
+    user_parser.add_argument(
+        "--admin", action="store_true", help="make it the admin (when there is none yet)"
+    )
+    user_parser.set_defaults(func=create_user)
     commands.add_parser("dev", help="API + worker + scheduler with embedded defaults").set_defaults(
         func=dev
     )

@@ -120,7 +120,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             DefineMiddleware(BearerAuthMiddleware, exclude=PUBLIC_PATHS),
             rate_limit.middleware,
         ],
-        stores={"rate_limit": RedisStore(redis, namespace="datasync:rate-limit")},
+        stores={
+            "rate_limit": RedisStore(redis, namespace=f"datasync:rate-limit:{settings.queue_name}")
+        },
         cors_config=CORSConfig(
             allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],

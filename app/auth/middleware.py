@@ -1,7 +1,12 @@
 """Authenticates every request but the public ones from its bearer token.
 
 Three kinds of token: API keys (`ds_live_…`), our session JWTs, and the host web app's JWTs
-(the user is created on first sight of its `sub`).
+(the user is created on first sight of its `sub`). The dashboard carries its session JWT in
+an HttpOnly cookie instead of a header; a write authenticated by that cookie must also carry
+`X-Requested-With: DataSync`, a header no other site's page can add without the CORS
+preflight this service refuses it (with SameSite=Strict, a second lock on cross-site
+requests). A session token is accepted only while its user's token version is the one it
+was issued with (a password change ends every session) and it was not logged out.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from typing import Any
 
 import anyio
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.middleware.authentication import (
     AbstractAuthenticationMiddleware,
     AuthenticationResult,
@@ -21,8 +26,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.auth.accounts import note_api_key_use, session_is_current
 from app.auth.secrets import API_KEY_PREFIX, hash_api_key
-from app.auth.tokens import HostTokenVerifier, TokenRejected, is_session_token, verify_session_token
+from app.auth.tokens import (
+    HostTokenVerifier,
+    SessionClaims,
+    TokenRejected,
+    is_session_token,
+    verify_session_token,
+)
 from app.db.models import ApiKey, User
 from app.settings import Settings
 
@@ -36,7 +48,16 @@ UNMETERED_PATHS = [
     "^/static/",
     "^/client/",
 ]
-PUBLIC_PATHS = ["^/api/auth/register$", "^/api/auth/login$", "^/api/auth/token$", *UNMETERED_PATHS]
+PUBLIC_PATHS = [
+    "^/api/auth/register$",
+    "^/api/auth/login$",
+    "^/api/auth/token$",
+    "^/api/auth/session$",
+    *UNMETERED_PATHS,
+]
+SESSION_COOKIE = "datasync_session"
+CSRF_HEADER, CSRF_VALUE = "x-requested-with", "DataSync"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +66,8 @@ class Principal:
 
     user_id: uuid.UUID
     via: str  # session | api-key | host-jwt
+    session: SessionClaims | None = None  # for session tokens: which one, until when
+    by_cookie: bool = False
 
 
 class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
@@ -53,7 +76,16 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
     ) -> AuthenticationResult:
         header = connection.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        by_cookie = not header and bool(connection.cookies.get(SESSION_COOKIE))
+        if by_cookie:
+            token = connection.cookies[SESSION_COOKIE]
+            method = connection.scope.get("method", "GET")
+            if method not in _SAFE_METHODS and connection.headers.get(CSRF_HEADER) != CSRF_VALUE:
+                raise PermissionDeniedException(
+                    f"A change made with the session cookie must carry the header "
+                    f"`X-Requested-With: {CSRF_VALUE}`"
+                )
+        elif scheme.lower() != "bearer" or not token.strip():
             raise NotAuthorizedException(
                 "Missing bearer token: send `Authorization: Bearer <token>` "
                 "(log in at POST /api/auth/login or create an API key)"
@@ -65,8 +97,8 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
         try:
             if token.startswith(API_KEY_PREFIX):
                 principal = await _from_api_key(sessions, token)
-            elif is_session_token(token) or not settings.host_jwt_enabled:
-                principal = await _from_session_token(sessions, settings, token)
+            elif by_cookie or is_session_token(token) or not settings.host_jwt_enabled:
+                principal = await _from_session_token(sessions, settings, token, by_cookie)
             else:
                 verifier: HostTokenVerifier = state.host_token_verifier
                 identity = await anyio.to_thread.run_sync(verifier.verify, token)
@@ -80,22 +112,29 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
 
 async def _from_api_key(sessions: async_sessionmaker[AsyncSession], token: str) -> Principal:
     async with sessions() as db:
-        user_id = await db.scalar(
-            select(ApiKey.user_id).where(ApiKey.key_hash == hash_api_key(token))
-        )
-    if user_id is None:
-        raise TokenRejected("Invalid or revoked API key")
-    return Principal(user_id, "api-key")
+        found = (
+            await db.execute(
+                select(ApiKey.id, ApiKey.user_id, ApiKey.last_used_at).where(
+                    ApiKey.key_hash == hash_api_key(token)
+                )
+            )
+        ).first()
+        if found is None:
+            raise TokenRejected("Invalid or revoked API key")
+        await note_api_key_use(db, found.id, found.last_used_at)
+    return Principal(found.user_id, "api-key")
 
 
 async def _from_session_token(
-    sessions: async_sessionmaker[AsyncSession], settings: Settings, token: str
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, token: str, by_cookie: bool
 ) -> Principal:
-    user_id = verify_session_token(settings, token)
+    claims = verify_session_token(settings, token)
     async with sessions() as db:
-        if await db.get(User, user_id) is None:
-            raise TokenRejected("Invalid token: the user no longer exists")
-    return Principal(user_id, "session")
+        if not await session_is_current(db, claims):
+            raise TokenRejected(
+                "Session ended (logged out, password changed or user removed): log in again"
+            )
+    return Principal(claims.user_id, "session", claims, by_cookie)
 
 
 async def _user_for_subject(

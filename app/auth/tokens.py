@@ -20,15 +20,29 @@ class TokenRejected(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class SessionClaims:
+    """What a verified session token says: whose it is, which token (`jti`, for logout), the
+    user's token version when it was issued (a password change bumps it) and its expiry."""
+
+    user_id: uuid.UUID
+    jti: str
+    token_version: int
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class HostIdentity:
     subject: str
     name: str | None
 
 
-def issue_session_token(settings: Settings, user_id: uuid.UUID) -> tuple[str, datetime]:
+def issue_session_token(
+    settings: Settings, user_id: uuid.UUID, token_version: int
+) -> tuple[str, datetime]:
     expiry = datetime.now(UTC) + timedelta(minutes=settings.session_token_minutes)
     claims = {
         "sub": str(user_id),
+        "tv": token_version,
         "iss": SESSION_ISSUER,
         "aud": SESSION_AUDIENCE,
         "exp": expiry,
@@ -45,7 +59,7 @@ def is_session_token(token: str) -> bool:
         return False
 
 
-def verify_session_token(settings: Settings, token: str) -> uuid.UUID:
+def verify_session_token(settings: Settings, token: str) -> SessionClaims:
     try:
         claims = jwt.decode(
             token,
@@ -53,9 +67,14 @@ def verify_session_token(settings: Settings, token: str) -> uuid.UUID:
             algorithms=["HS256"],
             audience=SESSION_AUDIENCE,
             issuer=SESSION_ISSUER,
-            options={"require": ["exp", "sub"]},
+            options={"require": ["exp", "sub", "jti"]},
         )
-        return uuid.UUID(claims["sub"])
+        return SessionClaims(
+            user_id=uuid.UUID(claims["sub"]),
+            jti=str(claims["jti"]),
+            token_version=int(claims.get("tv", 0)),
+            expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+        )
     except jwt.ExpiredSignatureError:
         raise TokenRejected("Token expired - log in again at POST /api/auth/login") from None
     except (jwt.InvalidTokenError, ValueError):

@@ -21,6 +21,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -50,12 +52,35 @@ class Timestamped:
 
 class User(Timestamped, Base):
     __tablename__ = "users"
+    # One admin: the account the first-user registration policy let in. The partial unique
+    # index settles two registrations racing on an empty store.
+    __table_args__ = (
+        Index(
+            "uq_users_single_admin",
+            "is_admin",
+            unique=True,
+            sqlite_where=text("is_admin"),
+            postgresql_where=text("is_admin"),
+        ),
+    )
 
     email: Mapped[str | None] = mapped_column(String(320), unique=True)
     name: Mapped[str | None] = mapped_column(String(200))
     password_hash: Mapped[str | None] = mapped_column(String(300))
     # `sub` of a host-app JWT; such users never log in here.
     external_id: Mapped[str | None] = mapped_column(String(300), unique=True)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # In every session token; a password change bumps it, which ends every older session.
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class RevokedToken(Base):
+    """A session token ended before its expiry (logout). Kept until it would have expired."""
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class ApiKey(Timestamped, Base):
@@ -97,6 +122,9 @@ class TargetFile(Timestamped, Base):
     row_count: Mapped[int] = mapped_column(BigInteger, default=0)
     column_count: Mapped[int] = mapped_column(Integer, default=0)
     checksum: Mapped[str | None] = mapped_column(String(64))
+    # Prefix text cells that would start a spreadsheet formula with "'"; None: as the source
+    # type suggests (on for spreadsheets, off for databases).
+    escape_formulas: Mapped[bool | None] = mapped_column(Boolean)
 
     versions: Mapped[list[FileVersion]] = relationship(
         back_populates="file", cascade="all, delete-orphan", passive_deletes=True

@@ -67,7 +67,7 @@ test('registration problems come back as details naming each field', async () =>
   const error = await rejection(new DataSyncClient({ baseUrl }).register({ email: 'nope', password: 'short' }));
   assert.equal(error.status, 400);
   assert.deepEqual(error.details.map((d) => d.field).sort(), ['email', 'password']);
-  assert.match(error.fieldMessage('password'), /at least 10 characters/);
+  assert.match(error.fieldMessage('password'), /at least 12 characters/);
 });
 
 test('an API key works as the token until it is revoked; then onUnauthorized hears the 401', async () => {
