@@ -122,6 +122,10 @@ class Connector(Protocol):
 
     required_selection_keys: ClassVar[frozenset[str]]
 
+    # Optional: `escapes_formulas_by_default = True` on a connector whose cells people type
+    # (spreadsheets), so that its files escape text that would run as a formula unless the
+    # target file says otherwise. Absent means False.
+
     def __init__(self, credentials: JSON, settings: JSON, env: Environment) -> None: ...
 
     @classmethod

@@ -6,18 +6,19 @@ import unicodedata
 from typing import Any
 from urllib.parse import quote
 
-from litestar import Controller, Request, Response, delete, get, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import ETag
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.response import File
+from msgspec import UnsetType
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.middleware import Principal
 from app.db.models import FileVersion, Schedule, TargetFile
 from app.errors import ApiError, InvalidInput, not_found
-from app.files.schemas import FileVersionOut, TargetFileCreate, TargetFileOut
+from app.files.schemas import FileVersionOut, TargetFileCreate, TargetFileOut, TargetFileUpdate
 from app.schema import Limit, Offset, fetch_page, isoformat
 from app.sync.csv_store import EMPTY_SHA256, CsvStore
 from app.tenancy import owned
@@ -36,6 +37,7 @@ def file_out(file: TargetFile) -> TargetFileOut:
         delimiter=file.delimiter,
         encoding=file.encoding,
         header=file.header,
+        escape_formulas=file.escape_formulas,
         size_bytes=file.size_bytes,
         row_count=file.row_count,
         column_count=file.column_count,
@@ -44,6 +46,18 @@ def file_out(file: TargetFile) -> TargetFileOut:
         created_at=isoformat(file.created_at) or "",
         updated_at=isoformat(file.updated_at) or "",
     )
+
+
+def _name_problems(name: str) -> list[dict[str, str]]:
+    name = name.strip()
+    if not name or len(name) > 255 or any(c in name for c in '/\\"\0\n\r'):
+        return [
+            {
+                "field": "name",
+                "message": 'must be 1 to 255 characters without / \\ " or line breaks',
+            }
+        ]
+    return []
 
 
 def version_out(version: FileVersion) -> FileVersionOut:
@@ -101,15 +115,7 @@ class TargetFileController(Controller):
         data: JSONBody[TargetFileCreate],
         db_session: NamedDependency[AsyncSession],
     ) -> dict[str, Any]:
-        problems = []
-        name = data.name.strip()
-        if not name or len(name) > 255 or any(c in name for c in '/\\"\0\n\r'):
-            problems.append(
-                {
-                    "field": "name",
-                    "message": 'must be 1 to 255 characters without / \\ " or line breaks',
-                }
-            )
+        problems = _name_problems(data.name)
         if data.delimiter not in DELIMITERS:
             problems.append({"field": "delimiter", "message": "must be one of , ; | or a tab"})
         if data.encoding not in ENCODINGS:
@@ -123,10 +129,11 @@ class TargetFileController(Controller):
             raise InvalidInput(problems, "Invalid file settings: see details")
         file = TargetFile(
             user_id=request.user.user_id,
-            name=name,
+            name=data.name.strip(),
             delimiter=data.delimiter,
             encoding=data.encoding,
             header=data.header,
+            escape_formulas=data.escape_formulas,
         )
         db_session.add(file)
         await db_session.flush()
@@ -157,6 +164,26 @@ class TargetFileController(Controller):
                 await owned(db_session, TargetFile, request.user.user_id, file_id, "File")
             ),
         }
+
+    @patch("/{file_id:str}", operation_id="updateFile")
+    async def update_file(
+        self,
+        request: Request[Principal, Any, Any],
+        file_id: FromPath[str],
+        data: JSONBody[TargetFileUpdate],
+        db_session: NamedDependency[AsyncSession],
+    ) -> dict[str, Any]:
+        """Renames the file or changes formula escaping; the next sync writes it so."""
+        file = await owned(db_session, TargetFile, request.user.user_id, file_id, "File")
+        if data.name is not None:
+            problems = _name_problems(data.name)
+            if problems:
+                raise InvalidInput(problems, "Invalid file settings: see details")
+            file.name = data.name.strip()
+        if not isinstance(data.escape_formulas, UnsetType):
+            file.escape_formulas = data.escape_formulas
+        await db_session.flush()
+        return {"success": True, "file": file_out(file), "message": "File updated successfully"}
 
     @delete("/{file_id:str}", operation_id="deleteFile", status_code=200)
     async def delete_file(

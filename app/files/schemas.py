@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from msgspec import UNSET, UnsetType
+
 from app.schema import CamelStruct
 
 
@@ -8,6 +10,14 @@ class TargetFileCreate(CamelStruct):
     delimiter: str = ","
     encoding: str = "utf-8"
     header: bool = True
+    # Prefix text that would start a spreadsheet formula with "'". None: on for files synced
+    # from spreadsheets, off for databases.
+    escape_formulas: bool | None = None
+
+
+class TargetFileUpdate(CamelStruct):
+    name: str | None = None
+    escape_formulas: bool | UnsetType | None = UNSET
 
 
 class TargetFileOut(CamelStruct):
@@ -16,6 +26,7 @@ class TargetFileOut(CamelStruct):
     delimiter: str
     encoding: str
     header: bool
+    escape_formulas: bool | None
     size_bytes: int
     row_count: int
     column_count: int

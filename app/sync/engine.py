@@ -201,9 +201,13 @@ async def _load_inputs(ctx: EngineContext, run_id: uuid.UUID) -> RunInputs:
         raise ConnectorError(str(exc)) from None
     config = dict(schedule.config)
     try:
-        selection_keys = connector_class(source.type).selection_keys
+        connector = connector_class(source.type)
     except LookupError as missing:  # the source type's plugin was uninstalled
         raise ConnectorError(str(missing)) from None
+    selection_keys = connector.selection_keys
+    escape_formulas = file.escape_formulas
+    if escape_formulas is None:
+        escape_formulas = bool(getattr(connector, "escapes_formulas_by_default", False))
     return RunInputs(
         run_id=run.id,
         schedule_id=schedule.id,
@@ -213,7 +217,7 @@ async def _load_inputs(ctx: EngineContext, run_id: uuid.UUID) -> RunInputs:
         credentials=credentials,
         source_settings=dict(source.settings),
         selection=merged_selection(source.settings, config, selection_keys),
-        fmt=CsvFormat(file.delimiter, file.encoding, file.header),
+        fmt=CsvFormat(file.delimiter, file.encoding, file.header, escape_formulas),
         file_version=file.version,
         file_checksum=file.checksum or "",
         file_rows=file.row_count,

@@ -29,6 +29,7 @@ from app.sync.diff import (
     ordered_diff,
     row_hashes,
 )
+from app.sync.formulas import escape_formulas
 from app.sync.headers import normalise_headers
 from app.sync.render import render_batch
 from connectors.base import ConfigError, Table
@@ -41,6 +42,7 @@ class CsvFormat:
     delimiter: str = ","
     encoding: str = "utf-8"  # or utf-8-sig: with a BOM, for Excel
     header: bool = True
+    escape_formulas: bool = False  # see app/sync/formulas.py
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +154,11 @@ def stage_snapshot(
                             f"the source returned {raw.num_columns} columns in a row block, expected {len(columns)}"
                         )
                     batch = render_batch(raw, columns)
+                    if fmt.escape_formulas:
+                        batch = pa.RecordBatch.from_arrays(
+                            [escape_formulas(column) for column in batch.columns],
+                            schema=batch.schema,
+                        )
                     sink.write(csv_lines(batch, fmt.delimiter))
                     parquet_writer.write_batch(batch, row_group_size=65_536)
                     hashes_shared.append(row_hashes(batch, shared))

@@ -95,6 +95,7 @@ class ExcelConnector:
     """
 
     type_name: ClassVar[str] = "microsoft-excel"
+    escapes_formulas_by_default: ClassVar[bool] = True  # cells typed by people
     selection_keys: ClassVar[frozenset[str]] = frozenset({"workbookId", "worksheetName", "range"})
     required_selection_keys: ClassVar[frozenset[str]] = frozenset({"workbookId", "worksheetName"})
     retry_policy: ClassVar[RetryPolicy] = RetryPolicy()

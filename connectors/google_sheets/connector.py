@@ -39,6 +39,7 @@ class GoogleSheetsConnector:
     """
 
     type_name: ClassVar[str] = "google-sheets"
+    escapes_formulas_by_default: ClassVar[bool] = True  # cells typed by people
     selection_keys: ClassVar[frozenset[str]] = frozenset(
         {"spreadsheetId", "sheetName", "range", "valueRender"}
     )

@@ -244,10 +244,12 @@ def test_reference_example_syncs_every_cell_then_sheet_edits_give_exact_change_c
     )
     rows = copy.deepcopy(REFERENCE_SHEET["sheets"][0]["rows"])
     expected = copy.deepcopy(REFERENCE_CSV)
-    # Two orders edited: SO-10003 gets 20 units, SO-10010 a note (a cell that was empty).
+    # Two orders edited: SO-10003 gets 20 units, SO-10010 a note (a cell that was empty)
+    # that a spreadsheet program would run as a formula: files from spreadsheets escape it.
     rows[4][6], expected[4][6] = cell(20, "20"), "20"
     rows[11] = rows[11] + [""] * (12 - len(rows[11]))
-    rows[11][11], expected[11][11] = "left at door", "left at door"
+    note = '=HYPERLINK("http://evil.example","left at door")'
+    rows[11][11], expected[11][11] = note, "'" + note
     # Three deleted (SO-10020..SO-10022), four appended (SO-20000..SO-20003), then sorted
     # newest first, as a user sorting the sheet would: a reorder alone is no change.
     del rows[21:24], expected[21:24]
