@@ -1,7 +1,9 @@
-// The signed-in user and their API keys (for scripts and the JS client outside a browser).
+// The signed-in user: their password and their API keys (for scripts and the JS client
+// outside a browser).
 
 import { h, notice, timeEl, confirmAction } from './dom.js';
-import { field, form, onSubmit, valueOf } from './forms.js';
+import { field, form, invalid, onSubmit, valueOf } from './forms.js';
+import { PASSWORD_HINT, passwordOf } from './auth.js';
 
 /** @param {import('./app.js').ViewContext} ctx */
 export async function accountView(ctx) {
@@ -34,12 +36,34 @@ export async function accountView(ctx) {
         h('div', null, h('dt', null, 'Email'), h('dd', null, user.email)),
         h('div', null, h('dt', null, 'Name'), h('dd', null, user.name || '—')),
         h('div', null, h('dt', null, 'Member since'), h('dd', null, timeEl(user.createdAt))))),
+    passwordSection(ctx),
     h('section', { class: 'card', 'aria-labelledby': 'keys-heading' },
       h('h2', { id: 'keys-heading' }, 'API keys'),
       h('p', { class: 'muted' }, 'Bearer tokens for scripts and servers: ', h('code', null, 'Authorization: Bearer ds_live_…'), '. Revoking takes effect at once.'),
       createForm, created,
       keys),
   ];
+}
+
+/** Changing the password ends every session of the user; this browser gets a fresh one. */
+function passwordSection(ctx) {
+  const el = form({ class: 'inline-form', 'aria-labelledby': 'password-heading' },
+    field({ label: 'Current password', field: 'currentPassword', type: 'password', attrs: { autocomplete: 'current-password', required: true } }),
+    field({ label: 'New password', field: 'newPassword', type: 'password', hint: PASSWORD_HINT, attrs: { autocomplete: 'new-password', required: true } }),
+    field({ label: 'Repeat the new password', field: 'repeatPassword', type: 'password', attrs: { autocomplete: 'new-password', required: true } }),
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Change password')));
+  onSubmit(el, async () => {
+    const newPassword = passwordOf(el, 'newPassword');
+    if (newPassword !== passwordOf(el, 'repeatPassword')) {
+      throw invalid('repeatPassword', 'does not match the new password', 'Check the new password');
+    }
+    await ctx.client.changePassword(passwordOf(el, 'currentPassword'), newPassword);
+    ctx.navigate('#/account', 'Password changed. Every other browser and script signed in with it has been signed out.');
+  });
+  return h('section', { class: 'card', 'aria-labelledby': 'password-heading' },
+    h('h2', { id: 'password-heading' }, 'Change password'),
+    h('p', { class: 'muted' }, 'Signs out every other session: other browsers and scripts that signed in with your password. API keys keep working.'),
+    el);
 }
 
 function keyList(ctx, apiKeys) {

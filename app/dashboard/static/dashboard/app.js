@@ -1,7 +1,7 @@
 // The dashboard shell: session, hash routes, navigation. Views live in their own modules and
-// talk to the API only through the public client.
+// talk to the API only through the client (the public one, signed in by the session cookie).
 
-import { DataSyncClient } from '../../client/datasync.js';
+import { DashboardClient } from './session-client.js';
 import { h, notice } from './dom.js';
 import { signInView, registerView } from './auth.js';
 import { schedulesView, scheduleFormView } from './schedules.js';
@@ -11,18 +11,13 @@ import { filesView } from './files.js';
 import { runsView } from './runs.js';
 import { accountView } from './account.js';
 
-// Only the session token is kept: no credentials, no API data.
-const TOKEN_KEY = 'datasync.session';
+// Nothing is kept in the page's storage: the session is an HttpOnly cookie (session-client.js).
 // The service root, from this module's own URL: works when the service sits under a prefix.
 const SERVICE_ROOT = new URL('../../', import.meta.url).href.replace(/\/$/, '');
 
-const client = new DataSyncClient({
+const client = new DashboardClient({
   baseUrl: SERVICE_ROOT,
-  token: localStorage.getItem(TOKEN_KEY),
-  onUnauthorized: (error) => {
-    /** @type {any} */ (error).handled = true;
-    endSession('Your session has ended. Please sign in again.');
-  },
+  onSessionEnded: () => endSession('Your session has ended. Please sign in again.', 'warning'),
 });
 
 const main = /** @type {HTMLElement} */ (document.getElementById('main'));
@@ -30,14 +25,15 @@ const nav = /** @type {HTMLElement} */ (document.getElementById('nav'));
 const who = /** @type {HTMLElement} */ (document.getElementById('who'));
 const session = /** @type {HTMLElement} */ (document.getElementById('session'));
 
-/** A message shown once at the top of the next view ("Schedule created"). */
+/** A message shown once at the top of the next view ("Schedule created"). @type {{text: string, kind: string}|null} */
 let flash = null;
 /** Aborts the current view's requests and polling when the route changes. */
 let viewAbort = new AbortController();
-/** @type {{email: string, name: string|null}|null} */
+/** Who is signed in; null when signed out. Asked of the server at start (/api/auth/me).
+ * @type {{email: string, name: string|null}|null} */
 let currentUser = null;
 
-/** @typedef {{client: DataSyncClient, signal: AbortSignal, navigate: (hash: string, message?: string) => void, params: string[], startSession: (token: string) => Promise<void>}} ViewContext */
+/** @typedef {{client: DashboardClient, signal: AbortSignal, navigate: (hash: string, message?: string, kind?: string) => void, params: string[], startSession: (user: any) => void}} ViewContext */
 
 const ROUTES = [
   [/^sign-in$/, signInView, { public: true }],
@@ -54,33 +50,43 @@ const ROUTES = [
   [/^account$/, accountView],
 ];
 
-function navigate(hash, message) {
-  if (message) flash = message;
+function navigate(hash, message, kind = 'success') {
+  if (message) flash = { text: message, kind };
   if (location.hash === hash) route();
   else location.hash = hash;
 }
 
-async function startSession(token) {
-  localStorage.setItem(TOKEN_KEY, token);
-  client.setToken(token);
-  currentUser = null;
+/** After signing in: the session cookie is set; the answer named the user. */
+function startSession(user) {
+  currentUser = user;
   navigate('#/schedules');
 }
 
-function endSession(message) {
-  localStorage.removeItem(TOKEN_KEY);
-  client.setToken(null);
+function endSession(message, kind = 'success') {
+  // Several requests of one view may learn of the end at once: the first one tells.
+  if (currentUser === null) return;
   currentUser = null;
-  navigate('#/sign-in', message);
+  navigate('#/sign-in', message, kind);
 }
 
-async function showUser() {
-  if (!currentUser) {
-    const { user } = await client.me();
-    currentUser = user;
+async function signOut() {
+  try {
+    await client.signOut();
+  } catch (error) {
+    const e = /** @type {any} */ (error);
+    // 401: the session had already ended. Anything else: the cookie may still be valid, so
+    // the page must not claim to be signed out.
+    if (e?.status !== 401) {
+      navigate(location.hash, `Could not sign out: ${e?.message || e}`, 'error');
+      return;
+    }
   }
-  who.textContent = currentUser.name || currentUser.email;
-  who.title = currentUser.email;
+  endSession('You are signed out.');
+}
+
+function showUser(user) {
+  who.textContent = user.name || user.email;
+  who.title = user.email;
 }
 
 async function route() {
@@ -90,7 +96,7 @@ async function route() {
   const match = ROUTES.map(([pattern, view, opts]) => [path.match(pattern), view, opts || {}]).find(([m]) => m);
   if (!match) return navigate('#/schedules');
   const [found, view, opts] = match;
-  const signedIn = Boolean(client.token);
+  const signedIn = currentUser !== null;
   if (!opts.public && !signedIn) return navigate('#/sign-in');
   if (opts.public && signedIn) return navigate('#/schedules');
 
@@ -109,7 +115,7 @@ async function route() {
   const ctx = { client, signal: viewAbort.signal, navigate, params: found.slice(1), startSession };
   let content;
   try {
-    if (signedIn) await showUser();
+    if (currentUser) showUser(currentUser);
     content = await view(ctx);
   } catch (error) {
     const e = /** @type {any} */ (error);
@@ -122,7 +128,7 @@ async function route() {
   const nodes = [content].flat(Infinity).filter(Boolean);
   if (message) {
     const heading = nodes.findIndex((n) => n.tagName === 'H1' || n.querySelector?.('h1'));
-    nodes.splice(heading + 1, 0, notice(message.startsWith('Your session') ? 'warning' : 'success', message));
+    nodes.splice(heading + 1, 0, notice(message.kind, message.text));
   }
   main.replaceChildren(...nodes);
   const title = main.querySelector('h1');
@@ -134,6 +140,18 @@ async function route() {
   }
 }
 
-document.getElementById('sign-out').addEventListener('click', () => endSession('You are signed out.'));
-window.addEventListener('hashchange', route);
-route();
+/** Asks the server whether this browser is signed in, then shows the route. */
+async function start() {
+  try {
+    currentUser = await client.currentUser();
+  } catch (error) {
+    const e = /** @type {any} */ (error);
+    main.replaceChildren(h('h1', { tabindex: '-1' }, 'DataSync is not reachable'), notice('error', e?.message || String(e)));
+    return;
+  }
+  window.addEventListener('hashchange', route);
+  route();
+}
+
+document.getElementById('sign-out').addEventListener('click', signOut);
+start();

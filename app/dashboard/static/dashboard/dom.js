@@ -95,8 +95,8 @@ export function bytes(bytes) {
 }
 
 /**
- * Saves a CSV `Response` (fetched with the bearer token, so a plain link cannot do it) as a
- * download named `filename`.
+ * Saves a CSV `Response` (fetched through the API client, so a failure shows in the page
+ * instead of downloading an error body) as a download named `filename`.
  * @param {Response} response @param {string} filename
  */
 export async function saveResponse(response, filename) {

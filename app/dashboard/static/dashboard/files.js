@@ -1,4 +1,4 @@
-// Target files: create, download the CSV (fetched with the token, saved from a blob), versions.
+// Target files: create, download the CSV (fetched by the API client, saved from a blob), versions.
 
 import { h, notice, timeEl, num, bytes, confirmAction, saveResponse, announce } from './dom.js';
 import { field, form, onSubmit, valueOf } from './forms.js';
