@@ -101,7 +101,8 @@ def test_registering_a_taken_email_answers_like_a_new_account_and_changes_nothin
 ) -> None:
     """Whether an email has an account must not be learnt from registration."""
     taken = client.post(
-        "/api/auth/register", json={"email": user.email.upper(), "password": "another long passphrase"}
+        "/api/auth/register",
+        json={"email": user.email.upper(), "password": "another long passphrase"},
     )
     fresh = client.post(
         "/api/auth/register",
@@ -113,12 +114,16 @@ def test_registering_a_taken_email_answers_like_a_new_account_and_changes_nothin
     assert set(taken.json()["user"]) == set(fresh.json()["user"])
     assert taken.json()["message"] == fresh.json()["message"]
     # The owner's password still works, the attempted one does not.
-    assert client.post(
-        "/api/auth/login", json={"email": user.email, "password": PASSWORD}
-    ).status_code == 200
-    assert client.post(
-        "/api/auth/login", json={"email": user.email, "password": "another long passphrase"}
-    ).status_code == 401
+    assert (
+        client.post("/api/auth/login", json={"email": user.email, "password": PASSWORD}).status_code
+        == 200
+    )
+    assert (
+        client.post(
+            "/api/auth/login", json={"email": user.email, "password": "another long passphrase"}
+        ).status_code
+        == 401
+    )
 
 
 @pytest.mark.parametrize("who", ["known-user", "unknown-user"])

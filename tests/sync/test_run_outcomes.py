@@ -65,20 +65,33 @@ def test_empty_source_is_held_even_on_the_first_run(user: ApiUser, tmp_path: Pat
 
 def test_row_drop_limit_is_configurable(user: ApiUser, tmp_path: Path) -> None:
     table = write_table(tmp_path / "t.csv", HEADER, rows(10))
-    schedule_id = user.schedule(user.data_source(), user.target_file(), path=str(table), maxRowDropPercent=80)
+    schedule_id = user.schedule(
+        user.data_source(), user.target_file(), path=str(table), maxRowDropPercent=80
+    )
     user.ok("POST", f"/api/sync/schedules/{schedule_id}/sync")
     write_table(table, HEADER, rows(3))
-    assert user.ok("POST", f"/api/sync/schedules/{schedule_id}/sync")["syncResult"]["changes"]["deleted"] == 7
+    assert (
+        user.ok("POST", f"/api/sync/schedules/{schedule_id}/sync")["syncResult"]["changes"][
+            "deleted"
+        ]
+        == 7
+    )
 
 
-def test_transient_failures_are_retried_with_backoff_then_succeed(user: ApiUser, tmp_path: Path) -> None:
+def test_transient_failures_are_retried_with_backoff_then_succeed(
+    user: ApiUser, tmp_path: Path
+) -> None:
     table = write_table(tmp_path / "t.csv", HEADER, rows(3))
-    schedule_id = user.schedule(user.data_source(), user.target_file(), path=str(table), failTimes=2)
+    schedule_id = user.schedule(
+        user.data_source(), user.target_file(), path=str(table), failTimes=2
+    )
 
     first = user.post(f"/api/sync/schedules/{schedule_id}/sync")
 
     assert first.status_code == 500
-    assert first.json()["message"].startswith("Google Sheets API quota exceeded (attempt 1; retrying at")
+    assert first.json()["message"].startswith(
+        "Google Sheets API quota exceeded (attempt 1; retrying at"
+    )
     assert first.json()["retryAfter"].endswith("Z")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -91,12 +104,17 @@ def test_transient_failures_are_retried_with_backoff_then_succeed(user: ApiUser,
         ("retry", 2, "error"),
         ("retry", 3, "success"),
     ]
-    assert user.ok("GET", f"/api/sync/schedules/{schedule_id}")["schedule"]["lastSyncStatus"] == "success"
+    assert (
+        user.ok("GET", f"/api/sync/schedules/{schedule_id}")["schedule"]["lastSyncStatus"]
+        == "success"
+    )
 
 
 def test_retries_stop_after_max_retries(user: ApiUser, tmp_path: Path) -> None:
     table = write_table(tmp_path / "t.csv", HEADER, rows(3))
-    schedule_id = user.schedule(user.data_source(), user.target_file(), path=str(table), failTimes=10)
+    schedule_id = user.schedule(
+        user.data_source(), user.target_file(), path=str(table), failTimes=10
+    )
     user.post(f"/api/sync/schedules/{schedule_id}/sync")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -131,15 +149,22 @@ def test_expired_token_fails_at_once_without_retry(user: ApiUser, tmp_path: Path
 
 def test_duplicate_primary_keys_fail_naming_examples(user: ApiUser, tmp_path: Path) -> None:
     table = write_table(tmp_path / "t.csv", HEADER, [["1", "a"], ["1", "b"], ["2", "c"]])
-    schedule_id = user.schedule(user.data_source(), user.target_file(), path=str(table), primaryKey="id")
+    schedule_id = user.schedule(
+        user.data_source(), user.target_file(), path=str(table), primaryKey="id"
+    )
     response = user.post(f"/api/sync/schedules/{schedule_id}/sync")
     assert response.status_code == 500
-    assert "primary key id is not unique" in response.json()["message"] and "e.g. 1" in response.json()["message"]
+    assert (
+        "primary key id is not unique" in response.json()["message"]
+        and "e.g. 1" in response.json()["message"]
+    )
 
 
 def test_slow_sync_answers_202_then_can_be_followed(user: ApiUser, tmp_path: Path) -> None:
     table = write_table(tmp_path / "t.csv", HEADER, rows(5))
-    schedule_id = user.schedule(user.data_source(), user.target_file(), path=str(table), sleepSeconds=2)
+    schedule_id = user.schedule(
+        user.data_source(), user.target_file(), path=str(table), sleepSeconds=2
+    )
 
     accepted = user.post(f"/api/sync/schedules/{schedule_id}/sync?wait=0")
 
@@ -157,20 +182,37 @@ def test_slow_sync_answers_202_then_can_be_followed(user: ApiUser, tmp_path: Pat
 
 def test_disabled_schedules_can_still_be_synced_by_hand(user: ApiUser, tmp_path: Path) -> None:
     table = write_table(tmp_path / "t.csv", HEADER, rows(2))
-    schedule_id = user.schedule(user.data_source(), user.target_file(), enabled=False, path=str(table))
-    assert user.ok("POST", f"/api/sync/schedules/{schedule_id}/sync")["syncResult"]["status"] == "success"
+    schedule_id = user.schedule(
+        user.data_source(), user.target_file(), enabled=False, path=str(table)
+    )
+    assert (
+        user.ok("POST", f"/api/sync/schedules/{schedule_id}/sync")["syncResult"]["status"]
+        == "success"
+    )
     assert user.ok("GET", f"/api/sync/schedules/{schedule_id}")["schedule"]["nextSyncAt"] is None
 
 
-def test_added_and_removed_columns_are_reported_not_every_row_updated(user: ApiUser, tmp_path: Path) -> None:
-    table = write_table(tmp_path / "t.csv", ["id", "name", "old"], [["1", "a", "x"], ["2", "b", "y"]])
-    schedule_id = user.schedule(user.data_source(), user.target_file(), path=str(table), primaryKey="id")
+def test_added_and_removed_columns_are_reported_not_every_row_updated(
+    user: ApiUser, tmp_path: Path
+) -> None:
+    table = write_table(
+        tmp_path / "t.csv", ["id", "name", "old"], [["1", "a", "x"], ["2", "b", "y"]]
+    )
+    schedule_id = user.schedule(
+        user.data_source(), user.target_file(), path=str(table), primaryKey="id"
+    )
     user.ok("POST", f"/api/sync/schedules/{schedule_id}/sync")
     write_table(table, ["id", "name", "new"], [["1", "a", "p"], ["2", "B", "q"]])
 
     result = user.ok("POST", f"/api/sync/schedules/{schedule_id}/sync")["syncResult"]
 
-    assert result["changes"] == {"added": 0, "updated": 1, "deleted": 0, "columnsAdded": ["new"], "columnsRemoved": ["old"]}
+    assert result["changes"] == {
+        "added": 0,
+        "updated": 1,
+        "deleted": 0,
+        "columnsAdded": ["new"],
+        "columnsRemoved": ["old"],
+    }
 
 
 def test_file_options_shape_the_csv_bytes(user: ApiUser, tmp_path: Path) -> None:
@@ -182,15 +224,26 @@ def test_file_options_shape_the_csv_bytes(user: ApiUser, tmp_path: Path) -> None
     assert content == '\ufeffid;column_2;id_2\n1;"say ""hi""";"a;b"\n'.encode()
 
 
-def test_only_values_that_need_it_are_quoted_and_null_differs_from_empty(user: ApiUser, tmp_path: Path) -> None:
+def test_only_values_that_need_it_are_quoted_and_null_differs_from_empty(
+    user: ApiUser, tmp_path: Path
+) -> None:
     table = tmp_path / "t.parquet"
-    pq.write_table(pa.table({"id": ["1", "2"], "note": ["", None], "text": ["a,b", "plain"]}), table)
+    pq.write_table(
+        pa.table({"id": ["1", "2"], "note": ["", None], "text": ["a,b", "plain"]}), table
+    )
     file_id = user.target_file()
-    user.ok("POST", f"/api/sync/schedules/{user.schedule(user.data_source(), file_id, path=str(table))}/sync")
-    assert user.get(f"/api/files/{file_id}/content").content == b'id,note,text\n1,"","a,b"\n2,,plain\n'
+    user.ok(
+        "POST",
+        f"/api/sync/schedules/{user.schedule(user.data_source(), file_id, path=str(table))}/sync",
+    )
+    assert (
+        user.get(f"/api/files/{file_id}/content").content == b'id,note,text\n1,"","a,b"\n2,,plain\n'
+    )
 
 
-def test_only_the_configured_number_of_versions_is_kept(user: ApiUser, tmp_path: Path, settings) -> None:
+def test_only_the_configured_number_of_versions_is_kept(
+    user: ApiUser, tmp_path: Path, settings
+) -> None:
     table = write_table(tmp_path / "t.csv", HEADER, rows(2))
     file_id = user.target_file()
     schedule_id = user.schedule(user.data_source(), file_id, path=str(table))
@@ -220,8 +273,20 @@ def test_history_and_runs_filter_by_status(user: ApiUser, tmp_path: Path) -> Non
 
     assert [r["scheduleId"] for r in errors["runs"]] == [bad_schedule]
     assert errors["totalCount"] == 1
-    assert history["totalCount"] == 1 and history["pagination"] == {"limit": 50, "offset": 0, "hasMore": False}
+    assert history["totalCount"] == 1 and history["pagination"] == {
+        "limit": 50,
+        "offset": 0,
+        "hasMore": False,
+    }
     entry = history["history"][0]
     assert set(entry) >= {
-        "id", "scheduleId", "status", "startedAt", "completedAt", "duration", "rowCount", "columnCount", "changes"
+        "id",
+        "scheduleId",
+        "status",
+        "startedAt",
+        "completedAt",
+        "duration",
+        "rowCount",
+        "columnCount",
+        "changes",
     }
