@@ -10,7 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.conftest import IsolatedService, register, start_process, stop_process
 from tests.services import free_port, wait_for_port
@@ -42,7 +41,11 @@ def test_metrics_move_by_the_runs_rows_deliveries_and_requests_made(
     try:
         table = write_table(tmp_path / "t.csv", ["id"], [["1"], ["2"], ["3"]])
         good = user.schedule(user.data_source(), user.target_file(), path=str(table))
-        bad = user.schedule(user.data_source(credentials={"token": "revoked"}), user.target_file("b.csv"), path=str(table))
+        bad = user.schedule(
+            user.data_source(credentials={"token": "revoked"}),
+            user.target_file("b.csv"),
+            path=str(table),
+        )
         user.ok("POST", "/api/webhooks", json={"url": receiver.url, "events": ["sync.success"]})
         before = scrape(user.client)
 
@@ -60,18 +63,26 @@ def test_metrics_move_by_the_runs_rows_deliveries_and_requests_made(
     assert delta(before, after, f'datasync_sync_runs_total{{{source},status="success"}}') == 2
     assert delta(before, after, f'datasync_sync_runs_total{{{source},status="error"}}') == 1
     assert delta(before, after, f"datasync_rows_synced_total{{{source}}}") == 6
-    assert delta(before, after, f'datasync_sync_run_duration_seconds_count{{{source}}}') == 3
+    assert delta(before, after, f"datasync_sync_run_duration_seconds_count{{{source}}}") == 3
     assert delta(before, after, 'datasync_webhook_deliveries_total{outcome="success"}') == 2
     route = 'route="/api/sync/schedules/{schedule_id}/sync"'
-    assert delta(before, after, f'datasync_http_requests_total{{method="POST",{route},status="200"}}') == 2
-    assert delta(before, after, f'datasync_http_requests_total{{method="POST",{route},status="500"}}') == 1
+    assert (
+        delta(before, after, f'datasync_http_requests_total{{method="POST",{route},status="200"}}')
+        == 2
+    )
+    assert (
+        delta(before, after, f'datasync_http_requests_total{{method="POST",{route},status="500"}}')
+        == 1
+    )
     assert after["datasync_queue_depth"] >= 0
 
 
-def test_scheduler_lag_is_measured_from_slot_to_enqueue(isolated_service: Callable[..., IsolatedService], tmp_path: Path) -> None:
-    from datetime import UTC, datetime, timedelta
+def test_scheduler_lag_is_measured_from_slot_to_enqueue(
+    isolated_service: Callable[..., IsolatedService], tmp_path: Path
+) -> None:
     import asyncio
     import uuid
+    from datetime import UTC, datetime, timedelta
 
     from sqlalchemy import update
 
@@ -80,13 +91,19 @@ def test_scheduler_lag_is_measured_from_slot_to_enqueue(isolated_service: Callab
 
     iso = isolated_service()
     table = write_table(tmp_path / "t.csv", ["id"], [["1"]])
-    schedule_id = iso.user.schedule(iso.user.data_source(), iso.user.target_file(), "daily", path=str(table))
+    schedule_id = iso.user.schedule(
+        iso.user.data_source(), iso.user.target_file(), "daily", path=str(table)
+    )
 
     async def make_due() -> None:
         engine = create_engine(iso.settings)
         async with session_factory(engine)() as db:
             slot = datetime.now(UTC) - timedelta(seconds=20)
-            await db.execute(update(Schedule).where(Schedule.id == uuid.UUID(schedule_id)).values(next_sync_at=slot))
+            await db.execute(
+                update(Schedule)
+                .where(Schedule.id == uuid.UUID(schedule_id))
+                .values(next_sync_at=slot)
+            )
             await db.commit()
         await engine.dispose()
 
@@ -95,13 +112,18 @@ def test_scheduler_lag_is_measured_from_slot_to_enqueue(isolated_service: Callab
     worker = start_process(["worker"], iso.env, tmp_path / "worker.log")
     try:
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and scrape(iso.user.client)["datasync_scheduler_lag_seconds"] == 0:
+        while (
+            time.monotonic() < deadline
+            and scrape(iso.user.client)["datasync_scheduler_lag_seconds"] == 0
+        ):
             time.sleep(0.2)
     finally:
         stop_process(worker)
     metrics = scrape(iso.user.client)
     assert 20 <= metrics["datasync_scheduler_lag_seconds"] < 40
-    assert metrics["datasync_scheduler_lag_max_seconds"] >= metrics["datasync_scheduler_lag_seconds"]
+    assert (
+        metrics["datasync_scheduler_lag_max_seconds"] >= metrics["datasync_scheduler_lag_seconds"]
+    )
 
 
 PASSWORD = "Fake-But-Unmistakable-P4ssword!"
@@ -118,11 +140,21 @@ def test_logs_are_json_lines_with_ids_and_never_contain_a_password(
         wait_for_port(port)
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
             user = register(client)
-            credentials = {"server": "127.0.0.1", "port": free_port(), "username": "reader", "password": PASSWORD}
+            credentials = {
+                "server": "127.0.0.1",
+                "port": free_port(),
+                "username": "reader",
+                "password": PASSWORD,
+            }
             source = user.ok(
                 "POST",
                 "/api/data-sources",
-                json={"name": "db", "type": "sql-server", "credentials": credentials, "settings": {"loginTimeoutSeconds": 1}},
+                json={
+                    "name": "db",
+                    "type": "sql-server",
+                    "credentials": credentials,
+                    "settings": {"loginTimeoutSeconds": 1},
+                },
             )["dataSource"]["id"]
             tested = user.post(f"/api/data-sources/{source}/test")
             schedule = user.ok(
@@ -150,16 +182,46 @@ def test_logs_are_json_lines_with_ids_and_never_contain_a_password(
         assert PASSWORD not in text, log
         lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
         assert lines and all({"timestamp", "level", "event"} <= set(line) for line in lines)
-    access = [json.loads(l) for l in (tmp_path / "api.log").read_text().splitlines() if '"datasync.access"' in l]
+    access = [
+        json.loads(line)
+        for line in (tmp_path / "api.log").read_text().splitlines()
+        if '"datasync.access"' in line
+    ]
     assert any(re.fullmatch(r"[0-9a-f-]{36}", line.get("request_id", "")) for line in access)
-    run_lines = [json.loads(l) for l in (tmp_path / "worker.log").read_text().splitlines() if '"run_id"' in l]
+    run_lines = [
+        json.loads(line)
+        for line in (tmp_path / "worker.log").read_text().splitlines()
+        if '"run_id"' in line
+    ]
     assert any(line.get("schedule_id") == schedule for line in run_lines)
 
 
-def test_log_level_is_honoured(isolated_service: Callable[..., IsolatedService], tmp_path: Path) -> None:
+TOKEN = "Unmistakable-Source-Token-7f3c"
+
+
+def test_log_level_warning_keeps_failed_runs_and_drops_info_lines_without_credentials(
+    isolated_service: Callable[..., IsolatedService], tmp_path: Path
+) -> None:
     iso = isolated_service(LOG_LEVEL="WARNING")
+    user = iso.user
+    table = write_table(tmp_path / "t.csv", ["id"], [["1"]])
+    source = user.data_source(credentials={"token": TOKEN})
+    succeeding = user.schedule(source, user.target_file(), path=str(table))
+    failing = user.schedule(
+        source, user.target_file("b.csv"), path=str(table), failTimes=1, failKind="auth"
+    )
     worker = start_process(["worker"], iso.env, tmp_path / "worker.log")
-    time.sleep(2)
-    stop_process(worker)
-    levels = {json.loads(l)["level"] for l in (tmp_path / "worker.log").read_text().splitlines() if l.startswith("{")}
-    assert levels <= {"warning", "error", "critical"}
+    try:
+        user.ok("POST", f"/api/sync/schedules/{succeeding}/sync")
+        failed = user.post(f"/api/sync/schedules/{failing}/sync")
+    finally:
+        stop_process(worker)
+
+    assert failed.status_code == 500
+    text = (tmp_path / "worker.log").read_text()
+    assert TOKEN not in text
+    lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    warnings = [line for line in lines if line["event"] == "sync failed"]
+    assert [(w["level"], w["run_id"]) for w in warnings] == [("warning", failed.json()["runId"])]
+    # The successful run logs "sync succeeded" at INFO: below the level, so absent.
+    assert {line["level"] for line in lines} <= {"warning", "error", "critical"}, lines
