@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,15 +64,31 @@ def test_a_changing_sync_sends_signed_success_and_changed_events_once(
         assert data["fileVersion"] == 1 and data["error"] is None
 
 
-def test_a_tampered_body_fails_the_receivers_check(
+def readme_hmac(secret: str, timestamp: str, body: bytes) -> str:
+    """The README's scheme, written out here rather than borrowed from the service or the
+    receiver: hex HMAC-SHA256 with the webhook's secret over "<t>." and the raw body."""
+    return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+
+
+def test_the_service_signs_the_timestamp_and_raw_body_and_a_tampered_body_fails(
     user: ApiUser, receiver: Receiver, tmp_path: Path
 ) -> None:
     hook = webhook(user, receiver.url, ["sync.success"])
     schedule_id, _ = synced_schedule(user, tmp_path, [["1", "a"]])
     user.ok("POST", f"/api/sync/schedules/{schedule_id}/sync")
     (delivery,) = receiver.wait_for(1)
-    delivery.body = delivery.body.replace(b'"success"', b'"error"')
-    assert not delivery.signature_valid(hook["secret"])
+
+    header = delivery.headers["x-datasync-signature"]
+    signed = re.fullmatch(r"t=(\d+),v1=([0-9a-f]{64})", header)
+    assert signed, header
+    timestamp, mac = signed.groups()
+    assert abs(time.time() - int(timestamp)) < 60
+    assert hmac.compare_digest(mac, readme_hmac(hook["secret"], timestamp, delivery.body))
+    tampered = delivery.body.replace(b'"success"', b'"error"')
+    assert tampered != delivery.body
+    assert not hmac.compare_digest(mac, readme_hmac(hook["secret"], timestamp, tampered))
+    later = str(int(timestamp) + 1)
+    assert not hmac.compare_digest(mac, readme_hmac(hook["secret"], later, delivery.body))
 
 
 def test_an_unchanged_sync_sends_success_without_changed(
@@ -125,31 +144,60 @@ def test_a_receiver_failing_twice_gets_three_attempts_all_logged(
     assert log[-1]["responseBody"] == "receiver is down" and log[-1]["durationMs"] is not None
 
 
-def test_disabled_and_deleted_webhooks_get_nothing(
-    user: ApiUser, receiver: Receiver, tmp_path: Path
+@pytest.fixture
+def control() -> Iterator[Receiver]:
+    """A second receiver, for an enabled webhook that must get the event in the same window
+    as the one that must not: proof that deliveries work at all while we look for nothing."""
+    receiver, server = start_receiver()
+    yield receiver
+    server.shutdown()
+
+
+def deliveries_of(user: ApiUser, hook: dict[str, Any]) -> list[dict[str, Any]]:
+    log: list[dict[str, Any]] = user.ok("GET", f"/api/webhooks/{hook['id']}/deliveries")[
+        "deliveries"
+    ]
+    return log
+
+
+def test_disabled_and_deleted_webhooks_get_nothing_while_an_enabled_one_gets_the_event(
+    user: ApiUser, receiver: Receiver, control: Receiver, tmp_path: Path
 ) -> None:
     disabled = webhook(user, receiver.url, ["sync.success"])
     user.ok("PATCH", f"/api/webhooks/{disabled['id']}", json={"isEnabled": False})
     deleted = webhook(user, receiver.url, ["sync.success"])
     user.ok("DELETE", f"/api/webhooks/{deleted['id']}")
+    enabled = webhook(user, control.url, ["sync.success"])
     schedule_id, _ = synced_schedule(user, tmp_path, [["1", "a"]])
+
     user.ok("POST", f"/api/sync/schedules/{schedule_id}/sync")
-    time.sleep(1.5)
+
+    # All of a run's deliveries are stored in one transaction before any is sent: once the
+    # enabled webhook has its delivery, a delivery for the others would exist too.
+    heard = control.wait_for(1)
+    assert [r.event["data"]["scheduleId"] for r in heard] == [schedule_id], "no delivery at all"
+    assert [d["event"] for d in deliveries_of(user, enabled)] == ["sync.success"]
+    assert deliveries_of(user, disabled) == []
     assert receiver.received == []
 
 
 def test_a_schedule_filter_limits_events_to_those_schedules(
-    user: ApiUser, receiver: Receiver, tmp_path: Path
+    user: ApiUser, receiver: Receiver, control: Receiver, tmp_path: Path
 ) -> None:
     watched, _ = synced_schedule(user, tmp_path, [["1", "a"]])
     other = user.schedule(
         user.data_source(), user.target_file("other.csv"), path=str(tmp_path / "t.csv")
     )
-    webhook(user, receiver.url, ["sync.success"], scheduleIds=[watched])
+    filtered = webhook(user, receiver.url, ["sync.success"], scheduleIds=[watched])
+    webhook(user, control.url, ["sync.success"])  # no filter: hears both schedules
+
     user.ok("POST", f"/api/sync/schedules/{other}/sync")
     user.ok("POST", f"/api/sync/schedules/{watched}/sync")
+
+    heard = control.wait_for(2)
+    assert sorted(r.event["data"]["scheduleId"] for r in heard) == sorted([other, watched])
+    assert len(deliveries_of(user, filtered)) == 1
     received = receiver.wait_for(1)
-    time.sleep(1)
     assert [r.event["data"]["scheduleId"] for r in received] == [watched]
 
 
