@@ -201,9 +201,20 @@ def test_preflight_from_another_origin_is_refused_in_the_envelope(client: TestCl
     assert "CORS_ORIGINS" in body["message"]
 
 
-def test_request_from_another_origin_gets_no_allow_origin_header(user: ApiUser) -> None:
+def test_request_from_another_origin_is_answered_as_usual_without_an_allow_origin_header(
+    user: ApiUser,
+) -> None:
+    """The browser, not the server, keeps another site's page from reading the answer: the
+    request is served as without an Origin, only the header that would let a page read it
+    is missing."""
+    schedule_id = user.schedule(user.data_source(), user.target_file(), path="/tmp/x.csv")
+
     response = user.get("/api/sync/schedules", headers={"Origin": "https://evil.example"})
 
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert [s["id"] for s in body["schedules"]] == [schedule_id] and body["totalCount"] == 1
+    assert body == user.ok("GET", "/api/sync/schedules")
     assert "access-control-allow-origin" not in response.headers
 
 
