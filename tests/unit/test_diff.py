@@ -145,3 +145,120 @@ def test_composite_keys_identify_rows_by_all_their_columns() -> None:
     old = rows([("eu", "1", "x"), ("us", "1", "y")])
     new = rows([("eu", "1", "x"), ("us", "1", "z"), ("us", "2", "w")])
     assert keyed_diff(old, new).counts == {"added": 1, "updated": 1, "deleted": 0}
+
+
+# --- positions: the rows /api/sync/runs/{id}/changes is built from ---------------------------
+# added and updated are positions in the new snapshot, deleted in the old one.
+
+
+def positions(changes: object) -> dict[str, list[int]]:
+    """A ChangeSet's positions as lists, in the order the change set holds them."""
+    return {kind: getattr(changes, kind).tolist() for kind in ("added", "updated", "deleted")}
+
+
+def keyed_rows(rows: list[tuple[str, str]]) -> KeyedRows:
+    """(id, value) rows keyed on id."""
+    return keyed([[key, value, "0"] for key, value in rows])
+
+
+def test_keyed_positions_follow_each_snapshots_own_order() -> None:
+    old = keyed_rows([("1", "a"), ("2", "b"), ("3", "c"), ("4", "d")])
+    new = keyed_rows([("4", "d"), ("3", "c-changed"), ("5", "e"), ("1", "a")])
+
+    assert positions(keyed_diff(old, new)) == {"added": [2], "updated": [1], "deleted": [1]}
+
+
+def test_keyed_positions_of_a_pure_reorder_are_empty() -> None:
+    old = keyed_rows([("1", "a"), ("2", "b"), ("3", "c")])
+    new = keyed_rows([("3", "c"), ("1", "a"), ("2", "b")])
+
+    assert positions(keyed_diff(old, new)) == {"added": [], "updated": [], "deleted": []}
+
+
+def test_keyed_positions_from_the_exact_join_after_a_key_hash_collision() -> None:
+    hashes_of = lambda *values: np.array(values, np.uint64)  # noqa: E731
+    old = KeyedRows(pa.table({"id": ["a", "b", "x"]}), hashes_of(1, 2, 3), hashes_of(10, 20, 30))
+    # "c" is forced onto the hash of "b"; "x" moved to the front and changed.
+    new = KeyedRows(pa.table({"id": ["x", "c", "a"]}), hashes_of(3, 2, 1), hashes_of(31, 20, 10))
+
+    assert positions(keyed_diff(old, new)) == {"added": [1], "updated": [0], "deleted": [1]}
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_keyed_positions_match_the_generated_edits(seed: int) -> None:
+    rng = random.Random(seed)
+    old = generated(500, seed)
+    ids = list(range(len(old)))
+    rng.shuffle(ids)
+    deleted, updated = set(ids[:20]), set(ids[20:50])
+    new = [
+        [r[0], r[1] + "-changed", r[2]] if int(r[0]) in updated else list(r)
+        for r in old
+        if int(r[0]) not in deleted
+    ]
+    new += [[f"new-{i}", "fresh", "1"] for i in range(15)]
+    rng.shuffle(new)
+
+    expected = {
+        "added": [i for i, r in enumerate(new) if str(r[0]).startswith("new-")],
+        "updated": [i for i, r in enumerate(new) if str(r[1]).endswith("-changed")],
+        "deleted": sorted(deleted),  # an old row's position is its id here
+    }
+    assert positions(keyed_diff(keyed(old), keyed(new))) == expected
+
+
+def letter_rows(text: str) -> np.ndarray:
+    """One row per letter: equal letters are equal (duplicate) rows."""
+    return hashes([[c, c, c] for c in text])
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("abc", "abc", {"added": [], "updated": [], "deleted": []}),
+        ("", "abc", {"added": [0, 1, 2], "updated": [], "deleted": []}),
+        ("abc", "", {"added": [], "updated": [], "deleted": [0, 1, 2]}),
+        ("abc", "abXc", {"added": [2], "updated": [], "deleted": []}),
+        ("abc", "ac", {"added": [], "updated": [], "deleted": [1]}),
+        ("abcdef", "aXYZdef", {"added": [3], "updated": [1, 2], "deleted": []}),
+        ("abcdef", "aXdef", {"added": [], "updated": [1], "deleted": [2]}),
+        # A row moved to the end: deleted where it was, added where it is.
+        ("abcd", "bcda", {"added": [3], "updated": [], "deleted": [0]}),
+        # Duplicate rows: the common beginning is kept, the extra copy is the later one.
+        ("aab", "aaab", {"added": [2], "updated": [], "deleted": []}),
+        ("abab", "ab", {"added": [], "updated": [], "deleted": [2, 3]}),
+        ("xaay", "xay", {"added": [], "updated": [], "deleted": [2]}),
+        # Separated hunks: b replaced, e deleted, Y inserted, each at its own place.
+        ("abcdefghij", "aXcdfghYij", {"added": [7], "updated": [1], "deleted": [4]}),
+    ],
+)
+def test_unkeyed_positions_of_added_updated_and_deleted_rows(
+    old: str, new: str, expected: dict[str, list[int]]
+) -> None:
+    assert positions(ordered_diff(letter_rows(old), letter_rows(new))) == expected
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_unkeyed_positions_match_separated_generated_edits(seed: int) -> None:
+    rng = random.Random(seed)
+    old = generated(1_500, seed)
+    # Edits at least 3 rows apart, so each is its own hunk.
+    kinds = {
+        p: rng.choice(["update", "delete", "insert"]) for p in rng.sample(range(0, 1_500, 3), 60)
+    }
+    new: list[list[str | None]] = []
+    expected: dict[str, list[int]] = {"added": [], "updated": [], "deleted": []}
+    for i, row in enumerate(old):
+        kind = kinds.get(i)
+        if kind == "update":
+            expected["updated"].append(len(new))
+            new.append([row[0], "changed", row[2]])
+        elif kind == "insert":
+            expected["added"].append(len(new))
+            new.extend([["inserted", str(i), "x"], row])
+        elif kind == "delete":
+            expected["deleted"].append(i)
+        else:
+            new.append(row)
+
+    assert positions(ordered_diff(hashes(old), hashes(new))) == expected
