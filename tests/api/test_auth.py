@@ -469,12 +469,6 @@ def test_host_rs256_token_signed_by_a_key_not_in_the_jwks_is_401(
     assert_unauthorized(client.get("/api/auth/me", headers=bearer(token)), "Invalid token")
 
 
-def test_host_token_is_refused_when_host_tokens_are_not_configured(client: TestClient[Any]) -> None:
-    token = jwt.encode(_host_claims("someone"), secrets.token_urlsafe(32), "HS256")
-
-    assert_unauthorized(client.get("/api/auth/me", headers=bearer(token)), "Invalid token")
-
-
 def test_a_second_registration_does_not_log_the_first_user_out(client: TestClient[Any]) -> None:
     first = register(client)
     register(client)
