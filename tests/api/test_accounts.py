@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +21,7 @@ import httpx
 import pytest
 from litestar.testing import TestClient
 
+from app.auth.secrets import hash_password, verify_password
 from app.main import create_app
 from tests.api.apps import app_with
 from tests.conftest import ROOT, ApiUser, isolated_stack, register, start_process, stop_process
@@ -251,15 +252,28 @@ def test_an_unknown_email_costs_as_long_as_a_wrong_password(
 
     ghost = f"ghost-{secrets.token_hex(4)}@example.com"
     times: dict[str, list[float]] = {user.email: [], ghost: []}
-    for _ in range(4):  # interleaved, so that load on the machine hits both alike
+    for _ in range(4):
         for email in times:
             started = time.perf_counter()
-            _login(client, email, "wrong passphrase!")
+            assert _login(client, email, "wrong passphrase!").status_code == 401
             times[email].append(time.perf_counter() - started)
-    # The fastest of each: what the server needs at least, whatever else runs meanwhile.
-    known, unknown = min(times[user.email]), min(times[ghost])
-    # Without the stand-in hash an unknown email answered about ten times faster.
-    assert unknown > 0.5 * known, f"unknown {unknown * 1000:.0f} ms vs known {known * 1000:.0f} ms"
+    # Load on the machine only ever adds time, so the fastest answer of each kind is at
+    # least what the server must spend on it: for both, a whole password verification.
+    one_verification = min(
+        _seconds(verify_password, PASSWORD, hash_password(PASSWORD)) for _ in range(3)
+    )
+    for email, kind in ((user.email, "wrong password"), (ghost, "unknown email")):
+        fastest = min(times[email])
+        # Without the stand-in hash an unknown email answered in ~5 ms against ~50 ms.
+        assert fastest > 0.8 * one_verification, (
+            f"{kind}: {fastest * 1000:.0f} ms, one verification {one_verification * 1000:.0f} ms"
+        )
+
+
+def _seconds(call: Callable[..., object], *args: object) -> float:
+    started = time.perf_counter()
+    call(*args)
+    return time.perf_counter() - started
 
 
 def test_health_stays_fast_while_forty_logins_hash_passwords(
@@ -286,9 +300,13 @@ def test_health_stays_fast_while_forty_logins_hash_passwords(
         # (41 ms median before hashing left the loop).
         _health_p99_during_logins(base, port, users)
         p99s = [_health_p99_during_logins(base, port, users) for _ in range(3)]
+        quiet = _health_p99_idle(port, seconds=2.0)
     finally:
         stop_process(server)
-    assert min(p99s) < 0.010, f"/health p99 {[round(p * 1000, 1) for p in p99s]} ms"
+    shown = f"/health p99 {[round(p * 1000, 1) for p in p99s]} ms, idle {quiet * 1000:.1f} ms"
+    # Under 10 ms; or, on a machine so busy that /health alone is slower than that, no more
+    # than 5 ms above what it is with no login at all.
+    assert min(p99s) < max(0.010, quiet + 0.005), shown
 
 
 def _health_p99_during_logins(base: str, port: int, users: list[ApiUser]) -> float:
@@ -313,8 +331,22 @@ def _health_p99_during_logins(base: str, port: int, users: list[ApiUser]) -> flo
             times.append(probe.time_one())
             time.sleep(0.005)
         assert logins.result() == [200] * 40
-    times.sort()
-    return times[max(0, int(len(times) * 0.99) - 1)]
+    return _p99(times)
+
+
+def _health_p99_idle(port: int, seconds: float) -> float:
+    with _HealthProbe(port) as probe:
+        probe.time_one()
+        times = []
+        until = time.monotonic() + seconds
+        while time.monotonic() < until:
+            times.append(probe.time_one())
+            time.sleep(0.005)
+    return _p99(times)
+
+
+def _p99(times: list[float]) -> float:
+    return sorted(times)[max(0, int(len(times) * 0.99) - 1)]
 
 
 class _HealthProbe:
