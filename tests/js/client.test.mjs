@@ -213,3 +213,42 @@ test('an unknown route still rejects with the API error envelope', async () => {
   assert.equal(error.status, 404);
   assert.match(error.message, /No such endpoint/);
 });
+
+test('logout ends the session token on the server, not only on the client', async () => {
+  const other = createClient({ baseUrl });
+  await other.login(email, password);
+  const stolen = createClient({ baseUrl, token: other.token });
+
+  await other.logout();
+
+  assert.equal(other.token, null);
+  const error = await rejection(stolen.me());
+  assert.equal(error.status, 401);
+  assert.ok((await ds.me()).user, 'another session of the same account is untouched');
+});
+
+test('updateFile turns formula escaping on, and the file says so', async () => {
+  const { file } = await ds.createFile({ name: 'escaped.csv' });
+  assert.equal(file.escapeFormulas, null);
+
+  const updated = await ds.updateFile(file.id, { escapeFormulas: true });
+
+  assert.equal(updated.file.escapeFormulas, true);
+  await ds.deleteFile(file.id);
+});
+
+test('changePassword ends the other sessions and keeps a fresh token on this client', async () => {
+  const account = `node-pw-${randomBytes(6).toString('hex')}@example.com`;
+  const mine = createClient({ baseUrl });
+  await mine.register({ email: account, password });
+  await mine.login(account, password);
+  const elsewhere = createClient({ baseUrl });
+  await elsewhere.login(account, password);
+  const before = mine.token;
+
+  await mine.changePassword(password, 'a brand new passphrase');
+
+  assert.notEqual(mine.token, before);
+  assert.equal((await mine.me()).user.email, account);
+  assert.equal((await rejection(elsewhere.me())).status, 401);
+});

@@ -111,6 +111,8 @@ export interface TargetFile {
   delimiter: string;
   encoding: 'utf-8' | 'utf-8-sig';
   header: boolean;
+  /** Text that would start a spreadsheet formula gets a leading `'`; null: by source type. */
+  escapeFormulas: boolean | null;
   sizeBytes: number;
   rowCount: number;
   columnCount: number;
@@ -125,6 +127,7 @@ export interface TargetFileCreate {
   delimiter?: ',' | ';' | '\t' | '|';
   encoding?: 'utf-8' | 'utf-8-sig';
   header?: boolean;
+  escapeFormulas?: boolean | null;
 }
 
 export interface FileVersion {
@@ -276,7 +279,10 @@ export declare class DataSyncClient {
   register(account: { email: string; password: string; name?: string }, options?: RequestOptions): Promise<Written & { user: User }>;
   /** Keeps the token on the client for the following calls. */
   login(email: string, password: string, options?: RequestOptions): Promise<{ success: true; token: string; expiry: string }>;
-  logout(): void;
+  /** Ends the session token on the server, then forgets it. */
+  logout(options?: RequestOptions): Promise<void>;
+  /** Ends every session of the account; keeps the fresh token of the answer. */
+  changePassword(currentPassword: string, newPassword: string, options?: RequestOptions): Promise<Written & { token: string; expiry: string }>;
   me(options?: RequestOptions): Promise<{ success: true; user: User }>;
   createApiKey(name: string, options?: RequestOptions): Promise<Written & { apiKey: ApiKey & { key: string } }>;
   listApiKeys(options?: RequestOptions): Promise<{ success: true; apiKeys: ApiKey[]; totalCount: number }>;
@@ -290,6 +296,7 @@ export declare class DataSyncClient {
   testDataSource(dataSourceId: string, options?: RequestOptions): Promise<Written & { details: Record<string, unknown> }>;
 
   createFile(file: TargetFileCreate, options?: RequestOptions): Promise<Written & { file: TargetFile }>;
+  updateFile(fileId: string, changes: { name?: string; escapeFormulas?: boolean | null }, options?: RequestOptions): Promise<Written & { file: TargetFile }>;
   listFiles(query?: { limit?: number; offset?: number }, options?: RequestOptions): Promise<Page & { files: TargetFile[] }>;
   getFile(fileId: string, options?: RequestOptions): Promise<{ success: true; file: TargetFile }>;
   deleteFile(fileId: string, options?: RequestOptions): Promise<Written>;

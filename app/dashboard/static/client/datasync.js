@@ -151,9 +151,23 @@ export class DataSyncClient {
     return body;
   }
 
-  /** Forgets the session token (session JWTs simply expire; there is nothing to revoke). */
-  logout() {
+  /** Ends the session token on the server (API keys are revoked with revokeApiKey
+   * instead), then forgets the token. */
+  async logout(options = {}) {
+    if (this.token && !this.token.startsWith('ds_live_')) {
+      await this.request('POST', '/api/auth/logout', options);
+    }
     this.token = null;
+  }
+
+  /** Ends every session of the account and keeps the fresh token the answer carries. */
+  async changePassword(currentPassword, newPassword, options = {}) {
+    const body = await this.request('POST', '/api/auth/password', {
+      ...options,
+      body: { currentPassword, newPassword },
+    });
+    if (body.token) this.token = body.token;
+    return body;
   }
 
   me(options = {}) {
@@ -207,9 +221,14 @@ export class DataSyncClient {
 
   // ---- target files: /api/files --------------------------------------------------------
 
-  /** @param {{name: string, delimiter?: string, encoding?: string, header?: boolean}} file */
+  /** @param {{name: string, delimiter?: string, encoding?: string, header?: boolean, escapeFormulas?: boolean | null}} file */
   createFile(file, options = {}) {
     return this.request('POST', '/api/files', { ...options, body: file });
+  }
+
+  /** @param {{name?: string, escapeFormulas?: boolean | null}} changes */
+  updateFile(fileId, changes, options = {}) {
+    return this.request('PATCH', `/api/files/${enc(fileId)}`, { ...options, body: changes });
   }
 
   listFiles(query = {}, options = {}) {
