@@ -81,7 +81,6 @@ def graph_requests(tenant: MicrosoftTenant, fragment: str) -> list[tuple[str, st
 def test_registered_as_microsoft_excel_and_satisfies_the_connector_protocol() -> None:
     assert connector_class("microsoft-excel") is ExcelConnector
     assert isinstance(ExcelConnector({}, {}, Environment()), Connector)
-    assert ExcelConnector.required_selection_keys == {"workbookId", "worksheetName"}
 
 
 # --- cell rendering (pure) ------------------------------------------------------------------

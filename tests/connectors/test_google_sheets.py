@@ -555,12 +555,6 @@ def test_selection_is_checked_without_network(selection: dict[str, Any], fields:
     assert [p.field for p in GoogleSheetsConnector.validate_selection(selection, ENV)] == fields
 
 
-def test_connector_declares_its_type_and_selection_keys() -> None:
-    assert GoogleSheetsConnector.type_name == "google-sheets"
-    assert GoogleSheetsConnector.required_selection_keys == {"spreadsheetId", "sheetName"}
-    assert "range" in GoogleSheetsConnector.selection_keys
-
-
 # -- where credentials may go ------------------------------------------------------------------
 
 

@@ -20,7 +20,6 @@ from connectors.network_policy import NetworkPolicy
 from connectors.odbc import connection_string
 from connectors.odbc.errors import classify
 from connectors.postgresql import PostgresConnector
-from connectors.registry import connector_class
 from tests.services import free_port
 
 # The machine's PostgreSQL listens on loopback, which only SQL_ALLOWED_NETWORKS opens.
@@ -97,10 +96,6 @@ def fetch(database: str, query: str, **selection: Any) -> pa.Table:
         {"databaseName": database, "query": query, **selection}, lambda _: None
     )
     return pa.Table.from_batches(list(table.batches))
-
-
-def test_the_registry_finds_the_connector_by_type_name() -> None:
-    assert connector_class("postgresql") is PostgresConnector
 
 
 def test_writes_are_refused_by_the_postgres_parser_rule() -> None:

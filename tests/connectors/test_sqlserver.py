@@ -20,6 +20,7 @@ from connectors.network_policy import NetworkPolicy
 from connectors.odbc import connection_string, drivers
 from connectors.odbc.connector import OdbcConnector
 from connectors.odbc.errors import classify
+from connectors.postgresql import PostgresConnector
 from connectors.registry import connector_class
 from connectors.sqlserver import SqlServerConnector
 from connectors.sqlserver.temporal_text import datetime2_iso, datetimeoffset_iso
@@ -182,8 +183,14 @@ def test_validation_names_the_missing_fields() -> None:
     }
 
 
-def test_the_registry_finds_the_connector_by_type_name() -> None:
-    assert connector_class("sql-server") is SqlServerConnector
+@pytest.mark.parametrize(
+    ("type_name", "connector_type"),
+    [("sql-server", SqlServerConnector), ("postgresql", PostgresConnector)],
+)
+def test_the_registry_finds_each_sql_connector_by_its_type_name(
+    type_name: str, connector_type: type[OdbcConnector]
+) -> None:
+    assert connector_class(type_name) is connector_type
 
 
 @pytest.mark.parametrize(
