@@ -472,7 +472,7 @@ async def record_failure(
                 )
         run.status, run.phase = "error", "done"
         run.error = message
-        run.retry_at = retry_at
+        run.retry_at = retry_at if retry is not None else None  # no retry: nothing to wait for
         run.completed_at = now
         run.duration_ms = int((time.monotonic() - started) * 1000)
         _update_schedule_after_run(schedule, run)
