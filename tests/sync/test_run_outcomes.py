@@ -110,22 +110,34 @@ def test_transient_failures_are_retried_with_backoff_then_succeed(
     )
 
 
+def wait_for_attempt(user: ApiUser, schedule_id: str, attempt: int, timeout: float = 30) -> dict:
+    """The schedule's run with this attempt number, once it exists (it may still be queued)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        history = user.ok("GET", f"/api/sync/schedules/{schedule_id}/history")["history"]
+        found = [run for run in history if run["attempt"] == attempt]
+        if found:
+            return found[0]
+        time.sleep(0.1)
+    raise AssertionError(f"no attempt {attempt} of schedule {schedule_id} after {timeout} s")
+
+
 def test_retries_stop_after_max_retries(user: ApiUser, tmp_path: Path) -> None:
     table = write_table(tmp_path / "t.csv", HEADER, rows(3))
     schedule_id = user.schedule(
         user.data_source(), user.target_file(), path=str(table), failTimes=10
     )
-    user.post(f"/api/sync/schedules/{schedule_id}/sync")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        history = user.ok("GET", f"/api/sync/schedules/{schedule_id}/history")["history"]
-        if len(history) == 3 and history[0]["status"] == "error":
-            break
-        time.sleep(0.2)
-    time.sleep(2)  # a fourth attempt would have been enqueued by now
+    assert user.post(f"/api/sync/schedules/{schedule_id}/sync").status_code == 500
+
+    last = wait_until_done(user, wait_for_attempt(user, schedule_id, 3)["id"])
+
+    # A retry is stored in the same transaction that ends the run it retries: with the third
+    # attempt done, a fourth would already be in the history.
     history = user.ok("GET", f"/api/sync/schedules/{schedule_id}/history")["history"]
     assert [h["attempt"] for h in history] == [3, 2, 1]  # MAX_RETRIES=2 in the test environment
     assert all(h["status"] == "error" for h in history)
+    assert "retrying" not in last["error"]
+    assert last["retryAfter"] is None  # no retry is coming
 
 
 def test_expired_token_fails_at_once_without_retry(user: ApiUser, tmp_path: Path) -> None:
