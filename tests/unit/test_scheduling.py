@@ -9,7 +9,9 @@ the 2026 transition dates:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -444,3 +446,108 @@ def test_cadence_problems_name_each_field(
 
     assert cadence is None
     assert [p["field"] for p in problems] == fields
+
+
+def test_cadence_problems_tell_the_user_what_each_field_must_be() -> None:
+    _, problems = parse_cadence(
+        "monthly",
+        {"minute": 60, "syncTime": "6:00", "dayOfWeek": "tues", "timezone": "Europe/Atlantis"},
+    )
+
+    assert problems == [
+        {"field": "frequency", "message": "must be one of hourly, daily, weekly"},
+        {"field": "config.minute", "message": "must be a whole number from 0 to 59"},
+        {"field": "config.syncTime", "message": "must be HH:MM (24h), e.g. 06:00"},
+        {"field": "config.dayOfWeek", "message": "must be a weekday name: monday … sunday"},
+        {
+            "field": "config.timezone",
+            "message": "must be an IANA timezone name, e.g. Europe/Berlin or UTC",
+        },
+    ]
+
+
+@pytest.mark.parametrize("minute", [0, 59])
+def test_minute_accepts_the_whole_range_of_an_hour(minute: int) -> None:
+    cadence, problems = parse_cadence("hourly", {"minute": minute})
+
+    assert problems == []
+    assert cadence is not None and cadence.minute == minute
+
+
+@pytest.mark.parametrize("minute", [-1, 60, True, False, "15", 15.0, None])
+def test_minute_refuses_anything_but_a_whole_number_from_0_to_59(minute: Any) -> None:
+    cadence, problems = parse_cadence("hourly", {"minute": minute})
+
+    assert cadence is None
+    assert [p["field"] for p in problems] == ["config.minute"]
+
+
+@pytest.mark.parametrize("zone", ["", 5, ["UTC"], "../etc/passwd"])
+def test_timezone_refuses_what_is_not_a_zone_name(zone: Any) -> None:
+    cadence, problems = parse_cadence("daily", {"timezone": zone})
+
+    assert cadence is None
+    assert [p["field"] for p in problems] == ["config.timezone"]
+
+
+def test_hourly_slot_is_a_whole_minute_even_when_asked_mid_second() -> None:
+    cadence, _ = parse_cadence("hourly", {"minute": 15})
+    assert cadence is not None
+
+    after = datetime(2026, 2, 12, 10, 14, 59, 999_999, tzinfo=UTC)
+
+    assert next_slot_after(cadence, after) == datetime(2026, 2, 12, 10, 15, tzinfo=UTC)
+
+
+@pytest.fixture
+def server_clock_in_kiritimati(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The machine's own timezone (TZ) 14 hours ahead of UTC, 25 ahead of Pago Pago."""
+    monkeypatch.setenv("TZ", "Pacific/Kiritimati")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("server_clock_in_kiritimati")
+@pytest.mark.parametrize(
+    ("frequency", "config", "after", "expected"),
+    [
+        pytest.param(
+            "hourly", {"minute": 15}, "2026-02-12T10:00:00Z", "2026-02-12T10:15:00Z", id="hourly"
+        ),
+        pytest.param(
+            "daily",
+            {"syncTime": "06:00"},
+            "2026-02-12T10:00:00Z",
+            "2026-02-13T06:00:00Z",
+            id="daily",
+        ),
+        # 23:30 on the 12th in Pago Pago is already the 14th on the server: the slot is
+        # still 23:45 on the schedule's own 12th.
+        pytest.param(
+            "daily",
+            {"syncTime": "23:45", "timezone": "Pacific/Pago_Pago"},
+            "2026-02-13T10:30:00Z",
+            "2026-02-13T10:45:00Z",
+            id="daily-on-the-schedules-own-day",
+        ),
+        pytest.param(
+            "weekly",
+            {"dayOfWeek": "friday", "syncTime": "17:00", "timezone": "Europe/Berlin"},
+            "2026-02-12T10:00:00Z",
+            "2026-02-13T16:00:00Z",
+            id="weekly",
+        ),
+    ],
+)
+def test_slots_are_in_utc_and_the_schedules_zone_whatever_the_servers_timezone(
+    frequency: str, config: dict[str, Any], after: str, expected: str
+) -> None:
+    cadence, problems = parse_cadence(frequency, config)
+    assert cadence is not None, problems
+
+    result = next_slot_after(cadence, utc(after))
+
+    assert result.utcoffset() == timedelta(0)
+    assert result == utc(expected)

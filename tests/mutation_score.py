@@ -1,0 +1,119 @@
+"""The figures of a `mutmut run` (`./dev mutation`): one line per mutated module and a total.
+
+    app/scheduling.py killed=193 survived=13 timeout=0 score=93.7% equivalent=13
+
+score is the share of mutants the unit tests detect (killed, or hung past mutmut's time
+limit); survivors include mutants no test reached. `equivalent` counts the survivors that
+mutation-equivalents.txt lists as unable to change behaviour. Survivors it does not list
+are printed first, and make the exit status 1, as does a module under TARGET_PERCENT.
+Mutants a partial run (`./dev mutation 'app.scheduling*'`) did not check are left out.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mutmut.stats import status_by_exit_code
+
+ROOT = Path(__file__).resolve().parent.parent
+EQUIVALENTS = ROOT / "mutation-equivalents.txt"
+TARGET_PERCENT = 90.0
+
+
+@dataclass
+class ModuleScore:
+    path: str
+    killed: int = 0
+    timeout: int = 0
+    survivors: dict[str, str] = field(default_factory=dict)  # mutant name -> status
+
+    @property
+    def checked(self) -> int:
+        return self.killed + self.timeout + len(self.survivors)
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * (self.killed + self.timeout) / self.checked if self.checked else 0.0
+
+    def line(self, equivalents: dict[str, str]) -> str:
+        equivalent = sum(name in equivalents for name in self.survivors)
+        return (
+            f"{self.path} killed={self.killed} survived={len(self.survivors)} "
+            f"timeout={self.timeout} score={self.percent:.1f}% equivalent={equivalent}"
+        )
+
+
+def mutated_paths() -> list[str]:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
+    return list(config["only_mutate"])
+
+
+def read_equivalents() -> dict[str, str]:
+    """Mutant name -> reason, from the lines of EQUIVALENTS that are not comments."""
+    listed: dict[str, str] = {}
+    for line in EQUIVALENTS.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, _, reason = line.strip().partition(" ")
+            listed[name] = reason.strip()
+    return listed
+
+
+def module_score(path: str) -> ModuleScore:
+    score = ModuleScore(path)
+    meta = ROOT / "mutants" / f"{path}.meta"
+    if not meta.exists():
+        return score
+    for name, exit_code in json.loads(meta.read_text())["exit_code_by_key"].items():
+        status = status_by_exit_code[exit_code]
+        if status == "killed":
+            score.killed += 1
+        elif status == "timeout":
+            score.timeout += 1
+        elif status not in ("not checked", "skipped"):
+            score.survivors[name] = status
+    return score
+
+
+def main() -> int:
+    equivalents = read_equivalents()
+    scores = [s for s in map(module_score, mutated_paths()) if s.checked]
+    if not scores:
+        print("no mutation results under mutants/: run `./dev mutation` first", file=sys.stderr)
+        return 1
+    unlisted = [
+        (name, status)
+        for s in scores
+        for name, status in s.survivors.items()
+        if name not in equivalents
+    ]
+    for name, status in unlisted:
+        print(f"{status} and not in {EQUIVALENTS.name}: {name}  (mutmut show {name})")
+    checked_modules = {s.path.removesuffix(".py").replace("/", ".") + "." for s in scores}
+    killed_after_all = [
+        name
+        for name in equivalents
+        if name.startswith(tuple(checked_modules)) and not any(name in s.survivors for s in scores)
+    ]
+    for name in killed_after_all:
+        print(f"listed in {EQUIVALENTS.name} but not a survivor of this run: {name}")
+    for s in scores:
+        print(s.line(equivalents))
+    total = ModuleScore(
+        "total",
+        killed=sum(s.killed for s in scores),
+        timeout=sum(s.timeout for s in scores),
+        survivors={name: status for s in scores for name, status in s.survivors.items()},
+    )
+    print(total.line(equivalents))
+    below = [s.path for s in scores if s.percent < TARGET_PERCENT]
+    if below:
+        print(f"under the {TARGET_PERCENT:.0f}% target: {', '.join(below)}")
+    return 1 if unlisted or below else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
