@@ -128,6 +128,26 @@ def allowed_keywords(text: str, allowed: Mapping[str, str]) -> dict[str, str]:
     return found
 
 
+def tenant_pairs(
+    given: object, allowed: Mapping[str, str]
+) -> tuple[dict[str, str] | None, str | None]:
+    """A tenant's connection string as its allowlisted pairs, each value free of control
+    characters and SERVER, UID and PWD present; or None and why not."""
+    if not isinstance(given, str) or not given.strip():
+        return None, "must be a non-empty string"
+    try:
+        pairs = allowed_keywords(given, allowed)
+    except ValueError as exc:
+        return None, str(exc)
+    for keyword, value in pairs.items():
+        if has_control_character(value):
+            return None, f"the value of {keyword} {CONTROL_CHARACTERS}"
+    for keyword in ("SERVER", "UID", "PWD"):
+        if not pairs.get(keyword):
+            return None, f"must contain {keyword}="
+    return pairs, None
+
+
 def get(pairs: Mapping[str, str], key: str) -> str | None:
     """A value by case-insensitive key, as ODBC drivers read keys."""
     wanted = key.lower()

@@ -122,18 +122,9 @@ def _from_connection_string(given: Any) -> tuple[PostgresLogin | None, list[Prob
     def refused(message: str) -> tuple[None, list[Problem]]:
         return None, [Problem("credentials.connectionString", message)]
 
-    if not isinstance(given, str) or not given.strip():
-        return refused("must be a non-empty string")
-    try:
-        pairs = connection_string.allowed_keywords(given, KEYWORDS)
-    except ValueError as exc:
-        return refused(str(exc))
-    for keyword, value in pairs.items():
-        if connection_string.has_control_character(value):
-            return refused(f"the value of {keyword} {connection_string.CONTROL_CHARACTERS}")
-    for keyword in ("SERVER", "UID", "PWD"):
-        if not pairs.get(keyword):
-            return refused(f"must contain {keyword}=")
+    pairs, problem = connection_string.tenant_pairs(given, KEYWORDS)
+    if problem or pairs is None:
+        return refused(problem or "must be a non-empty string")
     problem = hosts.host_problem(pairs["SERVER"].strip())
     if problem:
         return refused(f"SERVER {problem}")
