@@ -270,3 +270,83 @@ def test_a_dns_server_that_does_not_answer_is_a_temporary_failure_not_a_refusal(
     monkeypatch.setattr(socket, "getaddrinfo", no_answer)
     with pytest.raises(LookupUnavailable, match="could not be looked up just now"):
         resolve_checked("db.example.com", 5432, NetworkPolicy())
+
+
+@pytest.mark.parametrize(
+    "printed",
+    ["fe80::1%eth0", "fe80::1%2", "fe80::1%a%b"],  # a Linux interface name may hold a %
+)
+def test_parsing_drops_the_zone_from_the_first_percent_sign(printed: str) -> None:
+    assert parse_address(printed) == ipaddress.IPv6Address("fe80::1")
+
+
+@pytest.mark.parametrize(("address", "carried"), [("::2", "0.0.0.2"), ("::ff", "0.0.0.255")])
+def test_ipv4_compatible_addresses_start_right_after_the_ipv6_loopback(
+    address: str, carried: str
+) -> None:
+    assert embedded_ipv4(parse_address(address)) == ipaddress.IPv4Address(carried)
+    assert address_problem(parse_address(address), LENIENT) == UNSPECIFIED
+
+
+def test_an_address_just_above_the_ipv4_compatible_range_carries_none() -> None:
+    ip = parse_address("::1:7f00:1")
+
+    assert embedded_ipv4(ip) is None
+    assert address_problem(ip, LENIENT) == RESERVED  # ::/8 itself
+
+
+@pytest.mark.parametrize("address", ["64:ff9b:1::1:808:808", "64:ff9b:1:8000::808:808"])
+def test_local_use_nat64_with_any_bit_set_in_the_middle_is_refused_whatever_it_carries(
+    address: str,
+) -> None:
+    # The last 32 bits alone would read as 8.8.8.8, a public address.
+    assert address_problem(parse_address(address), LENIENT) == (
+        "a reserved address (NAT64 with the IPv4 address inside)"
+    )
+
+
+def test_a_refusal_without_an_operator_hint_ends_with_the_refusal() -> None:
+    with pytest.raises(AddressRefused) as refused:
+        resolve_checked("169.254.169.254", 80, LENIENT)
+
+    assert str(refused.value) == (
+        "169.254.169.254 is a link-local address (cloud metadata, neighbours) and may not be reached"
+    )
+
+
+def test_a_host_name_that_cannot_be_encoded_is_refused_as_not_resolving() -> None:
+    host = "a" * 64 + ".example.com"  # a DNS label holds at most 63 characters
+
+    with pytest.raises(AddressRefused) as refused:
+        resolve_checked(host, 443, LENIENT)
+
+    assert str(refused.value) == f"the host {host!r} does not resolve"
+
+
+@pytest.mark.parametrize(
+    "entry", ["exact.test.", " Exact.Test. ", "*.example.com.", "*.EXAMPLE.com"]
+)
+def test_listed_entries_match_whatever_their_case_spaces_or_trailing_dot(entry: str) -> None:
+    host = "exact.test" if "exact" in entry.lower() else "a.example.com"
+
+    assert host_is_listed(host, [entry])
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("https://user@api.vendor.test/v1", "must not contain credentials, a query or a fragment"),
+        ("https://:pw@api.vendor.test/v1", "must not contain credentials, a query or a fragment"),
+        ("http://api.vendor.test/v1", "must use https"),
+        (
+            "https://elsewhere.test/v1",
+            "host 'elsewhere.test' is not allowed; the operator must add it to "
+            "ENDPOINT_ALLOWLIST (the vendor's own hosts are always allowed: "
+            "api.vendor.test, login.vendor.test)",
+        ),
+    ],
+)
+def test_endpoint_refusals_read_in_full(url: str, problem: str) -> None:
+    vendor = frozenset({"login.vendor.test", "api.vendor.test"})
+
+    assert endpoint_problem(url, vendor, frozenset(), "https://api.vendor.test/v1") == problem
