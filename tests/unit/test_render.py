@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from decimal import Decimal
 
 import pyarrow as pa
 import pytest
 
-from app.sync.render import render_column
+from app.sync.render import render_batch, render_column
 
 
 @pytest.mark.parametrize(
@@ -44,3 +45,109 @@ def test_zoned_timestamps_render_in_utc_with_z() -> None:
 
 def test_null_column_is_all_empty() -> None:
     assert render_column(pa.nulls(2)).to_pylist() == [None, None]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        pytest.param(1.000000000000002, "1", id="sixteen-digits-round-to-fifteen"),
+        pytest.param(100000000000000.02, "100000000000000", id="just-above-1e14"),
+        pytest.param(1.2345678901234567e20, "1.23456789012346e+20", id="huge"),
+        pytest.param(1.2345678901234567e-9, "1.23456789012346e-9", id="tiny-exponent-unpadded"),
+        pytest.param(-1.2345678901234567e-9, "-1.23456789012346e-9", id="tiny-negative"),
+        pytest.param(1.2345678901234568e-05, "0.0000123456789012346", id="small"),
+        # Next to a decimal tie the nearest 15-digit neighbour wins, up or down.
+        pytest.param(6.635144112206675e-07, "6.63514411220667e-7", id="tie-rounds-down"),
+        pytest.param(0.6362046447471075, "0.636204644747107", id="tie-rounds-down-2"),
+        pytest.param(9276418911191.605, "9.27641891119161e+12", id="tie-rounds-up"),
+        pytest.param(49190622690.04605, "4.91906226900461e+10", id="tie-rounds-up-2"),
+    ],
+)
+def test_noisy_doubles_render_as_their_nearest_15_significant_digits(
+    value: float, expected: str
+) -> None:
+    assert render_column(pa.array([value, None, 0.5], pa.float64())).to_pylist() == [
+        expected,
+        None,
+        "0.5",
+    ]
+
+
+def test_rendering_extreme_doubles_raises_no_numpy_warnings() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rendered = render_column(pa.array([1.2345678901234567e300, 0.1 + 0.2, -5e-324]))
+
+    assert rendered.to_pylist() == ["1.23456789012346e+300", "0.3", "-5e-324"]
+
+
+@pytest.mark.parametrize(
+    ("values", "arrow_type", "expected"),
+    [
+        pytest.param(
+            [dt.datetime(2026, 2, 12, 10, 0, 0), None],
+            pa.timestamp("s"),
+            ["2026-02-12T10:00:00", None],
+            id="whole-second-unit",
+        ),
+        pytest.param([dt.time(10, 0, 0)], pa.time32("s"), ["10:00:00"], id="time-in-seconds"),
+        pytest.param(
+            [dt.datetime(2026, 2, 12, 10, 0, 0, 500000), dt.datetime(2026, 2, 12, 10, 0, 1), None],
+            pa.timestamp("us"),
+            ["2026-02-12T10:00:00.5", "2026-02-12T10:00:01", None],
+            id="fractions-and-whole-seconds-in-one-column",
+        ),
+        pytest.param(
+            [dt.time(6, 30, 0, 250000), dt.time(6, 30, 1)],
+            pa.time64("us"),
+            ["06:30:00.25", "06:30:01"],
+            id="times-with-and-without-a-fraction",
+        ),
+    ],
+)
+def test_fractions_of_seconds_lose_trailing_zeros_and_whole_seconds_lose_the_dot(
+    values: list[object], arrow_type: pa.DataType, expected: list[str | None]
+) -> None:
+    assert render_column(pa.array(values, arrow_type)).to_pylist() == expected
+
+
+@pytest.mark.parametrize(
+    ("column", "expected"),
+    [
+        pytest.param(pa.chunked_array([["a"], ["b", None]]), ["a", "b", None], id="chunked"),
+        pytest.param(pa.array(["a", None], pa.large_string()), ["a", None], id="large-string"),
+        pytest.param(pa.nulls(2), [None, None], id="null-type"),
+        pytest.param(
+            pa.array(["x", "y", "x", None]).dictionary_encode(),
+            ["x", "y", "x", None],
+            id="dictionary",
+        ),
+        pytest.param(
+            pa.array([b"\x0a", None], pa.large_binary()), ["0x0A", None], id="large-binary"
+        ),
+        pytest.param(pa.array([b"\xab\x01"], pa.binary(2)), ["0xAB01"], id="fixed-size-binary"),
+        pytest.param(pa.array([None, None], pa.binary()), [None, None], id="all-null-binary"),
+        pytest.param(pa.array([[1, 2], None, []]), ["[1, 2]", None, "[]"], id="list"),
+        pytest.param(
+            pa.array([None, None], pa.list_(pa.int64())), [None, None], id="all-null-list"
+        ),
+    ],
+)
+def test_every_column_renders_as_a_string_column(
+    column: pa.Array | pa.ChunkedArray, expected: list[str | None]
+) -> None:
+    rendered = render_column(column)
+
+    assert rendered.type == pa.string()
+    assert rendered.to_pylist() == expected
+
+
+def test_a_batch_renders_column_by_column_under_the_normalised_names() -> None:
+    batch = pa.RecordBatch.from_arrays(
+        [pa.array([1, None]), pa.array([True, False])], names=["Order ID", "Paid?"]
+    )
+
+    rendered = render_batch(batch, ["order_id", "paid"])
+
+    assert rendered.schema == pa.schema([("order_id", pa.string()), ("paid", pa.string())])
+    assert rendered.to_pydict() == {"order_id": ["1", None], "paid": ["true", "false"]}
