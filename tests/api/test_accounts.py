@@ -4,12 +4,11 @@ how guessing is slowed down, how sessions end, and how the dashboard's cookie is
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import secrets
-import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,11 +20,11 @@ import httpx
 import pytest
 from litestar.testing import TestClient
 
+from app.auth import accounts
 from app.auth.secrets import hash_password, verify_password
 from app.main import create_app
 from tests.api.apps import app_with
-from tests.conftest import ROOT, ApiUser, isolated_stack, register, start_process, stop_process
-from tests.services import free_port, wait_for_port
+from tests.conftest import ROOT, ApiUser, isolated_stack, register
 
 PASSWORD = "correct horse battery"
 
@@ -276,106 +275,34 @@ def _seconds(call: Callable[..., object], *args: object) -> float:
     return time.perf_counter() - started
 
 
-def test_health_stays_fast_while_forty_logins_hash_passwords(
-    service_env: dict[str, str], tmp_path: Path
+def test_passwords_are_hashed_and_verified_off_the_event_loop(
+    own_namespace_client: TestClient[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """scrypt (~50 ms a hash) runs in worker threads: a burst of logins slows logins, not
-    the event loop. Measured on a real server process: 40 logins sent at once from one
-    thread while another times /health over a kept-alive connection."""
-    port = free_port()
-    env = {**service_env, "PORT": str(port), "QUEUE_NAME": f"datasync-test:{secrets.token_hex(6)}"}
-    server = start_process(["serve"], env, tmp_path / "api.log")
-    try:
-        wait_for_port(port)
-        # A server has its machine to itself; this one shares it with the rest of the test
-        # suite, whose load is not what is measured (root may raise its priority).
-        with contextlib.suppress(PermissionError):
-            os.setpriority(os.PRIO_PROCESS, server.pid, -5)
-        base = f"http://127.0.0.1:{port}"
-        with httpx.Client(base_url=base) as client:
-            users = [register(client) for _ in range(4)]
-        # One burst first fills the store's connection pool (opening connections is not
-        # what is measured). Then the best of three: a burst of other work on a shared
-        # machine must not fail the test; a loop blocked by hashing fails all three
-        # (41 ms median before hashing left the loop).
-        _health_p99_during_logins(base, port, users)
-        p99s = [_health_p99_during_logins(base, port, users) for _ in range(3)]
-        quiet = _health_p99_idle(port, seconds=2.0)
-    finally:
-        stop_process(server)
-    shown = f"/health p99 {[round(p * 1000, 1) for p in p99s]} ms, idle {quiet * 1000:.1f} ms"
-    # Under 10 ms; or, on a machine so busy that /health alone is slower than that, no more
-    # than 5 ms above what it is with no login at all.
-    assert min(p99s) < max(0.010, quiet + 0.005), shown
+    """scrypt takes ~50 ms a hash: on the event loop, 40 logins at once held /health up for
+    ~41 ms (median). It runs in threads of its own, where no event loop runs; the latency
+    figures are a benchmark (`bench/run-login-burst`), not a timed test."""
+    seen: list[tuple[str, bool]] = []
 
+    def where(call: Callable[..., Any]) -> Callable[..., Any]:
+        def recorded(*args: Any) -> Any:
+            try:
+                asyncio.get_running_loop()
+                on_loop = True
+            except RuntimeError:
+                on_loop = False
+            seen.append((threading.current_thread().name, on_loop))
+            return call(*args)
 
-def _health_p99_during_logins(base: str, port: int, users: list[ApiUser]) -> float:
-    async def forty_logins() -> list[int]:
-        async with httpx.AsyncClient(base_url=base, timeout=60) as http:
-            answers = await asyncio.gather(
-                *(
-                    http.post(
-                        "/api/auth/login",
-                        json={"email": users[i % 4].email, "password": users[i % 4].password},
-                    )
-                    for i in range(40)
-                )
-            )
-        return [answer.status_code for answer in answers]
+        return recorded
 
-    with ThreadPoolExecutor(max_workers=1) as pool, _HealthProbe(port) as probe:
-        probe.time_one()
-        logins = pool.submit(asyncio.run, forty_logins())
-        times = []
-        while not logins.done():
-            times.append(probe.time_one())
-            time.sleep(0.005)
-        assert logins.result() == [200] * 40
-    return _p99(times)
+    monkeypatch.setattr(accounts, "hash_password", where(accounts.hash_password))
+    monkeypatch.setattr(accounts, "verify_password", where(accounts.verify_password))
+    user = register(own_namespace_client)  # hashes once, verifies once
+    _login(own_namespace_client, user.email, "wrong passphrase!")
+    _login(own_namespace_client, f"ghost-{secrets.token_hex(4)}@example.com")
 
-
-def _health_p99_idle(port: int, seconds: float) -> float:
-    with _HealthProbe(port) as probe:
-        probe.time_one()
-        times = []
-        until = time.monotonic() + seconds
-        while time.monotonic() < until:
-            times.append(probe.time_one())
-            time.sleep(0.005)
-    return _p99(times)
-
-
-def _p99(times: list[float]) -> float:
-    return sorted(times)[max(0, int(len(times) * 0.99) - 1)]
-
-
-class _HealthProbe:
-    """GET /health on one kept-alive connection, timed from request to full answer."""
-
-    def __init__(self, port: int) -> None:
-        self.connection = socket.create_connection(("127.0.0.1", port))
-
-    def __enter__(self) -> _HealthProbe:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.connection.close()
-
-    def time_one(self) -> float:
-        started = time.perf_counter()
-        self.connection.sendall(b"GET /health HTTP/1.1\r\nHost: datasync\r\n\r\n")
-        received = b""
-        while b"\r\n\r\n" not in received:
-            received += self.connection.recv(65536)
-        head, _, body = received.partition(b"\r\n\r\n")
-        length = next(
-            int(line.split(b":")[1])
-            for line in head.split(b"\r\n")
-            if line.lower().startswith(b"content-length:")
-        )
-        while len(body) < length:
-            body += self.connection.recv(65536)
-        return time.perf_counter() - started
+    assert len(seen) == 4
+    assert all(name.startswith("password-hashing") and not on_loop for name, on_loop in seen)
 
 
 # --- sessions -----------------------------------------------------------------------------
