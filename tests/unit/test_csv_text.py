@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 
 import pyarrow as pa
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from app.sync.csv_text import csv_lines, header_bytes
 
 
-def batch(**columns: list[str | None]) -> pa.RecordBatch:
+def batch(**columns: Sequence[str | None]) -> pa.RecordBatch:
     return pa.RecordBatch.from_pydict(
         {name: pa.array(v, pa.string()) for name, v in columns.items()}
     )
