@@ -25,7 +25,7 @@ from app.db.engine import create_engine, session_factory
 from app.db.models import SyncRun, utcnow
 from app.settings import Settings
 from app.sync.admission import SWEEP_AFTER, Outcome, claim_run
-from tests.conftest import ApiUser, IsolatedService, start_process, stop_process
+from tests.conftest import ApiUser, IsolatedService, register, start_process, stop_process
 from tests.sync.tables import write_table
 
 HEADER = ["id", "name"]
@@ -272,11 +272,14 @@ def test_a_ready_run_whose_job_was_lost_is_started_by_the_scheduler_tick(
 ) -> None:
     service = isolated_service()
     user = service.user
-    (schedule_id,) = make_schedules(user, tmp_path, 1)
-    user_id = uuid.UUID(user.ok("GET", "/api/auth/me")["user"]["id"])
+    # The orphan's owner has no other run: the end of `user`'s run wakes only `user`'s queue,
+    # so nothing but the tick can start the orphan.
+    owner = register(user.client)
+    (schedule_id,) = make_schedules(user, tmp_path / "user", 1)
+    (orphans_schedule,) = make_schedules(owner, tmp_path / "owner", 1)
     orphan = SyncRun(
-        schedule_id=uuid.UUID(schedule_id),
-        user_id=user_id,
+        schedule_id=uuid.UUID(orphans_schedule),
+        user_id=uuid.UUID(owner.ok("GET", "/api/auth/me")["user"]["id"]),
         trigger="manual",
         data_source_type="test-table",
     )
@@ -288,7 +291,7 @@ def test_a_ready_run_whose_job_was_lost_is_started_by_the_scheduler_tick(
     with store_of(service.settings) as store, workers(service, tmp_path):
         user.ok("POST", f"/api/sync/schedules/{schedule_id}/sync")  # the worker is up
         store(insert)
-        run = follow(user, [str(orphan.id)], timeout=30).runs[0]
+        run = follow(owner, [str(orphan.id)], timeout=30).runs[0]
 
     delay = seconds_between(run["createdAt"], run["startedAt"])
     assert run["status"] == "success"
