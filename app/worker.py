@@ -18,7 +18,8 @@ from app.settings import Settings
 from app.sync.csv_store import CsvStore
 from app.sync.engine import EngineContext, execute_run
 from app.sync.queue import RUN_SYNC
-from app.sync.scheduler import enqueue_due_runs, recover_stalled_runs
+from app.sync.recovery import recover_stalled_runs
+from app.sync.scheduler import enqueue_due_runs
 from app.webhooks.delivery import deliver
 from app.webhooks.events import DELIVER_WEBHOOK
 
