@@ -14,7 +14,6 @@ from litestar.middleware import DefineMiddleware
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.stores.redis import RedisStore
 
 from app.api_docs.swagger_ui import render_plugins
 from app.auth.controllers import AuthController
@@ -27,6 +26,7 @@ from app.files.controllers import TargetFileController
 from app.health import HealthController
 from app.logs import log_response
 from app.metrics import MetricsController, count_request
+from app.rate_limit import RedisRateLimitMiddleware
 from app.request_id import stamp_request_id
 from app.request_limits import screen_request
 from app.runs.controllers import ManualSyncController, RunController
@@ -118,11 +118,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         before_request=screen_request,
         middleware=[
             DefineMiddleware(BearerAuthMiddleware, exclude=PUBLIC_PATHS),
-            rate_limit.middleware,
+            DefineMiddleware(
+                RedisRateLimitMiddleware,
+                config=rate_limit,
+                redis=redis,
+                namespace=f"datasync:rate-limit:{settings.queue_name}",
+            ),
         ],
-        stores={
-            "rate_limit": RedisStore(redis, namespace=f"datasync:rate-limit:{settings.queue_name}")
-        },
         cors_config=CORSConfig(
             allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
