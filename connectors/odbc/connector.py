@@ -45,18 +45,22 @@ from connectors.base import (
 )
 from connectors.odbc import connection_string, drivers
 from connectors.odbc.drivers import Driver
-from connectors.odbc.errors import classify
+from connectors.odbc.errors import classify, connect_failure
 from connectors.odbc.hosts import checked_address
 from connectors.odbc.limits import MAX_BYTES_PER_BATCH, ReadLimits, limit_problems
+from connectors.odbc.reachability import Destination, probe
 from connectors.odbc.read_only import checked_query, read_only_problem
 
 DEFAULT_QUERY_TIMEOUT_SECONDS = 300
 # Connecting is retried (a failover or a restarting server) within the login timeout,
-# which bounds the whole connect, retries included; a stream cannot be resumed once
-# batches have gone to the engine, so mid-stream failures go up as TransientError.
+# which bounds the whole connect, retries included: three attempts, 1 s then 2 s apart, so
+# a server back within about 3 s is reached (Microsoft's driver also retries a refused port
+# itself within each attempt). A stream cannot be resumed once batches have gone to the
+# engine, so mid-stream failures go up as TransientError.
 CONNECT_ATTEMPTS = 3
 TEST_QUERY_TIMEOUT_SECONDS = 30
 CONNECT_BACKOFF_SECONDS = 1.0
+TIMEOUT_SLACK_SECONDS = 0.1
 
 
 def _positive_int(value: Any) -> bool:
@@ -82,6 +86,10 @@ class OdbcConnector(ABC):
     type_name: ClassVar[str]
     dialect: ClassVar[str]
     version_query: ClassVar[str]
+    # How messages name the server ("SQL Server"), and the settings that decide encryption
+    # (what to check when the TLS handshake fails).
+    server_kind: ClassVar[str]
+    tls_settings: ClassVar[str]
     default_max_text_size: ClassVar[int] = 4000
     selection_keys: ClassVar[frozenset[str]] = frozenset(
         {"databaseName", "query", "queryTimeoutSeconds"}
@@ -111,6 +119,12 @@ class OdbcConnector(ABC):
     @abstractmethod
     def endpoint(self) -> tuple[str, int]:
         """The host as typed and the port, to resolve and check before connecting."""
+
+    def destination(self, address: str) -> Destination:
+        """Where the driver connects, for messages and the network probe: the endpoint at
+        `address` (the checked address, or the host itself before it was resolved)."""
+        host, port = self.endpoint()
+        return Destination(host, address, port)
 
     @abstractmethod
     def connection_pairs(
@@ -293,12 +307,15 @@ class OdbcConnector(ABC):
         self.check_credentials()
         host, port = self.endpoint()
         # Before any packet goes out: the refusal cannot depend on what listens there.
-        address = checked_address(host, port, self.env.database_network)
+        address = checked_address(
+            host, port, self.env.database_network, shown=str(self.destination(host))
+        )
         text = self.connection_string(database, query_timeout, address)
         deadline = time.monotonic() + self.login_timeout
         for attempt in range(1, CONNECT_ATTEMPTS + 1):
             # The driver counts whole seconds; a retry gets what is left of the budget.
             left = max(1, math.ceil(deadline - time.monotonic()))
+            started = time.monotonic()
             try:
                 return arrow_odbc.connect(text, login_timeout_sec=left)
             except arrow_odbc.Error as exc:
@@ -310,9 +327,35 @@ class OdbcConnector(ABC):
                     or attempt == CONNECT_ATTEMPTS
                     or out_of_time
                 ):
-                    raise self.explain_login_failure(error, database, address) from None
+                    # Drivers measure their timeout on clocks of their own; a few
+                    # milliseconds short of it is still the whole of it.
+                    timed_out = time.monotonic() - started >= left - TIMEOUT_SLACK_SECONDS
+                    raise self._connect_failure(exc, error, database, address, timed_out) from None
                 time.sleep(backoff)
         raise AssertionError("unreachable")
+
+    def _connect_failure(
+        self,
+        exc: arrow_odbc.Error,
+        error: ConnectorError,
+        database: str | None,
+        address: str,
+        timed_out: bool,
+    ) -> ConnectorError:
+        """The error the last connect attempt ends with, told for the user."""
+        destination = self.destination(address)
+        told = connect_failure(
+            exc,
+            error,
+            secrets=self._secrets(),
+            destination=destination,
+            probe=lambda: probe(destination),
+            timed_out=timed_out,
+            login_timeout=self.login_timeout,
+            server_kind=self.server_kind,
+            tls_settings=self.tls_settings,
+        )
+        return self.explain_login_failure(told, database, address)
 
     def _stream(
         self,

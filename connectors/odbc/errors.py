@@ -12,15 +12,23 @@ not accessible, host unreachable or refusing, timeout, TLS or certificate troubl
 server's own sentence about the query. Never the service's file paths or library names:
 the driver manager's answers ("[unixODBC][Driver Manager]Can't open lib '/path' : file not
 found") are replaced whole, and paths or `*.so` names left in any other text are blanked.
+
+A connection that could not be made is told apart by what happened, each naming the
+destination (`could not connect to db.example.com:5432 (10.0.0.5): ...`) and what to check:
+refused, the name not in DNS (hosts.py, before any driver runs), nothing answering, a
+server that accepted but never finished the login, and TLS. The drivers' own words for
+these differ and are partly missing (reachability.py), so `connect_failure` asks the
+network once after the last attempt.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from connectors.base import AuthError, ConfigError, ConnectorError, TransientError
 from connectors.odbc.connection_string import scrub
+from connectors.odbc.reachability import Destination, Reach
 
 # SQL Server native error numbers.
 _AUTH_NATIVE = {
@@ -115,6 +123,28 @@ def _from_driver_manager(raw: str, state: str) -> bool:
     return "[Driver Manager]" in raw or state.startswith("IM")
 
 
+def _read(exc: BaseException, secrets: Iterable[str | None]) -> tuple[str, str, int | None, str]:
+    """(raw diagnostic, SQLSTATE or "", native error, the human part), all scrubbed."""
+    raw = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], str) else str(exc)
+    raw = scrub(raw if raw else repr(exc), secrets)
+    text = without_paths(scrub(server_message(raw), secrets))
+    return raw, sqlstate(raw) or "", native_error(raw), text
+
+
+def _is_tls_failure(state: str, lowered: str) -> bool:
+    """08001 is "client unable to establish connection"; the drivers put OpenSSL's or
+    libpq's words about it in the message (measured: "SSL Provider: [...certificate verify
+    failed...]" from Microsoft's driver, "server does not support SSL, but SSL was
+    required" and "server certificate ... does not match host name" from libpq)."""
+    return state == "08001" and any(w in lowered for w in _TLS_WORDS)
+
+
+def _network_level(state: str) -> bool:
+    """No session came about: the connection could not be made or set up (08xxx), or the
+    driver gave up waiting (HYT00, HYT01)."""
+    return state.startswith("08") or state in ("HYT00", "HYT01")
+
+
 def classify(
     exc: BaseException, *, secrets: Iterable[str | None], streaming: bool = False
 ) -> ConnectorError:
@@ -123,11 +153,7 @@ def classify(
     `streaming` says rows were already flowing: the query compiled and the login
     worked, so an unrecognised failure then is most likely the connection (FreeTDS
     reports a reset socket as `HY000 Unknown error`)."""
-    raw = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], str) else str(exc)
-    raw = scrub(raw if raw else repr(exc), secrets)
-    state = sqlstate(raw) or ""
-    native = native_error(raw)
-    text = without_paths(scrub(server_message(raw), secrets))
+    raw, state, native, text = _read(exc, secrets)
 
     if _from_driver_manager(raw, state):
         return ConfigError(
@@ -175,7 +201,7 @@ def classify(
         return ConfigError(text, field="config.query")
     if native in _AUTH_NATIVE or state.startswith("28") or state in ("42501",):
         return AuthError(f"the database refused the credentials or access: {text}")
-    if state == "08001" and not streaming and any(w in lowered for w in _TLS_WORDS):
+    if not streaming and _is_tls_failure(state, lowered):
         return ConfigError(
             f"the encrypted connection could not be set up (check the encryption and "
             f"certificate settings): {text}"
@@ -191,3 +217,59 @@ def classify(
     if streaming:
         return TransientError(f"the database connection failed while reading rows: {text}")
     return TransientError(f"the database reported an unexpected error: {text}")
+
+
+def connect_failure(
+    exc: BaseException,
+    error: ConnectorError,
+    *,
+    secrets: Iterable[str | None],
+    destination: Destination,
+    probe: Callable[[], Reach | None],
+    timed_out: bool,
+    login_timeout: int,
+    server_kind: str,
+    tls_settings: str,
+) -> ConnectorError:
+    """`error`, the classified failure of the last connect attempt, told the way the user
+    can act on it: what happened, at which destination, what to check. The type stays
+    `error`'s (a retry decision was already made on it). `probe` asks the network and is
+    called only for a network-level failure; `timed_out` says the attempt lasted its whole
+    login timeout; `server_kind` ("SQL Server") and `tls_settings` (which settings decide
+    encryption) word the advice."""
+    _raw, state, _native, text = _read(exc, secrets)
+    where = f"could not connect to {destination}"
+    if isinstance(error, ConfigError) and _is_tls_failure(state, text.lower()):
+        return ConfigError(
+            f"{where}: the encrypted connection could not be set up ({text}). Check {tls_settings}."
+        )
+    if not isinstance(error, TransientError) or not _network_level(state):
+        return error
+    reach = probe()
+    timed_out = timed_out or state in ("HYT00", "HYT01")
+    budget = f"the {login_timeout} s login timeout"
+    if reach is Reach.REFUSED:
+        message = (
+            f"{where}: the connection was refused (nothing is listening on that port). "
+            f"Check the server name and port, and that {server_kind} is running there and "
+            "accepts TCP/IP connections."
+        )
+    elif reach is Reach.SILENT:
+        message = (
+            f"{where}: nothing answered within {budget}. Check the server name and port, "
+            "and that a firewall lets this service reach the server."
+        )
+    elif timed_out and reach is Reach.LISTENING:
+        message = (
+            f"{where}: the server accepted the connection but did not complete the "
+            f"{server_kind} login within {budget}. Check that this port is {server_kind}'s, "
+            "or raise settings.loginTimeoutSeconds if the server is slow to answer."
+        )
+    elif timed_out:
+        message = (
+            f"{where}: no answer within {budget} ({text}). Check the server name, and that "
+            f"{server_kind} is running there and reachable from this service."
+        )
+    else:
+        message = f"{where}: {text}"
+    return TransientError(message, retry_after=error.retry_after)

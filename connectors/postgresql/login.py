@@ -155,16 +155,21 @@ def connection_pairs(
     database: str,
     address: str | None,
     session_sql: str,
-    connect_timeout: int,
 ) -> dict[str, str | None]:
     """The pairs psqlODBC gets. SERVER stays the typed host (libpq checks certificates
     against it); `address`, the checked address, goes to libpq as hostaddr through pqopt,
     which psqlODBC hands to libpq (measured: with an unresolvable SERVER and hostaddr set,
-    it connects to hostaddr). None only to show or test the string, never to connect."""
+    it connects to hostaddr). None only to show or test the string, never to connect.
+
+    No connect_timeout here: psqlODBC passes each connection's ODBC login timeout to libpq
+    as connect_timeout, and refuses to connect when pqopt names a different one
+    ("connect_timeout parameter in pqopt option conflicts with other ordinary option",
+    measured with psqlODBC 13.02). A retry gets what is left of the budget as its login
+    timeout, so a fixed value here failed every retry; the login timeout is the one
+    number. (libpq waits at least 2 s: a 1 s login timeout waits 2 s.)"""
     libpq_options = [
         *([f"hostaddr={address}"] if address else []),
         f"application_name={APPLICATION_NAME}",
-        f"connect_timeout={connect_timeout}",
     ]
     return {
         "DRIVER": driver_target,

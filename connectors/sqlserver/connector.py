@@ -27,7 +27,9 @@ from connectors.base import JSON, AuthError, ConfigError, ConnectorError, Enviro
 from connectors.odbc import drivers
 from connectors.odbc.connector import OdbcConnector, ReadPlan
 from connectors.odbc.drivers import Driver
+from connectors.odbc.reachability import Destination
 from connectors.sqlserver.login import (
+    DEFAULT_PORT,
     SqlServerLogin,
     connection_pairs,
     driver_problems,
@@ -40,6 +42,12 @@ class SqlServerConnector(OdbcConnector):
     type_name: ClassVar[str] = "sql-server"
     dialect: ClassVar[str] = "tsql"
     version_query: ClassVar[str] = "SELECT @@VERSION"
+    server_kind: ClassVar[str] = "SQL Server"
+    tls_settings: ClassVar[str] = (
+        "credentials.encrypt and credentials.trustServerCertificate: with encryption on, "
+        "the server's certificate must be one the service trusts, issued for the server "
+        "name, unless trustServerCertificate is set"
+    )
 
     def map_schema(self, schema: pa.Schema) -> pa.Schema:
         """datetime2(7) is described as a nanosecond timestamp, but int64 nanoseconds end
@@ -137,6 +145,14 @@ class SqlServerConnector(OdbcConnector):
     def endpoint(self) -> tuple[str, int]:
         login = self._login()
         return login.host, login.resolve_port
+
+    def destination(self, address: str) -> Destination:
+        """A named instance without a port is reached on the port the SQL Server Browser
+        names (UDP 1434): the service does not know it, so it does not probe it."""
+        login = self._login()
+        if login.instance and not login.port:
+            return Destination(login.host, address, None, login.instance)
+        return Destination(login.host, address, login.port or DEFAULT_PORT)
 
     def connection_pairs(
         self, database: str | None, query_timeout: int, address: str | None

@@ -188,6 +188,8 @@ def test_microsoft_driver_checks_the_certificate_for_the_typed_name_at_the_check
             with pytest.raises(ConfigError) as raised:
                 connector(wrong, port).test({"databaseName": "SalesDB"})
             assert "certificate" in raised.value.message
+            assert raised.value.message.startswith(f"could not connect to {wrong}:{port}")
+            assert "credentials.trustServerCertificate" in raised.value.message
 
 
 def test_a_name_only_the_services_lookup_knows_is_reached_through_its_checked_address(
@@ -291,6 +293,8 @@ def test_libpq_checks_the_certificate_for_the_typed_name_while_connecting_to_hos
         with pytest.raises(ConfigError) as raised:
             connector(wrong).test({})
         assert "does not match host name" in raised.value.message
+        assert raised.value.message.startswith(f"could not connect to {wrong}:{port}")
+        assert "Check credentials.sslmode" in raised.value.message
 
 
 def test_a_postgres_name_only_the_services_lookup_knows_is_reached_through_hostaddr(

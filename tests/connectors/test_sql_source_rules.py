@@ -18,6 +18,7 @@ from connectors.odbc import connection_string, drivers
 from connectors.odbc.connector import OdbcConnector
 from connectors.odbc.errors import classify
 from connectors.odbc.limits import MIB
+from connectors.odbc.reachability import Destination, probe
 from connectors.postgresql import PostgresConnector
 from connectors.sqlserver import SqlServerConnector
 from connectors.sqlserver.login import parse_server
@@ -429,6 +430,33 @@ def test_an_operator_listed_network_is_reachable() -> None:
     connector = PostgresConnector(POSTGRES | {"server": "127.0.0.1"}, {}, env)
     host, port = connector.endpoint()
     assert (host, port) == ("127.0.0.1", 5432)
+
+
+@pytest.mark.parametrize(
+    ("destination", "shown"),
+    [
+        (Destination("db.example.com", "10.0.0.5", 5432), "db.example.com:5432 (10.0.0.5)"),
+        (Destination("127.0.0.1", "127.0.0.1", 1433), "127.0.0.1:1433"),
+        (Destination("::1", "::1", 1433), "[::1]:1433"),
+        (Destination("db", "10.0.0.5", None, "SALES"), "db\\SALES (10.0.0.5)"),
+        (Destination("db.invalid", "db.invalid", 5432), "db.invalid:5432"),
+    ],
+)
+def test_messages_name_the_destination_as_typed_with_the_checked_address(
+    destination: Destination, shown: str
+) -> None:
+    assert str(destination) == shown
+
+
+def test_a_named_instance_without_a_port_is_not_probed() -> None:
+    """Its port comes from the SQL Server Browser (UDP): the service does not know it."""
+    named = SqlServerConnector(SQL_SERVER | {"server": "db.example.com\\SALES"}, {}, CLOSED)
+    destination = named.destination("10.0.0.5")
+    assert (destination.port, destination.instance) == (None, "SALES")
+    assert probe(destination) is None
+    with_port = SqlServerConnector(SQL_SERVER | {"server": "db.example.com,1500"}, {}, CLOSED)
+    assert with_port.destination("10.0.0.5").port == 1500
+    assert SqlServerConnector(SQL_SERVER, {}, CLOSED).destination("10.0.0.5").port == 1433
 
 
 # --- numeric settings ------------------------------------------------------------------------
