@@ -47,43 +47,82 @@ def _trim_fraction(text: pa.Array, ticks: pa.Array, unit: str) -> pa.Array:
     return pc.replace_substring_regex(text, _ZERO_FRACTION, "")
 
 
+# The vectorised path takes magnitudes in [1e-8, 1e14), whose decimal exponents e are
+# -8 … 13: 10**(14 - e) turns one into 15 integer digits, and 10**1 … 10**22 are exact
+# doubles. A magnitude gets the exponent of the last threshold below it, the thresholds
+# being the doubles nearest each power of ten. That is its exponent, except for a threshold
+# itself (one too low: 16 digits, which round it to its power of ten as 15 would) and for a
+# threshold just below its power (one too high: 14 digits, likewise).
+_EXPONENTS = range(-8, 14)
+_THRESHOLDS = np.array([float(f"1e{e}") for e in _EXPONENTS])
+_SCALES = np.array([float(f"1e{14 - e}") for e in _EXPONENTS])
+_SPLITTER = 2.0**27 + 1
+
+
+def _split(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Veltkamp's split: high + low == values exactly, each with at most 26 significant bits."""
+    spread = _SPLITTER * values
+    high = spread - (spread - values)
+    return high, values - high
+
+
+def _rounded_to_fifteen_digits(numbers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each number rounded to 15 significant digits (half to even, from its exact value),
+    for magnitudes in [1e-8, 1e14), and which numbers those are (the others give noise).
+
+    The 15 digits, as an integer over an exact power of ten, divided in one correctly
+    rounded step, give the double whose shortest repr they are.
+    """
+    magnitude = np.abs(numbers)
+    index = np.searchsorted(_THRESHOLDS, magnitude) - 1
+    inside = (index >= 0) & (magnitude < 1e14)
+    scale = _SCALES[index]
+    with np.errstate(all="ignore"):  # the numbers outside overflow, and are not used
+        product = numbers * scale
+        nearest = np.round(product)
+        # The product is rounded, so when it lands exactly halfway between two integers
+        # the exact product may lie on either side. Dekker's product (the factors split
+        # into halves whose products are exact) gives the rounding error exactly; its sign
+        # says which side.
+        numbers_high, numbers_low = _split(numbers)
+        scale_high, scale_low = _split(scale)
+        error = (
+            ((numbers_high * scale_high - product) + numbers_high * scale_low)
+            + numbers_low * scale_high
+        ) + numbers_low * scale_low
+        halfway = product - nearest  # exact; ±0.5 at a tie, which np.round sent to even
+        beyond = (np.abs(halfway) == 0.5) & (halfway * error > 0)
+        digits = np.where(beyond, nearest + 2 * halfway, nearest)
+    return digits / scale, inside
+
+
 def _float64_text(values: pa.Array) -> pa.Array:
     # Arrow's cast gives the shortest round-trip repr; doubles carry ~15.95 significant
     # decimal digits, so a 17-digit repr is arithmetic noise (0.30000000000000004). Those are
-    # rounded to 15 significant digits, as spreadsheets display them.
+    # rounded to 15 significant digits, as spreadsheets display them: the exact binary value
+    # rounded half to even, as format(x, ".15g") does.
     text = values.cast(pa.string())
     noisy = pc.fill_null(pc.greater(pc.utf8_length(text), 16), False)
     if not pc.any(noisy).as_py():
         return text
-    numbers = np.asarray(values.fill_null(0.0))
-    magnitude = np.abs(numbers)
-    # Vectorised where the scale 10**(14 - exponent) is an exact double (10**0 … 10**22):
-    # dividing by it is then correctly rounded. The product x * scale is rounded too and may
-    # land on a tie that goes the wrong way, so of the neighbouring 15-digit candidates the
-    # one nearest the value wins.
-    fast = (magnitude >= 1e-8) & (magnitude < 1e14)
-    with np.errstate(all="ignore"):
-        scale = 10.0 ** (14 - np.floor(np.log10(np.where(fast, magnitude, 1.0))))
-        nearest = np.round(numbers * scale)
-        candidates = np.stack([nearest - 1, nearest, nearest + 1]) / scale
-        best = np.argmin(np.abs(candidates - numbers), axis=0)
-        rounded = np.take_along_axis(candidates, best[None], axis=0)[0]
-    fixed = (
-        pa.array(np.where(fast, rounded, numbers), pa.float64())
-        .cast(pa.string())
-        .to_numpy(zero_copy_only=False)
-    )
-    for index in np.flatnonzero(~fast & np.asarray(noisy)):
-        fixed[index] = f"{numbers[index]:.15g}".replace("e-0", "e-").replace("e+0", "e+")
-    return pc.if_else(noisy, pa.array(fixed, pa.string()), text)
+    numbers = np.asarray(values)  # nulls are NaN, and not noisy
+    rounded, inside = _rounded_to_fifteen_digits(numbers)
+    fixed = pa.array(rounded).cast(pa.string())
+    outside = np.asarray(noisy) & ~inside
+    if outside.any():
+        # format pads exponents to two digits, as Arrow does not: "e-09" becomes "e-9". From
+        # 1e14 up they have two or three digits already.
+        written = [f"{x:.15g}".replace("e-0", "e-") for x in numbers[outside].tolist()]
+        fixed = pc.replace_with_mask(fixed, pa.array(outside), pa.array(written))
+    return pc.if_else(noisy, fixed, text)
 
 
 def _timestamp_text(values: pa.Array) -> pa.Array:
     kind = values.type
     if kind.tz is not None:
-        # Wall-clock time in UTC, then the "Z" that says so.
-        utc_wall = values.cast(pa.timestamp(kind.unit, tz="UTC")).cast(pa.timestamp(kind.unit))
-        text = _timestamp_text(utc_wall)
+        # Arrow holds zoned timestamps as UTC instants, so without the zone they read as the
+        # wall-clock time in UTC; the "Z" then says so.
+        text = _timestamp_text(values.cast(pa.timestamp(kind.unit)))
         return pc.binary_join_element_wise(text, pa.scalar("Z"), "")
     text = pc.replace_substring(values.cast(pa.string()), " ", "T", max_replacements=1)
     return _trim_fraction(text, values, kind.unit)
