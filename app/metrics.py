@@ -86,6 +86,13 @@ def _histogram(
     return family
 
 
+def _seconds_between(later: Any, earlier: Any, db: AsyncSession) -> Any:
+    """`later - earlier` in seconds, computed by the store (SQL has no portable spelling)."""
+    if db.get_bind().dialect.name == "postgresql":
+        return func.extract("epoch", later - earlier)
+    return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+
+
 def _bucket_columns(seconds: Any, buckets: tuple[int, ...]) -> list[Any]:
     return [func.sum(case((seconds <= b, 1), else_=0)).label(f"le_{b}") for b in buckets]
 
@@ -131,38 +138,41 @@ async def _store_metrics(db: AsyncSession) -> list[Metric]:
         DURATION_BUCKETS,
     )
 
-    # Lag of the scheduler: how long after its slot a scheduled run was queued.
-    lag = GaugeMetricFamily(
-        "datasync_scheduler_lag_seconds", "Slot to enqueue delay of the latest scheduled run"
-    )
-    worst = GaugeMetricFamily(
-        "datasync_scheduler_lag_max_seconds", "Largest slot to enqueue delay in the last hour"
-    )
-    recent = (
-        await db.execute(
-            select(SyncRun.created_at, SyncRun.slot_at)
-            .where(
-                SyncRun.trigger == "schedule",
-                SyncRun.slot_at.is_not(None),
-                SyncRun.created_at >= utcnow() - timedelta(hours=1),
-            )
-            .order_by(SyncRun.created_at.desc())
-        )
-    ).all()
-    lags = [
-        max(0.0, (created - slot).total_seconds()) for created, slot in recent if slot is not None
-    ]
-    lag.add_metric([], lags[0] if lags else 0.0)
-    worst.add_metric([], max(lags, default=0.0))
+    # The scheduler's lag is live: how long the oldest slot that is due but not yet claimed
+    # has waited. Claimed slots have moved on, so it is 0 once the scheduler has caught up,
+    # and it keeps growing while no scheduler ticks. (A rendering is up to
+    # METRICS_CACHE_SECONDS old, like every store figure.)
+    now = utcnow()
     oldest_due = await db.scalar(
         select(func.min(Schedule.next_sync_at)).where(
-            Schedule.enabled.is_(True), Schedule.next_sync_at <= utcnow()
+            Schedule.enabled.is_(True), Schedule.next_sync_at <= now
         )
     )
-    overdue = GaugeMetricFamily(
-        "datasync_schedules_overdue_seconds", "How long the most overdue schedule has waited"
+    waited = (now - oldest_due).total_seconds() if oldest_due else 0.0
+    lag = GaugeMetricFamily(
+        "datasync_scheduler_lag_seconds",
+        "How long the oldest due slot has waited to be claimed; 0 when the scheduler is caught up",
     )
-    overdue.add_metric([], (utcnow() - oldest_due).total_seconds() if oldest_due else 0.0)
+    lag.add_metric([], waited)
+    overdue = GaugeMetricFamily(
+        "datasync_schedules_overdue_seconds",
+        "How long the most overdue schedule has waited (the same figure as the scheduler lag)",
+    )
+    overdue.add_metric([], waited)
+    # The history: how late scheduled runs of the last hour were created after their slot. A
+    # catch-up after downtime counts its whole wait here, for an hour.
+    worst_delay = await db.scalar(
+        select(func.max(_seconds_between(SyncRun.created_at, SyncRun.slot_at, db))).where(
+            SyncRun.trigger == "schedule",
+            SyncRun.slot_at.is_not(None),
+            SyncRun.created_at >= now - timedelta(hours=1),
+        )
+    )
+    worst = GaugeMetricFamily(
+        "datasync_scheduler_lag_max_seconds",
+        "Largest slot to run creation delay of the scheduled runs created in the last hour",
+    )
+    worst.add_metric([], max(0.0, float(worst_delay or 0.0)))
 
     webhooks = CounterMetricFamily(
         "datasync_webhook_deliveries", "Webhook delivery attempts", labels=["outcome"]
