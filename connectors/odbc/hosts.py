@@ -77,4 +77,7 @@ def checked_address(host: str, port: int, policy: NetworkPolicy, shown: str) -> 
             ) from None
         raise ConfigError(str(refused), field="credentials.server") from None
     except LookupUnavailable as unavailable:
-        raise TransientError(str(unavailable)) from None
+        raise TransientError(
+            f"could not connect to {shown}: {unavailable}. This is usually brief; if it "
+            "lasts, the operator should check the DNS servers this service uses."
+        ) from None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -137,6 +138,24 @@ def test_a_host_name_that_does_not_resolve_is_told_as_not_found_in_dns(
         "give the server's IP address."
     )
     assert_told_safely(error)
+
+
+@EVERY_DRIVER
+def test_a_dns_server_that_does_not_answer_is_told_as_temporary(
+    target: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DNS is played by the test: the service's lookup gets EAI_AGAIN (no answer)."""
+
+    def no_answer(*_args: Any, **_kwargs: Any) -> Any:
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_answer)
+    error, _ = failure(lambda: source(target, 6543, server="db.example.com").test({}))
+    assert isinstance(error, TransientError)  # retried later, not a typo
+    assert error.message.startswith(
+        "could not connect to db.example.com:6543: the host 'db.example.com' could not be "
+        "looked up just now (DNS did not answer)."
+    ), error.message
 
 
 @EVERY_DRIVER
