@@ -147,6 +147,13 @@ def test_doubles_with_a_short_repr_render_as_it(value: float, expected: str) -> 
 def test_rendering_extreme_doubles_raises_no_numpy_warnings() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        rendered = render_column(pa.array([1.2345678901234567e300, 0.1 + 0.2, -5e-324]))
+        rendered = render_column(
+            pa.array([1.2345678901234567e300, -1.7976931348623157e308, 0.1 + 0.2, -5e-324])
+        )
 
-    assert rendered.to_pylist() == ["1.23456789012346e+300", "0.3", "-5e-324"]
+    assert rendered.to_pylist() == [
+        "1.23456789012346e+300",
+        "-1.79769313486232e+308",
+        "0.3",
+        "-5e-324",
+    ]
