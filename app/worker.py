@@ -1,16 +1,22 @@
-"""arq worker settings: the `run_sync` job and the scheduler tick.
+"""arq worker settings: the `run_sync` job, the scheduler tick and the recovery loop.
 
 Clients are built once in `on_startup` and live in `ctx`; jobs carry run ids only.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
+import sys
+import threading
 import uuid
 from typing import Any
 
 from arq import cron
 from arq.connections import RedisSettings
 from arq.worker import Worker, func
+from redis.exceptions import RedisError
 
 from app.db.engine import create_engine, session_factory
 from app.logs import configure_logging
@@ -18,10 +24,17 @@ from app.settings import Settings
 from app.sync.csv_store import CsvStore
 from app.sync.engine import EngineContext, execute_run
 from app.sync.queue import RUN_SYNC
-from app.sync.recovery import recover_stalled_runs
+from app.sync.recovery import recover_stalled_runs, requeue_lost_jobs
 from app.sync.scheduler import enqueue_due_runs
+from app.sync.worker_runtime import OutageTolerantWorker
 from app.webhooks.delivery import deliver
 from app.webhooks.events import DELIVER_WEBHOOK
+
+log = logging.getLogger("datasync.worker")
+
+# How often each worker runs the recovery (app/sync/recovery.py); see admission.STALE_AFTER
+# for the dead-worker deadline it serves.
+RECOVERY_INTERVAL_SECONDS = 5
 
 
 async def run_sync(ctx: dict[str, Any], run_id: str) -> None:
@@ -35,26 +48,51 @@ async def deliver_webhook(ctx: dict[str, Any], delivery_id: str) -> None:
 
 async def scheduler_tick(ctx: dict[str, Any]) -> None:
     engine: EngineContext = ctx["engine"]
-    await recover_stalled_runs(engine)
+    await requeue_lost_jobs(engine)
     await enqueue_due_runs(engine)
+
+
+async def recover_once(engine: EngineContext) -> None:
+    try:
+        await recover_stalled_runs(engine)
+    except RedisError:
+        pass  # the store-side repairs are done; the poll loop reports the outage, once
+    except Exception:
+        log.exception("the recovery tick failed")
+
+
+async def keep_recovering(engine: EngineContext, interval: float) -> None:
+    """The recovery tick, in every worker: not an arq cron job, which would wait for a free
+    job slot (every slot may be busy with long syncs) and for Redis, where dead workers must
+    be found within their deadline, Redis or not. Repairs are compare-and-sets and
+    idempotent enqueues, so workers repairing at once repair once."""
+    while True:
+        await asyncio.sleep(interval)
+        await recover_once(engine)
 
 
 def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
     async def startup(ctx: dict[str, Any]) -> None:
         db_engine = create_engine(settings)
         ctx["db_engine"] = db_engine
-        ctx["engine"] = EngineContext(
+        engine = ctx["engine"] = EngineContext(
             settings=settings,
             sessions=session_factory(db_engine),
             queue=ctx["redis"],
             store=CsvStore(settings.files_dir),
         )
+        # Once before polling: a worker started after Redis lost its data gives the lost runs
+        # their jobs back first.
+        await recover_once(engine)
+        recovery = min(RECOVERY_INTERVAL_SECONDS, settings.scheduler_interval_seconds)
+        ctx["recovery"] = asyncio.create_task(keep_recovering(engine, max(1, recovery)))
 
     async def shutdown(ctx: dict[str, Any]) -> None:
+        ctx["recovery"].cancel()
         await ctx["db_engine"].dispose()
 
     interval = max(1, min(settings.scheduler_interval_seconds, 60))
-    return Worker(
+    return OutageTolerantWorker(
         functions=[
             # A run waiting for its user's turn ends its job (app/sync/admission.py), so tries
             # count only re-deliveries after a worker stopped or died mid-job.
@@ -84,8 +122,10 @@ def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
         burst=burst,
         max_jobs=8,
         job_timeout=settings.job_timeout_seconds,
-        # On SIGTERM, runs get this long to finish before they are cancelled (and retried).
-        job_completion_wait=25,
+        # On SIGTERM, runs get this long to finish; the others are then cancelled, recorded as
+        # failed and retried at once by another worker. 20 s leaves the run's failure time to
+        # be recorded inside the 30 s that supervisors commonly wait before SIGKILL.
+        job_completion_wait=20,
         keep_result=3600,
         poll_delay=0.2,
     )
@@ -94,3 +134,12 @@ def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
 def run_worker(settings: Settings, *, burst: bool = False) -> None:
     configure_logging(settings)
     build_worker(settings, burst=burst).run()
+    # A run cancelled at shutdown leaves its connector's thread fetching (threads cannot be
+    # cancelled), and Python would wait for it before exiting: until the supervisor's
+    # SIGKILL. Its run is already recorded as failed and retried elsewhere: exit now.
+    lingering = [t for t in threading.enumerate() if t is not threading.main_thread()]
+    if any(t.is_alive() and not t.daemon for t in lingering):
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)

