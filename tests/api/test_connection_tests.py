@@ -52,7 +52,7 @@ def _open_sockets() -> int:
     return count
 
 
-def _settled(count: Callable[[], T], expected: T, within: float = 5.0) -> T:
+def _settled(count: Callable[[], T], expected: T, within: float = 10.0) -> T:
     """`count()` once it equals `expected`, or its last value after `within` seconds."""
     deadline = time.monotonic() + within
     while (value := count()) != expected and time.monotonic() < deadline:
