@@ -86,7 +86,8 @@ def next_slot_after(cadence: Cadence, after: datetime) -> datetime:
     if cadence.frequency == "hourly":
         return _next_hourly(cadence, after)
     local_day = after.astimezone(cadence.timezone).date()
-    # Eight days always contain the next weekly slot; start a day early for zones ahead of UTC.
+    # Eight days always contain the next weekly slot. Start a day early: a gap that ends at
+    # midnight (Nuuk, Pyongyang) shifts the day before's slot into this local day.
     for offset in range(-1, 9):
         day = local_day + timedelta(days=offset)
         if cadence.frequency == "weekly" and day.weekday() != cadence.weekday:

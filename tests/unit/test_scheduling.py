@@ -217,6 +217,36 @@ def test_daily_slot_on_spring_forward_day_runs_when_the_gap_ends(
 @pytest.mark.parametrize(
     ("zone", "sync_time", "after", "expected"),
     [
+        # Nuuk springs forward at Sat 30 Mar 2024 23:00 -02 -> Sun 31 Mar 00:00 -01: Saturday's
+        # 23:30 does not exist and runs at Sunday 00:30 -01 (01:30Z). At Sunday 00:10 local
+        # (01:10Z) that run is still ahead.
+        pytest.param(
+            "America/Nuuk",
+            "23:30",
+            "2024-03-31T01:10:00Z",
+            "2024-03-31T01:30:00Z",
+            id="nuuk",
+        ),
+        # Pyongyang moved from +08:30 to +09:00 at Fri 4 May 2018 23:30 -> Sat 5 May 00:00:
+        # Friday's 23:45 runs at Saturday 00:15 +09 (15:15Z), after Saturday 00:05 (15:05Z).
+        pytest.param(
+            "Asia/Pyongyang",
+            "23:45",
+            "2018-05-04T15:05:00Z",
+            "2018-05-04T15:15:00Z",
+            id="pyongyang",
+        ),
+    ],
+)
+def test_daily_slot_shifted_past_midnight_by_a_gap_still_runs_on_the_next_local_day(
+    zone: str, sync_time: str, after: str, expected: str
+) -> None:
+    assert slot("daily", after, syncTime=sync_time, timezone=zone) == expected
+
+
+@pytest.mark.parametrize(
+    ("zone", "sync_time", "after", "expected"),
+    [
         pytest.param(
             "America/New_York",
             "01:30",
