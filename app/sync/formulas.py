@@ -24,14 +24,20 @@ _FORMULA_START = r"^[=+\-@\t\r]"
 _SIGNED_NUMBER = r"^[+-](\d{1,3}(,\d{3})+|\d+)?(\.\d+)?([eE][+-]?\d+)?%?$"
 
 
-def escape_formulas(values: pa.Array) -> pa.Array:
-    """`values` (strings) with `'` before every cell that would start a formula."""
-    starts_formula = pc.match_substring_regex(values, _FORMULA_START)
+def escape_formulas(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """`values` (string, large_string or string_view, whole or chunked) with `'` before every
+    cell that would start a formula; the result has the type of `values`."""
+    # Arrow's regex kernels do not take string_view: work on a large_string copy (lossless
+    # whatever the size) and give the result back as string_view.
+    text = values.cast(pa.large_string()) if values.type == pa.string_view() else values
+    starts_formula = pc.match_substring_regex(text, _FORMULA_START)
     if not pc.any(starts_formula).as_py():
         return values
     number = pc.and_(
-        pc.match_substring_regex(values, _SIGNED_NUMBER),
-        pc.match_substring_regex(values, r"\d"),
+        pc.match_substring_regex(text, _SIGNED_NUMBER),
+        pc.match_substring_regex(text, r"\d"),
     )
     escape = pc.fill_null(pc.and_(starts_formula, pc.invert(number)), False)
-    return pc.if_else(escape, pc.binary_join_element_wise("'", values, ""), values)
+    # The separator and the quote take the cells' type: Arrow joins only alike strings.
+    quoted = pc.binary_join_element_wise(pa.scalar("'", text.type), text, pa.scalar("", text.type))
+    return pc.if_else(escape, quoted, text).cast(values.type)

@@ -67,3 +67,35 @@ def test_nulls_stay_null_and_positions_are_kept() -> None:
 def test_escaping_is_stable_across_runs() -> None:
     column = pa.array(["=A1", "-5", "@x"] * 1000)
     assert escape_formulas(column).equals(escape_formulas(column))
+
+
+STRING_TYPES = [
+    pytest.param(pa.string(), id="string"),
+    pytest.param(pa.large_string(), id="large_string"),
+    pytest.param(pa.string_view(), id="string_view"),
+]
+
+
+@pytest.mark.parametrize("text_type", STRING_TYPES)
+def test_every_arrow_string_type_is_escaped_and_keeps_its_type(text_type: pa.DataType) -> None:
+    column = pa.array(["=1", None, "x", "-3", "@SUM(A1)"], text_type)
+    escaped = escape_formulas(column)
+    assert escaped.type == text_type
+    assert escaped.to_pylist() == ["'=1", None, "x", "-3", "'@SUM(A1)"]
+
+
+@pytest.mark.parametrize("text_type", STRING_TYPES)
+def test_every_arrow_string_type_without_formulas_comes_back_unchanged(
+    text_type: pa.DataType,
+) -> None:
+    column = pa.array(["x", None, "-3"], text_type)
+    assert escape_formulas(column).equals(column)
+
+
+@pytest.mark.parametrize("text_type", STRING_TYPES)
+def test_chunked_columns_are_escaped_and_stay_chunked(text_type: pa.DataType) -> None:
+    column = pa.chunked_array([["=1", None], [], ["x", "+cmd"]], text_type)
+    escaped = escape_formulas(column)
+    assert isinstance(escaped, pa.ChunkedArray)
+    assert escaped.type == text_type
+    assert escaped.to_pylist() == ["'=1", None, "x", "'+cmd"]
