@@ -14,7 +14,6 @@ import uuid
 from typing import Any
 
 from arq import cron
-from arq.connections import RedisSettings
 from arq.worker import Worker, func
 from redis.exceptions import RedisError
 
@@ -23,7 +22,7 @@ from app.logs import configure_logging
 from app.settings import Settings
 from app.sync.csv_store import CsvStore
 from app.sync.engine import EngineContext, execute_run
-from app.sync.queue import RUN_SYNC
+from app.sync.queue import RUN_SYNC, queue_client
 from app.sync.recovery import recover_stalled_runs, requeue_lost_jobs
 from app.sync.scheduler import enqueue_due_runs
 from app.sync.worker_runtime import OutageTolerantWorker
@@ -115,7 +114,9 @@ def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
                 timeout=120,
             )
         ],
-        redis_settings=RedisSettings.from_dsn(settings.redis_url),
+        # The API's client: unlike arq's own, its commands time out (5 s), so a Redis that
+        # stops answering without closing connections is an outage too, not a hang.
+        redis_pool=queue_client(settings),
         queue_name=settings.queue_name,
         on_startup=startup,
         on_shutdown=shutdown,

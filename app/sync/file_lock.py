@@ -24,11 +24,14 @@ import uuid
 from redis.asyncio import Redis
 from redis.exceptions import LockNotOwnedError, RedisError
 
+from app.sync.admission import STALE_AFTER
 from connectors.base import TransientError
 
 log = logging.getLogger("datasync.sync")
 
-TTL_SECONDS = 30
+# As long as a run may miss heartbeats before it is taken for dead: a killed worker's file is
+# free when its run's retry starts.
+TTL_SECONDS = int(STALE_AFTER.total_seconds())
 WAIT_SECONDS = 600
 
 

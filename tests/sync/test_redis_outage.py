@@ -22,12 +22,17 @@ from redis.asyncio import Redis
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.engine import create_engine, session_factory
 from app.db.models import Schedule, SyncRun, TargetFile, utcnow
+from app.sync.csv_store import CsvStore
+from app.sync.engine import EngineContext
+from app.sync.queue import queue_client
+from app.sync.recovery import recover_stalled_runs
 from app.sync.worker_liveness import count_live_workers
 from tests.conftest import ApiUser, IsolatedService, register, start_process, stop_process
 from tests.services import free_port, wait_for_port
 from tests.sync.tables import write_table
-from tests.sync.test_user_fairness import Store, store_of, wait_for
+from tests.sync.test_user_fairness import Store, make_schedules, store_of, sync_now, wait_for
 
 HEADER = ["id", "name"]
 
@@ -246,3 +251,35 @@ def test_a_redis_outage_mid_slot_changes_no_outcome_and_loses_no_run(
     for log in logs:
         assert log.count("Redis is unavailable") == 1, log
         assert log.count("Redis answers again") == 1, log
+
+
+def test_queued_runs_get_their_jobs_back_at_the_first_recovery_after_redis_lost_its_data(
+    isolated_service: Callable[..., IsolatedService],
+    private_redis: PrivateRedis,
+    tmp_path: Path,
+) -> None:
+    service = isolated_service(REDIS_URL=private_redis.url)
+    settings = service.settings
+    # No worker: the runs stay queued, their jobs in Redis.
+    queued = [sync_now(service.user, s) for s in make_schedules(service.user, tmp_path, 3)]
+
+    async def recover_and_list_jobs() -> tuple[list[bytes], list[bytes]]:
+        db_engine = create_engine(settings)
+        queue = queue_client(settings)
+        engine = EngineContext(settings, session_factory(db_engine), queue, CsvStore(tmp_path))
+        try:
+            await recover_stalled_runs(engine)  # a first tick: Redis still has everything
+            before = await queue.zrange(settings.queue_name, 0, -1)
+            private_redis.kill()
+            private_redis.start()
+            await recover_stalled_runs(engine)  # the first tick after Redis came back empty
+            return before, await queue.zrange(settings.queue_name, 0, -1)
+        finally:
+            await queue.aclose()
+            await db_engine.dispose()
+
+    before, after = asyncio.run(recover_and_list_jobs())
+
+    expected = sorted(f"sync:run:{run_id}".encode() for run_id in queued)
+    assert sorted(before) == expected
+    assert sorted(after) == expected

@@ -1,6 +1,6 @@
-"""Stopping a worker (SIGTERM, as supervisors do) never leaves a run `running`: runs that end
-within the grace period finish, the others are recorded as failed and retried at once by
-another worker."""
+"""Stopping a worker never leaves a run `running`. On SIGTERM (as supervisors stop processes)
+runs that end within the grace period finish, the others are recorded as failed and retried
+at once by another worker; a killed worker's runs are failed and retried within 30 s."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import asyncio
 import signal
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from redis.asyncio import Redis
@@ -80,3 +81,39 @@ def test_sigterm_lets_short_runs_finish_and_retries_the_others_leaving_none_runn
     # exits: inside the 30 s supervisors commonly allow before SIGKILL.
     assert stopped_after < 30, stopped_after
     assert stopped.returncode == 0, log.read_text()
+
+
+def test_a_killed_workers_run_is_failed_within_30_seconds_and_retried_at_once(
+    isolated_service: Callable[..., IsolatedService], tmp_path: Path
+) -> None:
+    service = isolated_service()
+    user = service.user
+    (schedule,) = make_schedules(user, tmp_path / "table", 1, sleepSeconds=120)
+    logs = [tmp_path / f"worker{i}.log" for i in range(2)]
+    processes = [start_process(["worker"], service.env, log) for log in logs]
+    try:
+        wait_for(
+            lambda: all("Starting worker" in log.read_text() for log in logs),
+            "the workers to start",
+            timeout=60,
+        )
+        first_run = sync_now(user, schedule)
+        wait_for(lambda: holds_its_file_lock(service, user, schedule), "the run to fetch")
+        user.ok("PUT", f"/api/sync/schedules/{schedule}", json={"config": {"sleepSeconds": 0}})
+        running_it = next(i for i, log in enumerate(logs) if first_run in log.read_text())
+        killed_at = datetime.now(UTC)
+        processes[running_it].kill()
+        retry = wait_for_attempt(user, schedule, 2, timeout=60)
+        retried = follow(user, [retry["id"]], timeout=60).runs[0]
+        failed = user.ok("GET", f"/api/sync/runs/{first_run}")["run"]
+    finally:
+        for process in processes:
+            stop_process(process)
+
+    assert failed["status"] == "error"
+    assert failed["error"].startswith("the worker running this sync stopped unexpectedly")
+    assert retried["status"] == "success"
+    detected = datetime.fromisoformat(failed["completedAt"])
+    assert (detected - killed_at).total_seconds() < 30
+    # The retry starts with the next tick at the latest (the tests tick every second).
+    assert (datetime.fromisoformat(retried["startedAt"]) - detected).total_seconds() < 5
