@@ -41,7 +41,10 @@ on. The checks:
    that reach outside the query (other servers, files, SQL text run as a string).
 7. Structure (sqlglot): exactly one statement, a query, and nothing in it that writes
    (DML or DDL in a CTE, SELECT ... INTO, locking clauses) or, in T-SQL, names a
-   linked server (server.database.schema.table).
+   linked server (server.database.schema.table). Where sqlglot puts a statement inside
+   the query (a CTE's body, a parenthesised subquery, the right side of UNION) only a
+   reading kind may stand (`_READING`), so a statement kind sqlglot learns later is
+   refused without being listed.
 
 A user-defined function can still write, and no deny list is complete, which is why the
 README still recommends read-only database credentials.
@@ -308,6 +311,19 @@ _WRITES = (
     exp.Rollback,
     exp.Grant,
     exp.Revoke,
+    exp.Comment,
+)
+# What may stand where sqlglot puts a whole statement inside the query (`_QUERY_SLOTS`):
+# SELECT, UNION/INTERSECT/EXCEPT, a parenthesised query, VALUES.
+_READING = (exp.Query, exp.Values)
+# Those places, as (parent kind, argument). A parenthesised join is a Subquery too, around
+# the first table with its joins.
+# (A UNION's left side and EXISTS' body come from the same parse as a subquery's, and
+# whatever is not a query there fails to parse or is wrapped in a Subquery.)
+_QUERY_SLOTS = (
+    (exp.CTE, "this"),
+    (exp.Subquery, "this"),
+    (exp.SetOperation, "expression"),
 )
 
 _SpanKind = Literal["code", "string", "name", "comment"]
@@ -797,11 +813,10 @@ def _refuse_tree(text: str, tokens: list[Token], dialect: str) -> None:
         raise QueryRefused(
             f"the query must be exactly one statement, found {len(statements)}: {_ONLY_READING}"
         )
-    statement = statements[0]
-    if not isinstance(statement, exp.Query):
+    if not isinstance(statements[0], exp.Query):
+        # The start rule leaves only `(`: an expression such as (SELECT 1) + 1.
         raise QueryRefused(
-            f"the query is a {_statement_name(statement)}, not a SELECT: "
-            f"{_ONLY_READING} (or WITH ... SELECT)"
+            f"the query is an expression, not a SELECT: {_ONLY_READING} (or WITH ... SELECT)"
         )
     denied = _DENIED_CALLS[dialect]
     for node in nodes:
@@ -814,7 +829,12 @@ def _refuse_tree(text: str, tokens: list[Token], dialect: str) -> None:
                 f"the query locks rows (FOR UPDATE or FOR SHARE), which is not allowed: "
                 f"{_ONLY_READING}, without locking rows"
             )
-        if isinstance(node, _WRITES):
+        if isinstance(node, exp.Table) and _in_query_slot(node) and not node.args.get("joins"):
+            raise QueryRefused(
+                f"the query has the name {node.name} alone in parentheses, where a SELECT "
+                f"or a join belongs, which is not allowed: {_ONLY_READING}"
+            )
+        if isinstance(node, _WRITES) or (_in_query_slot(node) and not _reads(node)):
             raise QueryRefused(
                 f"the query contains a {_statement_name(node)}, which is not "
                 f"allowed: {_ONLY_READING}"
@@ -836,6 +856,16 @@ def _refuse_tree(text: str, tokens: list[Token], dialect: str) -> None:
                 "(a four-part name), which is not allowed: a synced query may only read "
                 "the server it connects to"
             )
+
+
+def _in_query_slot(node: exp.Expr) -> bool:
+    parent = node.parent
+    return any(isinstance(parent, kind) and node.arg_key == arg for kind, arg in _QUERY_SLOTS)
+
+
+def _reads(node: exp.Expr) -> bool:
+    """A reading kind, or the first table of a parenthesised join."""
+    return isinstance(node, _READING) or bool(node.args.get("joins"))
 
 
 def _function_names(node: exp.Func) -> list[str]:

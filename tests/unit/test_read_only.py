@@ -158,6 +158,15 @@ TSQL_REFUSED = [
     refused("SELEC * FROM t", "starts with SELEC", "typo"),
     refused("", "the query is empty", "empty"),
     refused("-- only a comment", "only comments", "only_comments"),
+    # Where sqlglot puts a statement inside the query, only a reading one may stand.
+    refused("WITH a AS (PRINT 'x') SELECT 1", "contains a PRINT", "print_in_cte"),
+    refused(
+        "WITH a AS (COMMENT ON TABLE t IS 'x') SELECT 1", "contains a COMMENT", "comment_in_cte"
+    ),
+    refused("SELECT * FROM (SHOW x) t", "name SHOW alone in parentheses", "show_in_subquery"),
+    refused("SELECT * FROM (DESCRIBE t) d", "contains a DESCRIBE", "describe_in_subquery"),
+    refused("SELECT 1 UNION (DESCRIBE t)", "contains a DESCRIBE", "describe_in_union"),
+    refused("(SELECT 1) + 1", "is an expression, not a SELECT", "expression"),
 ]
 
 TSQL_ACCEPTED = [
@@ -348,6 +357,14 @@ POSTGRES_REFUSED = [
     # Work sqlglot cannot do in time.
     refused("SELECT ARRAY[ARRAY[ARRAY[1]]]", "brackets more than 2 deep", "deep_arrays"),
     refused("SELECT a" + "[1]" * 201, "more than 200", "many_subscripts"),
+    # Where sqlglot puts a statement inside the query, only a reading one may stand.
+    refused(
+        "WITH a AS (COMMENT ON TABLE t IS 'x') SELECT 1", "contains a COMMENT", "comment_in_cte"
+    ),
+    refused("SELECT * FROM (SHOW x) t", "name SHOW alone in parentheses", "show_in_subquery"),
+    refused("WITH a AS (DESCRIBE t) SELECT 1", "contains a DESCRIBE", "describe_in_cte"),
+    refused("SELECT 1 UNION DESCRIBE t", "contains a DESCRIBE", "describe_after_union"),
+    refused("(SELECT 1) + 1", "is an expression, not a SELECT", "expression"),
 ]
 
 POSTGRES_ACCEPTED = [

@@ -248,7 +248,60 @@ REFUSALS = [
     (
         "tsql",
         "(1)",
-        f"the query is a PAREN, not a SELECT: {ONLY_READING} (or WITH ... SELECT)",
+        f"the query is an expression, not a SELECT: {ONLY_READING} (or WITH ... SELECT)",
+    ),
+    (
+        "postgres",
+        "(SELECT 1) + 1",
+        f"the query is an expression, not a SELECT: {ONLY_READING} (or WITH ... SELECT)",
+    ),
+    # A type name sqlglot tokenizes again on its own: its errors carry no description.
+    (
+        "tsql",
+        'SELECT CAST(x AS "INT \'") FROM t',
+        "the query could not be parsed as T-SQL: Error tokenizing 'INT '",
+    ),
+    *[
+        (
+            dialect,
+            'SELECT CAST(x AS "INT (") FROM t',
+            f"the query could not be parsed as {name}: No expression was parsed from 'INT ('",
+        )
+        for dialect, name in [("tsql", "T-SQL"), ("postgres", "PostgreSQL SQL")]
+    ],
+    (
+        "tsql",
+        "SELECT * FROM t LOCK IN SHARE MODE",
+        "the query locks rows (FOR UPDATE or FOR SHARE), which is not allowed: "
+        f"{ONLY_READING}, without locking rows",
+    ),
+    # Where sqlglot puts a statement inside the query, only a reading one may stand.
+    (
+        "tsql",
+        "WITH a AS (PRINT 'x') SELECT 1",
+        f"the query contains a PRINT, which is not allowed: {ONLY_READING}",
+    ),
+    *[
+        (
+            dialect,
+            "WITH a AS (COMMENT ON TABLE t IS 'x') SELECT 1",
+            f"the query contains a COMMENT, which is not allowed: {ONLY_READING}",
+        )
+        for dialect in ["tsql", "postgres"]
+    ],
+    *[
+        (
+            dialect,
+            "SELECT * FROM (SHOW x) t",
+            "the query has the name SHOW alone in parentheses, where a SELECT or a join "
+            f"belongs, which is not allowed: {ONLY_READING}",
+        )
+        for dialect in ["tsql", "postgres"]
+    ],
+    (
+        "postgres",
+        "SELECT 1 UNION DESCRIBE t",
+        f"the query contains a DESCRIBE, which is not allowed: {ONLY_READING}",
     ),
     (
         "tsql",
@@ -322,6 +375,16 @@ ACCEPTED = [
     # Exactly 200 brackets in all.
     ("postgres", "SELECT a" + "[1]" * 200),
     ("postgres", "SELECT a" + "[1]" * 100 + ", b" + "[1]" * 100),
+    # Parentheses that hold a join, not a query; VALUES where a query belongs.
+    *[
+        (dialect, query)
+        for dialect in ["tsql", "postgres"]
+        for query in [
+            "SELECT * FROM (a JOIN b ON a.x = b.x) LEFT JOIN c ON c.x = a.x",
+            "SELECT * FROM ((SELECT 1 AS x) s JOIN b ON b.x = s.x)",
+        ]
+    ],
+    ("postgres", "SELECT (VALUES (1))"),
 ]
 
 
