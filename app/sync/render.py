@@ -147,7 +147,9 @@ def render_column(values: pa.Array | pa.ChunkedArray) -> pa.Array:
         if kind == pa.float64():
             return _float64_text(values)
         return values.cast(pa.string())
-    if pa.types.is_integer(kind) or pa.types.is_decimal(kind) or pa.types.is_date(kind):
+    if pa.types.is_decimal(kind):
+        return _decimal_text(values, kind.scale)
+    if pa.types.is_integer(kind) or pa.types.is_date(kind):
         return values.cast(pa.string())
     if pa.types.is_timestamp(kind):
         return _timestamp_text(values)
@@ -163,6 +165,25 @@ def render_column(values: pa.Array | pa.ChunkedArray) -> pa.Array:
         )
     # Anything else (lists, structs) has no canonical CSV form; its text form is stable.
     return pa.array([None if v is None else str(v) for v in values.to_pylist()], pa.string())
+
+
+def _decimal_text(values: pa.Array, scale: int) -> pa.Array:
+    """Plain digits at the column's scale. Arrow writes a decimal whose adjusted exponent is
+    below -6 in scientific notation (`0E-10`, `1.200E-7` for a scale of 10); its mantissa
+    holds every digit of the unscaled integer, so padding those digits to the scale gives
+    the plain form (`0.0000000000`, `0.0000001200`)."""
+    text = values.cast(pa.string())
+    if scale <= 6:  # the adjusted exponent cannot fall below -6
+        return text
+    scientific = pc.fill_null(pc.match_substring(text, "E"), False)
+    if not pc.any(scientific).as_py():
+        return text
+    sign = pc.replace_substring_regex(text, r"^(-?).*$", r"\1")
+    digits = pc.replace_substring_regex(text, r"^-?(\d)\.?(\d*)E.*$", r"\1\2")
+    plain = pc.binary_join_element_wise(
+        sign, "0.", pc.utf8_lpad(digits, width=scale, padding="0"), ""
+    )
+    return pc.if_else(scientific, plain, text)
 
 
 def render_batch(batch: pa.RecordBatch, names: list[str]) -> pa.RecordBatch:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import decimal
+import random
 from decimal import Decimal
 
 import pyarrow as pa
@@ -44,6 +46,31 @@ def test_each_type_renders_canonically(
     values: list[object], arrow_type: pa.DataType, expected: list[str | None]
 ) -> None:
     assert render_column(pa.array(values, arrow_type)).to_pylist() == expected
+
+
+def test_small_decimals_at_a_large_scale_are_written_in_plain_digits() -> None:
+    # Arrow's own text for these is scientific (`0E-10`, `1.200E-7`).
+    values = [Decimal("0"), Decimal("0.0000001200"), Decimal("-0.0000000001"), Decimal("12.5")]
+    assert render_column(pa.array([*values, None], pa.decimal128(18, 10))).to_pylist() == [
+        "0.0000000000",
+        "0.0000001200",
+        "-0.0000000001",
+        "12.5000000000",
+        None,
+    ]
+
+
+@pytest.mark.parametrize("scale", [0, 2, 6, 7, 10, 20, 38])
+def test_every_decimal_is_its_exact_value_at_the_columns_scale(scale: int) -> None:
+    rng = random.Random(scale)
+    unscaled = [
+        rng.choice([1, -1]) * rng.randrange(10 ** rng.randrange(0, 39)) for _ in range(2_000)
+    ]
+    values = [Decimal(u).scaleb(-scale) for u in unscaled]
+    rendered = render_column(pa.array(values, pa.decimal128(38, scale))).to_pylist()
+    with decimal.localcontext(prec=80):
+        expected = [format(v.quantize(Decimal(1).scaleb(-scale)), "f") for v in values]
+    assert rendered == expected
 
 
 def test_nanosecond_timestamps_keep_their_precision() -> None:
