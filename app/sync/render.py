@@ -173,9 +173,7 @@ def _decimal_text(values: pa.Array, scale: int) -> pa.Array:
     holds every digit of the unscaled integer, so padding those digits to the scale gives
     the plain form (`0.0000000000`, `0.0000001200`)."""
     text = values.cast(pa.string())
-    if scale <= 6:  # the adjusted exponent cannot fall below -6
-        return text
-    scientific = pc.fill_null(pc.match_substring(text, "E"), False)
+    scientific = pc.match_substring(text, "E")  # null where the value is: it stays null
     if not pc.any(scientific).as_py():
         return text
     sign = pc.replace_substring_regex(text, r"^(-?).*$", r"\1")
