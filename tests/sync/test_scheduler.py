@@ -22,7 +22,7 @@ from arq.jobs import Job, JobStatus
 from sqlalchemy import insert, select, update
 
 from app.db.engine import create_engine, session_factory
-from app.db.models import DataSource, Schedule, SyncRun
+from app.db.models import DataSource, Schedule, SyncRun, User
 from app.settings import Settings
 from app.sync.csv_store import CsvStore
 from app.sync.engine import EngineContext
@@ -401,3 +401,36 @@ def test_a_schedule_whose_timing_cannot_be_read_loses_its_next_slot_and_holds_up
     assert [run.schedule_id for run in created] == [run.schedule_id for run in runs] == [good]
     assert next_slots[unreadable] is None
     assert scrape(isolated.user.client)["datasync_scheduler_lag_seconds"] == 0
+
+
+def test_a_tick_waits_for_a_starting_run_of_a_due_schedule_instead_of_deadlocking(
+    isolated: IsolatedService, tmp_path: Path
+) -> None:
+    # A run's admission locks its user and then updates its schedule (app/sync/admission.py,
+    # app/sync/engine.py). A tick that locked the schedule and then waited for the user (its
+    # new run needs the user's key-share lock) would close a cycle; PostgreSQL would abort one
+    # of the two. On SQLite, with one writer, the two simply take turns.
+    table = write_table(tmp_path / "t.csv", ["id"], [["1"]])
+    (schedule,) = insert_schedules(isolated, table, [minutes_ago(1)])
+
+    async def start_a_run_while_ticking() -> list[SyncRun]:
+        async with (
+            engine_context(isolated.settings) as starting,
+            engine_context(isolated.settings) as ticking,
+        ):
+            async with starting.sessions() as db:
+                user_id = await db.scalar(select(Schedule.user_id).where(Schedule.id == schedule))
+                await db.execute(select(User.id).where(User.id == user_id).with_for_update())
+                tick = asyncio.create_task(enqueue_due_runs(ticking))
+                await asyncio.sleep(0.5)  # the tick reaches the user's lock and waits there
+                await db.execute(
+                    update(Schedule)
+                    .where(Schedule.id == schedule)
+                    .values(last_sync_status="running")
+                )
+                await db.commit()
+            return await asyncio.wait_for(tick, timeout=30)
+
+    created = asyncio.run(start_a_run_while_ticking())
+
+    assert [run.schedule_id for run in created] == [schedule]
