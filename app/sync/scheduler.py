@@ -10,8 +10,11 @@ PostgreSQL:
    a run's admission locks its user and then its schedule (app/sync/admission.py,
    app/sync/engine.py), and the runs inserted below need their user's key-share lock, so a
    tick that held schedules while waiting for a user would deadlock with a starting run.
-   Ticks that overlap wait for each other's batch and find those slots claimed. (SQLite has
-   one writer and no row locks; there the statements below are what keeps ticks apart.)
+   Ticks that overlap wait for each other's batch and find those slots claimed; the one that
+   finds its whole batch claimed stops and leaves the rest to the other. (They do not split
+   the work: `SKIP LOCKED` on the first read would lock schedules before users. arq's
+   unique cron runs one tick per firing anyway.) SQLite has one writer and no row locks;
+   there the conditional UPDATE below is what keeps ticks apart.
 3. move every schedule from the slot it had to its next slot: one UPDATE per distinct next
    slot, matching the (id, slot) pairs read and RETURNING the ids it moved. A tick whose
    read was overtaken by another tick's claim moves nothing, so only one tick creates a

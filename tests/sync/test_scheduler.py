@@ -304,8 +304,10 @@ def test_three_ticks_at_once_claim_each_of_300_due_slots_exactly_once(
     schedules = insert_schedules(isolated, table, [slot] * 300)
 
     async def three_ticks() -> list[list[SyncRun]]:
-        # Small batches, so that the ticks interleave many times; each has its own connections
-        # and queue client, like ticks in three worker processes.
+        # Small batches, so that each tick claims many; each tick has its own connections and
+        # queue client, like ticks in three worker processes. Ticks that read the same batch
+        # wait for one another, and one that finds its batch claimed leaves the rest to the
+        # tick that claimed it.
         async def tick() -> list[SyncRun]:
             async with engine_context(isolated.settings) as ctx:
                 return await enqueue_due_runs(ctx, batch_size=20)
