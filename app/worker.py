@@ -10,10 +10,11 @@ import logging
 import os
 import sys
 import threading
+import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from arq import cron
 from arq.worker import Worker, func
 from redis.exceptions import RedisError
 
@@ -45,29 +46,43 @@ async def deliver_webhook(ctx: dict[str, Any], delivery_id: str) -> None:
     await deliver(engine.settings, engine.sessions, engine.queue, uuid.UUID(delivery_id))
 
 
-async def scheduler_tick(ctx: dict[str, Any]) -> None:
-    engine: EngineContext = ctx["engine"]
-    await requeue_lost_jobs(engine)
+async def scheduler_tick(engine: EngineContext) -> None:
+    # Due slots first: with a backlog, looking for lost jobs takes a while.
     await enqueue_due_runs(engine)
+    await requeue_lost_jobs(engine)
 
 
-async def recover_once(engine: EngineContext) -> None:
+def seconds_to_next_tick(now: float, interval: int) -> float:
+    """Until the next multiple of `interval` or of a whole minute, whichever is first: slots
+    are at whole minutes, so a tick meets each one at its boundary. A little after it, as
+    timers may wake a hair early and a slot not yet due would wait a whole interval."""
+    return min(interval - now % interval, 60 - now % 60) + 0.1
+
+
+async def _logged(
+    work: Callable[[EngineContext], Awaitable[object]], engine: EngineContext
+) -> None:
     try:
-        await recover_stalled_runs(engine)
+        await work(engine)
     except RedisError:
-        pass  # the store-side repairs are done; the poll loop reports the outage, once
+        pass  # the store-side work is done; the poll loop reports the outage, once
     except Exception:
-        log.exception("the recovery tick failed")
+        log.exception("a worker loop failed", extra={"loop": work.__name__})
 
 
-async def keep_recovering(engine: EngineContext, interval: float) -> None:
-    """The recovery tick, in every worker: not an arq cron job, which would wait for a free
-    job slot (every slot may be busy with long syncs) and for Redis, where dead workers must
-    be found within their deadline, Redis or not. Repairs are compare-and-sets and
-    idempotent enqueues, so workers repairing at once repair once."""
+async def keep_doing(
+    work: Callable[[EngineContext], Awaitable[object]],
+    engine: EngineContext,
+    delay: Callable[[], float],
+) -> None:
+    """The scheduler tick and the recovery run in every worker, not as arq cron jobs, which
+    wait for a free job slot (every slot may be busy with long syncs, and a backlog of
+    thousands of runs comes first) and for Redis: due slots must be claimed at their minute
+    and dead workers found within their deadline. Claims and repairs are compare-and-sets and
+    idempotent enqueues, so workers doing them at once do them once."""
     while True:
-        await asyncio.sleep(interval)
-        await recover_once(engine)
+        await asyncio.sleep(delay())
+        await _logged(work, engine)
 
 
 def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
@@ -81,16 +96,25 @@ def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
             store=CsvStore(settings.files_dir),
         )
         # Once before polling: a worker started after Redis lost its data gives the lost runs
-        # their jobs back first.
-        await recover_once(engine)
-        recovery = min(RECOVERY_INTERVAL_SECONDS, settings.scheduler_interval_seconds)
-        ctx["recovery"] = asyncio.create_task(keep_recovering(engine, max(1, recovery)))
+        # their jobs back first, and one started after downtime claims what fell due.
+        await _logged(recover_stalled_runs, engine)
+        await _logged(scheduler_tick, engine)
+        interval = max(1, min(settings.scheduler_interval_seconds, 60))
+        recovery = max(1, min(RECOVERY_INTERVAL_SECONDS, interval))
+        ctx["loops"] = [
+            asyncio.create_task(keep_doing(recover_stalled_runs, engine, lambda: recovery)),
+            asyncio.create_task(
+                keep_doing(
+                    scheduler_tick, engine, lambda: seconds_to_next_tick(time.time(), interval)
+                )
+            ),
+        ]
 
     async def shutdown(ctx: dict[str, Any]) -> None:
-        ctx["recovery"].cancel()
+        for loop in ctx["loops"]:
+            loop.cancel()
         await ctx["db_engine"].dispose()
 
-    interval = max(1, min(settings.scheduler_interval_seconds, 60))
     return OutageTolerantWorker(
         functions=[
             # A run waiting for its user's turn ends its job (app/sync/admission.py), so tries
@@ -102,17 +126,6 @@ def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
                 timeout=settings.webhook_timeout_seconds + 30,
                 max_tries=3,
             ),
-        ],
-        cron_jobs=[
-            # Named per queue: arq de-duplicates cron ticks by name across a Redis database.
-            cron(
-                scheduler_tick,
-                name=f"scheduler_tick:{settings.queue_name}",
-                second=set(range(0, 60, interval)),
-                run_at_startup=True,
-                unique=True,
-                timeout=120,
-            )
         ],
         # The API's client: unlike arq's own, its commands time out (5 s), so a Redis that
         # stops answering without closing connections is an outage too, not a hang.

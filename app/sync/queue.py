@@ -29,8 +29,12 @@ def job_id_for(run: SyncRun) -> str:
     return f"sync:run:{run.id}"
 
 
-async def enqueue_run(pool: ArqRedis, run: SyncRun, defer_until: datetime | None = None) -> None:
-    await pool.enqueue_job(RUN_SYNC, str(run.id), _job_id=job_id_for(run), _defer_until=defer_until)
+async def enqueue_run(pool: ArqRedis, run: SyncRun, defer_until: datetime | None = None) -> bool:
+    """False if a job under the run's id exists already (arq enqueues each id once)."""
+    job = await pool.enqueue_job(
+        RUN_SYNC, str(run.id), _job_id=job_id_for(run), _defer_until=defer_until
+    )
+    return job is not None
 
 
 def wake_job_id(run_id: uuid.UUID, reason: str) -> str:

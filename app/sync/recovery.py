@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from arq.jobs import Job, JobStatus
+from arq.connections import ArqRedis
+from arq.constants import in_progress_key_prefix, result_key_prefix
 from sqlalchemy import select, update
 
 from app.db.models import SyncRun, utcnow
@@ -117,10 +118,23 @@ async def requeue_lost_jobs(ctx: EngineContext, now: datetime | None = None) -> 
                 )
             )
         ).all()
+    candidates = [run for run in old if run.retry_at is None]
+    lost = await _jobs_not_found(ctx.queue, [job_id_for(run) for run in candidates])
     requeued = 0
-    for run in old:
-        job = Job(job_id_for(run), ctx.queue, _queue_name=ctx.queue.default_queue_name)
-        if run.retry_at is None and await job.status() == JobStatus.not_found:
-            await enqueue_run(ctx.queue, run)
-            requeued += 1
+    for run in (run for run, gone in zip(candidates, lost, strict=True) if gone):
+        requeued += await enqueue_run(ctx.queue, run)
     return requeued
+
+
+async def _jobs_not_found(queue: ArqRedis, job_ids: list[str]) -> list[bool]:
+    """arq's `Job.status() == not_found` for many jobs in one round trip (a backlog holds
+    thousands): no result, not in progress, not in the queue."""
+    async with queue.pipeline(transaction=False) as pipe:
+        for job_id in job_ids:
+            pipe.exists(result_key_prefix + job_id, in_progress_key_prefix + job_id)
+            pipe.zscore(queue.default_queue_name, job_id)
+        answers = await pipe.execute()
+    return [
+        not found and score is None
+        for found, score in zip(answers[::2], answers[1::2], strict=True)
+    ]

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from arq.constants import job_key_prefix
 from redis.asyncio import Redis
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,7 +28,7 @@ from app.db.models import Schedule, SyncRun, TargetFile, utcnow
 from app.sync.csv_store import CsvStore
 from app.sync.engine import EngineContext
 from app.sync.queue import queue_client
-from app.sync.recovery import recover_stalled_runs
+from app.sync.recovery import REQUEUE_AFTER, recover_stalled_runs, requeue_lost_jobs
 from app.sync.worker_liveness import count_live_workers
 from tests.conftest import ApiUser, IsolatedService, register, start_process, stop_process
 from tests.services import free_port, wait_for_port
@@ -283,3 +284,47 @@ def test_queued_runs_get_their_jobs_back_at_the_first_recovery_after_redis_lost_
     expected = sorted(f"sync:run:{run_id}".encode() for run_id in queued)
     assert sorted(before) == expected
     assert sorted(after) == expected
+
+
+def test_a_queued_run_whose_job_alone_was_lost_gets_it_back_after_the_requeue_wait(
+    isolated_service: Callable[..., IsolatedService], tmp_path: Path
+) -> None:
+    service = isolated_service()
+    settings = service.settings
+    # No worker: the runs stay queued, each with its job in Redis.
+    lost, kept, backing_off = (
+        sync_now(service.user, s) for s in make_schedules(service.user, tmp_path, 3)
+    )
+
+    async def requeue() -> tuple[int, list[bytes]]:
+        db_engine = create_engine(settings)
+        queue = queue_client(settings)
+        engine = EngineContext(settings, session_factory(db_engine), queue, CsvStore(tmp_path))
+        try:
+            # Redis kept its data but not these two jobs (an old snapshot, an eviction).
+            for run_id in (lost, backing_off):
+                await queue.zrem(settings.queue_name, f"sync:run:{run_id}")
+                await queue.delete(f"{job_key_prefix}sync:run:{run_id}")
+            async with engine.sessions() as db:
+                await db.execute(
+                    update(SyncRun)
+                    .where(SyncRun.id.in_([uuid.UUID(r) for r in (lost, kept, backing_off)]))
+                    .values(created_at=utcnow() - REQUEUE_AFTER - timedelta(seconds=1))
+                )
+                # A retry waiting out its backoff has a deferred job of its own to come.
+                await db.execute(
+                    update(SyncRun)
+                    .where(SyncRun.id == uuid.UUID(backing_off))
+                    .values(retry_at=utcnow() + timedelta(minutes=5))
+                )
+                await db.commit()
+            requeued = await requeue_lost_jobs(engine)
+            return requeued, await queue.zrange(settings.queue_name, 0, -1)
+        finally:
+            await queue.aclose()
+            await db_engine.dispose()
+
+    requeued, jobs = asyncio.run(requeue())
+
+    assert requeued == 1
+    assert sorted(jobs) == sorted(f"sync:run:{r}".encode() for r in (lost, kept))
