@@ -39,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.db.models import Schedule, SyncRun, WebhookDelivery, utcnow
 from app.errors import ApiError
 from app.settings import Settings
+from app.sync.worker_liveness import LIVE_FOR, count_live_workers
 
 log = logging.getLogger("datasync.api")
 
@@ -187,6 +188,10 @@ async def _store_metrics(db: AsyncSession) -> list[Metric]:
 async def _redis_metrics(redis: Redis, queue_name: str) -> list[Metric]:
     depth = GaugeMetricFamily("datasync_queue_depth", "Jobs waiting in the queue (due or deferred)")
     depth.add_metric([], await redis.zcard(queue_name))
+    workers = GaugeMetricFamily(
+        "datasync_workers_live", f"Worker processes of this queue alive in the last {LIVE_FOR} s"
+    )
+    workers.add_metric([], await count_live_workers(redis, queue_name))
     requests = CounterMetricFamily(
         "datasync_http_requests", "HTTP requests answered", labels=["method", "route", "status"]
     )
@@ -194,7 +199,7 @@ async def _redis_metrics(redis: Redis, queue_name: str) -> list[Metric]:
     for field, count in counts.items():
         method, route, status = field.decode().split(" ", 2)
         requests.add_metric([method, route, status], int(count))
-    return [depth, requests]
+    return [depth, workers, requests]
 
 
 def _render(families: list[Metric]) -> bytes:

@@ -31,6 +31,7 @@ from app.sync.queue import queue_client
 from app.sync.recovery import REQUEUE_AFTER, recover_stalled_runs, requeue_lost_jobs
 from app.sync.worker_liveness import count_live_workers
 from tests.conftest import ApiUser, IsolatedService, register, start_process, stop_process
+from tests.observability.test_metrics_and_logs import scrape
 from tests.services import free_port, wait_for_port
 from tests.sync.tables import write_table
 from tests.sync.test_user_fairness import Store, make_schedules, store_of, sync_now, wait_for
@@ -231,12 +232,14 @@ def test_a_redis_outage_mid_slot_changes_no_outcome_and_loses_no_run(
             timeout=30,
         )
         alive = [worker.poll() is None for worker in workers]
+        live_metric = scrape(service.user.client)["datasync_workers_live"]
         final, versions = runs(), file_versions(store, everything)
     logs = [(tmp_path / f"worker{i}.log").read_text() for i in range(3)]
 
     assert (len(in_flight), len(waiting)) == (3, 3), describe(final)
     assert (lost_runs_done - back).total_seconds() < 40, describe(final)
     assert alive == [True, True, True]
+    assert live_metric == 3
     # Each slot ran once: one success per schedule, which wrote the file's only version; the
     # runs that ended while Redis was away are among them.
     successes = [r for r in final if r.status == "success"]
