@@ -137,19 +137,17 @@ async def _execute(ctx: EngineContext, run_id: uuid.UUID) -> None:
             progress.file_lock = None
             await file_lock.release()
     except asyncio.CancelledError:
-        await record_failure(
-            ctx, run_id, RunInterrupted("the worker was stopped during the sync"), started
-        )
+        await record_failure(ctx, run_id, RunInterrupted("the worker was stopped during the sync"))
         raise
     except (SafetyHold, ConnectorError) as error:
-        await record_failure(ctx, run_id, error, started)
+        await record_failure(ctx, run_id, error)
     except RedisError as error:
         interrupted = TransientError(f"Redis became unavailable during the sync ({error})")
-        await record_failure(ctx, run_id, interrupted, started)
+        await record_failure(ctx, run_id, interrupted)
     except Exception:
         log.exception("sync run failed unexpectedly", extra={"run_id": str(run_id)})
         await record_failure(
-            ctx, run_id, RuntimeError(f"internal error during the sync (run {run_id})"), started
+            ctx, run_id, RuntimeError(f"internal error during the sync (run {run_id})")
         )
     finally:
         heartbeat.cancel()
@@ -537,9 +535,7 @@ def retry_delay_seconds(settings: Settings, attempt: int, hint: float | None) ->
     return float(max(delay, hint or 0.0))
 
 
-async def record_failure(
-    ctx: EngineContext, run_id: uuid.UUID, error: Exception, started: float
-) -> None:
+async def record_failure(ctx: EngineContext, run_id: uuid.UUID, error: Exception) -> None:
     """Ends a running run as failed, with its retry if the error is transient. A run that
     ended meanwhile keeps its outcome: its worker recorded it (a publication that committed
     just as the task was cancelled), or the recovery tick failed it as dead and retried it."""
@@ -587,7 +583,9 @@ async def record_failure(
         run.error = message
         run.retry_at = retry_at if retry is not None else None  # no retry: nothing to wait for
         run.completed_at = now
-        run.duration_ms = int((time.monotonic() - started) * 1000)
+        # From the store's start time: the recovery tick fails runs of other workers.
+        started_at = run.started_at or now
+        run.duration_ms = max(0, int((now - started_at).total_seconds() * 1000))
         _update_schedule_after_run(schedule, run)
         await db.commit()
     if retry is not None and retry_at is not None:

@@ -67,7 +67,7 @@ async def recover_stalled_runs(ctx: EngineContext, now: datetime | None = None) 
         if result.rowcount == 1:  # type: ignore[attr-defined]
             failed += 1
             await record_failure(
-                ctx, run_id, RunInterrupted("the worker running this sync stopped unexpectedly"), 0
+                ctx, run_id, RunInterrupted("the worker running this sync stopped unexpectedly")
             )
     await _requeue_if_redis_lost_its_data(ctx, now)
     await wake_stranded_runs(

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from redis.asyncio import Redis
 
 from app.db.models import SyncRun
@@ -115,5 +116,8 @@ def test_a_killed_workers_run_is_failed_within_30_seconds_and_retried_at_once(
     assert retried["status"] == "success"
     detected = datetime.fromisoformat(failed["completedAt"])
     assert (detected - killed_at).total_seconds() < 30
+    # The run lasted from its start until it was found dead, whoever recorded it.
+    started = datetime.fromisoformat(failed["startedAt"])
+    assert failed["durationMs"] == pytest.approx((detected - started).total_seconds() * 1000, abs=1)
     # The retry starts with the next tick at the latest (the tests tick every second).
     assert (datetime.fromisoformat(retried["startedAt"]) - detected).total_seconds() < 5
