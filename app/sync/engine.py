@@ -31,6 +31,7 @@ import structlog
 from arq.connections import ArqRedis
 from redis.exceptions import RedisError
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.models import DataSource, FileVersion, Schedule, SyncRun, TargetFile, utcnow
@@ -141,8 +142,12 @@ async def _execute(ctx: EngineContext, run_id: uuid.UUID) -> None:
         raise
     except (SafetyHold, ConnectorError) as error:
         await record_failure(ctx, run_id, error)
-    except RedisError as error:
-        interrupted = TransientError(f"Redis became unavailable during the sync ({error})")
+    except (RedisError, OperationalError) as error:
+        # A blip of the service's own Redis or store, not the source's fault: retried. What
+        # went wrong is for the operator's log, not for the tenant's run.
+        which = "Redis" if isinstance(error, RedisError) else "the database"
+        log.warning("sync interrupted", extra={"run_id": str(run_id), "error": str(error)})
+        interrupted = TransientError(f"the service lost {which} during the sync; will try again")
         await record_failure(ctx, run_id, interrupted)
     except Exception:
         log.exception("sync run failed unexpectedly", extra={"run_id": str(run_id)})
