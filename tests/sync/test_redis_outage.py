@@ -13,7 +13,6 @@ import shutil
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,11 +29,18 @@ from app.sync.engine import EngineContext
 from app.sync.queue import queue_client
 from app.sync.recovery import REQUEUE_AFTER, recover_stalled_runs, requeue_lost_jobs
 from app.sync.worker_liveness import count_live_workers
-from tests.conftest import ApiUser, IsolatedService, register, start_process, stop_process
+from tests.conftest import ApiUser, IsolatedService, register
 from tests.observability.test_metrics_and_logs import scrape
 from tests.services import free_port, wait_for_port
 from tests.sync.tables import write_table
-from tests.sync.test_user_fairness import Store, make_schedules, store_of, sync_now, wait_for
+from tests.sync.test_user_fairness import (
+    Store,
+    make_schedules,
+    store_of,
+    sync_now,
+    wait_for,
+    workers,
+)
 
 HEADER = ["id", "name"]
 
@@ -88,24 +94,6 @@ def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
     yield redis
     if redis.process is not None and redis.process.poll() is None:
         redis.kill()
-
-
-@contextmanager
-def worker_processes(
-    service: IsolatedService, directory: Path, count: int
-) -> Iterator[list[subprocess.Popen[bytes]]]:
-    logs = [directory / f"worker{i}.log" for i in range(count)]
-    processes = [start_process(["worker"], service.env, log) for log in logs]
-    try:
-        wait_for(
-            lambda: all("Starting worker" in log.read_text() for log in logs),
-            "the workers to start",
-            timeout=60,
-        )
-        yield processes
-    finally:
-        for process in processes:
-            stop_process(process)
 
 
 def scheduled_syncs(user: ApiUser, directory: Path, sleeps: list[float]) -> list[str]:
@@ -194,7 +182,7 @@ def test_a_redis_outage_mid_slot_changes_no_outcome_and_loses_no_run(
     slow = scheduled_syncs(slow_user, tmp_path / "slow", [3])
     everything = quick + slow
 
-    with store_of(service.settings) as store, worker_processes(service, tmp_path, 3) as workers:
+    with store_of(service.settings) as store, workers(service, tmp_path, 3) as processes:
 
         def runs(schedules: list[str] = everything) -> list[SyncRun]:
             return runs_of(store, schedules)
@@ -231,7 +219,7 @@ def test_a_redis_outage_mid_slot_changes_no_outcome_and_loses_no_run(
             "every worker to count as alive again",
             timeout=30,
         )
-        alive = [worker.poll() is None for worker in workers]
+        alive = [worker.poll() is None for worker in processes]
         live_metric = scrape(service.user.client)["datasync_workers_live"]
         final, versions = runs(), file_versions(store, everything)
     logs = [(tmp_path / f"worker{i}.log").read_text() for i in range(3)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import subprocess
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -155,16 +156,20 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 20) -> N
 
 
 @contextmanager
-def workers(service: IsolatedService, directory: Path, count: int = 1) -> Iterator[None]:
-    """Worker processes of the service's own, started and polling the queue."""
+def workers(
+    service: IsolatedService, directory: Path, count: int = 1
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Worker processes of the service's own, started and polling the queue; each logs to
+    `directory / f"worker{i}.log"`."""
     logs = [directory / f"worker{i}.log" for i in range(count)]
     processes = [start_process(["worker"], service.env, log) for log in logs]
     try:
         wait_for(
             lambda: all("Starting worker" in log.read_text() for log in logs),
             "the workers to start",
+            timeout=60,
         )
-        yield
+        yield processes
     finally:
         for process in processes:
             stop_process(process)

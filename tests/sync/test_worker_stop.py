@@ -91,13 +91,7 @@ def test_a_killed_workers_run_is_failed_within_30_seconds_and_retried_at_once(
     user = service.user
     (schedule,) = make_schedules(user, tmp_path / "table", 1, sleepSeconds=120)
     logs = [tmp_path / f"worker{i}.log" for i in range(2)]
-    processes = [start_process(["worker"], service.env, log) for log in logs]
-    try:
-        wait_for(
-            lambda: all("Starting worker" in log.read_text() for log in logs),
-            "the workers to start",
-            timeout=60,
-        )
+    with workers(service, tmp_path, 2) as processes:
         first_run = sync_now(user, schedule)
         wait_for(lambda: holds_its_file_lock(service, user, schedule), "the run to fetch")
         user.ok("PUT", f"/api/sync/schedules/{schedule}", json={"config": {"sleepSeconds": 0}})
@@ -107,9 +101,6 @@ def test_a_killed_workers_run_is_failed_within_30_seconds_and_retried_at_once(
         retry = wait_for_attempt(user, schedule, 2, timeout=60)
         retried = follow(user, [retry["id"]], timeout=60).runs[0]
         failed = user.ok("GET", f"/api/sync/runs/{first_run}")["run"]
-    finally:
-        for process in processes:
-            stop_process(process)
 
     assert failed["status"] == "error"
     assert failed["error"].startswith("the worker running this sync stopped unexpectedly")
