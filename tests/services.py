@@ -91,7 +91,8 @@ def postgres_server() -> tuple[int, str]:
     if os.geteuid() == 0:  # postgres refuses to run as root
         shutil.chown(datadir, "postgres")
         run_as = ["runuser", "-u", "postgres", "--"]
-    subprocess.run([*run_as, str(bindir / "initdb"), "-D", datadir, "-U", user, "-A", "trust"], check=True, capture_output=True)
+    initdb = [*run_as, str(bindir / "initdb"), "-D", datadir, "-U", user, "-A", "trust"]
+    subprocess.run(initdb, check=True, capture_output=True)
     port = free_port()
     process = subprocess.Popen(
         [*run_as, str(bindir / "postgres"), "-D", datadir, "-p", str(port), "-k", datadir, "-h", "127.0.0.1"],
