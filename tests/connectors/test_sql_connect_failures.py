@@ -10,7 +10,6 @@ The misbehaving ports are tests/standins/network.py, in front of the machine's P
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import socket
 import time
@@ -21,11 +20,11 @@ import pyarrow as pa
 import pyodbc
 import pytest
 
-from connectors.base import AuthError, ConfigError, ConnectorError, Environment, TransientError
-from connectors.network_policy import NetworkPolicy
+from connectors.base import AuthError, ConfigError, ConnectorError, TransientError
 from connectors.odbc import OdbcConnector, drivers
 from connectors.postgresql import PostgresConnector
 from connectors.sqlserver import SqlServerConnector
+from tests.connectors.test_sql_connect_by_checked_address import LOOPBACK_ALLOWED as ENV
 from tests.services import free_port
 from tests.standins.network import Forwarder, TurnedAway, silent_listener, unanswering_port
 from tests.standins.tds.fixtures import (  # noqa: F401 - pytest fixtures
@@ -35,9 +34,6 @@ from tests.standins.tds.fixtures import (  # noqa: F401 - pytest fixtures
     tds_standin,
 )
 
-ENV = Environment(
-    database_network=NetworkPolicy(allowed_networks=(ipaddress.ip_network("127.0.0.0/8"),))
-)
 POSTGRES_PORT = 5432
 POSTGRES_DRIVER = "PostgreSQL Unicode"
 # Awkward on purpose: `;`, `=` and `{` must not leak into a message in any spelling.
