@@ -218,16 +218,22 @@ class _Handler(BaseHTTPRequestHandler):
         query = parse_qs(parts.query, keep_blank_values=True)
         length = int(self.headers.get("Content-Length") or 0)
         raw_body = self.rfile.read(length) if length else b""
-        status, sent = 500, 0
+        status, data, headers = 500, b"", {}
         try:
             try:
                 self._route(method, segments, query, raw_body)
             except (KeyError, ValueError, TypeError) as error:
                 raise google_error(400, f"stand-in could not use the request: {error!r}") from None
         except _Reply as reply:
-            status = reply.status
-            sent = self._send(reply.status, reply.body, reply.headers)
+            status, headers = reply.status, reply.headers
+            data = (
+                b""
+                if reply.body is None
+                else json.dumps(reply.body, separators=(",", ":")).encode()
+            )
         finally:
+            # Logged before the answer goes out: a client holding its answer finds its
+            # request in the log.
             if segments and segments[0] != "_standin":
                 with self.server.lock:
                     self.server.state.requests.append(
@@ -236,13 +242,13 @@ class _Handler(BaseHTTPRequestHandler):
                             "path": unquote(parts.path),
                             "query": query,
                             "status": status,
-                            "bytes": sent,
+                            "bytes": len(data),
                             "at": time.time(),
                         }
                     )
+        self._send(status, data, headers)
 
-    def _send(self, status: int, body: Any, headers: dict[str, str]) -> int:
-        data = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
+    def _send(self, status: int, data: bytes, headers: dict[str, str]) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=UTF-8")
         self.send_header("Content-Length", str(len(data)))
@@ -252,7 +258,6 @@ class _Handler(BaseHTTPRequestHandler):
         # A client that gave up (a timeout test) is not told anything.
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             self.wfile.write(data)
-        return len(data)
 
     def _route(
         self, method: str, segments: list[str], query: dict[str, list[str]], raw: bytes
