@@ -3,7 +3,8 @@ wake-up was lost.
 
 `recover_stalled_runs` runs every few seconds in every worker (app/worker.py): each repair is
 a compare-and-set or an idempotent enqueue, so workers repairing at once repair once.
-`requeue_lost_jobs`, the slow per-job check, runs with the scheduler tick.
+`requeue_lost_jobs`, which looks for single lost jobs after REQUEUE_AFTER, runs with the
+scheduler tick.
 """
 
 from __future__ import annotations

@@ -12,8 +12,9 @@ PostgreSQL:
    tick that held schedules while waiting for a user would deadlock with a starting run.
    Ticks that overlap wait for each other's batch and find those slots claimed; the one that
    finds its whole batch claimed stops and leaves the rest to the other. (They do not split
-   the work: `SKIP LOCKED` on the first read would lock schedules before users. arq's
-   unique cron runs one tick per firing anyway.) SQLite has one writer and no row locks;
+   the work: `SKIP LOCKED` on the first read would lock schedules before users. Every
+   worker ticks at the minute, so the first to lock a batch claims it and the rest stop.)
+   SQLite has one writer and no row locks;
    there the conditional UPDATE below is what keeps ticks apart.
 3. move every schedule from the slot it had to its next slot: one UPDATE per distinct next
    slot, matching the (id, slot) pairs read and RETURNING the ids it moved. A tick whose
