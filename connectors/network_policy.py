@@ -40,6 +40,11 @@ class AddressRefused(ValueError):
     """Why a destination may not be reached, phrased for the user."""
 
 
+class NameNotFound(AddressRefused):
+    """The host name does not resolve: a typo or a name this network's DNS does not know,
+    rather than a destination the policy refuses."""
+
+
 class LookupUnavailable(Exception):
     """DNS gave no answer this time (EAI_AGAIN): worth trying again later, not a refusal."""
 
@@ -127,9 +132,9 @@ def resolve_checked(host: str, port: int, policy: NetworkPolicy) -> str:
             raise LookupUnavailable(
                 f"the host {host!r} could not be looked up just now (DNS did not answer)"
             ) from None
-        raise AddressRefused(f"the host {host!r} does not resolve") from None
+        raise NameNotFound(f"the host {host!r} does not resolve") from None
     except UnicodeError:
-        raise AddressRefused(f"the host {host!r} does not resolve") from None
+        raise NameNotFound(f"the host {host!r} does not resolve") from None
     # In the resolver's order of preference (RFC 6724), without repeats.
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     for address in addresses:

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import socket
 
 from connectors.base import ConfigError, TransientError
 from connectors.network_policy import (
     AddressRefused,
     IPAddress,
     LookupUnavailable,
+    NameNotFound,
     NetworkPolicy,
     resolve_checked,
 )
@@ -64,17 +64,14 @@ def checked_address(host: str, port: int, policy: NetworkPolicy, shown: str) -> 
     `shown` when the name does not resolve. Blocking (DNS)."""
     try:
         return resolve_checked(unbracketed(host), port, policy)
+    except NameNotFound:
+        raise ConfigError(
+            f"could not connect to {shown}: the host name {unbracketed(host)!r} was not "
+            "found in DNS (it does not resolve). Check the server name for a typo, or "
+            "give the server's IP address.",
+            field="credentials.server",
+        ) from None
     except AddressRefused as refused:
-        # network_policy answers a name that does not resolve with AddressRefused as well,
-        # raised while handling the resolver's own error. That one is a typo or a name this
-        # network's DNS does not know, not a refusal by policy, and the user is told so.
-        if isinstance(refused.__context__, socket.gaierror | UnicodeError):
-            raise ConfigError(
-                f"could not connect to {shown}: the host name {unbracketed(host)!r} was not "
-                "found in DNS (it does not resolve). Check the server name for a typo, or "
-                "give the server's IP address.",
-                field="credentials.server",
-            ) from None
         raise ConfigError(str(refused), field="credentials.server") from None
     except LookupUnavailable as unavailable:
         raise TransientError(
