@@ -17,10 +17,12 @@ from litestar.datastructures import MutableScopeHeaders
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import Message
+from msgspec import UNSET
 from redis.exceptions import RedisError
 from sqlalchemy.exc import OperationalError
 
 from app.request_id import request_id_of
+from app.schema import ErrorBody, ErrorDetail
 
 log = logging.getLogger("datasync.api")
 
@@ -50,7 +52,8 @@ class ApiError(Exception):
         title: str | None = None,
         details: list[dict[str, str]] | None = None,
         headers: dict[str, str] | None = None,
-        extra: dict[str, Any] | None = None,
+        run_id: str | None = None,
+        retry_after: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -58,7 +61,8 @@ class ApiError(Exception):
         self.message = message
         self.details = details
         self.headers = headers or {}
-        self.extra = extra or {}
+        self.run_id = run_id
+        self.retry_after = retry_after
 
 
 class InvalidInput(ApiError):
@@ -86,16 +90,16 @@ def parse_id(value: str, what: str) -> uuid.UUID:
         raise not_found(what) from None
 
 
-def envelope(request: Request[Any, Any, Any], error: ApiError) -> Response[dict[str, Any]]:
-    body: dict[str, Any] = {
-        "success": False,
-        "error": error.title,
-        "message": error.message,
-        **error.extra,
-        "requestId": request_id_of(request.scope),
-    }
-    if error.details:
-        body["details"] = error.details
+def envelope(request: Request[Any, Any, Any], error: ApiError) -> Response[ErrorBody]:
+    body = ErrorBody(
+        success=False,
+        error=error.title,
+        message=error.message,
+        request_id=request_id_of(request.scope),
+        details=[ErrorDetail(**d) for d in error.details] if error.details else UNSET,
+        run_id=error.run_id or UNSET,
+        retry_after=error.retry_after or UNSET,
+    )
     return Response(body, status_code=error.status, headers=error.headers)
 
 
@@ -127,14 +131,35 @@ def _validation_details(exc: ValidationException) -> list[dict[str, str]]:
     return details
 
 
+# msgspec's constraint messages, in the words the service's own validation uses.
+_CONSTRAINTS = [
+    (re.compile(r"^Expected `str` of length >= 1$"), "must not be empty"),
+    (re.compile(r"^Expected `str` of length >= (\d+)$"), r"must be at least \1 characters"),
+    (re.compile(r"^Expected `str` of length <= (\d+)$"), r"must be at most \1 characters"),
+    (
+        re.compile(r"^Expected `(?:array|object)` of length <= (\d+)$"),
+        r"must have at most \1 items",
+    ),
+    (
+        re.compile(r"^Expected `(?:array|object)` of length >= (\d+)$"),
+        r"must have at least \1 items",
+    ),
+    (re.compile(r"^Expected `str` matching regex '(.*)'$"), r"must match the pattern \1"),
+    (re.compile(r"^Invalid enum value (.*)$"), r"\1 is not one of the allowed values"),
+]
+
+
 def _readable(message: str) -> str:
+    for pattern, replacement in _CONSTRAINTS:
+        if pattern.match(message):
+            return pattern.sub(replacement, message)
     message = message.replace("Expected `", "must be `").replace(
         "Object missing required field", "missing required field"
     )
     return message[:1].lower() + message[1:]
 
 
-def handle_api_error(request: Request[Any, Any, Any], exc: ApiError) -> Response[dict[str, Any]]:
+def handle_api_error(request: Request[Any, Any, Any], exc: ApiError) -> Response[ErrorBody]:
     return envelope(request, exc)
 
 
@@ -149,7 +174,7 @@ def _too_large(request: Request[Any, Any, Any]) -> str:
 
 def handle_http_exception(
     request: Request[Any, Any, Any], exc: HTTPException
-) -> Response[dict[str, Any]]:
+) -> Response[ErrorBody]:
     status = exc.status_code
     headers = dict(exc.headers or {})
     if isinstance(exc, ValidationException) and (details := _validation_details(exc)):
@@ -184,9 +209,7 @@ def handle_http_exception(
     return envelope(request, ApiError(status, message, headers=headers))
 
 
-def handle_dependency_down(
-    request: Request[Any, Any, Any], exc: Exception
-) -> Response[dict[str, Any]]:
+def handle_dependency_down(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
     which = "Redis" if isinstance(exc, RedisError) else "the database"
     log.error("dependency unavailable: %s", type(exc).__name__)
     return envelope(
@@ -195,7 +218,7 @@ def handle_dependency_down(
     )
 
 
-def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return envelope(
         request,

@@ -12,10 +12,7 @@ from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.rate_limit import RateLimitConfig
-from litestar.openapi.config import OpenAPIConfig
-from litestar.openapi.spec import Components, SecurityScheme
 
-from app.api_docs.swagger_ui import render_plugins
 from app.auth.controllers import AuthController
 from app.auth.middleware import PUBLIC_PATHS, UNMETERED_PATHS, BearerAuthMiddleware, Principal
 from app.auth.tokens import HostTokenVerifier
@@ -26,6 +23,7 @@ from app.files.controllers import TargetFileController
 from app.health import HealthController
 from app.logs import log_response
 from app.metrics import MetricsController, count_request
+from app.openapi import document_responses, openapi_config
 from app.rate_limit import RedisRateLimitMiddleware
 from app.request_id import stamp_request_id
 from app.request_limits import screen_request
@@ -88,7 +86,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         rate_limit_reset_header_key="X-RateLimit-Reset",
         rate_limit_policy_header_key="X-RateLimit-Policy",
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[*CONTROLLERS, *DASHBOARD_ROUTES],
         lifespan=[lifespan],
         plugins=[
@@ -142,24 +140,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         else None,
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_body_bytes,
-        openapi_config=OpenAPIConfig(
-            title="DataSync API",
-            version="1.0.0",
-            path="/schema",
-            render_plugins=render_plugins(settings.api_docs),
-            components=Components(
-                security_schemes={
-                    "BearerToken": SecurityScheme(
-                        type="http",
-                        scheme="bearer",
-                        description="Session JWT from /api/auth/login, an API key, or a host-app JWT",
-                    )
-                }
-            ),
-            security=[{"BearerToken": []}],
-        ),
+        openapi_config=openapi_config(settings),
         debug=False,
         # Logging is configured once by app.logs (JSON lines); Litestar's own config would
         # replace it, and its request logging can include bodies.
         logging_config=None,
     )
+    document_responses(app)
+    return app

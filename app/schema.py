@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 from litestar.params import QueryParameter
@@ -67,3 +67,37 @@ async def fetch_page(
     total = await db.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = (await db.scalars(query.order_by(*order_by).limit(limit).offset(offset))).all()
     return rows, page(limit, offset, total)
+
+
+class ErrorDetail(msgspec.Struct):
+    """One bad input: which field (a dotted path such as `config.syncTime`) and what is wrong."""
+
+    field: str
+    message: str
+
+
+class ErrorBody(CamelStruct):
+    """The one envelope of every 4xx and 5xx answer (see app.errors)."""
+
+    success: Literal[False]
+    error: Annotated[str, msgspec.Meta(description="A short title, e.g. `Invalid request`")]
+    message: Annotated[str, msgspec.Meta(description="What went wrong and how to fix it")]
+    request_id: Annotated[
+        str, msgspec.Meta(description="The request's X-Request-ID, for support and the logs")
+    ]
+    details: list[ErrorDetail] | msgspec.UnsetType = msgspec.UNSET
+    run_id: Annotated[
+        str | msgspec.UnsetType,
+        msgspec.Meta(description="The run concerned: a failed manual sync or one already going"),
+    ] = msgspec.UNSET
+    retry_after: Annotated[
+        str | msgspec.UnsetType,
+        msgspec.Meta(description="When the failed sync's automatic retry is due (ISO 8601 UTC)"),
+    ] = msgspec.UNSET
+
+
+class Done(CamelStruct):
+    """An action's answer when there is nothing to return but that it happened."""
+
+    success: Literal[True]
+    message: str

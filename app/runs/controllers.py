@@ -56,9 +56,12 @@ def _in_utc(moment: datetime | None, parameter: str) -> datetime | None:
 
 def _failure(request: Request[Any, Any, Any], run: SyncRun) -> Response[dict[str, Any]]:
     """The page's failure body, in the envelope every error shares (so with `requestId`)."""
-    extra = {"retryAfter": f"{run.retry_at:%Y-%m-%dT%H:%M:%SZ}"} if run.retry_at else {}
     failed = ApiError(
-        500, run.error or "Sync failed", title="Sync failed", extra={**extra, "runId": str(run.id)}
+        500,
+        run.error or "Sync failed",
+        title="Sync failed",
+        run_id=str(run.id),
+        retry_after=f"{run.retry_at:%Y-%m-%dT%H:%M:%SZ}" if run.retry_at else None,
     )
     return envelope(request, failed)
 

@@ -114,7 +114,7 @@ async def start_manual_sync(
             409,
             f"A sync is already running for this schedule (run {active}); wait for it to finish",
             title="Sync already running",
-            extra={"runId": str(active)},
+            run_id=str(active),
         )
     run = SyncRun(
         schedule_id=schedule.id,

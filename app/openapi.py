@@ -1,0 +1,187 @@
+"""The OpenAPI document that generated clients are built from.
+
+Handlers declare their success bodies as msgspec structs and the statuses only they answer
+(`responses={409: error_response(...)}`). What every route shares is derived here from the
+route itself, so a new route is documented like the others without repeating it: 400 where
+it takes parameters or a body, 401 unless it is public, 404 where a path names an object,
+413/415 where it reads a body, 429 where it is metered, 500 and 503 everywhere, each with the
+one error envelope (`ErrorBody`) and the headers the service sends with it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from litestar import Litestar
+from litestar.handlers import HTTPRouteHandler
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import (
+    Components,
+    Example,
+    OpenAPIHeader,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    Schema,
+    SecurityScheme,
+)
+from litestar.routes import HTTPRoute
+
+from app.api_docs.swagger_ui import render_plugins
+from app.auth.middleware import PUBLIC_PATHS, UNMETERED_PATHS
+from app.schema import ErrorBody
+from app.settings import Settings
+
+# Keyword arguments Litestar fills from the connection itself, never from the query string.
+_RESERVED = frozenset({"request", "socket", "headers", "cookies", "query", "scope", "state"})
+
+_INTEGER = Schema(type=OpenAPIType.INTEGER)
+_RATE_LIMIT_HEADERS = {
+    "X-RateLimit-Limit": OpenAPIHeader(
+        schema=_INTEGER, description="Requests allowed per minute for this caller"
+    ),
+    "X-RateLimit-Remaining": OpenAPIHeader(
+        schema=_INTEGER, description="Requests left in the current minute"
+    ),
+    "X-RateLimit-Reset": OpenAPIHeader(
+        schema=_INTEGER, description="Seconds until the current minute's window ends"
+    ),
+}
+_RETRY_AFTER = OpenAPIHeader(
+    schema=_INTEGER, required=True, description="Seconds to wait before trying again"
+)
+
+# What each shared status means on this API; routes add their own statuses and wording.
+_SHARED = {
+    400: "The request is invalid: `details` names each bad field and what it must be",
+    401: "No valid credentials: send `Authorization: Bearer <token>`",
+    403: "A browser session's change without the `X-Requested-With: DataSync` header",
+    404: "No such object for this account (another account's objects are not found either)",
+    413: "The request body is larger than the service accepts (MAX_BODY_BYTES)",
+    415: "The body is not JSON: send it with `Content-Type: application/json`",
+    429: "Too many requests from this caller this minute: wait `Retry-After` seconds",
+    500: "An unexpected error; the `requestId` finds it in the service's logs",
+    503: "The database or Redis is unreachable for a moment: retry after `Retry-After` seconds",
+}
+
+
+def error_response(
+    description: str, *, title: str = "Error", example: str | None = None
+) -> ResponseSpec:
+    """A status documented with the error envelope; `title` and `example` show a typical
+    `error` and `message`."""
+    return ResponseSpec(
+        data_container=ErrorBody,
+        description=description,
+        generate_examples=False,
+        examples=[
+            Example(
+                summary=description,
+                value={
+                    "success": False,
+                    "error": title,
+                    "message": example or description,
+                    "requestId": "8f14e45f-ceea-467f-a0e6-5e2b6f1b7c3a",
+                },
+            )
+        ]
+        if example
+        else None,
+    )
+
+
+def _matches(path: str, patterns: list[str]) -> bool:
+    return any(re.search(pattern, path) for pattern in patterns)
+
+
+def _shared_statuses(route: HTTPRoute, handler: HTTPRouteHandler) -> list[int]:
+    signature = handler.parsed_fn_signature.parameters
+    reads_body = "data" in signature
+    dependencies = handler.resolve_dependencies()
+    taken = {*dependencies, *route.path_parameters, *_RESERVED, "data"}
+    query = [name for name in signature if name not in taken]
+    public = _matches(route.path, PUBLIC_PATHS) or bool(handler.opt.get("exclude_from_auth"))
+    statuses = [500, 503]
+    if reads_body or query or route.path_parameters:
+        statuses.append(400)
+    if not public:
+        statuses.append(401)
+        if not handler.http_methods <= {"GET", "HEAD"}:
+            statuses.append(403)
+    if route.path_parameters:
+        statuses.append(404)
+    if reads_body:
+        statuses += [413, 415]
+    if not _matches(route.path, UNMETERED_PATHS):
+        statuses.append(429)
+    return statuses
+
+
+@dataclass
+class _DocumentedOperation(Operation):
+    """Adds the headers the service sends with its 429 and 503 answers."""
+
+    def __post_init__(self) -> None:
+        for status, response in (self.responses or {}).items():
+            if not isinstance(response, OpenAPIResponse):
+                continue
+            if status == "429":
+                response.headers = {"Retry-After": _RETRY_AFTER, **_RATE_LIMIT_HEADERS}
+            elif status == "503":
+                response.headers = {"Retry-After": _RETRY_AFTER}
+            elif status.startswith("2") and not response.headers:
+                response.headers = dict(_RATE_LIMIT_HEADERS)
+
+
+@dataclass
+class _PublicOperation(_DocumentedOperation):
+    """An operation that needs no credentials (login, registration, health)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.security = []
+
+
+def document_responses(app: Litestar) -> None:
+    """Give every operation its shared error statuses (explicit ones win) and headers."""
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            if not handler.include_in_schema:
+                continue
+            shared: dict[int, ResponseSpec] = {
+                status: error_response(_SHARED[status])
+                for status in _shared_statuses(route, handler)
+            }
+            handler.responses = {**shared, **(handler.responses or {})}
+            public = _matches(route.path, PUBLIC_PATHS) or handler.opt.get("exclude_from_auth")
+            handler.operation_class = _PublicOperation if public else _DocumentedOperation
+
+
+def openapi_config(settings: Settings) -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="DataSync API",
+        version="1.0.0",
+        description=(
+            "Sync schedules that copy Google Sheets, Excel workbooks and SQL queries into "
+            "versioned CSV files. Every error answers with one envelope: "
+            "`{success: false, error, message, requestId, details?}`."
+        ),
+        path="/schema",
+        render_plugins=render_plugins(settings.api_docs),
+        components=Components(
+            security_schemes={
+                "BearerToken": SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    description="Session JWT from /api/auth/login, an API key, or a host-app JWT",
+                )
+            }
+        ),
+        security=[{"BearerToken": []}],
+        # The document is the same on every start, so generated clients diff cleanly.
+        create_examples=False,
+    )
