@@ -60,6 +60,15 @@ def page(limit: int, offset: int, total: int) -> dict[str, object]:
     }
 
 
+async def fetch_rows(
+    db: AsyncSession, query: Select[T], order_by: Any, limit: int, offset: int
+) -> tuple[Sequence[T], int, Pagination]:
+    """One page of `query`, the total it pages through, and the page's `pagination`."""
+    total = await db.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = (await db.scalars(query.order_by(*order_by).limit(limit).offset(offset))).all()
+    return rows, total, Pagination(limit=limit, offset=offset, has_more=offset + limit < total)
+
+
 async def fetch_page(
     db: AsyncSession, query: Select[T], order_by: Any, limit: int, offset: int
 ) -> tuple[Sequence[T], dict[str, object]]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from advanced_alchemy.types import DateTimeUTC
@@ -25,6 +26,23 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class RunStatus(StrEnum):
+    """A run's life: queued until a worker starts it, then running, then success or error."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCESS = "success"
+    ERROR = "error"
+
+
+class Trigger(StrEnum):
+    """What created a run: its schedule's slot, a person's "Sync now", or a failed run."""
+
+    SCHEDULE = "schedule"
+    MANUAL = "manual"
+    RETRY = "retry"
 
 
 def utcnow() -> datetime:

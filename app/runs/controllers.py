@@ -3,27 +3,38 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import anyio
 from arq.connections import ArqRedis
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, QueryParameter
 from litestar.response import File
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.middleware import Principal
 from app.db.models import Schedule, SyncRun
-from app.errors import ApiError, InvalidInput, envelope, not_found
+from app.errors import ApiError, InvalidInput, not_found
+from app.openapi import error_response
 from app.runs import service
-from app.schema import Limit, Offset, fetch_page
+from app.runs.schemas import History, RunDetail, RunList, RunOut, SyncCompleted
+from app.schedules import examples
+from app.schema import ErrorBody, Limit, Offset, Pagination, fetch_rows
 from app.settings import Settings
 from app.sync.change_sets import CHANGE_COLUMN, ChangeSetGone, change_set_csv
 from app.sync.csv_store import CsvStore
 from app.tenancy import owned
 
-RunStatus = Annotated[str | None, QueryParameter(description="queued, running, success or error")]
+StatusFilter = Annotated[
+    Literal["queued", "running", "success", "error"] | None,
+    QueryParameter(description="Only runs with this status"),
+]
+StartedFilter = Annotated[
+    Literal["running", "success", "error"] | None,
+    QueryParameter(description="Only runs with this status"),
+]
 Since = Annotated[
     datetime | None,
     QueryParameter(
@@ -54,23 +65,52 @@ def _in_utc(moment: datetime | None, parameter: str) -> datetime | None:
         ) from None
 
 
-def _failure(request: Request[Any, Any, Any], run: SyncRun) -> Response[dict[str, Any]]:
+def _failure(run: SyncRun) -> ApiError:
     """The page's failure body, in the envelope every error shares (so with `requestId`)."""
-    failed = ApiError(
+    return ApiError(
         500,
         run.error or "Sync failed",
         title="Sync failed",
         run_id=str(run.id),
         retry_after=f"{run.retry_at:%Y-%m-%dT%H:%M:%SZ}" if run.retry_at else None,
     )
-    return envelope(request, failed)
 
 
 class ManualSyncController(Controller):
     path = "/api/sync/schedules"
     tags = ["Sync schedules"]
 
-    @post("/{schedule_id:str}/sync", operation_id="manualSync", status_code=200)
+    @post(
+        "/{schedule_id:str}/sync",
+        operation_id="manualSync",
+        status_code=200,
+        responses={
+            200: ResponseSpec(
+                data_container=SyncCompleted,
+                description="The sync finished within the wait",
+                examples=[examples.SYNCED],
+            ),
+            202: ResponseSpec(
+                data_container=SyncCompleted,
+                generate_examples=False,
+                description="Still running after the wait: `runId` names the run to follow at "
+                "/api/sync/runs/{runId}",
+            ),
+            409: error_response(
+                "A sync of this schedule is already queued or running (`runId` names it)",
+                title="Sync already running",
+                example="A sync is already running for this schedule (run "
+                "5b0c1f7e-2f44-4f5e-9a51-0c8a4a8f3b7d); wait for it to finish",
+            ),
+            500: ResponseSpec(
+                data_container=ErrorBody,
+                description="The sync failed: `message` says why, `retryAfter` when the "
+                "automatic retry is due (if one is), `runId` the failed run",
+                generate_examples=False,
+                examples=[examples.SYNC_FAILED],
+            ),
+        },
+    )
     async def manual_sync(
         self,
         request: Request[Principal, Any, Any],
@@ -88,78 +128,92 @@ class ManualSyncController(Controller):
         force: Annotated[
             bool, QueryParameter(description="Write even when the safety hold would stop the run")
         ] = False,
-    ) -> Response[dict[str, Any]]:
+    ) -> Response[SyncCompleted]:
         schedule = await owned(db_session, Schedule, request.user.user_id, schedule_id, "Schedule")
         run = await service.start_manual_sync(db_session, queue, schedule, force)
         seconds = app_settings.manual_sync_wait_seconds if wait is None else wait
         run = await service.wait_for_run(session_maker, run.id, seconds)
         if run.status == "success":
             return Response(
-                {
-                    "success": True,
-                    "syncResult": service.sync_result(run),
-                    "message": "Manual sync completed successfully",
-                }
+                SyncCompleted(
+                    success=True,
+                    sync_result=service.sync_result(run),
+                    message="Manual sync completed successfully",
+                )
             )
         if run.status == "error":
-            return _failure(request, run)
+            raise _failure(run)
         return Response(
-            {
-                "success": True,
-                "syncResult": service.sync_result(run),
-                "runId": str(run.id),
-                "message": f"Sync is still running; follow it at /api/sync/runs/{run.id}",
-            },
+            SyncCompleted(
+                success=True,
+                sync_result=service.sync_result(run),
+                run_id=str(run.id),
+                message=f"Sync is still running; follow it at /api/sync/runs/{run.id}",
+            ),
             status_code=202,
         )
 
-    @get("/{schedule_id:str}/history", operation_id="getSyncHistory")
+    @get(
+        "/{schedule_id:str}/history",
+        operation_id="getSyncHistory",
+        responses={
+            200: ResponseSpec(
+                data_container=History,
+                description="The schedule's executions, newest first: runs that started "
+                "(running, success, error). A pending retry is the schedule's `nextRetryAt`.",
+                examples=[examples.HISTORY],
+            )
+        },
+    )
     async def history(
         self,
         request: Request[Principal, Any, Any],
         schedule_id: FromPath[str],
         db_session: NamedDependency[AsyncSession],
-        status: RunStatus = None,
+        status: StartedFilter = None,
         since: Since = None,
         until: Until = None,
         limit: Limit = 50,
         offset: Offset = 0,
-    ) -> dict[str, Any]:
+    ) -> History:
         schedule = await owned(db_session, Schedule, request.user.user_id, schedule_id, "Schedule")
-        query = service.runs_query(
-            request.user.user_id,
-            schedule.id,
-            status,
-            _in_utc(since, "from"),
-            _in_utc(until, "to"),
-            None,
+        query = service.history_query(
+            request.user.user_id, schedule.id, status, _in_utc(since, "from"), _in_utc(until, "to")
         )
-        return await _run_page(db_session, query, "history", limit, offset)
+        rows, total, pagination = await _newest_first(db_session, query, limit, offset)
+        return History(success=True, history=rows, total_count=total, pagination=pagination)
 
 
-async def _run_page(
-    db: AsyncSession, query: Any, key: str, limit: int, offset: int
-) -> dict[str, Any]:
-    rows, paging = await fetch_page(db, query, (SyncRun.created_at.desc(),), limit, offset)
-    return {"success": True, key: [service.run_out(r) for r in rows], **paging}
+async def _newest_first(
+    db: AsyncSession, query: Any, limit: int, offset: int
+) -> tuple[list[RunOut], int, Pagination]:
+    rows, total, pagination = await fetch_rows(
+        db, query, (SyncRun.created_at.desc(),), limit, offset
+    )
+    return [service.run_out(r) for r in rows], total, pagination
 
 
 class RunController(Controller):
     path = "/api/sync/runs"
     tags = ["Sync runs"]
 
-    @get("/", operation_id="listRuns")
+    @get(
+        "/",
+        operation_id="listRuns",
+        description="Every run of the caller's schedules, "
+        "newest first, queued ones included (a retry waiting for its backoff has `readyAt`)",
+    )
     async def list_runs(
         self,
         request: Request[Principal, Any, Any],
         db_session: NamedDependency[AsyncSession],
-        status: RunStatus = None,
+        status: StatusFilter = None,
         since: Since = None,
         until: Until = None,
         data_source_type: SourceType = None,
         limit: Limit = 50,
         offset: Offset = 0,
-    ) -> dict[str, Any]:
+    ) -> RunList:
         query = service.runs_query(
             request.user.user_id,
             None,
@@ -168,7 +222,8 @@ class RunController(Controller):
             _in_utc(until, "to"),
             data_source_type,
         )
-        return await _run_page(db_session, query, "runs", limit, offset)
+        rows, total, pagination = await _newest_first(db_session, query, limit, offset)
+        return RunList(success=True, runs=rows, total_count=total, pagination=pagination)
 
     @get("/{run_id:str}", operation_id="getRun")
     async def get_run(
@@ -176,11 +231,24 @@ class RunController(Controller):
         request: Request[Principal, Any, Any],
         run_id: FromPath[str],
         db_session: NamedDependency[AsyncSession],
-    ) -> dict[str, Any]:
+    ) -> RunDetail:
         run = await owned(db_session, SyncRun, request.user.user_id, run_id, "Run")
-        return {"success": True, "run": service.run_out(run)}
+        return RunDetail(success=True, run=service.run_out(run))
 
-    @get("/{run_id:str}/changes", operation_id="getRunChanges", media_type="text/csv")
+    @get(
+        "/{run_id:str}/changes",
+        operation_id="getRunChanges",
+        media_type="text/csv",
+        response_description="The run's changed rows as CSV, with a first column saying "
+        "added, updated or deleted",
+        responses={
+            409: error_response(
+                "The run did not succeed, so it has no change set",
+                title="Conflict",
+                example="The run has no change set: its status is error",
+            )
+        },
+    )
     async def get_changes(
         self,
         request: Request[Principal, Any, Any],

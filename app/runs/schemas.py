@@ -1,6 +1,11 @@
 from __future__ import annotations
 
-from app.schema import CamelStruct
+from typing import Annotated, Literal
+
+import msgspec
+
+from app.db.models import RunStatus, Trigger
+from app.schema import CamelStruct, Pagination
 
 
 class Changes(CamelStruct, omit_defaults=True):
@@ -21,8 +26,8 @@ class RunOut(CamelStruct):
 
     id: str
     schedule_id: str
-    status: str
-    trigger: str
+    status: RunStatus
+    trigger: Trigger
     attempt: int
     data_source_type: str
     started_at: str | None
@@ -37,6 +42,10 @@ class RunOut(CamelStruct):
     file_version: int | None
     bytes_written: int | None
     created_at: str
+    ready_at: Annotated[
+        str | None,
+        msgspec.Meta(description="A queued run: when it may start (a retry waits for its backoff)"),
+    ] = None
     progress: Progress | None = None
 
 
@@ -45,7 +54,10 @@ class SyncResult(CamelStruct):
 
     schedule_id: str
     run_id: str
-    status: str
+    status: Annotated[
+        RunStatus,
+        msgspec.Meta(description="running (also while queued), success or error"),
+    ]
     row_count: int | None
     column_count: int | None
     duration: str | None
@@ -53,3 +65,31 @@ class SyncResult(CamelStruct):
     synced_at: str | None
     changes: Changes | None
     file_version: int | None
+
+
+class SyncCompleted(CamelStruct):
+    """A manual sync that finished within the wait, or one still going (then with `runId`)."""
+
+    success: Literal[True]
+    sync_result: SyncResult
+    message: str
+    run_id: str | msgspec.UnsetType = msgspec.UNSET
+
+
+class History(CamelStruct):
+    success: Literal[True]
+    history: list[RunOut]
+    total_count: int
+    pagination: Pagination
+
+
+class RunList(CamelStruct):
+    success: Literal[True]
+    runs: list[RunOut]
+    total_count: int
+    pagination: Pagination
+
+
+class RunDetail(CamelStruct):
+    success: Literal[True]
+    run: RunOut

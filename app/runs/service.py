@@ -10,13 +10,17 @@ from arq.connections import ArqRedis
 from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db.models import Schedule, SyncRun
+from app.db.models import RunStatus, Schedule, SyncRun, Trigger
 from app.errors import ApiError
 from app.runs.schemas import Changes, Progress, RunOut, SyncResult
 from app.schema import duration_text, isoformat
 from app.sync.queue import enqueue_run
 
 ACTIVE = ("queued", "running")
+# History is the record of executions: a run is in it once it has started. A queued run,
+# such as a failed run's retry waiting for its backoff, shows on the schedule
+# (`nextRetryAt`) and in /api/sync/runs instead.
+STARTED = ("running", "success", "error")
 
 
 def changes_of(run: SyncRun) -> Changes | None:
@@ -35,8 +39,8 @@ def run_out(run: SyncRun) -> RunOut:
     return RunOut(
         id=str(run.id),
         schedule_id=str(run.schedule_id),
-        status=run.status,
-        trigger=run.trigger,
+        status=RunStatus(run.status),
+        trigger=Trigger(run.trigger),
         attempt=run.attempt,
         data_source_type=run.data_source_type,
         started_at=isoformat(run.started_at),
@@ -51,6 +55,7 @@ def run_out(run: SyncRun) -> RunOut:
         file_version=run.file_version,
         bytes_written=run.bytes_written,
         created_at=isoformat(run.created_at) or "",
+        ready_at=isoformat(run.ready_at) if run.status == "queued" else None,
         progress=Progress(rows_fetched=run.rows_fetched, phase=run.phase)
         if run.status in ACTIVE
         else None,
@@ -63,7 +68,7 @@ def sync_result(run: SyncRun) -> SyncResult:
         run_id=str(run.id),
         # A manual sync answered with 202 is under way, whether or not a worker has picked
         # it up yet: the page's `syncResult` knows "running", not "queued".
-        status="running" if run.status in ACTIVE else run.status,
+        status=RunStatus.RUNNING if run.status in ACTIVE else RunStatus(run.status),
         row_count=run.row_count,
         column_count=run.column_count,
         duration=duration_text(run.duration_ms),
@@ -72,6 +77,18 @@ def sync_result(run: SyncRun) -> SyncResult:
         changes=changes_of(run),
         file_version=run.file_version,
     )
+
+
+def history_query(
+    user_id: uuid.UUID,
+    schedule_id: uuid.UUID,
+    status: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> Select[SyncRun]:
+    """A schedule's executions: the runs that started, newest first once ordered."""
+    query = runs_query(user_id, schedule_id, status, since, until, None)
+    return query.where(SyncRun.status.in_(STARTED))
 
 
 def runs_query(

@@ -2,23 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, delete, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
+from litestar.params import Body, FromPath, FromQuery, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.middleware import Principal
 from app.db.models import Schedule
-from app.schedules import service
-from app.schedules.schemas import ScheduleCreate, ScheduleOut, ScheduleUpdate
-from app.schema import Limit, Offset, duration_text, fetch_page, isoformat
+from app.schedules import examples, service
+from app.schedules.schemas import (
+    ScheduleCreate,
+    ScheduleDetail,
+    ScheduleList,
+    ScheduleOut,
+    ScheduleSaved,
+    ScheduleUpdate,
+)
+from app.schema import Done, Limit, Offset, duration_text, fetch_rows, isoformat
 from app.settings import Settings
 from app.tenancy import owned
 
 
-def schedule_out(schedule: Schedule) -> ScheduleOut:
+def _example(body: type[Any], example: Example, description: str) -> dict[int, ResponseSpec]:
+    """The success answer documented with the reference page's example."""
+    return {200: ResponseSpec(data_container=body, description=description, examples=[example])}
+
+
+def schedule_out(schedule: Schedule, next_retry_at: datetime | None = None) -> ScheduleOut:
     return ScheduleOut(
         id=str(schedule.id),
         name=schedule.name,
@@ -37,6 +52,7 @@ def schedule_out(schedule: Schedule) -> ScheduleOut:
         last_sync_error=schedule.last_sync_error,
         last_sync_duration=duration_text(schedule.last_sync_duration_ms),
         last_sync_duration_ms=schedule.last_sync_duration_ms,
+        next_retry_at=isoformat(next_retry_at),
         created_at=isoformat(schedule.created_at) or "",
         updated_at=isoformat(schedule.updated_at) or "",
     )
@@ -46,22 +62,31 @@ class ScheduleController(Controller):
     path = "/api/sync/schedules"
     tags = ["Sync schedules"]
 
-    @post("/", operation_id="createSchedule", status_code=200)
+    @post(
+        "/",
+        operation_id="createSchedule",
+        status_code=200,
+        responses=_example(ScheduleSaved, examples.CREATED, "The schedule as stored"),
+    )
     async def create_schedule(
         self,
         request: Request[Principal, Any, Any],
-        data: JSONBody[ScheduleCreate],
+        data: Annotated[ScheduleCreate, Body(examples=examples.CREATE_REQUESTS)],
         db_session: NamedDependency[AsyncSession],
         app_settings: NamedDependency[Settings],
-    ) -> dict[str, Any]:
+    ) -> ScheduleSaved:
         schedule = await service.create(db_session, app_settings, request.user.user_id, data)
-        return {
-            "success": True,
-            "schedule": schedule_out(schedule),
-            "message": "Sync schedule created successfully",
-        }
+        return ScheduleSaved(
+            success=True,
+            schedule=schedule_out(schedule),
+            message="Sync schedule created successfully",
+        )
 
-    @get("/", operation_id="listSchedules")
+    @get(
+        "/",
+        operation_id="listSchedules",
+        responses=_example(ScheduleList, examples.LISTED, "One page of the caller's schedules"),
+    )
     async def list_schedule(
         self,
         request: Request[Principal, Any, Any],
@@ -69,57 +94,79 @@ class ScheduleController(Controller):
         enabled: FromQuery[bool | None] = None,
         data_source_type: Annotated[str | None, QueryParameter(name="dataSourceType")] = None,
         status: Annotated[
-            str | None,
-            QueryParameter(description="Last sync status: success, error, running or never"),
+            Literal["success", "error", "running", "never"] | None,
+            QueryParameter(description="Last sync status; `never` for schedules not yet run"),
         ] = None,
         search: Annotated[
             str | None, QueryParameter(description="Name contains (case-insensitive)")
         ] = None,
         limit: Limit = 50,
         offset: Offset = 0,
-    ) -> dict[str, Any]:
+    ) -> ScheduleList:
         query = service.list_query(request.user.user_id, enabled, data_source_type, status, search)
-        rows, paging = await fetch_page(db_session, query, (Schedule.created_at,), limit, offset)
-        return {
-            "success": True,
-            "schedules": [schedule_out(s) for s in rows],
-            **paging,
-        }
+        rows, total, pagination = await fetch_rows(
+            db_session, query, (Schedule.created_at,), limit, offset
+        )
+        retries = await service.next_retries(db_session, [s.id for s in rows])
+        return ScheduleList(
+            success=True,
+            schedules=[schedule_out(s, retries.get(s.id)) for s in rows],
+            total_count=total,
+            pagination=pagination,
+        )
 
-    @get("/{schedule_id:str}", operation_id="getSchedule")
+    @get(
+        "/{schedule_id:str}",
+        operation_id="getSchedule",
+        responses=_example(ScheduleDetail, examples.DETAIL, "The schedule"),
+    )
     async def get_schedule(
         self,
         request: Request[Principal, Any, Any],
         schedule_id: FromPath[str],
         db_session: NamedDependency[AsyncSession],
-    ) -> dict[str, Any]:
+    ) -> ScheduleDetail:
         schedule = await owned(db_session, Schedule, request.user.user_id, schedule_id, "Schedule")
-        return {"success": True, "schedule": schedule_out(schedule)}
+        return ScheduleDetail(success=True, schedule=await _with_retry(db_session, schedule))
 
-    @put("/{schedule_id:str}", operation_id="updateSchedule")
+    @put(
+        "/{schedule_id:str}",
+        operation_id="updateSchedule",
+        responses=_example(ScheduleSaved, examples.UPDATED, "The schedule as stored"),
+    )
     async def update_schedule(
         self,
         request: Request[Principal, Any, Any],
         schedule_id: FromPath[str],
-        data: JSONBody[ScheduleUpdate],
+        data: Annotated[ScheduleUpdate, Body(examples=[examples.UPDATE_REQUEST])],
         db_session: NamedDependency[AsyncSession],
         app_settings: NamedDependency[Settings],
-    ) -> dict[str, Any]:
+    ) -> ScheduleSaved:
         schedule = await owned(db_session, Schedule, request.user.user_id, schedule_id, "Schedule")
         schedule = await service.update(db_session, app_settings, schedule, data)
-        return {
-            "success": True,
-            "schedule": schedule_out(schedule),
-            "message": "Sync schedule updated successfully",
-        }
+        return ScheduleSaved(
+            success=True,
+            schedule=await _with_retry(db_session, schedule),
+            message="Sync schedule updated successfully",
+        )
 
-    @delete("/{schedule_id:str}", operation_id="deleteSchedule", status_code=200)
+    @delete(
+        "/{schedule_id:str}",
+        operation_id="deleteSchedule",
+        status_code=200,
+        responses=_example(Done, examples.DELETED, "Deleted; the target file stays"),
+    )
     async def delete_schedule(
         self,
         request: Request[Principal, Any, Any],
         schedule_id: FromPath[str],
         db_session: NamedDependency[AsyncSession],
-    ) -> dict[str, Any]:
+    ) -> Done:
         schedule = await owned(db_session, Schedule, request.user.user_id, schedule_id, "Schedule")
         await service.delete(db_session, schedule)
-        return {"success": True, "message": "Sync schedule deleted successfully"}
+        return Done(success=True, message="Sync schedule deleted successfully")
+
+
+async def _with_retry(db: AsyncSession, schedule: Schedule) -> ScheduleOut:
+    retries = await service.next_retries(db, [schedule.id])
+    return schedule_out(schedule, retries.get(schedule.id))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import DataSource, Schedule, SyncRun, TargetFile
 from app.errors import InvalidInput
-from app.schedules.schemas import ScheduleCreate, ScheduleUpdate
+from app.schedules.schemas import NAME_MAX, ScheduleCreate, ScheduleUpdate
 from app.schedules.validation import check_config
 from app.scheduling import next_slot_after, parse_cadence
 from app.settings import Settings
@@ -44,8 +45,8 @@ async def _owned_ref(
 
 
 def _name_problems(name: str) -> Problems:
-    if not name.strip() or len(name.strip()) > 200:
-        return [{"field": "name", "message": "must be 1 to 200 characters"}]
+    if not name.strip() or len(name) > NAME_MAX:
+        return [{"field": "name", "message": f"must be 1 to {NAME_MAX} characters"}]
     return []
 
 
@@ -165,3 +166,22 @@ async def delete(db: AsyncSession, schedule: Schedule) -> None:
     for run in runs:
         await db.delete(run)
     await db.delete(schedule)
+
+
+async def next_retries(
+    db: AsyncSession, schedule_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, datetime]:
+    """When each schedule's pending automatic retry is due: a failed run's retry waits in
+    the queue (status queued, trigger retry) until its `ready_at`."""
+    if not schedule_ids:
+        return {}
+    rows = await db.execute(
+        select(SyncRun.schedule_id, func.min(SyncRun.ready_at))
+        .where(
+            SyncRun.schedule_id.in_(schedule_ids),
+            SyncRun.status == "queued",
+            SyncRun.trigger == "retry",
+        )
+        .group_by(SyncRun.schedule_id)
+    )
+    return {schedule_id: ready_at for schedule_id, ready_at in rows}

@@ -263,11 +263,14 @@ def test_a_retry_waiting_out_its_backoff_does_not_hold_up_the_users_next_runs(
         run_id = sync_now(user, steady)
         run = follow(user, [run_id]).runs[0]
 
+    # History holds executions only: the failure, while its retry waits out the backoff.
     history = user.ok("GET", f"/api/sync/schedules/{flaky}/history")["history"]
-    assert [(h["trigger"], h["status"]) for h in history] == [
-        ("retry", "queued"),
-        ("manual", "error"),
-    ]
+    assert [(h["trigger"], h["status"]) for h in history] == [("manual", "error")]
+    assert history[0]["startedAt"] and history[0]["completedAt"]
+    pending = user.ok("GET", "/api/sync/runs", params={"status": "queued"})["runs"]
+    assert [(r["trigger"], r["scheduleId"]) for r in pending] == [("retry", flaky)]
+    schedule = user.ok("GET", f"/api/sync/schedules/{flaky}")["schedule"]
+    assert schedule["nextRetryAt"] == pending[0]["readyAt"] == history[0]["retryAfter"]
     assert run["status"] == "success"
     assert seconds_between(run["createdAt"], run["startedAt"]) < 3
 
