@@ -60,7 +60,19 @@ def redis_server_url() -> str:
     port = free_port()
     workdir = tempfile.mkdtemp(prefix="datasync-redis-")
     process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", workdir],
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            workdir,
+        ],
         stdout=subprocess.DEVNULL,
     )
     atexit.register(process.terminate)
@@ -81,9 +93,13 @@ def postgres_server() -> tuple[int, str]:
     """(port, superuser) of a PostgreSQL that accepts trust logins on 127.0.0.1."""
     if port_open(5432) and _psql(5432, "select 1").returncode == 0:
         return 5432, "postgres"
-    initdb = shutil.which("initdb") or next(iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))), None)
+    initdb = shutil.which("initdb") or next(
+        iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))), None
+    )
     if initdb is None:
-        raise RuntimeError("PostgreSQL is not running and not installed: run the README's test command")
+        raise RuntimeError(
+            "PostgreSQL is not running and not installed: run the README's test command"
+        )
     bindir = Path(initdb).resolve().parent
     datadir = tempfile.mkdtemp(prefix="datasync-pg-")
     user = "postgres"
@@ -95,7 +111,18 @@ def postgres_server() -> tuple[int, str]:
     subprocess.run(initdb, check=True, capture_output=True)
     port = free_port()
     process = subprocess.Popen(
-        [*run_as, str(bindir / "postgres"), "-D", datadir, "-p", str(port), "-k", datadir, "-h", "127.0.0.1"],
+        [
+            *run_as,
+            str(bindir / "postgres"),
+            "-D",
+            datadir,
+            "-p",
+            str(port),
+            "-k",
+            datadir,
+            "-h",
+            "127.0.0.1",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

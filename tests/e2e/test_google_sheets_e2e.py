@@ -95,7 +95,9 @@ def internet() -> Iterator[RecordingProxy]:
 
 
 @pytest.fixture
-def service(isolated_service: Callable[..., IsolatedService], internet: RecordingProxy) -> IsolatedService:
+def service(
+    isolated_service: Callable[..., IsolatedService], internet: RecordingProxy
+) -> IsolatedService:
     internet.requests.clear()
     return isolated_service(**internet.env())
 

@@ -28,9 +28,13 @@ def test_the_service_serves_the_client_module_and_its_types(live_server: str) ->
     assert "export declare class DataSyncClient" in types.text
 
 
-@pytest.mark.skipif(NODE is None, reason="node is not installed (the README's test command installs Node 20)")
+@pytest.mark.skipif(
+    NODE is None, reason="node is not installed (the README's test command installs Node 20)"
+)
 @pytest.mark.usefixtures("worker")
-def test_the_client_suite_passes_under_node_against_a_live_server(live_server: str, tmp_path: Path) -> None:
+def test_the_client_suite_passes_under_node_against_a_live_server(
+    live_server: str, tmp_path: Path
+) -> None:
     assert NODE is not None
     done = subprocess.run(
         [NODE, "--test", "--test-reporter=spec", str(SUITE)],

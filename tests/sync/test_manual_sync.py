@@ -15,7 +15,9 @@ pytestmark = pytest.mark.usefixtures("worker")
 HEADER = ["id", "name", "amount"]
 
 
-def test_first_sync_writes_the_file_and_counts_every_row_as_added(user: ApiUser, tmp_path: Path) -> None:
+def test_first_sync_writes_the_file_and_counts_every_row_as_added(
+    user: ApiUser, tmp_path: Path
+) -> None:
     table = write_table(tmp_path / "t.csv", HEADER, [["1", "Ann", "10.50"], ["2", "Bob", ""]])
     file_id = user.target_file()
     schedule_id = user.schedule(user.data_source(), file_id, path=str(table))
@@ -38,8 +40,12 @@ def test_first_sync_writes_the_file_and_counts_every_row_as_added(user: ApiUser,
 
 
 def test_second_sync_reports_exact_changes_by_primary_key(user: ApiUser, tmp_path: Path) -> None:
-    table = write_table(tmp_path / "t.csv", HEADER, [["1", "Ann", "1"], ["2", "Bob", "2"], ["3", "Cid", "3"]])
-    schedule_id = user.schedule(user.data_source(), user.target_file(), path=str(table), primaryKey="id")
+    table = write_table(
+        tmp_path / "t.csv", HEADER, [["1", "Ann", "1"], ["2", "Bob", "2"], ["3", "Cid", "3"]]
+    )
+    schedule_id = user.schedule(
+        user.data_source(), user.target_file(), path=str(table), primaryKey="id"
+    )
     user.ok("POST", f"/api/sync/schedules/{schedule_id}/sync")
     write_table(table, HEADER, [["3", "Cid", "3"], ["2", "Bobby", "2"], ["4", "Dee", "4"]])
 
@@ -48,10 +54,16 @@ def test_second_sync_reports_exact_changes_by_primary_key(user: ApiUser, tmp_pat
     assert result["changes"] == {"added": 1, "updated": 1, "deleted": 1}
     changes = read_csv(user.get(f"/api/sync/runs/{result['runId']}/changes").text)
     assert changes[0] == ["_change", *HEADER]
-    assert sorted(changes[1:]) == [["added", "4", "Dee", "4"], ["deleted", "1", "Ann", "1"], ["updated", "2", "Bobby", "2"]]
+    assert sorted(changes[1:]) == [
+        ["added", "4", "Dee", "4"],
+        ["deleted", "1", "Ann", "1"],
+        ["updated", "2", "Bobby", "2"],
+    ]
 
 
-def test_unchanged_source_keeps_file_checksum_etag_and_version(user: ApiUser, tmp_path: Path) -> None:
+def test_unchanged_source_keeps_file_checksum_etag_and_version(
+    user: ApiUser, tmp_path: Path
+) -> None:
     table = write_table(tmp_path / "t.csv", HEADER, [["1", "Ann", "1"]])
     file_id = user.target_file()
     schedule_id = user.schedule(user.data_source(), file_id, path=str(table))
@@ -65,6 +77,8 @@ def test_unchanged_source_keeps_file_checksum_etag_and_version(user: ApiUser, tm
     assert result["fileVersion"] == 1
     assert after.headers["etag"] == before.headers["etag"]
     assert after.content == before.content
-    not_modified = user.get(f"/api/files/{file_id}/content", headers={"If-None-Match": before.headers["etag"]})
+    not_modified = user.get(
+        f"/api/files/{file_id}/content", headers={"If-None-Match": before.headers["etag"]}
+    )
     assert not_modified.status_code == 304
     assert len(user.ok("GET", f"/api/files/{file_id}/versions")["versions"]) == 1

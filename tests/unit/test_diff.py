@@ -27,7 +27,10 @@ def keyed(rows: list[list[str | None]]) -> KeyedRows:
 
 def generated(n: int, seed: int) -> list[list[str | None]]:
     rng = random.Random(seed)
-    return [[str(i), f"name-{rng.randrange(10**6)}", f"{rng.randrange(10**5)}.{rng.randrange(100):02d}"] for i in range(n)]
+    return [
+        [str(i), f"name-{rng.randrange(10**6)}", f"{rng.randrange(10**5)}.{rng.randrange(100):02d}"]
+        for i in range(n)
+    ]
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -88,10 +91,16 @@ def test_separator_inside_values_cannot_hide_a_change() -> None:
         ("abcd", "bcda", (1, 0, 1)),  # a row moved to the end: deleted there, added here
     ],
 )
-def test_ordered_diff_aligns_rows_like_diff1(old: str, new: str, expected: tuple[int, int, int]) -> None:
+def test_ordered_diff_aligns_rows_like_diff1(
+    old: str, new: str, expected: tuple[int, int, int]
+) -> None:
     as_rows = lambda text: hashes([[c, c, c] for c in text])  # noqa: E731
     changes = ordered_diff(as_rows(old), as_rows(new))
-    assert (changes.counts["added"], changes.counts["updated"], changes.counts["deleted"]) == expected
+    assert (
+        changes.counts["added"],
+        changes.counts["updated"],
+        changes.counts["deleted"],
+    ) == expected
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -126,13 +135,21 @@ def test_duplicate_keys_fail_with_examples() -> None:
 
 def test_empty_keys_fail_naming_the_rows() -> None:
     with pytest.raises(KeyProblem, match=r"empty in 2 row\(s\), e.g. data rows \[2, 3\]"):
-        check_keys(KeyedRows.of(pa.table({"id": pa.array(["1", "", None], pa.string())}), np.zeros(3, np.uint64)))
+        check_keys(
+            KeyedRows.of(
+                pa.table({"id": pa.array(["1", "", None], pa.string())}), np.zeros(3, np.uint64)
+            )
+        )
 
 
 def test_a_key_hash_collision_falls_back_to_an_exact_join() -> None:
-    old = KeyedRows(pa.table({"id": ["a", "b"]}), np.array([1, 2], np.uint64), np.array([10, 20], np.uint64))
+    old = KeyedRows(
+        pa.table({"id": ["a", "b"]}), np.array([1, 2], np.uint64), np.array([10, 20], np.uint64)
+    )
     # "c" is forced onto the hash of "b": a collision the exact join must see through.
-    new = KeyedRows(pa.table({"id": ["a", "c"]}), np.array([1, 2], np.uint64), np.array([10, 20], np.uint64))
+    new = KeyedRows(
+        pa.table({"id": ["a", "c"]}), np.array([1, 2], np.uint64), np.array([10, 20], np.uint64)
+    )
     assert keyed_diff(old, new).counts == {"added": 1, "updated": 0, "deleted": 1}
 
 

@@ -15,5 +15,7 @@ from app.sync.headers import normalise_headers
         ([" padded "], ["padded"]),
     ],
 )
-def test_blank_headers_are_named_and_duplicates_numbered(raw: list[str | None], expected: list[str]) -> None:
+def test_blank_headers_are_named_and_duplicates_numbered(
+    raw: list[str | None], expected: list[str]
+) -> None:
     assert normalise_headers(raw) == expected
