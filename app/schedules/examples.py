@@ -3,10 +3,23 @@ document exactly as the page prints them (its ids are placeholders)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from litestar.openapi.spec import Example
 
+
+@dataclass
+class PageExample(Example):
+    """An example kept as written: Litestar drops null values from the document, but the
+    page's `"nextSyncAt": null` is part of what it shows."""
+
+    def to_schema(self) -> dict[str, Any]:
+        return {**super().to_schema(), "value": self.value}
+
+
 CREATE_REQUESTS = [
-    Example(
+    PageExample(
         summary="Google Sheets, hourly",
         value={
             "name": "Sales Data Hourly Sync",
@@ -17,7 +30,7 @@ CREATE_REQUESTS = [
             "config": {"spreadsheetId": "1ABC-DEF", "sheetName": "Sales Data", "range": "A1:L1000"},
         },
     ),
-    Example(
+    PageExample(
         summary="Excel, daily",
         value={
             "name": "Customer Database Daily Sync",
@@ -32,7 +45,7 @@ CREATE_REQUESTS = [
             },
         },
     ),
-    Example(
+    PageExample(
         summary="SQL Server, weekly",
         value={
             "name": "Orders Weekly Sync",
@@ -50,7 +63,7 @@ CREATE_REQUESTS = [
     ),
 ]
 
-CREATED = Example(
+CREATED = PageExample(
     summary="Created",
     value={
         "success": True,
@@ -70,7 +83,7 @@ CREATED = Example(
     },
 )
 
-LISTED = Example(
+LISTED = PageExample(
     summary="Three schedules",
     value={
         "success": True,
@@ -113,7 +126,7 @@ LISTED = Example(
     },
 )
 
-DETAIL = Example(
+DETAIL = PageExample(
     summary="One schedule",
     value={
         "success": True,
@@ -139,7 +152,7 @@ DETAIL = Example(
     },
 )
 
-UPDATE_REQUEST = Example(
+UPDATE_REQUEST = PageExample(
     summary="Daily at 09:00",
     value={
         "name": "Updated Schedule Name",
@@ -149,7 +162,7 @@ UPDATE_REQUEST = Example(
     },
 )
 
-UPDATED = Example(
+UPDATED = PageExample(
     summary="Updated",
     value={
         "success": True,
@@ -164,12 +177,12 @@ UPDATED = Example(
     },
 )
 
-DELETED = Example(
+DELETED = PageExample(
     summary="Deleted",
     value={"success": True, "message": "Sync schedule deleted successfully"},
 )
 
-SYNCED = Example(
+SYNCED = PageExample(
     summary="Completed",
     value={
         "success": True,
@@ -186,7 +199,7 @@ SYNCED = Example(
     },
 )
 
-SYNC_FAILED = Example(
+SYNC_FAILED = PageExample(
     summary="Failed",
     value={
         "success": False,
@@ -196,7 +209,7 @@ SYNC_FAILED = Example(
     },
 )
 
-HISTORY = Example(
+HISTORY = PageExample(
     summary="A success and a failure",
     value={
         "success": True,
