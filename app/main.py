@@ -18,7 +18,7 @@ from app.auth.middleware import PUBLIC_PATHS, UNMETERED_PATHS, BearerAuthMiddlew
 from app.auth.tokens import HostTokenVerifier
 from app.dashboard.routes import DASHBOARD_ROUTES
 from app.db.engine import create_engine, session_factory
-from app.errors import EXCEPTION_HANDLERS, envelope_refused_preflight
+from app.error_responses import EXCEPTION_HANDLERS, envelope_refused_preflight
 from app.files.controllers import TargetFileController
 from app.health import HealthController
 from app.logs import log_response

@@ -21,7 +21,8 @@ import msgspec
 from litestar import Request
 from litestar.exceptions import SerializationException
 
-from app.errors import InvalidInput, refuse_non_json_body
+from app.error_responses import refuse_non_json_body
+from app.errors import InvalidInput
 
 MAX_JSON_DEPTH = 32
 MAX_STRING_CHARS = 100_000

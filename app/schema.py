@@ -86,7 +86,7 @@ class ErrorDetail(msgspec.Struct):
 
 
 class ErrorBody(CamelStruct):
-    """The one envelope of every 4xx and 5xx answer (see app.errors)."""
+    """The one envelope of every 4xx and 5xx answer (see app.error_responses)."""
 
     success: Literal[False]
     error: Annotated[str, msgspec.Meta(description="A short title, e.g. `Invalid request`")]

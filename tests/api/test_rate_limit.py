@@ -20,7 +20,7 @@ from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.testing import TestClient
 from redis.asyncio import Redis as AsyncRedis
 
-from app.errors import EXCEPTION_HANDLERS
+from app.error_responses import EXCEPTION_HANDLERS
 from app.rate_limit import RedisRateLimitMiddleware
 
 LIMIT = 5
