@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import secrets as random
 import threading
 import uuid
@@ -32,12 +33,31 @@ from app.settings import Settings
 
 MIN_PASSWORD = 12
 MAX_PASSWORD = 1024
+MAX_EMAIL = 320
+# Surrounding spaces are dropped (the address is stored stripped and in lower case), so the
+# pattern tolerates them; it is the whole rule, documented as is in the OpenAPI document.
+EMAIL_PATTERN = r"^\s*[^@\s]+@[^@\s]+\.[^@\s]+\s*$"
 # zxcvbn reads at most this many characters; longer passwords are judged by their start.
 _ZXCVBN_MAX = 72
-_CLOSED_MESSAGE = (
+REGISTRATION_CLOSED = (
     "Registration is closed on this server: ask its admin to create your account "
     "(POST /api/auth/users), or run `datasync create-user EMAIL` on the server"
 )
+
+
+def normalised_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def email_problem(email: str) -> str | None:
+    """Why `email` cannot name a new account, or None."""
+    # Lower case can be longer than the text it came from ("İ" is two code points in lower
+    # case): the stored form must fit too.
+    if max(len(email), len(normalised_email(email))) > MAX_EMAIL:
+        return f"must be at most {MAX_EMAIL} characters"
+    if not re.match(EMAIL_PATTERN, email):
+        return "must be an email address like name@example.com"
+    return None
 
 
 def password_problem(password: str) -> str | None:
@@ -112,10 +132,10 @@ async def register(
 ) -> User:
     """Registration under the REGISTRATION policy (see app/settings.py)."""
     if settings.registration == "closed":
-        raise ApiError(403, _CLOSED_MESSAGE, title="Forbidden")
+        raise ApiError(403, REGISTRATION_CLOSED, title="Forbidden")
     first_user = settings.registration == "first-user"
     if first_user and await db.scalar(select(func.count()).select_from(User)):
-        raise ApiError(403, _CLOSED_MESSAGE, title="Forbidden")
+        raise ApiError(403, REGISTRATION_CLOSED, title="Forbidden")
     existing = await db.scalar(select(User).where(User.email == email))
     if existing is not None:
         await _hash(password)  # the same time as a real registration
@@ -126,7 +146,7 @@ async def register(
     except IntegrityError:
         # Another registration won the race: for the first user, or for this email.
         if first_user:
-            raise ApiError(403, _CLOSED_MESSAGE, title="Forbidden") from None
+            raise ApiError(403, REGISTRATION_CLOSED, title="Forbidden") from None
         return User(id=uuid.uuid4(), email=email, name=name, created_at=datetime.now(UTC))
 
 

@@ -6,9 +6,11 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
 from redis.asyncio import Redis
 from sqlalchemy import select
@@ -19,22 +21,64 @@ from app.auth import accounts
 from app.auth.login_throttle import LoginThrottle
 from app.auth.middleware import SESSION_COOKIE, Principal
 from app.auth.schemas import (
+    MAX_NAME,
+    NOT_BLANK,
+    AccountCreated,
     ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyList,
     ApiKeyOut,
+    BrowserSession,
+    CurrentUser,
+    IssuedToken,
     Login,
+    NewApiKeyOut,
     PasswordChange,
+    PasswordChanged,
     Register,
+    SessionToken,
     UserOut,
 )
 from app.auth.secrets import hash_api_key, new_api_key
 from app.auth.tokens import issue_session_token
 from app.db.models import ApiKey, User
 from app.errors import ApiError, InvalidInput, not_found
-from app.schema import isoformat
+from app.openapi import error_response
+from app.schema import Done, isoformat
 from app.settings import Settings
 from app.tenancy import owned
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# What the login routes answer besides success, the shared statuses aside.
+_WRONG_CREDENTIALS = error_response(
+    "Wrong email or password (the answer does not tell which)",
+    title="Unauthorized",
+    example="Wrong email or password",
+)
+_LOGIN_BACKOFF = error_response(
+    "Too many failed logins for this email or from this address, or too many requests this "
+    "minute: wait `Retry-After` seconds",
+    title="Too Many Requests",
+    example="Too many failed logins: try again in 8 s",
+)
+_LOGIN_RESPONSES: dict[int, ResponseSpec] = {401: _WRONG_CREDENTIALS, 429: _LOGIN_BACKOFF}
+# Documented only: the cookie's value is set per response.
+_SESSION_COOKIE_DOC = Cookie(
+    key=SESSION_COOKIE,
+    path="/",
+    httponly=True,
+    samesite="strict",
+    documentation_only=True,
+    description="The browser session (HttpOnly, so page scripts cannot read it); "
+    "`Secure` over https",
+)
+_SESSION_COOKIE_CLEARED_DOC = Cookie(
+    key=SESSION_COOKIE,
+    path="/",
+    max_age=0,
+    httponly=True,
+    documentation_only=True,
+    description="Cleared: the browser's session ends",
+)
 
 
 def user_out(user: User) -> UserOut:
@@ -47,31 +91,39 @@ def user_out(user: User) -> UserOut:
     )
 
 
-def api_key_out(key: ApiKey, plain: str | None = None) -> ApiKeyOut:
+def api_key_out(key: ApiKey) -> ApiKeyOut:
     return ApiKeyOut(
         id=str(key.id),
         name=key.name,
         prefix=key.prefix,
         created_at=isoformat(key.created_at) or "",
         last_used_at=isoformat(key.last_used_at),
-        key=plain,
     )
 
 
 def _checked_account(data: Register) -> tuple[str, str | None]:
     """The normalised email and name of a new account; 400 listing every problem."""
-    email = data.email.strip().lower()
     problems = []
-    if not _EMAIL.match(email):
-        problems.append(
-            {"field": "email", "message": "must be an email address like name@example.com"}
-        )
+    email_problem = accounts.email_problem(data.email)
+    if email_problem:
+        problems.append({"field": "email", "message": email_problem})
     password_problem = accounts.password_problem(data.password)
     if password_problem:
         problems.append({"field": "password", "message": password_problem})
     if problems:
         raise InvalidInput(problems, "Cannot create the account: see details")
-    return email, (data.name or "").strip() or None
+    return accounts.normalised_email(data.email), (data.name or "").strip() or None
+
+
+def _checked_api_key_name(name: str) -> str:
+    """The name without surrounding spaces; 400 unless it has 1 to MAX_NAME characters and
+    something besides spaces."""
+    if len(name) > MAX_NAME or not re.search(NOT_BLANK, name):
+        raise InvalidInput(
+            [{"field": "name", "message": f"must be 1 to {MAX_NAME} characters, not only spaces"}],
+            "Invalid API key name",
+        )
+    return name.strip()
 
 
 def _session_cookie(request: Request[Any, Any, Any], token: str, expiry: datetime) -> Cookie:
@@ -98,24 +150,58 @@ class AuthController(Controller):
     path = "/api/auth"
     tags = ["Authentication"]
 
-    @post("/register", operation_id="register", exclude_from_auth=True, status_code=200)
+    @post(
+        "/register",
+        operation_id="register",
+        exclude_from_auth=True,
+        status_code=200,
+        responses={
+            403: error_response(
+                "Registration is closed on this server (REGISTRATION=closed, or first-user "
+                "and the first account exists)",
+                title="Forbidden",
+                example=accounts.REGISTRATION_CLOSED,
+            )
+        },
+    )
     async def register(
         self,
         data: JSONBody[Register],
         db_session: NamedDependency[AsyncSession],
         app_settings: NamedDependency[Settings],
-    ) -> dict[str, Any]:
+    ) -> AccountCreated:
+        """An email that has an account already is answered the same way and changes
+        nothing, so that registering does not tell which emails have accounts."""
         email, name = _checked_account(data)
         user = await accounts.register(db_session, app_settings, email, data.password, name)
-        return {"success": True, "user": user_out(user), "message": "Account created successfully"}
+        return AccountCreated(
+            success=True, user=user_out(user), message="Account created successfully"
+        )
 
-    @post("/users", operation_id="createUser", status_code=200)
+    @post(
+        "/users",
+        operation_id="createUser",
+        status_code=200,
+        responses={
+            403: error_response(
+                "The caller is not the admin (only the admin creates accounts), or a browser "
+                "session's change lacks the `X-Requested-With: DataSync` header",
+                title="Forbidden",
+                example="Only the admin can create accounts",
+            ),
+            409: error_response(
+                "An account with this email exists",
+                title="Conflict",
+                example="An account for ana@example.com already exists",
+            ),
+        },
+    )
     async def create_user(
         self,
         request: Request[Principal, Any, Any],
         data: JSONBody[Register],
         db_session: NamedDependency[AsyncSession],
-    ) -> dict[str, Any]:
+    ) -> AccountCreated:
         """The admin adds an account (the only way in when registration is closed)."""
         caller = await db_session.get(User, request.user.user_id)
         if caller is None or not caller.is_admin:
@@ -126,9 +212,17 @@ class AuthController(Controller):
                 user = await accounts.create_account(db_session, email, data.password, name)
         except IntegrityError:
             raise ApiError(409, f"An account for {email} already exists") from None
-        return {"success": True, "user": user_out(user), "message": "Account created successfully"}
+        return AccountCreated(
+            success=True, user=user_out(user), message="Account created successfully"
+        )
 
-    @post("/login", operation_id="login", exclude_from_auth=True, status_code=200)
+    @post(
+        "/login",
+        operation_id="login",
+        exclude_from_auth=True,
+        status_code=200,
+        responses=_LOGIN_RESPONSES,
+    )
     async def login(
         self,
         request: Request[Any, Any, Any],
@@ -136,11 +230,17 @@ class AuthController(Controller):
         db_session: NamedDependency[AsyncSession],
         app_settings: NamedDependency[Settings],
         redis: NamedDependency[Redis],
-    ) -> dict[str, Any]:
+    ) -> SessionToken:
         token, expiry = await _log_in(request, data, db_session, app_settings, redis)
-        return {"success": True, "token": token, "expiry": isoformat(expiry)}
+        return SessionToken(success=True, token=token, expiry=isoformat(expiry) or "")
 
-    @post("/token", operation_id="issueToken", exclude_from_auth=True, status_code=200)
+    @post(
+        "/token",
+        operation_id="issueToken",
+        exclude_from_auth=True,
+        status_code=200,
+        responses=_LOGIN_RESPONSES,
+    )
     async def token(
         self,
         request: Request[Any, Any, Any],
@@ -148,18 +248,25 @@ class AuthController(Controller):
         db_session: NamedDependency[AsyncSession],
         app_settings: NamedDependency[Settings],
         redis: NamedDependency[Redis],
-    ) -> dict[str, Any]:
+    ) -> IssuedToken:
         """Login with OAuth2-style `access_token` fields too, for generic clients."""
         token, expiry = await _log_in(request, data, db_session, app_settings, redis)
-        return {
-            "success": True,
-            "token": token,
-            "expiry": isoformat(expiry),
-            "access_token": token,
-            "token_type": "bearer",
-        }
+        return IssuedToken(
+            success=True,
+            token=token,
+            expiry=isoformat(expiry) or "",
+            access_token=token,
+            token_type="bearer",
+        )
 
-    @post("/session", operation_id="startBrowserSession", exclude_from_auth=True, status_code=200)
+    @post(
+        "/session",
+        operation_id="startBrowserSession",
+        exclude_from_auth=True,
+        status_code=200,
+        responses=_LOGIN_RESPONSES,
+        response_cookies=[_SESSION_COOKIE_DOC],
+    )
     async def start_session(
         self,
         request: Request[Any, Any, Any],
@@ -167,21 +274,37 @@ class AuthController(Controller):
         db_session: NamedDependency[AsyncSession],
         app_settings: NamedDependency[Settings],
         redis: NamedDependency[Redis],
-    ) -> Response[dict[str, Any]]:
+    ) -> Response[BrowserSession]:
         """The dashboard's sign-in: the session lives in an HttpOnly cookie that page
         scripts cannot read, and the token is not in the body."""
         token, expiry = await _log_in(request, data, db_session, app_settings, redis)
-        user = await db_session.scalar(select(User).where(User.email == data.email.strip().lower()))
+        user = await db_session.scalar(
+            select(User).where(User.email == accounts.normalised_email(data.email))
+        )
         assert user is not None  # _log_in found it
         return Response(
-            {"success": True, "user": user_out(user), "expiry": isoformat(expiry)},
+            BrowserSession(success=True, user=user_out(user), expiry=isoformat(expiry) or ""),
             cookies=[_session_cookie(request, token, expiry)],
         )
 
-    @post("/logout", operation_id="logout", status_code=200)
+    @post(
+        "/logout",
+        operation_id="logout",
+        status_code=200,
+        responses={
+            400: error_response(
+                "The token is an API key or a host-app token: only session tokens log out",
+                title="Invalid request",
+                example="Only session tokens log out; revoke an API key with "
+                "DELETE /api/auth/api-keys/{id}",
+            )
+        },
+        response_cookies=[_SESSION_COOKIE_CLEARED_DOC],
+    )
     async def logout(
         self, request: Request[Principal, Any, Any], db_session: NamedDependency[AsyncSession]
-    ) -> Response[dict[str, Any]]:
+    ) -> Response[Done]:
+        """Ends this session token now, and clears the dashboard's cookie."""
         claims = request.user.session
         if claims is None:
             raise ApiError(
@@ -191,18 +314,31 @@ class AuthController(Controller):
             )
         await accounts.revoke_session(db_session, claims)
         return Response(
-            {"success": True, "message": "Logged out: this session token no longer works"},
+            Done(success=True, message="Logged out: this session token no longer works"),
             cookies=[Cookie(key=SESSION_COOKIE, value="", path="/", max_age=0, httponly=True)],
         )
 
-    @post("/password", operation_id="changePassword", status_code=200)
+    @post(
+        "/password",
+        operation_id="changePassword",
+        status_code=200,
+        responses={
+            400: error_response(
+                "The current password is wrong or the new one too weak (`details` names the "
+                "field), or the account has no password here (it signs in through its app)",
+                title="Invalid request",
+                example="The current password is wrong",
+            )
+        },
+        response_cookies=[_SESSION_COOKIE_DOC],
+    )
     async def change_password(
         self,
         request: Request[Principal, Any, Any],
         data: JSONBody[PasswordChange],
         db_session: NamedDependency[AsyncSession],
         app_settings: NamedDependency[Settings],
-    ) -> Response[dict[str, Any]]:
+    ) -> Response[PasswordChanged]:
         """Ends every session of the user; the caller gets a fresh one (a cookie for the
         dashboard, a token otherwise). API keys keep working."""
         user = await db_session.get(User, request.user.user_id)
@@ -210,23 +346,36 @@ class AuthController(Controller):
             raise ApiError(400, "This account has no password here (it signs in through its app)")
         await accounts.change_password(db_session, user, data.current_password, data.new_password)
         token, expiry = issue_session_token(app_settings, user.id, user.token_version)
-        body: dict[str, Any] = {
-            "success": True,
-            "message": "Password changed: every other session has ended",
-            "expiry": isoformat(expiry),
-        }
+        message = "Password changed: every other session has ended"
         if request.user.by_cookie:
-            return Response(body, cookies=[_session_cookie(request, token, expiry)])
-        return Response({**body, "token": token})
+            return Response(
+                PasswordChanged(success=True, message=message, expiry=isoformat(expiry) or ""),
+                cookies=[_session_cookie(request, token, expiry)],
+            )
+        return Response(
+            PasswordChanged(
+                success=True, message=message, expiry=isoformat(expiry) or "", token=token
+            )
+        )
 
-    @get("/me", operation_id="me")
+    @get(
+        "/me",
+        operation_id="me",
+        responses={
+            404: error_response(
+                "The account was deleted after this request was authenticated",
+                title="Not found",
+                example="User not found",
+            )
+        },
+    )
     async def me(
         self, request: Request[Principal, Any, Any], db_session: NamedDependency[AsyncSession]
-    ) -> dict[str, Any]:
+    ) -> CurrentUser:
         user = await db_session.get(User, request.user.user_id)
         if user is None:
             raise not_found("User")
-        return {"success": True, "user": user_out(user)}
+        return CurrentUser(success=True, user=user_out(user))
 
     @post("/api-keys", operation_id="createApiKey", status_code=200)
     async def create_api_key(
@@ -234,29 +383,24 @@ class AuthController(Controller):
         request: Request[Principal, Any, Any],
         data: JSONBody[ApiKeyCreate],
         db_session: NamedDependency[AsyncSession],
-    ) -> dict[str, Any]:
-        name = data.name.strip()
-        if not name:
-            raise InvalidInput(
-                [{"field": "name", "message": "must be 1 to 200 characters"}],
-                "Invalid API key name",
-            )
+    ) -> ApiKeyCreated:
+        name = _checked_api_key_name(data.name)
         plain = new_api_key()
         key = ApiKey(
             user_id=request.user.user_id, name=name, key_hash=hash_api_key(plain), prefix=plain[:12]
         )
         db_session.add(key)
         await db_session.flush()
-        return {
-            "success": True,
-            "apiKey": api_key_out(key, plain),
-            "message": "API key created: copy it now, it is not shown again",
-        }
+        return ApiKeyCreated(
+            success=True,
+            api_key=NewApiKeyOut(**msgspec.structs.asdict(api_key_out(key)), key=plain),
+            message="API key created: copy it now, it is not shown again",
+        )
 
     @get("/api-keys", operation_id="listApiKeys")
     async def list_api_keys(
         self, request: Request[Principal, Any, Any], db_session: NamedDependency[AsyncSession]
-    ) -> dict[str, Any]:
+    ) -> ApiKeyList:
         keys = (
             await db_session.scalars(
                 select(ApiKey)
@@ -264,7 +408,9 @@ class AuthController(Controller):
                 .order_by(ApiKey.created_at)
             )
         ).all()
-        return {"success": True, "apiKeys": [api_key_out(k) for k in keys], "totalCount": len(keys)}
+        return ApiKeyList(
+            success=True, api_keys=[api_key_out(k) for k in keys], total_count=len(keys)
+        )
 
     @delete("/api-keys/{key_id:str}", operation_id="revokeApiKey", status_code=200)
     async def revoke_api_key(
@@ -272,10 +418,10 @@ class AuthController(Controller):
         request: Request[Principal, Any, Any],
         key_id: FromPath[str],
         db_session: NamedDependency[AsyncSession],
-    ) -> dict[str, Any]:
+    ) -> Done:
         key = await owned(db_session, ApiKey, request.user.user_id, key_id, "API key")
         await db_session.delete(key)
-        return {"success": True, "message": "API key revoked"}
+        return Done(success=True, message="API key revoked")
 
 
 async def _log_in(
@@ -288,7 +434,7 @@ async def _log_in(
     user = await accounts.authenticate(
         db,
         _throttle(redis, settings),
-        data.email.strip().lower(),
+        accounts.normalised_email(data.email),
         data.password,
         _client_address(request),
     )

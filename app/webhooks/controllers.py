@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import Any, cast
 
+import msgspec
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
@@ -14,16 +15,29 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.middleware import Principal
 from app.db.models import Webhook, WebhookDelivery
-from app.schema import Limit, Offset, fetch_page, isoformat
+from app.schema import Done, Limit, Offset, fetch_rows, isoformat
 from app.settings import Settings
 from app.tenancy import owned
 from app.webhooks import service
 from app.webhooks.delivery import attempt
 from app.webhooks.events import event_body
-from app.webhooks.schemas import DeliveryOut, WebhookCreate, WebhookOut, WebhookUpdate
+from app.webhooks.schemas import (
+    DeliveryList,
+    DeliveryOut,
+    DeliveryStatus,
+    NewWebhookOut,
+    PingSent,
+    WebhookCreate,
+    WebhookCreated,
+    WebhookDetail,
+    WebhookList,
+    WebhookOut,
+    WebhookUpdate,
+    WebhookUpdated,
+)
 
 
-def webhook_out(webhook: Webhook, secret: str | None = None) -> WebhookOut:
+def webhook_out(webhook: Webhook) -> WebhookOut:
     return WebhookOut(
         id=str(webhook.id),
         webhook_id=str(webhook.id),
@@ -33,7 +47,6 @@ def webhook_out(webhook: Webhook, secret: str | None = None) -> WebhookOut:
         schedule_ids=webhook.schedule_ids,
         created_at=isoformat(webhook.created_at) or "",
         updated_at=isoformat(webhook.updated_at) or "",
-        secret=secret,
     )
 
 
@@ -43,7 +56,8 @@ def delivery_out(delivery: WebhookDelivery) -> DeliveryOut:
         event_id=str(delivery.event_id),
         event=delivery.event_type,
         attempt=delivery.attempt,
-        status=delivery.status,
+        # Only the delivery worker writes it, and only these values.
+        status=cast(DeliveryStatus, delivery.status),
         status_code=delivery.status_code,
         duration_ms=delivery.duration_ms,
         response_body=delivery.response_body,
@@ -66,7 +80,7 @@ class WebhookController(Controller):
         data: JSONBody[WebhookCreate],
         db_session: NamedDependency[AsyncSession],
         app_settings: NamedDependency[Settings],
-    ) -> dict[str, Any]:
+    ) -> WebhookCreated:
         webhook, secret = await service.create(
             db_session,
             app_settings,
@@ -77,11 +91,11 @@ class WebhookController(Controller):
             data.is_enabled,
             data.schedule_ids,
         )
-        return {
-            "success": True,
-            "webhook": webhook_out(webhook, secret),
-            "message": "Webhook created. Copy the secret now: it is not shown again.",
-        }
+        return WebhookCreated(
+            success=True,
+            webhook=NewWebhookOut(**msgspec.structs.asdict(webhook_out(webhook)), secret=secret),
+            message="Webhook created. Copy the secret now: it is not shown again.",
+        )
 
     @get("/", operation_id="listWebhooks")
     async def list_webhooks(
@@ -90,14 +104,17 @@ class WebhookController(Controller):
         db_session: NamedDependency[AsyncSession],
         limit: Limit = 50,
         offset: Offset = 0,
-    ) -> dict[str, Any]:
+    ) -> WebhookList:
         query = select(Webhook).where(Webhook.user_id == request.user.user_id)
-        rows, paging = await fetch_page(db_session, query, (Webhook.created_at,), limit, offset)
-        return {
-            "success": True,
-            "webhooks": [webhook_out(w) for w in rows],
-            **paging,
-        }
+        rows, total, pagination = await fetch_rows(
+            db_session, query, (Webhook.created_at,), limit, offset
+        )
+        return WebhookList(
+            success=True,
+            webhooks=[webhook_out(w) for w in rows],
+            total_count=total,
+            pagination=pagination,
+        )
 
     @get("/{webhook_id:str}", operation_id="getWebhook")
     async def get_webhook(
@@ -105,9 +122,9 @@ class WebhookController(Controller):
         request: Request[Principal, Any, Any],
         webhook_id: FromPath[str],
         db_session: NamedDependency[AsyncSession],
-    ) -> dict[str, Any]:
+    ) -> WebhookDetail:
         webhook = await owned(db_session, Webhook, request.user.user_id, webhook_id, "Webhook")
-        return {"success": True, "webhook": webhook_out(webhook)}
+        return WebhookDetail(success=True, webhook=webhook_out(webhook))
 
     @patch("/{webhook_id:str}", operation_id="updateWebhook")
     async def update_webhook(
@@ -117,7 +134,7 @@ class WebhookController(Controller):
         data: JSONBody[WebhookUpdate],
         db_session: NamedDependency[AsyncSession],
         app_settings: NamedDependency[Settings],
-    ) -> dict[str, Any]:
+    ) -> WebhookUpdated:
         webhook = await owned(db_session, Webhook, request.user.user_id, webhook_id, "Webhook")
         webhook = await service.update(
             db_session,
@@ -128,7 +145,9 @@ class WebhookController(Controller):
             data.is_enabled,
             data.schedule_ids,
         )
-        return {"success": True, "webhook": webhook_out(webhook), "message": "Webhook updated."}
+        return WebhookUpdated(
+            success=True, webhook=webhook_out(webhook), message="Webhook updated."
+        )
 
     @delete("/{webhook_id:str}", operation_id="deleteWebhook", status_code=200)
     async def delete_webhook(
@@ -136,10 +155,10 @@ class WebhookController(Controller):
         request: Request[Principal, Any, Any],
         webhook_id: FromPath[str],
         db_session: NamedDependency[AsyncSession],
-    ) -> dict[str, Any]:
+    ) -> Done:
         webhook = await owned(db_session, Webhook, request.user.user_id, webhook_id, "Webhook")
         await db_session.delete(webhook)
-        return {"success": True, "message": "Webhook deleted."}
+        return Done(success=True, message="Webhook deleted.")
 
     @get("/{webhook_id:str}/deliveries", operation_id="listWebhookDeliveries")
     async def list_deliveries(
@@ -149,16 +168,17 @@ class WebhookController(Controller):
         db_session: NamedDependency[AsyncSession],
         limit: Limit = 50,
         offset: Offset = 0,
-    ) -> dict[str, Any]:
+    ) -> DeliveryList:
         webhook = await owned(db_session, Webhook, request.user.user_id, webhook_id, "Webhook")
         query = select(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook.id)
         order = (WebhookDelivery.created_at.desc(), WebhookDelivery.attempt.desc())
-        rows, paging = await fetch_page(db_session, query, order, limit, offset)
-        return {
-            "success": True,
-            "deliveries": [delivery_out(d) for d in rows],
-            **paging,
-        }
+        rows, total, pagination = await fetch_rows(db_session, query, order, limit, offset)
+        return DeliveryList(
+            success=True,
+            deliveries=[delivery_out(d) for d in rows],
+            total_count=total,
+            pagination=pagination,
+        )
 
     @post("/{webhook_id:str}/test", operation_id="testWebhook", status_code=200)
     async def test_webhook(
@@ -167,7 +187,8 @@ class WebhookController(Controller):
         webhook_id: FromPath[str],
         db_session: NamedDependency[AsyncSession],
         app_settings: NamedDependency[Settings],
-    ) -> dict[str, Any]:
+    ) -> PingSent:
+        """Sends a `ping` event now and answers with its one attempt (no retries)."""
         webhook = await owned(db_session, Webhook, request.user.user_id, webhook_id, "Webhook")
         event_id = uuid.uuid4()
         delivery = WebhookDelivery(
@@ -180,8 +201,8 @@ class WebhookController(Controller):
         await attempt(app_settings, webhook, delivery)
         await db_session.flush()
         delivered = delivery.status == "success"
-        return {
-            "success": True,
-            "delivery": delivery_out(delivery),
-            "message": "Ping delivered" if delivered else f"Ping not delivered: {delivery.error}",
-        }
+        return PingSent(
+            success=True,
+            delivery=delivery_out(delivery),
+            message="Ping delivered" if delivered else f"Ping not delivered: {delivery.error}",
+        )

@@ -19,6 +19,8 @@ from connectors.network_policy import AddressRefused, LookupUnavailable
 
 Problems = list[dict[str, str]]
 
+MIN_SECRET, MAX_SECRET = 16, 256
+
 
 async def _url_problems(settings: Settings, url: str) -> Problems:
     try:
@@ -74,11 +76,12 @@ async def create(
 ) -> tuple[Webhook, str]:
     problems = await _url_problems(settings, url) + _event_problems(events)
     problems += await _schedule_problems(db, user_id, schedule_ids)
-    if secret is not None and not 16 <= len(secret) <= 256:
+    if secret is not None and not MIN_SECRET <= len(secret) <= MAX_SECRET:
         problems.append(
             {
                 "field": "secret",
-                "message": "must be 16 to 256 characters (or leave it out to get one)",
+                "message": f"must be {MIN_SECRET} to {MAX_SECRET} characters "
+                "(or leave it out to get one)",
             }
         )
     if problems:
