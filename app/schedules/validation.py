@@ -11,21 +11,11 @@ from typing import Any
 
 from app.errors import InvalidInput
 from app.scheduling import Cadence, parse_cadence
+from app.selection import SYNC_OPTION_KEYS, TIMING_KEYS, merged_selection
 from connectors.base import JSON, Environment
 from connectors.registry import connector_class, source_types
 
-TIMING_KEYS = frozenset({"minute", "syncTime", "dayOfWeek", "timezone"})
-SYNC_OPTION_KEYS = frozenset({"primaryKey", "headerRow", "maxRowDropPercent"})
-
 Problems = list[dict[str, str]]
-
-
-def merged_selection(source_settings: JSON, config: JSON, selection_keys: frozenset[str]) -> JSON:
-    """Data source settings give defaults for selection keys; the schedule overrides them."""
-    defaults = {
-        k: v for k, v in source_settings.items() if k in selection_keys or k in SYNC_OPTION_KEYS
-    }
-    return {**defaults, **config}
 
 
 def _sync_option_problems(config: JSON) -> Problems:

@@ -35,8 +35,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.models import DataSource, FileVersion, Schedule, SyncRun, TargetFile, utcnow
-from app.schedules.validation import merged_selection
 from app.scheduling import next_slot_after, parse_cadence
+from app.selection import merged_selection
 from app.settings import Settings
 from app.sources.credentials import CredentialsUnreadable, CredentialVault
 from app.sources.service import connector_environment
