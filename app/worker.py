@@ -22,9 +22,10 @@ from app.db.engine import create_engine, session_factory
 from app.logs import configure_logging
 from app.settings import Settings
 from app.sync.csv_store import CsvStore
-from app.sync.engine import EngineContext, execute_run
+from app.sync.engine import execute_run
 from app.sync.queue import RUN_SYNC, queue_client
 from app.sync.recovery import recover_stalled_runs, requeue_lost_jobs
+from app.sync.run_context import EngineContext
 from app.sync.scheduler import enqueue_due_runs
 from app.sync.worker_runtime import OutageTolerantWorker
 from app.webhooks.delivery import deliver

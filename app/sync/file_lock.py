@@ -7,7 +7,7 @@ that: Redis restarted without its data, or unreachable for longer than the TTL, 
 lock while its holder is still running, and a second writer takes it. What guarantees that
 two writers never publish over each other is the store: publication happens inside the
 transaction that moves the file's row from the version the run diffed against to the next
-one (`app/sync/engine.py`, `_publish_and_record`).
+one (`app/sync/run_records.py`, `record_success`).
 
 So the lock treats Redis trouble by what it knows:
 - Redis says the lock is someone else's, or gone: another sync may be writing the file.

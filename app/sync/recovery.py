@@ -18,8 +18,9 @@ from sqlalchemy import select, update
 
 from app.db.models import SyncRun, utcnow
 from app.sync.admission import STALE_AFTER, wake_stranded_runs
-from app.sync.engine import EngineContext, RunInterrupted, record_failure
+from app.sync.engine import record_failure
 from app.sync.queue import enqueue_run, job_id_for
+from app.sync.run_context import EngineContext, RunInterrupted
 
 log = logging.getLogger("datasync.recovery")
 

@@ -47,8 +47,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import DataSource, Schedule, SyncRun, User, utcnow
 from app.scheduling import Cadence, next_slot_after, parse_cadence
-from app.sync.engine import EngineContext
 from app.sync.queue import RUN_SYNC, job_id_for
+from app.sync.run_context import EngineContext
 
 log = logging.getLogger("datasync.scheduler")
 

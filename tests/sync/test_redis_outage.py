@@ -25,9 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.engine import create_engine, session_factory
 from app.db.models import Schedule, SyncRun, TargetFile, utcnow
 from app.sync.csv_store import CsvStore
-from app.sync.engine import EngineContext
 from app.sync.queue import queue_client
 from app.sync.recovery import REQUEUE_AFTER, recover_stalled_runs, requeue_lost_jobs
+from app.sync.run_context import EngineContext
 from app.sync.worker_liveness import count_live_workers
 from tests.conftest import ApiUser, IsolatedService, register
 from tests.observability.test_metrics_and_logs import scrape

@@ -1,0 +1,317 @@
+"""A run's rows in the store: claiming it, reading its inputs, its heartbeat, and ending it
+as a success (with its file's new version) or as an error (with its retry).
+
+Every change to a run's row is a compare-and-set on `status = 'running'`, so a run that the
+recovery tick failed as dead, or that was deleted, is never overwritten by its late worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import (
+    DataSource,
+    FileVersion,
+    RunStatus,
+    Schedule,
+    SyncRun,
+    TargetFile,
+    Trigger,
+    utcnow,
+)
+from app.scheduling import next_slot_after, parse_cadence
+from app.selection import merged_selection
+from app.sources.credentials import CredentialsUnreadable, CredentialVault
+from app.sync.admission import Outcome, claim_run
+from app.sync.retry_plan import next_attempt_at
+from app.sync.run_context import EngineContext, Progress, RunInputs
+from app.sync.snapshot import CsvFormat, StagedSnapshot
+from connectors.base import JSON, ConnectorError, TransientError
+from connectors.registry import connector_class
+
+log = logging.getLogger("datasync.sync")
+
+# A run's heartbeat: its row's `heartbeat_at` and the renewal of its file lock. A run whose
+# heartbeat is older than admission.STALE_AFTER lost its worker.
+HEARTBEAT_SECONDS = 2.0
+
+
+async def claim(ctx: EngineContext, run_id: uuid.UUID) -> uuid.UUID | None:
+    """queued → running, once and in the user's turn; returns the run's user if claimed.
+
+    A second delivery of the same job finds nothing to claim; a run that must wait for its
+    user's turn stays queued and is woken later."""
+    async with ctx.sessions() as db:
+        claimed = await claim_run(db, run_id, ctx.settings.max_concurrent_runs_per_user)
+        if claimed.outcome is Outcome.GONE:
+            log.info(
+                "run already claimed or gone; duplicate delivery ignored",
+                extra={"run_id": str(run_id)},
+            )
+            return None
+        if claimed.outcome is Outcome.STARTED:
+            await db.execute(
+                update(Schedule)
+                .where(Schedule.id == claimed.schedule_id)
+                .values(last_sync_status=RunStatus.RUNNING)
+            )
+        await db.commit()
+    if claimed.outcome is not Outcome.STARTED:
+        return None
+    return claimed.user_id
+
+
+async def load_inputs(ctx: EngineContext, run_id: uuid.UUID) -> RunInputs:
+    async with ctx.sessions() as db:
+        run = await db.get(SyncRun, run_id)
+        schedule = await db.get(Schedule, run.schedule_id) if run else None
+        if run is None or schedule is None:
+            raise ConnectorError("the schedule was deleted")
+        source: DataSource = schedule.data_source
+        file: TargetFile = schedule.target_file
+    try:
+        credentials = CredentialVault(ctx.settings.secret_key).open(source.credentials_encrypted)
+    except CredentialsUnreadable as exc:
+        raise ConnectorError(str(exc)) from None
+    config = dict(schedule.config)
+    try:
+        connector = connector_class(source.type)
+    except LookupError as missing:  # the source type's plugin was uninstalled
+        raise ConnectorError(str(missing)) from None
+    selection_keys = connector.selection_keys
+    escape_formulas = file.escape_formulas
+    if escape_formulas is None:
+        escape_formulas = bool(getattr(connector, "escapes_formulas_by_default", False))
+    return RunInputs(
+        run_id=run.id,
+        schedule_id=schedule.id,
+        data_source_id=source.id,
+        file_id=file.id,
+        source_type=source.type,
+        credentials=credentials,
+        source_settings=dict(source.settings),
+        selection=merged_selection(source.settings, config, selection_keys),
+        fmt=CsvFormat(file.delimiter, file.encoding, file.header, escape_formulas),
+        file_version=file.version,
+        file_checksum=file.checksum or "",
+        file_rows=file.row_count,
+        force=run.force,
+        max_drop_percent=float(config.get("maxRowDropPercent", 50)),
+    )
+
+
+async def save_rotated_credentials(
+    ctx: EngineContext, source_id: uuid.UUID, credentials: JSON
+) -> None:
+    """Sources that rotate credentials on use (Microsoft refresh tokens) hand the new ones
+    back through the connector environment; they are sealed and stored."""
+    sealed = CredentialVault(ctx.settings.secret_key).seal(credentials)
+    async with ctx.sessions() as db:
+        await db.execute(
+            update(DataSource)
+            .where(DataSource.id == source_id)
+            .values(credentials_encrypted=sealed)
+        )
+        await db.commit()
+
+
+async def keep_heartbeat(ctx: EngineContext, run_id: uuid.UUID, progress: Progress) -> None:
+    """Never ends by itself: a heartbeat that died with one error would let the run be taken
+    for dead (and retried) while it is still running."""
+    while True:
+        await asyncio.sleep(HEARTBEAT_SECONDS)
+        try:
+            async with ctx.sessions() as db:
+                await db.execute(
+                    update(SyncRun)
+                    .where(SyncRun.id == run_id, SyncRun.status == "running")
+                    .values(
+                        heartbeat_at=utcnow(),
+                        rows_fetched=progress.rows_fetched,
+                        phase=progress.phase,
+                    )
+                )
+                await db.commit()
+        except Exception as error:
+            log.warning("could not record the run's heartbeat", extra={"error": str(error)})
+        if progress.file_lock is not None:
+            await progress.file_lock.renew()
+
+
+async def record_success(
+    ctx: EngineContext,
+    inputs: RunInputs,
+    staged: StagedSnapshot,
+    version: int,
+    unchanged: bool,
+    started: float,
+    publish_files: Callable[[list[int]], Awaitable[None]],
+) -> bool:
+    """Publishes the staged files as `version` (unless unchanged; `publish_files` moves them
+    into place and prunes all but the kept versions) and records the run's success, in one
+    store transaction; False if the run ended elsewhere meanwhile.
+
+    Why publication is safe without trusting the Redis file lock: before it touches a file,
+    the transaction moves the run's row (still `running`: the recovery tick may have failed
+    it as dead and retried it) and then the file's row, from the version this run diffed
+    against to `version`, both as compare-and-sets. On PostgreSQL those UPDATEs lock both
+    rows until the transaction ends; on SQLite the first one takes the database's write
+    lock. So writers of one file publish one after the other, whatever Redis forgot: the
+    second finds the version moved on, publishes nothing and fails transiently (its retry
+    diffs against the new version). Files are moved into place and old versions pruned
+    while the rows are held, and a version becomes current only when this transaction
+    commits: files published by a writer that then crashed or rolled back are never current,
+    and the next writer replaces them. (Should the commit itself fail after the prune, the
+    pruned versions' rows outlive their files until the next run prunes them.)
+    """
+    duration_ms = int((time.monotonic() - started) * 1000)
+    changes = staged.changes
+    async with ctx.sessions() as db:
+        ours = await db.execute(
+            update(SyncRun)
+            .where(SyncRun.id == inputs.run_id, SyncRun.status == "running")
+            .values(phase="writing")
+            .execution_options(synchronize_session=False)
+        )
+        if ours.rowcount != 1:  # type: ignore[attr-defined]
+            return False
+        moved = await db.execute(
+            update(TargetFile)
+            .where(TargetFile.id == inputs.file_id, TargetFile.version == inputs.file_version)
+            .values(version=version)
+            .execution_options(synchronize_session=False)
+        )
+        if moved.rowcount != 1:  # type: ignore[attr-defined]
+            raise TransientError(
+                "another sync published the same target file meanwhile; will try again"
+            )
+        run = await db.get(SyncRun, inputs.run_id)
+        schedule = await db.get(Schedule, inputs.schedule_id)
+        file = await db.get(TargetFile, inputs.file_id)
+        if run is None or schedule is None or file is None:
+            return False  # deleted meanwhile; the files are pruned with the target file
+        if not unchanged:
+            db.add(
+                FileVersion(
+                    file_id=file.id,
+                    version=version,
+                    size_bytes=staged.size_bytes,
+                    row_count=staged.row_count,
+                    column_count=len(staged.columns),
+                    checksum=staged.checksum,
+                    run_id=run.id,
+                )
+            )
+            file.size_bytes = staged.size_bytes
+            file.row_count = staged.row_count
+            file.column_count = len(staged.columns)
+            file.checksum = staged.checksum
+        run.status, run.phase = "success", "done"
+        run.completed_at, run.duration_ms = utcnow(), duration_ms
+        run.rows_fetched = run.row_count = staged.row_count
+        run.column_count = len(staged.columns)
+        run.added, run.updated, run.deleted = (
+            changes.counts[k] for k in ("added", "updated", "deleted")
+        )
+        run.columns_added, run.columns_removed = changes.columns_added, changes.columns_removed
+        run.file_version = version
+        run.bytes_written = 0 if unchanged else staged.size_bytes
+        _update_schedule_after_run(schedule, run)
+        schedule.last_sync_row_count = staged.row_count
+        await db.flush()
+        kept = await _prune_versions(db, file.id, ctx.settings.file_versions_kept)
+        await publish_files(kept)
+        await db.commit()
+    return True
+
+
+async def _prune_versions(db: AsyncSession, file_id: uuid.UUID, keep: int) -> list[int]:
+    versions = (
+        await db.scalars(
+            select(FileVersion)
+            .where(FileVersion.file_id == file_id)
+            .order_by(FileVersion.version.desc())
+        )
+    ).all()
+    for old in versions[keep:]:
+        await db.delete(old)
+    return [v.version for v in versions[:keep]]
+
+
+def _update_schedule_after_run(schedule: Schedule, run: SyncRun) -> None:
+    schedule.last_sync_at = run.completed_at
+    schedule.last_sync_status = run.status
+    schedule.last_sync_duration_ms = run.duration_ms
+    schedule.last_sync_error = run.error
+    if schedule.enabled and schedule.next_sync_at is None:
+        cadence, _ = parse_cadence(schedule.frequency, schedule.config)
+        if cadence is not None:
+            schedule.next_sync_at = next_slot_after(cadence, datetime.now(UTC))
+
+
+@dataclass(frozen=True, slots=True)
+class FailedRun:
+    """A run ended as an error: what it says, and its retry if one was planned."""
+
+    message: str
+    retry: SyncRun | None
+    retry_at: datetime | None
+
+
+async def end_with_error(
+    ctx: EngineContext, run_id: uuid.UUID, error: Exception, message: str
+) -> FailedRun | None:
+    """Ends a running run as failed, adding its retry if the error is transient and attempts
+    are left. None if the run ended meanwhile: its worker recorded it (a publication that
+    committed just as the task was cancelled), or the recovery tick failed it as dead."""
+    now = utcnow()
+    async with ctx.sessions() as db:
+        # A compare-and-set, so it also waits for a publication holding the run's row.
+        ending = await db.execute(
+            update(SyncRun)
+            .where(SyncRun.id == run_id, SyncRun.status == RunStatus.RUNNING)
+            .values(status=RunStatus.ERROR, phase="done")
+            .execution_options(synchronize_session=False)
+        )
+        if ending.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        run = await db.get(SyncRun, run_id)
+        schedule = await db.get(Schedule, run.schedule_id) if run else None
+        if run is None or schedule is None:
+            return None
+        retry_at = next_attempt_at(ctx.settings, error, run.attempt, now)
+        retry = None
+        if retry_at is not None:
+            retry = SyncRun(
+                schedule_id=run.schedule_id,
+                user_id=run.user_id,
+                trigger=Trigger.RETRY,
+                attempt=run.attempt + 1,
+                slot_at=run.slot_at,
+                force=run.force,
+                data_source_type=run.data_source_type,
+                ready_at=retry_at,
+            )
+            db.add(retry)
+            message = (
+                f"{message} (attempt {run.attempt}; retrying at {retry_at:%Y-%m-%dT%H:%M:%SZ})"
+            )
+        run.status, run.phase = RunStatus.ERROR, "done"
+        run.error = message
+        run.retry_at = retry_at
+        run.completed_at = now
+        # From the store's start time: the recovery tick fails runs of other workers.
+        started_at = run.started_at or now
+        run.duration_ms = max(0, int((now - started_at).total_seconds() * 1000))
+        _update_schedule_after_run(schedule, run)
+        await db.commit()
+    return FailedRun(message, retry, retry_at)
