@@ -13,6 +13,7 @@ from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.rate_limit import RateLimitConfig
 
+from app.access_log import log_response
 from app.auth.controllers import AuthController
 from app.auth.middleware import PUBLIC_PATHS, UNMETERED_PATHS, BearerAuthMiddleware, Principal
 from app.auth.tokens import HostTokenVerifier
@@ -21,7 +22,6 @@ from app.db.engine import create_engine, session_factory
 from app.error_responses import EXCEPTION_HANDLERS, envelope_refused_preflight
 from app.files.controllers import TargetFileController
 from app.health import HealthController
-from app.logs import log_response
 from app.metrics import MetricsController, count_request
 from app.openapi import document_responses, openapi_config
 from app.rate_limit import RedisRateLimitMiddleware
