@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.models import Schedule, SyncRun, WebhookDelivery, utcnow
 from app.errors import ApiError
+from app.openapi import error_response
 from app.settings import Settings
 from app.sync.worker_liveness import LIVE_FOR, count_live_workers
 
@@ -232,10 +233,27 @@ async def _rendered_store_metrics(
     return text
 
 
+PROMETHEUS_TEXT = "text/plain; version=0.0.4"
+
+
 class MetricsController(Controller):
     tags = ["Operations"]
 
-    @get("/metrics", operation_id="metrics", exclude_from_auth=True, include_in_schema=True)
+    @get(
+        "/metrics",
+        operation_id="metrics",
+        exclude_from_auth=True,
+        media_type=PROMETHEUS_TEXT,
+        response_description="Prometheus text exposition format 0.0.4",
+        responses={
+            401: error_response(
+                "METRICS_TOKEN is set and the scrape did not send it as a Bearer token",
+                title="Unauthorized",
+                example="Metrics need the operator's token: send Authorization: Bearer "
+                "<METRICS_TOKEN>",
+            )
+        },
+    )
     async def metrics(
         self,
         request: Request[Any, Any, Any],
@@ -254,4 +272,4 @@ class MetricsController(Controller):
                 )
         store = await _rendered_store_metrics(redis, session_maker, app_settings)
         live = _render(await _redis_metrics(redis, app_settings.queue_name))
-        return Response(store + live, media_type="text/plain; version=0.0.4")
+        return Response(store + live, media_type=PROMETHEUS_TEXT)

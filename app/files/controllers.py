@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import unicodedata
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any, cast
 from urllib.parse import quote
 
 from litestar import Controller, Request, Response, delete, get, patch, post
-from litestar.datastructures import ETag
+from litestar.datastructures import ETag, ResponseHeader
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, HeaderParameter, JSONBody, PathParameter
 from litestar.response import File
 from msgspec import UnsetType
 from sqlalchemy import func, select
@@ -18,16 +20,62 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.middleware import Principal
 from app.db.models import FileVersion, Schedule, TargetFile
 from app.errors import ApiError, InvalidInput, not_found
-from app.files.schemas import FileVersionOut, TargetFileCreate, TargetFileOut, TargetFileUpdate
-from app.schema import Limit, Offset, fetch_page, isoformat
+from app.files.schemas import (
+    DELIMITERS,
+    ENCODINGS,
+    FILE_NAME,
+    FILE_NAME_MAX,
+    FileCreated,
+    FileDetail,
+    FileList,
+    FileUpdated,
+    FileVersionList,
+    FileVersionOut,
+    TargetFileCreate,
+    TargetFileOut,
+    TargetFileUpdate,
+)
+from app.openapi import error_response
+from app.schema import Done, Limit, Offset, Pagination, fetch_page, isoformat
 from app.sync.csv_store import EMPTY_SHA256, CsvStore
 from app.tenancy import owned
 
-DELIMITERS = {",", ";", "\t", "|"}
-ENCODINGS = {"utf-8", "utf-8-sig"}
 # file_versions.version is a 32-bit INTEGER: a larger number names no version, so it is a
 # 404 like any unknown version (as a malformed id is).
 LAST_POSSIBLE_VERSION = 2**31 - 1
+
+_IN_USE = error_response(
+    "A schedule writes to this file: delete the schedule or point it at another file first",
+    title="Conflict",
+    example="The file is the target of 1 schedule(s): delete or repoint them first",
+)
+# What the two content routes document besides their CSV body.
+_CSV_HEADERS = [
+    ResponseHeader(
+        name="ETag",
+        documentation_only=True,
+        description="The content's SHA-256 (the file's `checksum`), quoted; send it back as "
+        "If-None-Match to get a 304 while it is unchanged",
+    ),
+    ResponseHeader(
+        name="Content-Disposition",
+        documentation_only=True,
+        description="attachment, with the file's name (`filename*` in UTF-8)",
+    ),
+]
+_NOT_MODIFIED = {
+    304: ResponseSpec(
+        data_container=None,
+        description="Not modified: If-None-Match names the current ETag; no body",
+    )
+}
+IfNoneMatch = Annotated[
+    str | None,
+    HeaderParameter(
+        name="If-None-Match",
+        description="An ETag from an earlier download: 304 without a body if it is current",
+    ),
+]
 
 
 def file_out(file: TargetFile) -> TargetFileOut:
@@ -49,12 +97,12 @@ def file_out(file: TargetFile) -> TargetFileOut:
 
 
 def _name_problems(name: str) -> list[dict[str, str]]:
-    name = name.strip()
-    if not name or len(name) > 255 or any(c in name for c in '/\\"\0\n\r'):
+    # The limits of TargetFileCreate.name's schema, on the name as sent; it is stored stripped.
+    if not 1 <= len(name) <= FILE_NAME_MAX or not FILE_NAME.search(name):
         return [
             {
                 "field": "name",
-                "message": 'must be 1 to 255 characters without / \\ " or line breaks',
+                "message": f'must be 1 to {FILE_NAME_MAX} characters, not only spaces, without / \\ " or line breaks',
             }
         ]
     return []
@@ -93,10 +141,10 @@ def attachment_disposition(name: str) -> str:
 
 
 def _csv_response(
-    request: Request[Any, Any, Any], path: Any, checksum: str, name: str
-) -> Response[Any]:
+    if_none_match: str | None, path: Path | None, checksum: str, name: str
+) -> Response[bytes]:
     etag = f'"{checksum}"'
-    if request.headers.get("if-none-match", "").strip() in {etag, checksum, f"W/{etag}"}:
+    if (if_none_match or "").strip() in {etag, checksum, f"W/{etag}"}:
         return Response(content=b"", status_code=304, headers={"ETag": etag})
     headers = {"Content-Disposition": attachment_disposition(name)}
     if path is None:
@@ -114,7 +162,7 @@ class TargetFileController(Controller):
         request: Request[Principal, Any, Any],
         data: JSONBody[TargetFileCreate],
         db_session: NamedDependency[AsyncSession],
-    ) -> dict[str, Any]:
+    ) -> FileCreated:
         problems = _name_problems(data.name)
         if data.delimiter not in DELIMITERS:
             problems.append({"field": "delimiter", "message": "must be one of , ; | or a tab"})
@@ -137,7 +185,7 @@ class TargetFileController(Controller):
         )
         db_session.add(file)
         await db_session.flush()
-        return {"success": True, "file": file_out(file), "message": "File created successfully"}
+        return FileCreated(success=True, file=file_out(file), message="File created successfully")
 
     @get("/", operation_id="listFiles")
     async def list_file(
@@ -146,10 +194,15 @@ class TargetFileController(Controller):
         db_session: NamedDependency[AsyncSession],
         limit: Limit = 50,
         offset: Offset = 0,
-    ) -> dict[str, Any]:
+    ) -> FileList:
         query = select(TargetFile).where(TargetFile.user_id == request.user.user_id)
         rows, paging = await fetch_page(db_session, query, (TargetFile.created_at,), limit, offset)
-        return {"success": True, "files": [file_out(f) for f in rows], **paging}
+        return FileList(
+            success=True,
+            files=[file_out(f) for f in rows],
+            total_count=cast(int, paging["totalCount"]),
+            pagination=cast(Pagination, paging["pagination"]),
+        )
 
     @get("/{file_id:str}", operation_id="getFile")
     async def get_file(
@@ -157,13 +210,9 @@ class TargetFileController(Controller):
         request: Request[Principal, Any, Any],
         file_id: FromPath[str],
         db_session: NamedDependency[AsyncSession],
-    ) -> dict[str, Any]:
-        return {
-            "success": True,
-            "file": file_out(
-                await owned(db_session, TargetFile, request.user.user_id, file_id, "File")
-            ),
-        }
+    ) -> FileDetail:
+        file = await owned(db_session, TargetFile, request.user.user_id, file_id, "File")
+        return FileDetail(success=True, file=file_out(file))
 
     @patch("/{file_id:str}", operation_id="updateFile")
     async def update_file(
@@ -172,7 +221,7 @@ class TargetFileController(Controller):
         file_id: FromPath[str],
         data: JSONBody[TargetFileUpdate],
         db_session: NamedDependency[AsyncSession],
-    ) -> dict[str, Any]:
+    ) -> FileUpdated:
         """Renames the file or changes formula escaping; the next sync writes it so."""
         file = await owned(db_session, TargetFile, request.user.user_id, file_id, "File")
         if data.name is not None:
@@ -183,16 +232,21 @@ class TargetFileController(Controller):
         if not isinstance(data.escape_formulas, UnsetType):
             file.escape_formulas = data.escape_formulas
         await db_session.flush()
-        return {"success": True, "file": file_out(file), "message": "File updated successfully"}
+        return FileUpdated(success=True, file=file_out(file), message="File updated successfully")
 
-    @delete("/{file_id:str}", operation_id="deleteFile", status_code=200)
+    @delete(
+        "/{file_id:str}",
+        operation_id="deleteFile",
+        status_code=200,
+        responses={409: _IN_USE},
+    )
     async def delete_file(
         self,
         request: Request[Principal, Any, Any],
         file_id: FromPath[str],
         db_session: NamedDependency[AsyncSession],
         csv_store: NamedDependency[CsvStore],
-    ) -> dict[str, Any]:
+    ) -> Done:
         file = await owned(db_session, TargetFile, request.user.user_id, file_id, "File")
         users = await db_session.scalar(
             select(func.count()).where(Schedule.target_file_id == file.id)
@@ -204,19 +258,27 @@ class TargetFileController(Controller):
         await db_session.delete(file)
         await db_session.flush()
         csv_store.delete(file.id)
-        return {"success": True, "message": "File deleted successfully"}
+        return Done(success=True, message="File deleted successfully")
 
-    @get("/{file_id:str}/content", operation_id="getFileContent", media_type="text/csv")
+    @get(
+        "/{file_id:str}/content",
+        operation_id="getFileContent",
+        media_type="text/csv",
+        response_headers=_CSV_HEADERS,
+        responses=_NOT_MODIFIED,
+        response_description="The current content as CSV (empty before the first sync)",
+    )
     async def content(
         self,
         request: Request[Principal, Any, Any],
         file_id: FromPath[str],
         db_session: NamedDependency[AsyncSession],
         csv_store: NamedDependency[CsvStore],
-    ) -> Response[Any]:
+        if_none_match: IfNoneMatch = None,
+    ) -> Response[bytes]:
         file = await owned(db_session, TargetFile, request.user.user_id, file_id, "File")
         path = csv_store.csv_path(file.id, file.version) if file.version else None
-        return _csv_response(request, path, file.checksum or EMPTY_SHA256, file.name)
+        return _csv_response(if_none_match, path, file.checksum or EMPTY_SHA256, file.name)
 
     @get("/{file_id:str}/versions", operation_id="listFileVersions")
     async def versions(
@@ -224,7 +286,7 @@ class TargetFileController(Controller):
         request: Request[Principal, Any, Any],
         file_id: FromPath[str],
         db_session: NamedDependency[AsyncSession],
-    ) -> dict[str, Any]:
+    ) -> FileVersionList:
         file = await owned(db_session, TargetFile, request.user.user_id, file_id, "File")
         rows = (
             await db_session.scalars(
@@ -233,25 +295,32 @@ class TargetFileController(Controller):
                 .order_by(FileVersion.version.desc())
             )
         ).all()
-        return {
-            "success": True,
-            "versions": [version_out(v) for v in rows],
-            "totalCount": len(rows),
-        }
+        return FileVersionList(
+            success=True, versions=[version_out(v) for v in rows], total_count=len(rows)
+        )
 
     @get(
         "/{file_id:str}/versions/{version:int}/content",
         operation_id="getFileVersionContent",
         media_type="text/csv",
+        response_headers=_CSV_HEADERS,
+        responses=_NOT_MODIFIED,
+        response_description="That version's content as CSV",
     )
     async def version_content(
         self,
         request: Request[Principal, Any, Any],
         file_id: FromPath[str],
-        version: FromPath[int],
+        version: Annotated[
+            int,
+            PathParameter(
+                description="A kept version's number (listFileVersions); any other is a 404"
+            ),
+        ],
         db_session: NamedDependency[AsyncSession],
         csv_store: NamedDependency[CsvStore],
-    ) -> Response[Any]:
+        if_none_match: IfNoneMatch = None,
+    ) -> Response[bytes]:
         file = await owned(db_session, TargetFile, request.user.user_id, file_id, "File")
         kept: FileVersion | None = None
         if 1 <= version <= LAST_POSSIBLE_VERSION:  # a larger one would overflow the query
@@ -263,5 +332,5 @@ class TargetFileController(Controller):
         if kept is None:
             raise not_found(f"Version {version} of this file (only the last versions are kept)")
         return _csv_response(
-            request, csv_store.csv_path(file.id, version), kept.checksum, file.name
+            if_none_match, csv_store.csv_path(file.id, version), kept.checksum, file.name
         )

@@ -2,21 +2,53 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, cast
 
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.middleware import Principal
 from app.db.models import DataSource
-from app.schema import Limit, Offset, fetch_page, isoformat
+from app.openapi import error_response
+from app.schema import Done, Limit, Offset, Pagination, fetch_page, isoformat
 from app.settings import Settings
 from app.sources import service
-from app.sources.schemas import DataSourceCreate, DataSourceOut, DataSourceUpdate
+from app.sources.schemas import (
+    ConnectionTested,
+    DataSourceCreate,
+    DataSourceCreated,
+    DataSourceDetail,
+    DataSourceList,
+    DataSourceOut,
+    DataSourceUpdate,
+    DataSourceUpdated,
+)
 from app.tenancy import owned
+from connectors.registry import source_types
+
+SourceType = Annotated[
+    str | None,
+    QueryParameter(
+        description="Only sources of this type",
+        schema_extra={"enum": source_types()},
+    ),
+]
+_IN_USE = error_response(
+    "A schedule reads from this data source: delete the schedule or point it at another "
+    "source first",
+    title="Conflict",
+    example="The data source is used by 1 schedule(s): delete or repoint them first",
+)
+_CONNECTION_FAILED = error_response(
+    "The source refused the connection or did not answer in time; `message` gives its reason "
+    "(bad password, unknown spreadsheet, missing permission), or its type is not available "
+    "on this server",
+    title="Connection failed",
+    example="Token expired - re-authentication required",
+)
 
 
 def source_out(source: DataSource) -> DataSourceOut:
@@ -42,7 +74,7 @@ class DataSourceController(Controller):
         data: JSONBody[DataSourceCreate],
         db_session: NamedDependency[AsyncSession],
         app_settings: NamedDependency[Settings],
-    ) -> dict[str, Any]:
+    ) -> DataSourceCreated:
         source = await service.create(
             db_session,
             app_settings,
@@ -52,30 +84,30 @@ class DataSourceController(Controller):
             data.credentials,
             data.settings,
         )
-        return {
-            "success": True,
-            "dataSource": source_out(source),
-            "message": "Data source created successfully",
-        }
+        return DataSourceCreated(
+            success=True, data_source=source_out(source), message="Data source created successfully"
+        )
 
     @get("/", operation_id="listDataSources")
     async def list_source(
         self,
         request: Request[Principal, Any, Any],
         db_session: NamedDependency[AsyncSession],
-        type: FromQuery[str | None] = None,
+        type: SourceType = None,
         limit: Limit = 50,
         offset: Offset = 0,
-    ) -> dict[str, Any]:
+    ) -> DataSourceList:
         query = select(DataSource).where(DataSource.user_id == request.user.user_id)
-        if type:
+        if type is not None:
+            service.check_type_filter(type)
             query = query.where(DataSource.type == type)
         rows, paging = await fetch_page(db_session, query, (DataSource.created_at,), limit, offset)
-        return {
-            "success": True,
-            "dataSources": [source_out(s) for s in rows],
-            **paging,
-        }
+        return DataSourceList(
+            success=True,
+            data_sources=[source_out(s) for s in rows],
+            total_count=cast(int, paging["totalCount"]),
+            pagination=cast(Pagination, paging["pagination"]),
+        )
 
     @get("/{source_id:str}", operation_id="getDataSource")
     async def get_source(
@@ -83,9 +115,9 @@ class DataSourceController(Controller):
         request: Request[Principal, Any, Any],
         source_id: FromPath[str],
         db_session: NamedDependency[AsyncSession],
-    ) -> dict[str, Any]:
+    ) -> DataSourceDetail:
         source = await owned(db_session, DataSource, request.user.user_id, source_id, "Data source")
-        return {"success": True, "dataSource": source_out(source)}
+        return DataSourceDetail(success=True, data_source=source_out(source))
 
     @patch("/{source_id:str}", operation_id="updateDataSource")
     async def update_source(
@@ -95,36 +127,46 @@ class DataSourceController(Controller):
         data: JSONBody[DataSourceUpdate],
         db_session: NamedDependency[AsyncSession],
         app_settings: NamedDependency[Settings],
-    ) -> dict[str, Any]:
+    ) -> DataSourceUpdated:
         source = await owned(db_session, DataSource, request.user.user_id, source_id, "Data source")
         source = await service.update(
             db_session, app_settings, source, data.name, data.credentials, data.settings
         )
-        return {
-            "success": True,
-            "dataSource": source_out(source),
-            "message": "Data source updated successfully",
-        }
+        return DataSourceUpdated(
+            success=True, data_source=source_out(source), message="Data source updated successfully"
+        )
 
-    @delete("/{source_id:str}", operation_id="deleteDataSource", status_code=200)
+    @delete(
+        "/{source_id:str}",
+        operation_id="deleteDataSource",
+        status_code=200,
+        responses={409: _IN_USE},
+    )
     async def delete_source(
         self,
         request: Request[Principal, Any, Any],
         source_id: FromPath[str],
         db_session: NamedDependency[AsyncSession],
-    ) -> dict[str, Any]:
+    ) -> Done:
         source = await owned(db_session, DataSource, request.user.user_id, source_id, "Data source")
         await service.delete(db_session, source)
-        return {"success": True, "message": "Data source deleted successfully"}
+        return Done(success=True, message="Data source deleted successfully")
 
-    @post("/{source_id:str}/test", operation_id="testDataSource", status_code=200)
+    @post(
+        "/{source_id:str}/test",
+        operation_id="testDataSource",
+        status_code=200,
+        responses={400: _CONNECTION_FAILED},
+    )
     async def test_source(
         self,
         request: Request[Principal, Any, Any],
         source_id: FromPath[str],
         db_session: NamedDependency[AsyncSession],
         app_settings: NamedDependency[Settings],
-    ) -> dict[str, Any]:
+    ) -> ConnectionTested:
+        """Connects with the stored credentials, in a child process killed at
+        CONNECTION_TEST_TIMEOUT_SECONDS."""
         source = await owned(db_session, DataSource, request.user.user_id, source_id, "Data source")
         details = await service.test_connection(db_session, app_settings, source)
-        return {"success": True, "message": "Connection OK", "details": details}
+        return ConnectionTested(success=True, message="Connection OK", details=details)

@@ -1,24 +1,77 @@
+"""Data source bodies. Credentials are write-only: sent on create and update, never returned.
+
+The name and type limits are documented with `KwargDefinition` rather than enforced by
+msgspec: app.sources.service checks them itself, with its own words, from the same values.
+Credentials and settings are checked by each source type's connector.
+"""
+
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import msgspec
+from litestar.params import KwargDefinition
 
-from app.schema import CamelStruct
+from app.schema import CamelStruct, Pagination
+from connectors.registry import source_types
+
+SOURCE_NAME_MAX = 200
+# Something besides white space (the name is stored stripped).
+SOURCE_NAME_PATTERN = r"\S"
+
+_NAME = KwargDefinition(
+    min_length=1,
+    max_length=SOURCE_NAME_MAX,
+    pattern=SOURCE_NAME_PATTERN,
+    description=f"1 to {SOURCE_NAME_MAX} characters, not only spaces; surrounding spaces "
+    "are dropped",
+)
+_CREDENTIALS_SHAPES = (
+    "google-sheets: {serviceAccountInfo: <key JSON>} or {oauth: {clientId, clientSecret, "
+    "refreshToken}}; microsoft-excel: {tenantId, clientId, clientSecret} or {tenantId, "
+    "clientId, refreshToken}; sql-server: {server, port?, username, password, encrypt?, "
+    "trustServerCertificate?} or {connectionString}; postgresql: {server, port?, database?, "
+    "username, password, sslmode?} or {connectionString}"
+)
+_SETTINGS = (
+    "Endpoint overrides (authorityHost, graphBaseUrl, sheetsBaseUrl, tokenUri: hosts on the "
+    "operator's allowlist only) and a default selection with the keys of a schedule's config"
+)
 
 
 class DataSourceCreate(CamelStruct):
-    name: str
-    type: str
-    credentials: dict[str, Any]
-    settings: dict[str, Any] = msgspec.field(default_factory=dict)
+    name: Annotated[str, _NAME]
+    type: Annotated[
+        str,
+        KwargDefinition(
+            # The registered source types (connectors.registry), read once at start.
+            schema_extra={"enum": source_types()},
+            description="The source type; its connector checks credentials and settings",
+        ),
+    ]
+    credentials: Annotated[
+        dict[str, Any],
+        msgspec.Meta(
+            description=f"Write-only: stored encrypted, never returned. {_CREDENTIALS_SHAPES}"
+        ),
+    ]
+    settings: Annotated[dict[str, Any], msgspec.Meta(description=_SETTINGS)] = msgspec.field(
+        default_factory=dict
+    )
 
 
 class DataSourceUpdate(CamelStruct):
-    name: str | None = None
-    credentials: dict[str, Any] | None = None
-    # Merged key by key; a key set to null is removed.
-    settings: dict[str, Any] | None = None
+    """Partial update: omitted (or null) fields keep their values."""
+
+    name: Annotated[str | None, _NAME] = None
+    credentials: Annotated[
+        dict[str, Any] | None,
+        msgspec.Meta(description="Replaces the stored credentials (write-only, as on create)"),
+    ] = None
+    settings: Annotated[
+        dict[str, Any] | None,
+        msgspec.Meta(description="Merged key by key into the stored settings; null removes a key"),
+    ] = None
 
 
 class DataSourceOut(CamelStruct):
@@ -26,6 +79,41 @@ class DataSourceOut(CamelStruct):
     name: str
     type: str
     settings: dict[str, Any]
-    has_credentials: bool
+    has_credentials: Annotated[
+        bool, msgspec.Meta(description="Credentials are stored (they are never returned)")
+    ]
     created_at: str
     updated_at: str
+
+
+class DataSourceCreated(CamelStruct):
+    success: Literal[True]
+    data_source: DataSourceOut
+    message: str
+
+
+class DataSourceList(CamelStruct):
+    success: Literal[True]
+    data_sources: list[DataSourceOut]
+    total_count: int
+    pagination: Pagination
+
+
+class DataSourceDetail(CamelStruct):
+    success: Literal[True]
+    data_source: DataSourceOut
+
+
+class DataSourceUpdated(CamelStruct):
+    success: Literal[True]
+    data_source: DataSourceOut
+    message: str
+
+
+class ConnectionTested(CamelStruct):
+    success: Literal[True]
+    message: str
+    details: Annotated[
+        dict[str, Any],
+        msgspec.Meta(description="What the source reported, by source type (e.g. the server)"),
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 
@@ -13,6 +14,7 @@ from app.errors import ApiError, InvalidInput
 from app.settings import Settings
 from app.sources.credentials import CredentialsUnreadable, CredentialVault
 from app.sources.probe import ProbeTimeout, run_connection_test
+from app.sources.schemas import SOURCE_NAME_MAX, SOURCE_NAME_PATTERN
 from connectors.base import JSON, Environment
 from connectors.network_policy import NetworkPolicy
 from connectors.registry import (
@@ -40,18 +42,29 @@ def connector_environment(
     )
 
 
+def _unknown_type() -> InvalidInput:
+    return InvalidInput(
+        [{"field": "type", "message": f"must be one of: {', '.join(source_types())}"}],
+        "Unknown data source type",
+    )
+
+
 def check_type(type_name: str) -> None:
     try:
         connector_class(type_name)
     except UnknownSourceType:
-        raise InvalidInput(
-            [{"field": "type", "message": f"must be one of: {', '.join(source_types())}"}],
-            "Unknown data source type",
-        ) from None
+        raise _unknown_type() from None
     except UnavailableSourceType as exc:
         raise InvalidInput(
             [{"field": "type", "message": str(exc)}], "Data source type not available"
         ) from None
+
+
+def check_type_filter(type_name: str) -> None:
+    """A list filter names a registered type (available on this server or not: sources of a
+    type whose driver was removed still list)."""
+    if type_name not in source_types():
+        raise _unknown_type()
 
 
 def check_credentials(
@@ -160,10 +173,19 @@ async def test_connection(db: AsyncSession, settings: Settings, source: DataSour
     return result.details or {}
 
 
+_NAME = re.compile(SOURCE_NAME_PATTERN)
+
+
 def _checked_name(name: str) -> str:
-    name = name.strip()
-    if not name or len(name) > 200:
+    # The limits of DataSourceCreate.name's schema, on the name as sent; it is stored stripped.
+    if not 1 <= len(name) <= SOURCE_NAME_MAX or not _NAME.search(name):
         raise InvalidInput(
-            [{"field": "name", "message": "must be 1 to 200 characters"}], "Invalid name"
+            [
+                {
+                    "field": "name",
+                    "message": f"must be 1 to {SOURCE_NAME_MAX} characters, not only spaces",
+                }
+            ],
+            "Invalid name",
         )
-    return name
+    return name.strip()
