@@ -1,5 +1,80 @@
-// Types for datasync.js, the DataSync API client. Shapes follow the HTTP contract:
-// camelCase JSON, ISO 8601 UTC timestamps with `Z`, UUID string ids.
+// Types for datasync.js, the DataSync API client.
+//
+// Every shape the API sends or takes comes from datasync-api.d.ts beside this file, which
+// openapi-typescript generates from the service's OpenAPI document (/schema/openapi.json):
+// what a method resolves to is the document's success body of its operation, so these
+// types say what the server sends (camelCase JSON, ISO 8601 UTC timestamps with `Z`, UUID
+// string ids). Download both files to use them outside this service.
+
+import type { components, operations } from './datasync-api.js';
+
+type OperationId = keyof operations;
+
+type JsonContent<T> = T extends { content: { 'application/json': infer Body } } ? Body : never;
+
+/** The JSON body of an operation's successful answers (its 2xx statuses), by operationId:
+ * `Answer<'listSchedules'>` is `{success, schedules, totalCount, pagination}`. */
+export type Answer<Op extends OperationId> = {
+  [Status in keyof operations[Op]['responses']]: `${Status & number}` extends `2${string}`
+    ? JsonContent<operations[Op]['responses'][Status]>
+    : never;
+}[keyof operations[Op]['responses']];
+
+/** The JSON request body of an operation, by operationId. */
+export type Body<Op extends OperationId> = JsonContent<NonNullable<operations[Op]['requestBody']>>;
+
+/** The query parameters of an operation, by operationId. */
+export type Query<Op extends OperationId> = NonNullable<operations[Op]['parameters']['query']>;
+
+/** The body of every 4xx/5xx answer. */
+export type ErrorBody = components['schemas']['ErrorBody'];
+export type ErrorDetail = NonNullable<ErrorBody['details']>[number];
+
+export type Pagination = Answer<'listSchedules'>['pagination'];
+/** What every list answer has besides its items. */
+export type Page = Pick<Answer<'listSchedules'>, 'success' | 'totalCount' | 'pagination'>;
+/** The answer to an action with nothing to return but that it happened. */
+export type Written = Answer<'deleteSchedule'>;
+
+export type User = Answer<'me'>['user'];
+/** An API key as listed: without the key itself. */
+export type ApiKey = Answer<'listApiKeys'>['apiKeys'][number];
+/** A new API key: `key` (`ds_live_…`) is in `createApiKey`'s answer only. */
+export type NewApiKey = Answer<'createApiKey'>['apiKey'];
+
+export type DataSource = Answer<'getDataSource'>['dataSource'];
+export type DataSourceType = DataSource['type'];
+/** Credentials are never returned by any endpoint. */
+export type DataSourceCreate = Body<'createDataSource'>;
+/** `settings` is merged key by key; a key set to null is removed. */
+export type DataSourceUpdate = Body<'updateDataSource'>;
+
+export type TargetFile = Answer<'getFile'>['file'];
+export type TargetFileCreate = Body<'createFile'>;
+export type TargetFileUpdate = Body<'updateFile'>;
+export type FileVersion = Answer<'listFileVersions'>['versions'][number];
+
+export type Schedule = Answer<'getSchedule'>['schedule'];
+export type ScheduleCreate = Body<'createSchedule'>;
+/** Partial update: omitted fields keep their values; `config` is merged key by key (a key
+ * set to null is removed). */
+export type ScheduleUpdate = Body<'updateSchedule'>;
+/** Timing, sync options and the source's selection (spreadsheetId/sheetName/range,
+ * workbookId/worksheetName/range, databaseName/query/queryTimeoutSeconds, …). */
+export type ScheduleConfig = NonNullable<ScheduleCreate['config']>;
+export type Frequency = Schedule['frequency'];
+export type DayOfWeek = NonNullable<ScheduleConfig['dayOfWeek']>;
+export type SyncStatus = NonNullable<Schedule['lastSyncStatus']>;
+export type ScheduleQuery = Query<'listSchedules'>;
+
+export type Run = Answer<'getRun'>['run'];
+export type RunStatus = Run['status'];
+export type Changes = NonNullable<Run['changes']>;
+/** A queued or running run's progress. */
+export type Progress = NonNullable<Run['progress']>;
+export type Phase = Progress['phase'];
+export type SyncResult = Answer<'manualSync'>['syncResult'];
+export type RunQuery = Query<'getSyncHistory'>;
 
 export interface ClientOptions {
   /** The service root, e.g. "https://datasync.example.com". Default: the page's origin. */
@@ -20,251 +95,25 @@ export interface RequestOptions {
   query?: Record<string, string | number | boolean | undefined | null>;
 }
 
-export interface ErrorDetail {
-  /** The field the problem is about, e.g. "config.syncTime" or "credentials.token". */
-  field: string;
-  message: string;
-}
-
+/** A failed request: the API's error body, or no answer at all (`status` 0). */
 export declare class DataSyncError extends Error {
   name: 'DataSyncError';
   /** HTTP status; 0 when the request got no answer (network error, timeout). */
   status: number;
   /** Short title: "Invalid schedule configuration", "Sync failed", "Unauthorized", … */
-  error: string;
+  error: ErrorBody['error'];
   /** What went wrong and how to fix it. */
-  message: string;
+  message: ErrorBody['message'];
+  /** One entry per bad field, e.g. `config.syncTime`; empty when the error names none. */
   details: ErrorDetail[];
-  requestId: string | null;
+  requestId: ErrorBody['requestId'] | null;
   /** ISO 8601 time (a failed sync) or seconds (a 429/503 `Retry-After` header). */
-  retryAfter: string | null;
-  runId: string | null;
+  retryAfter: NonNullable<ErrorBody['retryAfter']> | null;
+  /** The run concerned: a failed manual sync, or the one already running (409). */
+  runId: NonNullable<ErrorBody['runId']> | null;
+  /** The whole error body (text when it was not JSON), for fields this class does not name. */
   body: unknown;
   fieldMessage(field: string): string | undefined;
-}
-
-export interface Pagination {
-  limit: number;
-  offset: number;
-  hasMore: boolean;
-}
-
-export interface Page {
-  success: true;
-  totalCount: number;
-  pagination: Pagination;
-}
-
-export interface Written {
-  success: true;
-  message: string;
-}
-
-export interface User {
-  id: string;
-  email: string;
-  name: string | null;
-  createdAt: string;
-}
-
-export interface ApiKey {
-  id: string;
-  name: string;
-  prefix: string;
-  createdAt: string;
-  /** Present only in `createApiKey`'s answer. */
-  key?: string | null;
-}
-
-export type DataSourceType = 'google-sheets' | 'microsoft-excel' | 'sql-server' | (string & {});
-
-export interface DataSource {
-  id: string;
-  name: string;
-  type: DataSourceType;
-  settings: Record<string, unknown>;
-  hasCredentials: boolean;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface DataSourceCreate {
-  name: string;
-  type: DataSourceType;
-  /** google-sheets: {serviceAccountInfo} or {oauth}; microsoft-excel: {tenantId, clientId,
-   * clientSecret | refreshToken}; sql-server: {server, port?, username, password, …} or
-   * {connectionString}. Never returned by any endpoint. */
-  credentials: Record<string, unknown>;
-  settings?: Record<string, unknown>;
-}
-
-export interface DataSourceUpdate {
-  name?: string;
-  credentials?: Record<string, unknown>;
-  /** Merged key by key; a key set to null is removed. */
-  settings?: Record<string, unknown | null>;
-}
-
-export interface TargetFile {
-  id: string;
-  name: string;
-  delimiter: string;
-  encoding: 'utf-8' | 'utf-8-sig';
-  header: boolean;
-  /** Text that would start a spreadsheet formula gets a leading `'`; null: by source type. */
-  escapeFormulas: boolean | null;
-  sizeBytes: number;
-  rowCount: number;
-  columnCount: number;
-  checksum: string;
-  version: number;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface TargetFileCreate {
-  name: string;
-  delimiter?: ',' | ';' | '\t' | '|';
-  encoding?: 'utf-8' | 'utf-8-sig';
-  header?: boolean;
-  escapeFormulas?: boolean | null;
-}
-
-export interface FileVersion {
-  version: number;
-  sizeBytes: number;
-  rowCount: number;
-  columnCount: number;
-  checksum: string;
-  runId: string | null;
-  createdAt: string;
-}
-
-export type Frequency = 'hourly' | 'daily' | 'weekly';
-export type DayOfWeek = 'monday' | 'tuesday' | 'wednesday' | 'thursday' | 'friday' | 'saturday' | 'sunday';
-
-/** Timing, sync options and the source's selection (spreadsheetId/sheetName/range,
- * workbookId/worksheetName/range, databaseName/query/queryTimeoutSeconds, …). */
-export interface ScheduleConfig {
-  minute?: number;
-  /** "HH:MM", 24 h. */
-  syncTime?: string;
-  dayOfWeek?: DayOfWeek;
-  /** IANA time zone name; default "UTC". */
-  timezone?: string;
-  primaryKey?: string | string[];
-  headerRow?: number;
-  maxRowDropPercent?: number;
-  [selection: string]: unknown;
-}
-
-export type SyncStatus = 'success' | 'error' | 'running';
-
-export interface Schedule {
-  id: string;
-  name: string;
-  dataSourceId: string;
-  dataSourceType: DataSourceType;
-  dataSourceName: string;
-  targetFileId: string;
-  targetFileName: string;
-  frequency: Frequency;
-  enabled: boolean;
-  config: ScheduleConfig;
-  lastSyncAt: string | null;
-  /** Always UTC; null while disabled. */
-  nextSyncAt: string | null;
-  lastSyncStatus: SyncStatus | null;
-  lastSyncRowCount: number | null;
-  lastSyncError: string | null;
-  lastSyncDuration: string | null;
-  lastSyncDurationMs: number | null;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface ScheduleCreate {
-  name: string;
-  dataSourceId: string;
-  targetFileId: string;
-  frequency: Frequency;
-  enabled?: boolean;
-  config?: ScheduleConfig;
-}
-
-export interface ScheduleUpdate {
-  name?: string;
-  dataSourceId?: string;
-  targetFileId?: string;
-  frequency?: Frequency;
-  enabled?: boolean;
-  /** Merged key by key; a key set to null is removed. */
-  config?: { [key: string]: unknown | null };
-}
-
-export interface Changes {
-  added: number;
-  updated: number;
-  deleted: number;
-  columnsAdded?: string[];
-  columnsRemoved?: string[];
-}
-
-export type RunStatus = 'queued' | 'running' | 'success' | 'error';
-export type Phase = 'queued' | 'fetching' | 'diffing' | 'writing' | 'done';
-
-export interface Run {
-  id: string;
-  scheduleId: string;
-  status: RunStatus;
-  trigger: 'schedule' | 'manual' | 'retry';
-  attempt: number;
-  dataSourceType: DataSourceType;
-  startedAt: string | null;
-  completedAt: string | null;
-  duration: string | null;
-  durationMs: number | null;
-  rowCount: number | null;
-  columnCount: number | null;
-  changes: Changes | null;
-  error: string | null;
-  retryAfter: string | null;
-  fileVersion: number | null;
-  bytesWritten: number | null;
-  createdAt: string;
-  /** While queued or running. */
-  progress?: { rowsFetched: number; phase: Phase } | null;
-}
-
-export interface SyncResult {
-  scheduleId: string;
-  runId: string;
-  status: RunStatus;
-  rowCount: number | null;
-  columnCount: number | null;
-  duration: string | null;
-  durationMs: number | null;
-  syncedAt: string | null;
-  changes: Changes | null;
-  fileVersion: number | null;
-}
-
-export interface ScheduleQuery {
-  enabled?: boolean;
-  dataSourceType?: string;
-  status?: 'success' | 'error' | 'running' | 'never';
-  search?: string;
-  limit?: number;
-  offset?: number;
-}
-
-export interface RunQuery {
-  status?: RunStatus;
-  /** ISO 8601. */
-  from?: string;
-  to?: string;
-  limit?: number;
-  offset?: number;
 }
 
 export declare class DataSyncClient {
@@ -276,50 +125,58 @@ export declare class DataSyncClient {
   fetchRaw(method: string, path: string, options?: RequestOptions & { body?: unknown; auth?: boolean }): Promise<Response>;
   request<T = any>(method: string, path: string, options?: RequestOptions & { body?: unknown; auth?: boolean }): Promise<T>;
 
-  register(account: { email: string; password: string; name?: string }, options?: RequestOptions): Promise<Written & { user: User }>;
+  register(account: Body<'register'>, options?: RequestOptions): Promise<Answer<'register'>>;
   /** Keeps the token on the client for the following calls. */
-  login(email: string, password: string, options?: RequestOptions): Promise<{ success: true; token: string; expiry: string }>;
+  login(email: Body<'login'>['email'], password: Body<'login'>['password'], options?: RequestOptions): Promise<Answer<'login'>>;
   /** Ends the session token on the server, then forgets it. */
   logout(options?: RequestOptions): Promise<void>;
   /** Ends every session of the account; keeps the fresh token of the answer. */
-  changePassword(currentPassword: string, newPassword: string, options?: RequestOptions): Promise<Written & { token: string; expiry: string }>;
-  me(options?: RequestOptions): Promise<{ success: true; user: User }>;
-  createApiKey(name: string, options?: RequestOptions): Promise<Written & { apiKey: ApiKey & { key: string } }>;
-  listApiKeys(options?: RequestOptions): Promise<{ success: true; apiKeys: ApiKey[]; totalCount: number }>;
-  revokeApiKey(keyId: string, options?: RequestOptions): Promise<Written>;
+  changePassword(
+    currentPassword: Body<'changePassword'>['currentPassword'],
+    newPassword: Body<'changePassword'>['newPassword'],
+    options?: RequestOptions,
+  ): Promise<Answer<'changePassword'>>;
+  me(options?: RequestOptions): Promise<Answer<'me'>>;
+  createApiKey(name: Body<'createApiKey'>['name'], options?: RequestOptions): Promise<Answer<'createApiKey'>>;
+  listApiKeys(options?: RequestOptions): Promise<Answer<'listApiKeys'>>;
+  revokeApiKey(keyId: string, options?: RequestOptions): Promise<Answer<'revokeApiKey'>>;
 
-  createDataSource(source: DataSourceCreate, options?: RequestOptions): Promise<Written & { dataSource: DataSource }>;
-  listDataSources(query?: { type?: string; limit?: number; offset?: number }, options?: RequestOptions): Promise<Page & { dataSources: DataSource[] }>;
-  getDataSource(dataSourceId: string, options?: RequestOptions): Promise<{ success: true; dataSource: DataSource }>;
-  updateDataSource(dataSourceId: string, changes: DataSourceUpdate, options?: RequestOptions): Promise<Written & { dataSource: DataSource }>;
-  deleteDataSource(dataSourceId: string, options?: RequestOptions): Promise<Written>;
-  testDataSource(dataSourceId: string, options?: RequestOptions): Promise<Written & { details: Record<string, unknown> }>;
+  createDataSource(source: DataSourceCreate, options?: RequestOptions): Promise<Answer<'createDataSource'>>;
+  listDataSources(query?: Query<'listDataSources'>, options?: RequestOptions): Promise<Answer<'listDataSources'>>;
+  getDataSource(dataSourceId: string, options?: RequestOptions): Promise<Answer<'getDataSource'>>;
+  updateDataSource(dataSourceId: string, changes: DataSourceUpdate, options?: RequestOptions): Promise<Answer<'updateDataSource'>>;
+  deleteDataSource(dataSourceId: string, options?: RequestOptions): Promise<Answer<'deleteDataSource'>>;
+  /** Connects with the stored credentials: `{message: "Connection OK", details}`. */
+  testDataSource(dataSourceId: string, options?: RequestOptions): Promise<Answer<'testDataSource'>>;
 
-  createFile(file: TargetFileCreate, options?: RequestOptions): Promise<Written & { file: TargetFile }>;
-  updateFile(fileId: string, changes: { name?: string; escapeFormulas?: boolean | null }, options?: RequestOptions): Promise<Written & { file: TargetFile }>;
-  listFiles(query?: { limit?: number; offset?: number }, options?: RequestOptions): Promise<Page & { files: TargetFile[] }>;
-  getFile(fileId: string, options?: RequestOptions): Promise<{ success: true; file: TargetFile }>;
-  deleteFile(fileId: string, options?: RequestOptions): Promise<Written>;
+  createFile(file: TargetFileCreate, options?: RequestOptions): Promise<Answer<'createFile'>>;
+  updateFile(fileId: string, changes: TargetFileUpdate, options?: RequestOptions): Promise<Answer<'updateFile'>>;
+  listFiles(query?: Query<'listFiles'>, options?: RequestOptions): Promise<Answer<'listFiles'>>;
+  getFile(fileId: string, options?: RequestOptions): Promise<Answer<'getFile'>>;
+  deleteFile(fileId: string, options?: RequestOptions): Promise<Answer<'deleteFile'>>;
   /** 200 with the CSV, or 304 when `ifNoneMatch` matches the current ETag. */
   getFileContent(fileId: string, options?: RequestOptions & { ifNoneMatch?: string }): Promise<Response>;
-  listFileVersions(fileId: string, options?: RequestOptions): Promise<{ success: true; versions: FileVersion[]; totalCount: number }>;
+  listFileVersions(fileId: string, options?: RequestOptions): Promise<Answer<'listFileVersions'>>;
   getFileVersionContent(fileId: string, version: number, options?: RequestOptions & { ifNoneMatch?: string }): Promise<Response>;
 
-  createSchedule(schedule: ScheduleCreate, options?: RequestOptions): Promise<Written & { schedule: Schedule }>;
-  listSchedules(query?: ScheduleQuery, options?: RequestOptions): Promise<Page & { schedules: Schedule[] }>;
-  getSchedule(scheduleId: string, options?: RequestOptions): Promise<{ success: true; schedule: Schedule }>;
-  updateSchedule(scheduleId: string, changes: ScheduleUpdate, options?: RequestOptions): Promise<Written & { schedule: Schedule }>;
-  deleteSchedule(scheduleId: string, options?: RequestOptions): Promise<Written>;
+  createSchedule(schedule: ScheduleCreate, options?: RequestOptions): Promise<Answer<'createSchedule'>>;
+  listSchedules(query?: ScheduleQuery, options?: RequestOptions): Promise<Answer<'listSchedules'>>;
+  getSchedule(scheduleId: string, options?: RequestOptions): Promise<Answer<'getSchedule'>>;
+  updateSchedule(scheduleId: string, changes: ScheduleUpdate, options?: RequestOptions): Promise<Answer<'updateSchedule'>>;
+  /** Removes the schedule and its history, never the target file. */
+  deleteSchedule(scheduleId: string, options?: RequestOptions): Promise<Answer<'deleteSchedule'>>;
   /** 200 with the result, or 202 (`syncResult.status: "running"`, `runId`) when the run
    * outlasts `wait` seconds. A failed sync rejects: DataSyncError status 500 "Sync failed". */
   manualSync(
     scheduleId: string,
-    options?: RequestOptions & { wait?: number; force?: boolean },
-  ): Promise<Written & { syncResult: SyncResult; runId?: string }>;
-  getSyncHistory(scheduleId: string, query?: RunQuery, options?: RequestOptions): Promise<Page & { history: Run[] }>;
+    options?: RequestOptions & Pick<Query<'manualSync'>, 'wait' | 'force'>,
+  ): Promise<Answer<'manualSync'>>;
+  getSyncHistory(scheduleId: string, query?: RunQuery, options?: RequestOptions): Promise<Answer<'getSyncHistory'>>;
 
-  listRuns(query?: RunQuery & { dataSourceType?: string }, options?: RequestOptions): Promise<Page & { runs: Run[] }>;
-  getRun(runId: string, options?: RequestOptions): Promise<{ success: true; run: Run }>;
+  /** Runs across all schedules, newest first. */
+  listRuns(query?: Query<'listRuns'>, options?: RequestOptions): Promise<Answer<'listRuns'>>;
+  /** One run; while it runs, `run.progress` is `{rowsFetched, phase}`. */
+  getRun(runId: string, options?: RequestOptions): Promise<Answer<'getRun'>>;
   /** CSV with a leading `_change` column (added | updated | deleted). */
   getRunChanges(runId: string, options?: RequestOptions): Promise<Response>;
   /** Polls until the run ends; resolves to the final run, failed runs included. */

@@ -1,3 +1,4 @@
+// @ts-check
 // The signed-in user: their password and their API keys (for scripts and the JS client
 // outside a browser).
 
@@ -5,19 +6,22 @@ import { h, notice, timeEl, confirmAction } from './dom.js';
 import { field, form, invalid, onSubmit, valueOf } from './forms.js';
 import { PASSWORD_HINT, passwordOf } from './auth.js';
 
-/** @param {import('./app.js').ViewContext} ctx */
+/** @import { ApiKey } from '../../client/datasync.js' */
+/** @import { ViewContext } from './app.js' */
+
+/** @param {ViewContext} ctx */
 export async function accountView(ctx) {
   const [{ user }, { apiKeys }] = await Promise.all([ctx.client.me({ signal: ctx.signal }), ctx.client.listApiKeys({ signal: ctx.signal })]);
   const created = h('div', { role: 'status', 'aria-live': 'polite' });
   const keys = h('div');
-  const renderKeys = (list) => keys.replaceChildren(keyList(ctx, list));
+  const renderKeys = (/** @type {ApiKey[]} */ list) => keys.replaceChildren(keyList(ctx, list));
   renderKeys(apiKeys);
   const createForm = form({ class: 'inline-form', 'aria-label': 'Create an API key' },
     field({ label: 'Key name', field: 'name', hint: 'What will use it, e.g. “nightly export script”.' }),
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Create API key')));
   onSubmit(createForm, async () => {
     const { apiKey } = await ctx.client.createApiKey(valueOf(createForm, 'name'));
-    const keyField = h('input', { id: 'new-key', readonly: true, value: apiKey.key, class: 'mono' });
+    const keyField = /** @type {HTMLInputElement} */ (h('input', { id: 'new-key', readonly: true, value: apiKey.key, class: 'mono' }));
     created.replaceChildren(h('div', { class: 'notice notice-success' },
       h('p', null, h('strong', null, `Key “${apiKey.name}” created.`), ' Copy it now: it is not shown again.'),
       h('label', { for: 'new-key' }, 'API key'), keyField,
@@ -45,7 +49,7 @@ export async function accountView(ctx) {
   ];
 }
 
-/** Changing the password ends every session of the user; this browser gets a fresh one. */
+/** Changing the password ends every session of the user; this browser gets a fresh one. @param {ViewContext} ctx */
 function passwordSection(ctx) {
   const el = form({ class: 'inline-form', 'aria-labelledby': 'password-heading' },
     field({ label: 'Current password', field: 'currentPassword', type: 'password', attrs: { autocomplete: 'current-password', required: true } }),
@@ -66,6 +70,7 @@ function passwordSection(ctx) {
     el);
 }
 
+/** @param {ViewContext} ctx @param {ApiKey[]} apiKeys */
 function keyList(ctx, apiKeys) {
   if (!apiKeys.length) return notice('info', 'No API keys.');
   return h('ul', { class: 'plain-list' }, apiKeys.map((key) => h('li', null,

@@ -1,3 +1,4 @@
+// @ts-check
 // The dashboard shell: session, hash routes, navigation. Views live in their own modules and
 // talk to the API only through the client (the public one, signed in by the session cookie).
 
@@ -10,6 +11,10 @@ import { sourcesView, sourceFormView } from './sources.js';
 import { filesView } from './files.js';
 import { runsView } from './runs.js';
 import { accountView } from './account.js';
+
+/** @import { NoticeKind } from './dom.js' */
+/** @import { Answer } from '../../client/datasync.js' */
+/** @typedef {Answer<'me'>['user'] | Answer<'startBrowserSession'>['user']} SignedInUser */
 
 // Nothing is kept in the page's storage: the session is an HttpOnly cookie (session-client.js).
 // The service root, from this module's own URL: works when the service sits under a prefix.
@@ -25,16 +30,18 @@ const nav = /** @type {HTMLElement} */ (document.getElementById('nav'));
 const who = /** @type {HTMLElement} */ (document.getElementById('who'));
 const session = /** @type {HTMLElement} */ (document.getElementById('session'));
 
-/** A message shown once at the top of the next view ("Schedule created"). @type {{text: string, kind: string}|null} */
+/** A message shown once at the top of the next view ("Schedule created"). @type {{text: string, kind: NoticeKind}|null} */
 let flash = null;
 /** Aborts the current view's requests and polling when the route changes. */
 let viewAbort = new AbortController();
 /** Who is signed in; null when signed out. Asked of the server at start (/api/auth/me).
- * @type {{email: string, name: string|null}|null} */
+ * @type {SignedInUser|null} */
 let currentUser = null;
 
-/** @typedef {{client: DashboardClient, signal: AbortSignal, navigate: (hash: string, message?: string, kind?: string) => void, params: string[], startSession: (user: any) => void}} ViewContext */
+/** @typedef {{client: DashboardClient, signal: AbortSignal, navigate: (hash: string, message?: string, kind?: NoticeKind) => void, params: string[], startSession: (user: SignedInUser) => void}} ViewContext */
+/** @typedef {(ctx: ViewContext) => HTMLElement | Array<HTMLElement | null> | Promise<HTMLElement | Array<HTMLElement | null>>} View */
 
+/** @type {Array<[RegExp, View, {public?: boolean}?]>} */
 const ROUTES = [
   [/^sign-in$/, signInView, { public: true }],
   [/^register$/, registerView, { public: true }],
@@ -50,18 +57,20 @@ const ROUTES = [
   [/^account$/, accountView],
 ];
 
+/** @param {string} hash @param {string} [message] @param {NoticeKind} [kind] */
 function navigate(hash, message, kind = 'success') {
   if (message) flash = { text: message, kind };
   if (location.hash === hash) route();
   else location.hash = hash;
 }
 
-/** After signing in: the session cookie is set; the answer named the user. */
+/** After signing in: the session cookie is set; the answer named the user. @param {SignedInUser} user */
 function startSession(user) {
   currentUser = user;
   navigate('#/schedules');
 }
 
+/** @param {string} message @param {NoticeKind} [kind] */
 function endSession(message, kind = 'success') {
   // Several requests of one view may learn of the end at once: the first one tells.
   if (currentUser === null) return;
@@ -84,18 +93,28 @@ async function signOut() {
   endSession('You are signed out.');
 }
 
+/** @param {SignedInUser} user */
 function showUser(user) {
   who.textContent = user.name || user.email;
-  who.title = user.email;
+  who.title = user.email || '';
+}
+
+/** The first route whose pattern matches `path`, with the pattern's groups. @param {string} path */
+function routeFor(path) {
+  for (const [pattern, view, opts] of ROUTES) {
+    const found = path.match(pattern);
+    if (found) return { params: found.slice(1), view, opts: opts || {} };
+  }
+  return null;
 }
 
 async function route() {
   viewAbort.abort();
   viewAbort = new AbortController();
   const path = location.hash.replace(/^#\/?/, '').split('?')[0] || 'schedules';
-  const match = ROUTES.map(([pattern, view, opts]) => [path.match(pattern), view, opts || {}]).find(([m]) => m);
+  const match = routeFor(path);
   if (!match) return navigate('#/schedules');
-  const [found, view, opts] = match;
+  const { params, view, opts } = match;
   const signedIn = currentUser !== null;
   if (!opts.public && !signedIn) return navigate('#/sign-in');
   if (opts.public && signedIn) return navigate('#/schedules');
@@ -103,7 +122,7 @@ async function route() {
   nav.hidden = !signedIn;
   session.hidden = !signedIn;
   for (const link of nav.querySelectorAll('a')) {
-    const section = link.getAttribute('href').slice(2);
+    const section = /** @type {string} */ (link.getAttribute('href')).slice(2);
     if (path === section || path.startsWith(`${section}/`)) link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');
   }
@@ -112,7 +131,7 @@ async function route() {
   flash = null;
   main.setAttribute('aria-busy', 'true');
   /** @type {ViewContext} */
-  const ctx = { client, signal: viewAbort.signal, navigate, params: found.slice(1), startSession };
+  const ctx = { client, signal: viewAbort.signal, navigate, params, startSession };
   let content;
   try {
     if (currentUser) showUser(currentUser);
@@ -125,7 +144,7 @@ async function route() {
     main.removeAttribute('aria-busy');
   }
   if (ctx.signal.aborted) return;
-  const nodes = [content].flat(Infinity).filter(Boolean);
+  const nodes = /** @type {HTMLElement[]} */ ([content].flat(Infinity).filter(Boolean));
   if (message) {
     const heading = nodes.findIndex((n) => n.tagName === 'H1' || n.querySelector?.('h1'));
     nodes.splice(heading + 1, 0, notice(message.kind, message.text));
@@ -153,5 +172,5 @@ async function start() {
   route();
 }
 
-document.getElementById('sign-out').addEventListener('click', signOut);
+/** @type {HTMLElement} */ (document.getElementById('sign-out')).addEventListener('click', signOut);
 start();

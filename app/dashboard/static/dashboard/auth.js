@@ -1,3 +1,4 @@
+// @ts-check
 // Sign in and register. Signing in sets the session cookie; the page never sees a token.
 
 import { h } from './dom.js';

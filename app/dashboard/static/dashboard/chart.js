@@ -1,7 +1,10 @@
+// @ts-check
 // A small inline SVG chart of a schedule's runs: row counts as bars (left scale), durations
 // as a line (right scale), oldest on the left. Failed runs are red marks on the baseline.
 
 import { h, num, utcText } from './dom.js';
+
+/** @import { Run } from '../../client/datasync.js' */
 
 const NS = 'http://www.w3.org/2000/svg';
 const H = 200;
@@ -16,10 +19,10 @@ function s(tag, attrs = {}, ...children) {
 }
 
 const shortDate = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
-const seconds = (ms) => `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)}s`;
+const seconds = (/** @type {number} */ ms) => `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)}s`;
 
 /**
- * @param {any[]} history runs, newest first (as the API lists them)
+ * @param {Run[]} history runs, newest first (as the API lists them)
  * @param {string} titleText
  * @returns {HTMLElement} a `<figure>`
  */
@@ -34,9 +37,9 @@ export function runChart(history, titleText) {
   const plotH = H - PAD.top - PAD.bottom;
   const band = plotW / runs.length;
   const barW = Math.max(2, Math.min(36, band * 0.6));
-  const x = (i) => PAD.left + band * i + band / 2;
-  const yRows = (v) => PAD.top + plotH - (v / maxRows) * plotH;
-  const yMs = (v) => PAD.top + plotH - (v / maxMs) * plotH;
+  const x = (/** @type {number} */ i) => PAD.left + band * i + band / 2;
+  const yRows = (/** @type {number} */ v) => PAD.top + plotH - (v / maxRows) * plotH;
+  const yMs = (/** @type {number} */ v) => PAD.top + plotH - (v / maxMs) * plotH;
 
   const titleId = `chart-title-${Math.random().toString(36).slice(2)}`;
   const descId = `${titleId}-desc`;
@@ -60,7 +63,8 @@ export function runChart(history, titleText) {
   }
   svg.append(
     s('text', { x: PAD.left, y: H - 8, 'text-anchor': 'start', class: 'axis' }, shortDate.format(first)),
-    runs.length > 1 ? s('text', { x: W - PAD.right, y: H - 8, 'text-anchor': 'end', class: 'axis' }, shortDate.format(last)) : null);
+    // One run has one date: no second label (append would turn a null into the text "null").
+    ...(runs.length > 1 ? [s('text', { x: W - PAD.right, y: H - 8, 'text-anchor': 'end', class: 'axis' }, shortDate.format(last))] : []));
 
   runs.forEach((run, i) => {
     const when = `${shortDate.format(new Date(run.createdAt))} (${utcText(new Date(run.createdAt))})`;
@@ -74,7 +78,8 @@ export function runChart(history, titleText) {
       s('title', {}, `${when}: ${num(run.rowCount)} rows, ${run.duration || '—'}`)));
   });
 
-  const timed = runs.map((r, i) => [i, r]).filter(([, r]) => typeof r.durationMs === 'number');
+  const timed = /** @type {Array<[number, Run & {durationMs: number}]>} */ (
+    runs.map((r, i) => /** @type {const} */ ([i, r])).filter(([, r]) => typeof r.durationMs === 'number'));
   if (timed.length > 1) {
     svg.append(s('polyline', { points: timed.map(([i, r]) => `${x(i)},${yMs(r.durationMs)}`).join(' '), class: 'duration-line' }));
   }

@@ -1,3 +1,4 @@
+// @ts-check
 // Small DOM helpers: element building, times in the viewer's zone, downloads, confirmations.
 
 const PROPERTIES = new Set(['value', 'checked', 'selected', 'disabled', 'hidden', 'open', 'indeterminate']);
@@ -127,7 +128,7 @@ export function announce(text) {
 export function confirmAction(message, confirmLabel = 'Delete') {
   const dialog = /** @type {HTMLDialogElement} */ (document.getElementById('confirm'));
   const returnTo = /** @type {HTMLElement|null} */ (document.activeElement);
-  dialog.querySelector('#confirm-message').textContent = message;
+  /** @type {HTMLElement} */ (dialog.querySelector('#confirm-message')).textContent = message;
   const ok = /** @type {HTMLButtonElement} */ (dialog.querySelector('#confirm-ok'));
   ok.textContent = confirmLabel;
   dialog.returnValue = 'cancel';
@@ -148,7 +149,13 @@ export function statusBadge(status) {
   return h('span', { class: `badge badge-${key}` }, labels[/** @type {keyof labels} */ (key)] || 'Never run');
 }
 
-/** A message block for a whole view (errors loading it, empty states). */
+/** @typedef {'error'|'warning'|'success'|'info'} NoticeKind */
+
+/**
+ * A message block for a whole view (errors loading it, empty states).
+ * @param {NoticeKind} kind
+ * @param {...any} children as for `h`
+ */
 export function notice(kind, ...children) {
   return h('div', { class: `notice notice-${kind}`, role: kind === 'error' ? 'alert' : null }, ...children);
 }

@@ -1,9 +1,13 @@
+// @ts-check
 // Target files: create, download the CSV (fetched by the API client, saved from a blob), versions.
 
 import { h, notice, timeEl, num, bytes, confirmAction, saveResponse, announce } from './dom.js';
 import { field, form, onSubmit, valueOf } from './forms.js';
 
-/** @param {import('./app.js').ViewContext} ctx */
+/** @import { TargetFile, TargetFileCreate } from '../../client/datasync.js' */
+/** @import { ViewContext } from './app.js' */
+
+/** @param {ViewContext} ctx */
 export async function filesView(ctx) {
   const { files, totalCount } = await ctx.client.listFiles({ limit: 200 }, { signal: ctx.signal });
   const list = h('ul', { class: 'cards', 'aria-label': 'Target files' });
@@ -17,6 +21,7 @@ export async function filesView(ctx) {
   ];
 }
 
+/** @param {ViewContext} ctx */
 function createForm(ctx) {
   const el = form({ class: 'card', 'aria-labelledby': 'new-file-title' },
     h('h2', { id: 'new-file-title' }, 'New file'),
@@ -27,7 +32,8 @@ function createForm(ctx) {
     field({ label: 'First row is a header', field: 'header', type: 'checkbox', value: true }),
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Create file')));
   onSubmit(el, async () => {
-    const delimiter = /** @type {HTMLSelectElement} */ (el.querySelector('[name=delimiter]')).value;
+    // Read untrimmed (a tab is whitespace); the select offers the API's delimiters only.
+    const delimiter = /** @type {TargetFileCreate['delimiter']} */ (/** @type {HTMLSelectElement} */ (el.querySelector('[name=delimiter]')).value);
     const { file } = await ctx.client.createFile({
       name: valueOf(el, 'name'), delimiter, encoding: valueOf(el, 'encoding'), header: valueOf(el, 'header'),
     });
@@ -36,6 +42,7 @@ function createForm(ctx) {
   return el;
 }
 
+/** @param {ViewContext} ctx @param {TargetFile} file */
 function fileCard(ctx, file) {
   const titleId = `file-${file.id}`;
   const versions = h('div', { class: 'versions' });
@@ -68,7 +75,7 @@ function fileCard(ctx, file) {
           try {
             await ctx.client.deleteFile(file.id);
             ctx.navigate('#/files', `File “${file.name}” deleted.`);
-          } catch (e) {
+          } catch (/** @type {any} */ e) {
             if (!e.handled) status.replaceChildren(notice('error', e.message));
           }
         },
@@ -76,16 +83,21 @@ function fileCard(ctx, file) {
     status, versions);
 }
 
+/**
+ * @param {HTMLElement} status where a failure is shown
+ * @param {() => Promise<Response>} fetchIt @param {string} name the download's file name
+ */
 async function download(status, fetchIt, name) {
   try {
     await saveResponse(await fetchIt(), name);
     status.replaceChildren();
     announce(`Downloaded ${name}`);
-  } catch (e) {
+  } catch (/** @type {any} */ e) {
     if (!e.handled) status.replaceChildren(notice('error', `Download failed: ${e.message}`));
   }
 }
 
+/** @param {ViewContext} ctx @param {TargetFile} file @param {HTMLElement} container @param {HTMLElement} status */
 async function showVersions(ctx, file, container, status) {
   container.replaceChildren(h('p', { class: 'muted' }, 'Loading versions…'));
   const { versions } = await ctx.client.listFileVersions(file.id);

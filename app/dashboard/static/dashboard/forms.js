@@ -1,7 +1,11 @@
+// @ts-check
 // Form fields with labels, hints and an error slot each; API errors placed beside the field
 // their `details[].field` names (`config.syncTime` → the sync time input).
 
 import { h, newId } from './dom.js';
+
+/** @import { ErrorDetail } from '../../client/datasync.js' */
+/** @typedef {{message: string, details: ErrorDetail[]}} FormError what a form shows: the API's error, or the form's own */
 
 /**
  * One labelled control. `field` is the API's name for it ("config.syncTime"), used to place
@@ -27,7 +31,7 @@ export function field(spec) {
     control = h('select', { id, name, 'aria-describedby': described, ...attrs },
       options.map(([v, text]) => h('option', { value: v, selected: String(value ?? '') === v }, text)));
   } else if (type === 'textarea') {
-    control = h('textarea', { id, name, rows: 4, 'aria-describedby': described, spellcheck: 'false', ...attrs });
+    control = /** @type {HTMLTextAreaElement} */ (h('textarea', { id, name, rows: 4, 'aria-describedby': described, spellcheck: 'false', ...attrs }));
     control.value = value ?? '';
   } else if (type === 'checkbox') {
     control = h('input', { id, name, type: 'checkbox', checked: Boolean(value), 'aria-describedby': described, ...attrs });
@@ -44,7 +48,10 @@ export function field(spec) {
     h('p', { class: 'field-error', id: errorId, hidden: true }));
 }
 
-/** A form with an error summary slot first and `novalidate`: the API is the validator. */
+/**
+ * A form with an error summary slot first and `novalidate`: the API is the validator.
+ * @param {Record<string, any>} props @param {...any} children
+ */
 export function form(props, ...children) {
   return h('form', { novalidate: true, ...props }, h('div', { class: 'form-errors', role: 'alert', tabindex: '-1', hidden: true }), ...children);
 }
@@ -54,7 +61,13 @@ export function control(form, apiField) {
   return /** @type {HTMLInputElement|null} */ (form.querySelector(`[data-field="${CSS.escape(apiField)}"] :is(input, select, textarea)`));
 }
 
-/** The value of a field by its API name (trimmed; checkboxes give booleans). */
+/**
+ * The value of a field by its API name (trimmed; checkboxes give booleans), undefined when
+ * the field is absent or hidden. Typed `any`: the form sends what was entered and the API
+ * checks it, naming each bad field (shown beside it).
+ * @param {HTMLElement} form @param {string} apiField
+ * @returns {any}
+ */
 export function valueOf(form, apiField) {
   const el = control(form, apiField);
   if (!el || el.closest('[hidden]')) return undefined;
@@ -62,11 +75,12 @@ export function valueOf(form, apiField) {
   return el.value.trim();
 }
 
+/** @param {HTMLElement} form */
 export function clearErrors(form) {
-  const summary = form.querySelector('.form-errors');
+  const summary = /** @type {HTMLElement} */ (form.querySelector('.form-errors'));
   summary.hidden = true;
   summary.replaceChildren();
-  for (const slot of form.querySelectorAll('.field-error')) {
+  for (const slot of /** @type {NodeListOf<HTMLElement>} */ (form.querySelectorAll('.field-error'))) {
     slot.hidden = true;
     slot.textContent = '';
   }
@@ -78,13 +92,15 @@ export function clearErrors(form) {
  * falls back to a field for `config`), the rest and the message in the summary. Focus goes
  * to the first invalid field, else the summary.
  * @param {HTMLElement} form
- * @param {{message: string, details?: {field: string, message: string}[]}} error
+ * @param {FormError} error
  */
 export function showErrors(form, error) {
   clearErrors(form);
+  /** @type {ErrorDetail[]} */
   const unplaced = [];
+  /** @type {HTMLElement|null} */
   let first = null;
-  for (const detail of error.details || []) {
+  for (const detail of error.details) {
     const wrapper = fieldFor(form, detail.field);
     if (!wrapper) {
       unplaced.push(detail);
@@ -92,11 +108,11 @@ export function showErrors(form, error) {
     }
     const folded = wrapper.closest('details');
     if (folded) folded.open = true;
-    const slot = wrapper.querySelector('.field-error');
+    const slot = /** @type {HTMLElement} */ (wrapper.querySelector('.field-error'));
     const inner = detail.field === wrapper.dataset.field ? detail.message : `${detail.field}: ${detail.message}`;
     slot.textContent = slot.textContent ? `${slot.textContent}; ${inner}` : inner;
     slot.hidden = false;
-    const el = wrapper.querySelector('input, select, textarea');
+    const el = /** @type {HTMLElement|null} */ (wrapper.querySelector('input, select, textarea'));
     el?.setAttribute('aria-invalid', 'true');
     first = first || el;
   }
@@ -122,8 +138,9 @@ function fieldFor(form, apiField) {
 
 /**
  * Parses a JSON textarea; a mistake is reported beside it, as the API would.
+ * @param {HTMLElement} form @param {string} apiField @param {string} label
  * @returns {any} the object, `undefined` when empty
- * @throws {{message: string, details: {field: string, message: string}[]}}
+ * @throws {FormError}
  */
 export function jsonOf(form, apiField, label) {
   const text = valueOf(form, apiField);
@@ -137,11 +154,19 @@ export function jsonOf(form, apiField, label) {
   throw invalid(apiField, 'must be a JSON object: { … }', label);
 }
 
+/**
+ * A form's own error about one field, shown as the API's are.
+ * @param {string} apiField @param {string} message @param {string} [label]
+ * @returns {FormError}
+ */
 export function invalid(apiField, message, label = 'Check the form') {
   return { message: `${label}: see the field marked below`, details: [{ field: apiField, message }] };
 }
 
-/** A submit handler that disables the button while the request runs and shows errors. */
+/**
+ * A submit handler that disables the button while the request runs and shows errors.
+ * @param {HTMLElement} formEl @param {() => Promise<void>} handler
+ */
 export function onSubmit(formEl, handler) {
   formEl.addEventListener('submit', async (event) => {
     event.preventDefault();

@@ -1,3 +1,4 @@
+// @ts-check
 // One schedule: its facts, Sync now, the runs chart and the history table.
 
 import { h, notice, timeEl, num, statusBadge, saveResponse } from './dom.js';
@@ -5,9 +6,12 @@ import { scheduleFacts } from './schedules.js';
 import { syncNowControl } from './sync-now.js';
 import { runChart } from './chart.js';
 
+/** @import { Answer, Run } from '../../client/datasync.js' */
+/** @import { ViewContext } from './app.js' */
+
 const PAGE = 100;
 
-/** @param {import('./app.js').ViewContext} ctx */
+/** @param {ViewContext} ctx */
 export async function historyView(ctx) {
   const [id] = ctx.params;
   const [{ schedule }, history] = await Promise.all([
@@ -20,7 +24,7 @@ export async function historyView(ctx) {
   const tableBox = h('section', { 'aria-labelledby': 'history-heading' });
   const status = h('div', { role: 'status', 'aria-live': 'polite' });
 
-  const renderRuns = (body) => {
+  const renderRuns = (/** @type {Answer<'getSyncHistory'>} */ body) => {
     chartBox.replaceChildren(h('h2', { id: 'chart-heading' }, 'Rows and durations'), runChart(body.history, `Rows and durations of ${schedule.name}`));
     tableBox.replaceChildren(h('h2', { id: 'history-heading', class: 'section' }, 'History'), historyTable(ctx, body, status));
   };
@@ -45,6 +49,7 @@ export async function historyView(ctx) {
   ];
 }
 
+/** @param {ViewContext} ctx @param {Answer<'getSyncHistory'>} body @param {HTMLElement} status */
 function historyTable(ctx, body, status) {
   const { history, totalCount } = body;
   if (!history.length) return notice('info', 'No runs yet. Press “Sync now” to run it.');
@@ -66,6 +71,7 @@ function historyTable(ctx, body, status) {
     totalCount > history.length ? h('p', { class: 'muted' }, `Showing the latest ${history.length} of ${num(totalCount)} runs.`) : null);
 }
 
+/** @param {ViewContext} ctx @param {Run} run @param {HTMLElement} status */
 function details(ctx, run, status) {
   if (run.status === 'error') {
     return [h('span', { class: 'error-text' }, run.error || 'Failed'), run.retryAfter ? h('span', { class: 'muted' }, ' · retry ', timeEl(run.retryAfter)) : null];
@@ -76,7 +82,7 @@ function details(ctx, run, status) {
       onclick: async () => {
         try {
           await saveResponse(await ctx.client.getRunChanges(run.id), `changes-${run.id}.csv`);
-        } catch (e) {
+        } catch (/** @type {any} */ e) {
           if (!e.handled) status.replaceChildren(notice('error', e.message));
         }
       },

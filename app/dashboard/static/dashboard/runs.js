@@ -1,15 +1,20 @@
+// @ts-check
 // Runs across all schedules: by default the failed ones, newest first (an operations view).
 
 import { h, notice, timeEl, num, statusBadge } from './dom.js';
 import { field } from './forms.js';
 import { typeLabel } from './source-types.js';
 
-/** @param {import('./app.js').ViewContext} ctx */
+/** @import { RunQuery } from '../../client/datasync.js' */
+/** @import { ViewContext } from './app.js' */
+
+/** @param {ViewContext} ctx */
 export async function runsView(ctx) {
   const query = new URLSearchParams(location.hash.split('?')[1] || '');
   const status = query.has('status') ? query.get('status') : 'error';
   const [{ runs, totalCount }, { schedules }] = await Promise.all([
-    ctx.client.listRuns({ status: status || undefined, limit: 100 }, { signal: ctx.signal }),
+    // The status comes from the page's address as typed; the API names a bad one.
+    ctx.client.listRuns({ status: /** @type {RunQuery['status']} */ (status || undefined), limit: 100 }, { signal: ctx.signal }),
     ctx.client.listSchedules({ limit: 200 }, { signal: ctx.signal }),
   ]);
   const names = new Map(schedules.map((s) => [s.id, s.name]));
@@ -18,7 +23,7 @@ export async function runsView(ctx) {
     h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Show')));
   filter.addEventListener('submit', (event) => {
     event.preventDefault();
-    ctx.navigate(`#/runs?status=${encodeURIComponent(filter.querySelector('select').value)}`);
+    ctx.navigate(`#/runs?status=${encodeURIComponent(/** @type {HTMLSelectElement} */ (filter.querySelector('select')).value)}`);
   });
   const title = status === 'error' ? 'Failed runs' : 'Runs';
   return [

@@ -1,3 +1,4 @@
+// @ts-check
 // Schedules: the list (status, last/next run, rows, Sync now, enable/disable, delete) and the
 // create/edit form (frequency, time, weekday, time zone, the source's selection).
 
@@ -6,14 +7,26 @@ import { field, form, onSubmit, valueOf, jsonOf } from './forms.js';
 import { SOURCE_TYPES, typeLabel, collect } from './source-types.js';
 import { syncNowControl } from './sync-now.js';
 
+/** @import { Frequency, Schedule, ScheduleConfig, ScheduleQuery } from '../../client/datasync.js' */
+/** @import { ViewContext } from './app.js' */
+
 const DAYS = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'];
 const TIMING_KEYS = ['minute', 'syncTime', 'dayOfWeek', 'timezone'];
 const OPTION_KEYS = ['primaryKey', 'headerRow', 'maxRowDropPercent'];
-const capital = (s) => s.charAt(0).toUpperCase() + s.slice(1);
+const capital = (/** @type {string} */ s) => s.charAt(0).toUpperCase() + s.slice(1);
 
-/** "Daily at 06:00 (Europe/Berlin)" */
+/**
+ * A schedule's stored config: the one its create or update was accepted with.
+ * @param {Schedule} schedule
+ * @returns {ScheduleConfig}
+ */
+function configOf(schedule) {
+  return schedule.config || {};
+}
+
+/** "Daily at 06:00 (Europe/Berlin)" @param {Schedule} schedule */
 export function cadenceText(schedule) {
-  const c = schedule.config || {};
+  const c = configOf(schedule);
   const zone = c.timezone || 'UTC';
   if (schedule.frequency === 'hourly') return `Hourly at :${String(c.minute ?? 0).padStart(2, '0')} (${zone})`;
   const time = c.syncTime || '00:00';
@@ -21,11 +34,12 @@ export function cadenceText(schedule) {
   return `Daily at ${time} (${zone})`;
 }
 
-/** @param {import('./app.js').ViewContext} ctx */
+/** @param {ViewContext} ctx */
 export async function schedulesView(ctx) {
   const query = new URLSearchParams(location.hash.split('?')[1] || '');
   const [{ schedules, totalCount }, sources, files] = await Promise.all([
-    ctx.client.listSchedules({ limit: 200, status: query.get('status') || undefined, search: query.get('search') || undefined }, { signal: ctx.signal }),
+    // The status comes from the page's address as typed; the API names a bad one.
+    ctx.client.listSchedules({ limit: 200, status: /** @type {ScheduleQuery['status']} */ (query.get('status') || undefined), search: query.get('search') || undefined }, { signal: ctx.signal }),
     ctx.client.listDataSources({ limit: 1 }, { signal: ctx.signal }),
     ctx.client.listFiles({ limit: 1 }, { signal: ctx.signal }),
   ]);
@@ -45,6 +59,7 @@ export async function schedulesView(ctx) {
   ];
 }
 
+/** @param {ViewContext} ctx @param {URLSearchParams} query */
 function filters(ctx, query) {
   const el = h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter schedules' },
     field({ label: 'Name contains', field: 'search', type: 'search', value: query.get('search') || '' }),
@@ -59,15 +74,16 @@ function filters(ctx, query) {
   return el;
 }
 
+/** @param {ViewContext} ctx @param {Schedule} schedule */
 function scheduleCard(ctx, schedule) {
   const titleId = `schedule-${schedule.id}`;
   const head = h('div', { class: 'card-head' });
   const facts = h('dl', { class: 'facts' });
-  const toggle = h('button', { type: 'button' });
+  const toggle = /** @type {HTMLButtonElement} */ (h('button', { type: 'button' }));
   const status = h('div', { role: 'status', 'aria-live': 'polite' });
   const card = h('li', { class: 'card schedule', 'aria-labelledby': titleId, dataset: { scheduleId: schedule.id } });
 
-  const render = (s) => {
+  const render = (/** @type {Schedule} */ s) => {
     schedule = s;
     head.replaceChildren(
       h('h2', { id: titleId }, h('a', { href: `#/schedules/${s.id}` }, s.name)),
@@ -85,7 +101,7 @@ function scheduleCard(ctx, schedule) {
       const { schedule: updated } = await ctx.client.updateSchedule(schedule.id, { enabled: !schedule.enabled });
       await refresh();
       announce(`${updated.name} is ${updated.enabled ? 'enabled' : 'disabled'}.`);
-    } catch (e) {
+    } catch (/** @type {any} */ e) {
       if (!e.handled) status.replaceChildren(notice('error', e.message));
     } finally {
       toggle.disabled = false;
@@ -105,7 +121,7 @@ function scheduleCard(ctx, schedule) {
           try {
             await ctx.client.deleteSchedule(schedule.id);
             ctx.navigate('#/schedules', `Schedule “${schedule.name}” deleted.`);
-          } catch (e) {
+          } catch (/** @type {any} */ e) {
             if (!e.handled) status.replaceChildren(notice('error', e.message));
           }
         },
@@ -114,9 +130,13 @@ function scheduleCard(ctx, schedule) {
   return card;
 }
 
-/** The facts every schedule view shows. */
+/**
+ * The facts every schedule view shows.
+ * @param {Schedule} s
+ * @returns {HTMLElement[]}
+ */
 export function scheduleFacts(s) {
-  const fact = (term, ...value) => h('div', { dataset: { fact: term.toLowerCase().replace(/ /g, '-') } }, h('dt', null, term), h('dd', null, ...value));
+  const fact = (/** @type {string} */ term, /** @type {any[]} */ ...value) => h('div', { dataset: { fact: term.toLowerCase().replace(/ /g, '-') } }, h('dt', null, term), h('dd', null, ...value));
   return [
     fact('Source', s.dataSourceName, h('span', { class: 'muted' }, ` · ${typeLabel(s.dataSourceType)}`)),
     fact('Target file', s.targetFileName),
@@ -125,11 +145,15 @@ export function scheduleFacts(s) {
     fact('Next run', s.enabled ? timeEl(s.nextSyncAt, { relative: true }) : h('span', { class: 'muted' }, 'Disabled')),
     fact('Rows', num(s.lastSyncRowCount)),
     fact('Duration', s.lastSyncDuration || '—'),
-    s.lastSyncStatus === 'error' && s.lastSyncError ? fact('Last error', h('span', { class: 'error-text' }, s.lastSyncError)) : null,
-  ].filter(Boolean);
+    s.lastSyncStatus === 'error' && s.lastSyncError
+      ? fact('Last error', h('span', { class: 'error-text' }, s.lastSyncError),
+        // A failed run's automatic retry, when one is due.
+        s.nextRetryAt ? h('span', { class: 'muted retry-at' }, ' · Retry at ', timeEl(s.nextRetryAt, { relative: true })) : null)
+      : null,
+  ].filter((f) => f !== null);
 }
 
-/** @param {import('./app.js').ViewContext} ctx */
+/** @param {ViewContext} ctx */
 export async function scheduleFormView(ctx) {
   const [id] = ctx.params;
   const [existing, { dataSources }, { files }] = await Promise.all([
@@ -140,7 +164,8 @@ export async function scheduleFormView(ctx) {
   if (!existing && (!dataSources.length || !files.length)) {
     return [h('h1', null, 'New schedule'), notice('info', 'First add a ', h('a', { href: '#/sources/new' }, 'data source'), ' and a ', h('a', { href: '#/files' }, 'target file'), '.')];
   }
-  const config = existing?.config || {};
+  /** @type {ScheduleConfig} */
+  const config = existing ? configOf(existing) : {};
   const viewerZone = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
   const zones = typeof Intl.supportedValuesOf === 'function' ? Intl.supportedValuesOf('timeZone') : [];
 
@@ -167,8 +192,8 @@ export async function scheduleFormView(ctx) {
       h('button', { type: 'submit', class: 'primary' }, existing ? 'Save changes' : 'Create schedule'),
       h('a', { class: 'button', href: existing ? `#/schedules/${existing.id}` : '#/schedules' }, 'Cancel')));
 
-  const frequencySelect = el.querySelector('[data-field="frequency"] select');
-  const sourceSelect = el.querySelector('[data-field="dataSourceId"] select');
+  const frequencySelect = /** @type {HTMLSelectElement} */ (el.querySelector('[data-field="frequency"] select'));
+  const sourceSelect = /** @type {HTMLSelectElement} */ (el.querySelector('[data-field="dataSourceId"] select'));
   const showTiming = () => {
     const f = frequencySelect.value;
     minute.hidden = f !== 'hourly';
@@ -178,7 +203,7 @@ export async function scheduleFormView(ctx) {
   const sourceType = () => dataSources.find((s) => s.id === sourceSelect.value)?.type;
   const renderSelection = () => {
     const type = sourceType();
-    const spec = SOURCE_TYPES[type];
+    const spec = SOURCE_TYPES[type ?? ''];
     const known = new Set([...TIMING_KEYS, ...OPTION_KEYS, ...(spec ? spec.selection.map((s) => s.key) : [])]);
     const rest = Object.fromEntries(Object.entries(config).filter(([k]) => !known.has(k)));
     const restText = Object.keys(rest).length ? JSON.stringify(rest, null, 2) : '';
@@ -203,9 +228,10 @@ export async function scheduleFormView(ctx) {
   renderSelection();
 
   onSubmit(el, async () => {
-    const spec = SOURCE_TYPES[sourceType()];
+    const spec = SOURCE_TYPES[sourceType() ?? ''];
+    /** @type {Record<string, unknown>} */
     const next = { ...(jsonOf(el, 'config', 'Check the selection') || {}), ...(spec ? collect(el, 'config', spec.selection) : {}) };
-    const numeric = (v) => (/^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v);
+    const numeric = (/** @type {string} */ v) => (/^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v);
     for (const key of ['minute', 'headerRow', 'maxRowDropPercent']) {
       const v = valueOf(el, `config.${key}`);
       if (v) next[key] = numeric(v);
@@ -216,14 +242,15 @@ export async function scheduleFormView(ctx) {
     }
     const pk = valueOf(el, 'config.primaryKey');
     if (pk) {
-      const cols = pk.split(',').map((c) => c.trim()).filter(Boolean);
+      const cols = pk.split(',').map((/** @type {string} */ c) => c.trim()).filter(Boolean);
       next.primaryKey = cols.length === 1 ? cols[0] : cols;
     }
     const body = {
       name: valueOf(el, 'name'),
       dataSourceId: sourceSelect.value,
-      targetFileId: el.querySelector('[data-field="targetFileId"] select').value,
-      frequency: frequencySelect.value,
+      targetFileId: /** @type {HTMLSelectElement} */ (el.querySelector('[data-field="targetFileId"] select')).value,
+      // The select offers the API's frequencies only.
+      frequency: /** @type {Frequency} */ (frequencySelect.value),
       enabled: valueOf(el, 'enabled'),
       config: next,
     };

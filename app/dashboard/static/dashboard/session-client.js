@@ -1,3 +1,4 @@
+// @ts-check
 // The dashboard's API client: the public client, signed in by the browser's session cookie.
 //
 // The session is an HttpOnly cookie (`POST /api/auth/session` sets it), so no script on this
@@ -7,6 +8,8 @@
 // needs a CORS preflight that the service does not grant).
 
 import { DataSyncClient } from '../../client/datasync.js';
+
+/** @import { Answer, Body, RequestOptions } from '../../client/datasync.js' */
 
 const SESSION_HEADERS = { 'X-Requested-With': 'DataSync' };
 
@@ -44,9 +47,14 @@ export class DashboardClient extends DataSyncClient {
     }
   }
 
-  /** The signed-in user, or null when this browser has no session (the start-up question). */
+  /**
+   * The signed-in user, or null when this browser has no session (the start-up question).
+   * @param {RequestOptions} [options]
+   * @returns {Promise<Answer<'me'>['user'] | null>}
+   */
   async currentUser(options = {}) {
     try {
+      /** @type {Answer<'me'>} */
       const { user } = await this.request('GET', '/api/auth/me', { ...options, auth: false });
       return user;
     } catch (error) {
@@ -55,17 +63,33 @@ export class DashboardClient extends DataSyncClient {
     }
   }
 
-  /** Signs in: the answer sets the session cookie and names the user (no token in it). */
+  /**
+   * Signs in: the answer sets the session cookie and names the user (no token in it).
+   * @param {Body<'startBrowserSession'>['email']} email
+   * @param {Body<'startBrowserSession'>['password']} password
+   * @param {RequestOptions} [options]
+   * @returns {Promise<Answer<'startBrowserSession'>>}
+   */
   signIn(email, password, options = {}) {
     return this.request('POST', '/api/auth/session', { ...options, body: { email, password }, auth: false });
   }
 
-  /** Ends this browser's session on the server, which also clears the cookie. */
+  /**
+   * Ends this browser's session on the server, which also clears the cookie.
+   * @param {RequestOptions} [options]
+   * @returns {Promise<Answer<'logout'>>}
+   */
   signOut(options = {}) {
     return this.request('POST', '/api/auth/logout', { ...options, auth: false });
   }
 
-  /** Ends every session of the user; this browser gets a fresh cookie in the answer. */
+  /**
+   * Ends every session of the user; this browser gets a fresh cookie in the answer.
+   * @param {Body<'changePassword'>['currentPassword']} currentPassword
+   * @param {Body<'changePassword'>['newPassword']} newPassword
+   * @param {RequestOptions} [options]
+   * @returns {Promise<Answer<'changePassword'>>}
+   */
   changePassword(currentPassword, newPassword, options = {}) {
     return this.request('POST', '/api/auth/password', { ...options, body: { currentPassword, newPassword } });
   }

@@ -1,3 +1,4 @@
+// @ts-check
 // What each source type asks for: credentials and settings (data source form) and the
 // selection a schedule reads (schedule form). A type not listed here (a plugin) gets JSON
 // fields instead: the API validates whatever is sent.
@@ -76,8 +77,9 @@ export const SOURCE_TYPES = {
   },
 };
 
+/** A source type's name for people; a plugin's type is shown as it is. @param {string | undefined} type */
 export function typeLabel(type) {
-  return SOURCE_TYPES[type]?.label || type;
+  return SOURCE_TYPES[type ?? '']?.label || type;
 }
 
 /**

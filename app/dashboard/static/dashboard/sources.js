@@ -1,12 +1,17 @@
+// @ts-check
 // Data sources: the list with "Test connection", and the create/edit form per type.
 
 import { h, notice, timeEl, confirmAction, announce } from './dom.js';
 import { field, form, onSubmit, valueOf, jsonOf } from './forms.js';
 import { SOURCE_TYPES, typeLabel, collect } from './source-types.js';
 
+/** @import { DataSource, DataSourceUpdate, ErrorDetail } from '../../client/datasync.js' */
+/** @import { ViewContext } from './app.js' */
+/** @import { FieldSpec } from './source-types.js' */
+
 const OTHER = '__other__';
 
-/** @param {import('./app.js').ViewContext} ctx */
+/** @param {ViewContext} ctx */
 export async function sourcesView(ctx) {
   const { dataSources, totalCount } = await ctx.client.listDataSources({ limit: 200 }, { signal: ctx.signal });
   const list = h('ul', { class: 'cards', 'aria-label': 'Data sources' });
@@ -20,10 +25,11 @@ export async function sourcesView(ctx) {
   ];
 }
 
+/** @param {ViewContext} ctx @param {DataSource} source */
 function sourceCard(ctx, source) {
   const result = h('div', { class: 'test-result', role: 'status', 'aria-live': 'polite' });
   const titleId = `source-${source.id}`;
-  const testButton = h('button', { type: 'button', onclick: () => testConnection(ctx, source, testButton, result) }, 'Test connection');
+  const testButton = /** @type {HTMLButtonElement} */ (h('button', { type: 'button', onclick: () => testConnection(ctx, source, testButton, result) }, 'Test connection'));
   const settings = Object.entries(source.settings || {});
   const card = h('li', { class: 'card', 'aria-labelledby': titleId, dataset: { sourceId: source.id } },
     h('div', { class: 'card-head' },
@@ -45,7 +51,7 @@ function sourceCard(ctx, source) {
           try {
             await ctx.client.deleteDataSource(source.id);
             ctx.navigate('#/sources', `Data source “${source.name}” deleted.`);
-          } catch (e) {
+          } catch (/** @type {any} */ e) {
             if (!e.handled) result.replaceChildren(notice('error', e.message));
           }
         },
@@ -54,6 +60,7 @@ function sourceCard(ctx, source) {
   return card;
 }
 
+/** @param {ViewContext} ctx @param {DataSource} source @param {HTMLButtonElement} button @param {HTMLElement} result */
 async function testConnection(ctx, source, button, result) {
   button.disabled = true;
   result.replaceChildren(h('p', { class: 'muted' }, 'Testing the connection…'));
@@ -63,17 +70,18 @@ async function testConnection(ctx, source, button, result) {
     result.replaceChildren(h('div', { class: 'notice notice-success' },
       h('p', null, h('strong', null, `✓ ${answer.message}`)),
       details.length ? h('dl', { class: 'facts compact' }, details.map(([k, v]) => h('div', null, h('dt', null, k), h('dd', null, v === null ? '—' : typeof v === 'string' ? v : JSON.stringify(v))))) : null));
-  } catch (e) {
+  } catch (/** @type {any} */ e) {
     if (e.handled) return;
     result.replaceChildren(h('div', { class: 'notice notice-error' },
       h('p', null, h('strong', null, '✗ Connection failed: '), e.message),
-      e.details?.length ? h('ul', null, e.details.map((d) => h('li', null, `${d.field}: ${d.message}`))) : null));
+      e.details?.length ? h('ul', null, e.details.map((/** @type {ErrorDetail} */ d) => h('li', null, `${d.field}: ${d.message}`))) : null));
   } finally {
     button.disabled = false;
     announce(result.textContent);
   }
 }
 
+/** @param {string} prefix @param {FieldSpec} spec @param {unknown} [value] */
 function specField(prefix, spec, value) {
   const type = spec.type === 'json' ? 'textarea' : spec.type || 'text';
   const shown = spec.type === 'json' && value !== undefined ? JSON.stringify(value, null, 2) : value;
@@ -83,7 +91,7 @@ function specField(prefix, spec, value) {
   });
 }
 
-/** @param {import('./app.js').ViewContext} ctx */
+/** @param {ViewContext} ctx */
 export async function sourceFormView(ctx) {
   const [id] = ctx.params;
   const existing = id ? (await ctx.client.getDataSource(id, { signal: ctx.signal })).dataSource : null;
@@ -108,12 +116,13 @@ export async function sourceFormView(ctx) {
   } else {
     const choice = field({
       label: 'Type', field: 'sourceType', type: 'select', value: chosen,
-      options: [...Object.entries(SOURCE_TYPES).map(([k, t]) => [k, t.label]), [OTHER, 'Other (plugin) type…']],
+      options: [...Object.entries(SOURCE_TYPES).map(([k, t]) => /** @type {[string, string]} */ ([k, t.label])), [OTHER, 'Other (plugin) type…']],
     });
     const custom = h('div', { hidden: chosen !== OTHER }, field({ label: 'Type name', field: 'type', hint: 'The name a source plugin registers, e.g. “test-table”.' }));
     typeSection.append(choice, custom);
-    choice.querySelector('select').addEventListener('change', (event) => {
-      chosen = event.target.value;
+    const select = /** @type {HTMLSelectElement} */ (choice.querySelector('select'));
+    select.addEventListener('change', () => {
+      chosen = select.value;
       custom.hidden = chosen !== OTHER;
       renderTypeFields();
     });
@@ -153,6 +162,7 @@ export async function sourceFormView(ctx) {
     const creds = spec ? collect(el, 'credentials', spec.credentials) : jsonOf(el, 'credentials', 'Check the credentials') || {};
     const extra = jsonOf(el, 'settings', 'Check the settings') || {};
     const typed = spec ? collect(el, 'settings', spec.settings) : {};
+    /** @type {DataSourceUpdate & {name: string, settings: Record<string, unknown>}} */
     const body = { name: valueOf(el, 'name'), settings: { ...extra, ...typed } };
     if (existing) {
       // Keys emptied in the form are removed (null), the rest merged key by key.
@@ -171,13 +181,13 @@ export async function sourceFormView(ctx) {
   return [h('h1', { id: 'source-form-title' }, title), el];
 }
 
-/** "Or load the key file": reads a downloaded JSON key into the textarea, nothing uploaded. */
+/** "Or load the key file": reads a downloaded JSON key into the textarea, nothing uploaded. @param {HTMLElement} container */
 function keyFileLoader(container) {
-  const input = h('input', { type: 'file', id: 'key-file', accept: 'application/json,.json' });
+  const input = /** @type {HTMLInputElement} */ (h('input', { type: 'file', id: 'key-file', accept: 'application/json,.json' }));
   input.addEventListener('change', async () => {
     const file = input.files?.[0];
     if (!file) return;
-    const area = container.querySelector('[data-field="credentials.serviceAccountInfo"] textarea');
+    const area = /** @type {HTMLTextAreaElement} */ (container.querySelector('[data-field="credentials.serviceAccountInfo"] textarea'));
     area.value = await file.text();
     announce(`Loaded ${file.name}`);
   });

@@ -1,14 +1,19 @@
+// @ts-check
 // The "Sync now" button: start a manual sync without waiting (`?wait=0`), follow the run's
 // progress (phase, rows fetched), then show the result or the error with its retry time.
 
 import { h, num, timeEl } from './dom.js';
 
+/** @import { Phase, Progress, Run } from '../../client/datasync.js' */
+/** @import { ViewContext } from './app.js' */
+
+/** @type {Record<Phase, string>} */
 const PHASES = { queued: 'Waiting for a worker', fetching: 'Fetching rows', diffing: 'Comparing with the last sync', writing: 'Writing the CSV', done: 'Finishing' };
 
 /**
- * @param {import('./app.js').ViewContext} ctx
+ * @param {ViewContext} ctx
  * @param {{id: string, name: string}} schedule
- * @param {(run: any) => void} [onFinished] called after the run ended (refresh the card)
+ * @param {(run: Run) => void} [onFinished] called after the run ended (refresh the card)
  * @returns {{button: HTMLButtonElement, region: HTMLElement}}
  */
 export function syncNowControl(ctx, schedule, onFinished) {
@@ -18,17 +23,24 @@ export function syncNowControl(ctx, schedule, onFinished) {
   return { button, region };
 }
 
+/**
+ * @param {ViewContext} ctx @param {{id: string, name: string}} schedule
+ * @param {HTMLButtonElement} button @param {HTMLElement} region
+ * @param {(run: Run) => void} [onFinished]
+ */
 async function run(ctx, schedule, button, region, onFinished) {
   button.disabled = true;
   button.setAttribute('aria-busy', 'true');
   showProgress(region, { phase: 'queued', rowsFetched: 0 });
-  let runId = null;
+  /** @type {string} */
+  let runId;
+  /** @type {Run|null} */
   let finalRun = null;
   try {
     try {
       const answer = await ctx.client.manualSync(schedule.id, { wait: 0 });
       runId = answer.runId || answer.syncResult.runId;
-    } catch (e) {
+    } catch (/** @type {any} */ e) {
       // Already running (a scheduled run, another tab): follow that run instead.
       if (e.status === 409 && e.runId) runId = e.runId;
       else throw e;
@@ -39,9 +51,9 @@ async function run(ctx, schedule, button, region, onFinished) {
       onProgress: (r) => { if (r.progress) showProgress(region, r.progress); },
     });
     showResult(region, finalRun);
-  } catch (e) {
+  } catch (/** @type {any} */ e) {
     if (e.handled || e.name === 'AbortError') return;
-    showFailure(region, { error: e.message, retryAfter: e.retryAfter, id: e.runId });
+    showFailure(region, { error: e.message, retryAfter: e.retryAfter });
   } finally {
     button.disabled = false;
     button.removeAttribute('aria-busy');
@@ -49,6 +61,7 @@ async function run(ctx, schedule, button, region, onFinished) {
   if (onFinished && finalRun) onFinished(finalRun);
 }
 
+/** @param {HTMLElement} region @param {Progress} progress */
 function showProgress(region, progress) {
   region.dataset.state = 'running';
   region.replaceChildren(
@@ -59,6 +72,7 @@ function showProgress(region, progress) {
       h('span', { class: 'rows-fetched' }, `${num(progress.rowsFetched)} rows fetched`)));
 }
 
+/** @param {HTMLElement} region @param {Run} run */
 function showResult(region, run) {
   if (run.status !== 'success') return showFailure(region, run);
   const c = run.changes || { added: 0, updated: 0, deleted: 0 };
@@ -73,6 +87,10 @@ function showResult(region, run) {
     c.columnsRemoved?.length ? h('p', null, `Removed columns: ${c.columnsRemoved.join(', ')}`) : null));
 }
 
+/**
+ * @param {HTMLElement} region
+ * @param {{error: string|null, retryAfter: string|null}} run a failed run, or the error of a sync that could not start
+ */
 function showFailure(region, run) {
   region.dataset.state = 'error';
   region.replaceChildren(h('div', { class: 'notice notice-error' },
