@@ -8,19 +8,18 @@ from typing import ClassVar
 
 from connectors.base import JSON, ConfigError, Environment, Problem, ProgressCallback, Table
 from connectors.google_sheets.a1 import spreadsheet_id_from
-from connectors.google_sheets.api import (
-    GoogleSheetsAPI,
-    RetryPolicy,
-    build_credentials,
-    token_endpoint,
-)
+from connectors.google_sheets.api import GoogleSheetsAPI
+from connectors.google_sheets.credentials import build_credentials, token_endpoint
 from connectors.google_sheets.endpoints import DEFAULT_SHEETS_API_ROOT
+from connectors.google_sheets.http_client import sheets_retry_policy
 from connectors.google_sheets.reader import SheetReader
 from connectors.google_sheets.selection import (
     credentials_problems,
     parse_selection,
     selection_problems,
 )
+from connectors.toolkit.problems import raise_first_problem
+from connectors.toolkit.retry import Retrier, RetryBudget
 
 
 class GoogleSheetsConnector:
@@ -109,18 +108,15 @@ class GoogleSheetsConnector:
             raise
 
     def _api(self) -> GoogleSheetsAPI:
-        problems = self.validate_credentials(self._credentials, self._settings, self._env)
-        if problems:
-            raise ConfigError(f"{problems[0].field} {problems[0].message}", field=problems[0].field)
+        raise_first_problem(self.validate_credentials(self._credentials, self._settings, self._env))
         token_uri = token_endpoint(self._credentials, self._settings.get("tokenUri"))
         credentials = build_credentials(self._credentials, token_uri)
         budget = self._settings.get("retryBudgetSeconds")
-        retry = RetryPolicy() if budget is None else RetryPolicy(budget_seconds=float(budget))
+        policy = sheets_retry_policy() if budget is None else sheets_retry_policy(float(budget))
         return GoogleSheetsAPI(
             credentials,
             api_root=self._settings.get("sheetsBaseUrl") or DEFAULT_SHEETS_API_ROOT,
             token_uri=token_uri,
             timeout_seconds=self._env.http_timeout_seconds,
-            retry=retry,
-            sleep=self._sleep,
+            retrier=Retrier(policy, RetryBudget(policy.budget_seconds), sleep=self._sleep),
         )

@@ -21,6 +21,7 @@ from connectors.google_sheets.rows import (
     pad_row,
 )
 from connectors.google_sheets.selection import SheetSelection
+from connectors.toolkit.record_batches import text_batch
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +89,7 @@ class SheetReader:
                 rows = self._rectangular(chunk, width, trimmer)
                 emitted += len(rows)
                 if rows and width:
-                    yield _record_batch(rows, width)
+                    yield text_batch(rows, width)
                 self._progress(emitted)
                 next_row = previous.first_row + previous.requested
                 if next_row > self._last_row:
@@ -132,10 +133,3 @@ class SheetReader:
             rows = merge_unformatted_rows(raw.rows, probe.rows)
             size = max(raw.response_bytes, probe.response_bytes)
         return _Chunk(first_row, last_row - first_row + 1, rows, size)
-
-
-def _record_batch(rows: list[list[str]], width: int) -> pa.RecordBatch:
-    # An empty cell holds no value: null, which the CSV writes as a bare empty field.
-    columns = list(zip(*rows, strict=True))
-    arrays = [pa.array([value or None for value in column], type=pa.string()) for column in columns]
-    return pa.RecordBatch.from_arrays(arrays, names=[f"c{i}" for i in range(width)])

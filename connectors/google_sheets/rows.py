@@ -7,14 +7,13 @@ the one value an empty cell can have. The engine renders "" as an empty CSV fiel
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from connectors.columns import column_letters
+from connectors.toolkit.spreadsheet_numbers import number_text
 
 # Day 0 of Sheets' (and Lotus/Excel's) serial date system.
 SERIAL_EPOCH = datetime(1899, 12, 30)
@@ -70,18 +69,6 @@ class TrailingBlankRowTrimmer:
         return released
 
 
-def render_number(value: float | int) -> str:
-    """A number as plain decimal text: integral values without `.0`, others in their
-    shortest round-trip form, never in exponent notation (`1e-07` -> `0.0000001`)."""
-    if isinstance(value, int):
-        return str(value)
-    if not math.isfinite(value):
-        return str(value)
-    if value.is_integer() and abs(value) < 2**53:
-        return str(int(value))
-    return format(Decimal(repr(value)), "f")
-
-
 def serial_to_iso(serial: float) -> str:
     """A Sheets date/time serial (days since 1899-12-30, time as the day's fraction) as
     ISO 8601: whole days -> `2024-03-15`; a fraction below one day -> `13:30:00` (a time of
@@ -100,7 +87,8 @@ def render_unformatted_cell(raw: Any, date_probe: Any) -> str:
     """One cell of an UNFORMATTED_VALUE read. `raw` is the cell read with serial-number
     dates, `date_probe` the same cell read with dateTimeRenderOption=FORMATTED_STRING:
     where the first is a number and the second a string, the cell is formatted as a date,
-    time or date-time in the sheet, so its serial becomes ISO 8601 instead of a number."""
+    time or date-time in the sheet, so its serial becomes ISO 8601 instead of a number.
+    Other numbers show at most 15 significant digits, as the sheet shows them."""
     if raw is None or raw == "":
         return ""
     if isinstance(raw, bool):
@@ -108,7 +96,7 @@ def render_unformatted_cell(raw: Any, date_probe: Any) -> str:
     if isinstance(raw, int | float):
         if isinstance(date_probe, str):
             return serial_to_iso(float(raw))
-        return render_number(raw)
+        return number_text(raw)
     return str(raw)
 
 
@@ -147,7 +135,7 @@ def _as_text(cell: Any) -> str:
     if isinstance(cell, bool):
         return "TRUE" if cell else "FALSE"
     if isinstance(cell, int | float):
-        return render_number(cell)
+        return number_text(cell)
     return str(cell)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.base import JSON, ConfigError, Problem
+from connectors.base import JSON, Problem
 from connectors.google_sheets.a1 import (
     MAX_ROW,
     WHOLE_SHEET,
@@ -17,6 +17,7 @@ from connectors.google_sheets.a1 import (
     spreadsheet_id_from,
 )
 from connectors.google_sheets.endpoints import endpoint_problems
+from connectors.toolkit.problems import raise_first_problem
 
 VALUE_RENDERS = ("formatted", "unformatted")
 MAX_RETRY_BUDGET_SECONDS = 600.0
@@ -100,10 +101,7 @@ def _parse_range(value: Any, sheet_name: Any) -> tuple[CellRange | None, Problem
 
 def parse_selection(selection: JSON) -> SheetSelection:
     """The selection, or ConfigError for its first problem."""
-    problems = selection_problems(selection)
-    if problems:
-        first = problems[0]
-        raise ConfigError(f"{first.field} {first.message}", field=first.field)
+    raise_first_problem(selection_problems(selection))
     spreadsheet_id = spreadsheet_id_from(selection["spreadsheetId"])
     assert spreadsheet_id is not None  # checked above
     cells = WHOLE_SHEET

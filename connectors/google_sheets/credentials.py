@@ -1,0 +1,104 @@
+"""Google credentials for a Sheets data source: which token endpoint, the google-auth
+credentials (read-only scope), and the one transport google-auth may send them through."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+import google.auth.exceptions
+from google.auth.credentials import Credentials
+from google.auth.transport.requests import Request as GoogleAuthRequest
+from google.oauth2 import credentials as user_credentials
+from google.oauth2 import service_account
+
+from connectors.base import JSON, AuthError
+from connectors.google_sheets.endpoints import DEFAULT_TOKEN_URI
+
+READONLY_SCOPE = "https://www.googleapis.com/auth/spreadsheets.readonly"
+
+
+def token_endpoint(credentials: JSON, token_uri: str | None) -> str:
+    """Where tokens come from: the `tokenUri` setting, else the key's own `token_uri`,
+    else Google's."""
+    if token_uri:
+        return token_uri
+    key_uri = credentials.get("serviceAccountInfo", {}).get("token_uri")
+    return key_uri if isinstance(key_uri, str) and key_uri else DEFAULT_TOKEN_URI
+
+
+def build_credentials(credentials: JSON, token_uri: str | None) -> Credentials:
+    """google-auth credentials for the data source, read-only scope. Raises AuthError when
+    the key cannot even be loaded (a mangled private key)."""
+    if "serviceAccountInfo" in credentials:
+        info = dict(credentials["serviceAccountInfo"])
+        info.setdefault("type", "service_account")
+        info["token_uri"] = token_endpoint(credentials, token_uri)
+        try:
+            return service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call,no-any-return]
+                info, scopes=[READONLY_SCOPE]
+            )
+        except (ValueError, google.auth.exceptions.GoogleAuthError) as error:
+            raise AuthError(
+                "The service account key in this data source cannot be loaded "
+                f"({type(error).__name__}): paste the whole JSON key file Google gave you."
+            ) from None
+    oauth = credentials["oauth"]
+    return user_credentials.Credentials(  # type: ignore[no-untyped-call]
+        token=None,
+        refresh_token=oauth["refreshToken"],
+        token_uri=token_endpoint(credentials, token_uri),
+        client_id=oauth["clientId"],
+        client_secret=oauth["clientSecret"],
+        scopes=[READONLY_SCOPE],
+    )
+
+
+def service_account_email(credentials: Credentials) -> str | None:
+    """The service account's email (what users share sheets with); None for OAuth."""
+    email_address = getattr(credentials, "service_account_email", None)
+    return email_address if isinstance(email_address, str) else None
+
+
+class TokenEndpointOnly(GoogleAuthRequest):
+    """google-auth's transport with our timeout (its own default is 120 s) that sends
+    nothing anywhere but the data source's token endpoint.
+
+    Why the fence: since 2.55 google-auth's service-account credentials start a background
+    "Regional Access Boundary" (formerly "trust boundary") lookup after a token refresh:
+    `GET https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/{email}/
+    allowedLocations` carrying the access token, through this transport. The host is fixed
+    whatever `token_uri` says, so a deployment using private endpoints (`sheetsBaseUrl`,
+    `tokenUri`) would still send its tokens to a public Google host, and a worker without
+    Internet access would wait on it. There is no public switch to turn the lookup off (as of
+    google-auth 2.62): the opt-in variable GOOGLE_AUTH_TRUST_BOUNDARY_ENABLED is deprecated
+    and ignored; only a non-default universe domain skips it, and that also replaces the
+    token endpoint with self-signed JWTs. So the lookup is refused here, before any network
+    I/O; google-auth treats that as a failed lookup (it logs at debug level, backs off for
+    15 minutes, and sends requests without the optional `x-allowed-locations` header),
+    which is what it does whenever the lookup endpoint is unreachable."""
+
+    def __init__(self, token_uri: str, timeout: Any) -> None:
+        super().__init__()
+        self.token_uri = token_uri
+        self._token_host = (urlsplit(token_uri).hostname or "").lower()
+        self._timeout = timeout
+
+    def __call__(
+        self,
+        url: str,
+        method: str = "GET",
+        body: Any = None,
+        headers: Any = None,
+        timeout: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        host = (urlsplit(url).hostname or "").lower()
+        if host != self._token_host:
+            raise google.auth.exceptions.TransportError(  # type: ignore[no-untyped-call]
+                f"DataSync sends Google credentials only to the token endpoint "
+                f"{self.token_uri}; refused {method} {url.split('?', 1)[0]}"
+            )
+        return super().__call__(  # type: ignore[no-untyped-call]
+            url, method, body, headers, timeout=timeout or self._timeout, **kwargs
+        )
