@@ -8,12 +8,12 @@ booleans, "" for empty cells and error strings such as "#N/A". Only the cell's
 from __future__ import annotations
 
 import enum
-import math
 import re
 from datetime import date, timedelta
-from decimal import Decimal
 from functools import lru_cache
 from typing import Any
+
+from connectors.toolkit.spreadsheet_numbers import number_text
 
 CellValue = str | int | float | bool | None
 
@@ -119,19 +119,6 @@ def _clock_text(ms_of_day: int) -> str:
     hour, minute = divmod(minutes, 60)
     text = f"{hour:02d}:{minute:02d}:{second:02d}"
     return f"{text}.{ms:03d}" if ms else text
-
-
-def number_text(number: int | float) -> str:
-    """A number as Excel shows it under General: integers without `.0`, at most 15
-    significant digits (Excel's precision, so no `0.30000000000000004`), no exponent."""
-    if isinstance(number, int):
-        return str(number)
-    if not math.isfinite(number):
-        return str(number)
-    text = format(Decimal(format(number, ".15g")), "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
 
 
 def render_cell(value: Any, number_format: str, text: str) -> str:

@@ -3,6 +3,7 @@ read through Microsoft Graph with msal tokens."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
@@ -40,16 +41,13 @@ from connectors.excel.endpoints import (
     MICROSOFT_AUTHORITY_HOSTS,
     endpoint_problems,
 )
-from connectors.excel.graph_api import (
-    AppOnlyTokens,
-    DelegatedTokens,
-    GraphClient,
-    GraphError,
-    RetryPolicy,
-    TokenSource,
-    new_http_session,
-)
-from connectors.network_policy import host_is_listed
+from connectors.excel.graph_client import GRAPH_RETRY_POLICY, GraphClient, GraphError
+from connectors.excel.http_session import new_http_session
+from connectors.excel.sign_in import AppOnlyTokens, DelegatedTokens, MsalApplications, TokenSource
+from connectors.toolkit.allowed_hosts import host_is_listed
+from connectors.toolkit.problems import raise_first_problem
+from connectors.toolkit.record_batches import text_batch
+from connectors.toolkit.retry import Retrier, RetryBudget, RetryPolicy
 
 T = TypeVar("T")
 
@@ -73,9 +71,7 @@ class Selection:
 
     @classmethod
     def from_config(cls, config: JSON) -> Selection:
-        problems = ExcelConnector.validate_selection(config, Environment())
-        if problems:
-            raise ConfigError(problems[0].message, field=problems[0].field)
+        raise_first_problem(ExcelConnector.validate_selection(config, Environment()))
         address = config.get("range")
         return cls(
             workbook_id=str(config["workbookId"]),
@@ -98,12 +94,29 @@ class ExcelConnector:
     escapes_formulas_by_default: ClassVar[bool] = True  # cells typed by people
     selection_keys: ClassVar[frozenset[str]] = frozenset({"workbookId", "worksheetName", "range"})
     required_selection_keys: ClassVar[frozenset[str]] = frozenset({"workbookId", "worksheetName"})
-    retry_policy: ClassVar[RetryPolicy] = RetryPolicy()
+    retry_policy: ClassVar[RetryPolicy] = GRAPH_RETRY_POLICY
+    # msal wants one application per credential per process (its token cache lives in it,
+    # and building one asks the authority for its configuration), while the engine makes a
+    # connector per run: the process's applications are held here and handed to each run.
+    process_applications: ClassVar[MsalApplications] = MsalApplications()
 
-    def __init__(self, credentials: JSON, settings: JSON, env: Environment) -> None:
+    def __init__(
+        self,
+        credentials: JSON,
+        settings: JSON,
+        env: Environment,
+        *,
+        applications: MsalApplications | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._credentials = credentials
         self._settings = settings
         self._env = env
+        self._applications = applications or self.process_applications
+        # One budget of waiting for the whole run, whatever it calls.
+        self._retrier = Retrier(
+            self.retry_policy, RetryBudget(self.retry_policy.budget_seconds), sleep=sleep
+        )
         self._client: GraphClient | None = None
 
     # --- validation (no network) ---------------------------------------------------------
@@ -256,12 +269,12 @@ class ExcelConnector:
         fetched = len(first_rows)
         progress(fetched)
         if first_rows:
-            yield _record_batch(first_rows, width)
+            yield text_batch(first_rows, width)
         for block in rest:
             rows = self._read_rows(client, chosen, worksheet, block)
             fetched += len(rows)
             progress(fetched)
-            yield _record_batch(rows, width)
+            yield text_batch(rows, width)
 
     def _read_rows(
         self, client: GraphClient, chosen: Selection, worksheet: str, block: CellBlock
@@ -381,16 +394,14 @@ class ExcelConnector:
 
     def _graph(self) -> GraphClient:
         if self._client is None:
-            problems = self.validate_credentials(self._credentials, self._settings, self._env)
-            if problems:
-                raise ConfigError(
-                    f"{problems[0].field} {problems[0].message}", field=problems[0].field
-                )
+            raise_first_problem(
+                self.validate_credentials(self._credentials, self._settings, self._env)
+            )
             self._client = GraphClient(
                 self._drive_url(),
                 self._tokens(),
                 new_http_session(self._env.http_timeout_seconds),
-                self.retry_policy,
+                self._retrier,
             )
         return self._client
 
@@ -408,6 +419,7 @@ class ExcelConnector:
         )
         if self._delegated:
             return DelegatedTokens(
+                self._applications,
                 authority,
                 self._credentials,
                 scopes,
@@ -416,7 +428,12 @@ class ExcelConnector:
                 self._env.save_credentials,
             )
         return AppOnlyTokens(
-            authority, self._credentials, scopes, self._env.http_timeout_seconds, discovery
+            self._applications,
+            authority,
+            self._credentials,
+            scopes,
+            self._env.http_timeout_seconds,
+            discovery,
         )
 
     def _graph_base_url(self) -> str:
@@ -439,13 +456,6 @@ class ExcelConnector:
             if self._settings.get(name):
                 return f"the drive of settings.{name} {self._settings[name]!r}"
         return "the drive"
-
-
-def _record_batch(rows: list[list[str]], width: int) -> pa.RecordBatch:
-    # An empty cell holds no value: it becomes null, which the CSV writes as a bare empty
-    # field (an explicit empty string would be written "").
-    columns = [pa.array([row[c] or None for row in rows], type=pa.string()) for c in range(width)]
-    return pa.RecordBatch.from_arrays(columns, names=[f"c{c}" for c in range(width)])
 
 
 def _is_text(value: Any) -> bool:

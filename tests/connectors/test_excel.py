@@ -38,13 +38,8 @@ from connectors.excel.addresses import (
     rows_per_block,
     worksheet_segment,
 )
-from connectors.excel.cells import FormatKind, classify_number_format, number_text, render_cell
-from connectors.excel.graph_api import (
-    RetryableFailure,
-    RetryPolicy,
-    parse_retry_after,
-    without_secrets,
-)
+from connectors.excel.cells import FormatKind, classify_number_format, render_cell
+from connectors.excel.sign_in import without_secrets
 from connectors.registry import connector_class
 from tests.standins.graph.control import GraphStandInControl, start_standin_process
 from tests.standins.graph.fixtures import (  # noqa: F401  (pytest fixtures)
@@ -121,23 +116,6 @@ def test_excel_serials_render_as_iso_dates_by_number_format(
 )
 def test_number_format_kinds(number_format: str, kind: FormatKind) -> None:
     assert classify_number_format(number_format) is kind
-
-
-@pytest.mark.parametrize(
-    ("number", "text"),
-    [
-        (42, "42"),
-        (42.0, "42"),
-        (-17.0, "-17"),
-        (0.30000000000000004, "0.3"),  # Excel's 15 significant digits, no float noise
-        (1234.5, "1234.5"),
-        (1e-7, "0.0000001"),  # never an exponent
-        (1e15, "1000000000000000"),
-        (-0.0, "0"),
-    ],
-)
-def test_numbers_render_without_trailing_zero_or_float_noise(number: float, text: str) -> None:
-    assert number_text(number) == text
 
 
 @pytest.mark.parametrize(
@@ -224,60 +202,7 @@ def test_worksheet_names_are_odata_string_literals(name: str, segment: str) -> N
     assert worksheet_segment(name) == segment
 
 
-# --- retry policy and error hygiene (pure) --------------------------------------------------
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-def policy(clock: FakeClock, **overrides: Any) -> RetryPolicy:
-    return RetryPolicy(sleep=clock.sleep, clock=lambda: clock.now, jitter=lambda: 1.0, **overrides)
-
-
-def failing(times: int, retry_after: float | None) -> Any:
-    calls = {"n": 0}
-
-    def operation() -> str:
-        calls["n"] += 1
-        if calls["n"] <= times:
-            raise RetryableFailure("throttled", retry_after)
-        return "ok"
-
-    return operation
-
-
-def test_retry_honours_retry_after_then_succeeds() -> None:
-    clock = FakeClock()
-    assert policy(clock).call(failing(2, retry_after=7)) == "ok"
-    assert all(7 <= s <= 7.7 for s in clock.sleeps) and len(clock.sleeps) == 2
-
-
-def test_retry_without_hint_backs_off_exponentially_under_a_cap() -> None:
-    clock = FakeClock()
-    policy(clock, max_attempts=10, budget_seconds=1_000).call(failing(6, retry_after=None))
-    assert clock.sleeps == [1, 2, 4, 8, 16, 30]  # jitter pinned at its maximum
-
-
-def test_retry_gives_up_with_transient_error_when_the_budget_would_be_exceeded() -> None:
-    clock = FakeClock()
-    with pytest.raises(TransientError) as caught:
-        policy(clock, budget_seconds=60).call(failing(100, retry_after=45))
-    assert caught.value.retry_after == 45
-    assert clock.sleeps == [pytest.approx(45 + 1.0)]  # a second 45 s wait would not fit
-
-
-@pytest.mark.parametrize(
-    ("header", "seconds"), [("3", 3.0), ("0", 0.0), (None, None), ("soon", None)]
-)
-def test_retry_after_header_parsing(header: str | None, seconds: float | None) -> None:
-    assert parse_retry_after(header) == seconds
+# --- error hygiene (pure) --------------------------------------------------
 
 
 def test_identity_errors_keep_first_line_and_drop_secrets() -> None:
