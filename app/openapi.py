@@ -131,8 +131,9 @@ class _DocumentedOperation(Operation):
                 response.headers = {"Retry-After": _RETRY_AFTER, **_RATE_LIMIT_HEADERS}
             elif status == "503":
                 response.headers = {"Retry-After": _RETRY_AFTER}
-            elif status.startswith("2") and not response.headers:
-                response.headers = dict(_RATE_LIMIT_HEADERS)
+            elif status.startswith("2"):
+                # Beside a route's own headers (Set-Cookie, ETag), not instead of them.
+                response.headers = {**_RATE_LIMIT_HEADERS, **(response.headers or {})}
 
 
 @dataclass
