@@ -1,7 +1,7 @@
 """Which network addresses the service may be made to reach by what a user typed.
 
-One module for every outbound connection a tenant chooses: webhook URLs, data source
-endpoint overrides (Sheets/Graph/token roots) and database hosts. The rules:
+One module for every address a tenant makes the service connect to: webhook URLs and
+database hosts. The rules:
 
 - A host is resolved once, every address it resolves to is checked, and the connection
   goes to the address that was checked (`resolve_checked`), so DNS cannot answer one way to
@@ -14,8 +14,8 @@ endpoint overrides (Sheets/Graph/token roots) and database hosts. The rules:
   (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d), 6to4 (2002::/16), Teredo (2001::/32) and
   NAT64 (64:ff9b::/96 and the local-use 64:ff9b:1::/48). `[::ffff:127.0.0.1]`,
   `[64:ff9b::a9fe:a9fe]` (169.254.169.254) and friends are what they carry.
-- Endpoint overrides name hosts, not addresses: a connector's own vendor hosts or hosts the
-  operator listed, https only unless the operator listed the host (`endpoint_problem`).
+- Endpoint overrides (Sheets/Graph/token roots) name hosts, not addresses: which names they
+  may use is `connectors.toolkit.endpoint_overrides`.
 
 Refusals name the host and the kind of address, never whether anything listens there: the
 check happens before any connection, so a refused host cannot be used to probe ports.
@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Iterable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -146,45 +144,3 @@ def resolve_checked(host: str, port: int, policy: NetworkPolicy) -> str:
                 + (f"; {policy.operator_hint}" if policy.operator_hint else "")
             )
     return addresses[0]
-
-
-def host_is_listed(host: str, hosts: Iterable[str]) -> bool:
-    """Exact host names, case and a trailing dot aside; `*.example.com` admits subdomains
-    of example.com (not example.com itself)."""
-    host = host.lower().rstrip(".")
-    for entry in hosts:
-        entry = entry.strip().lower().rstrip(".")
-        if entry.startswith("*.") and host.endswith(entry[1:]) and host != entry[2:]:
-            return True
-        if host == entry:
-            return True
-    return False
-
-
-def endpoint_problem(
-    url: object, vendor_hosts: frozenset[str], operator_hosts: frozenset[str], example: str
-) -> str | None:
-    """Why `url` cannot be an endpoint override, or None when it can: an absolute https URL
-    on one of the connector's vendor hosts or on a host the operator listed in
-    ENDPOINT_ALLOWLIST; plain http only for a host the operator listed."""
-    if not isinstance(url, str) or not url.strip():
-        return f"must be an https URL such as {example}"
-    parts = urlsplit(url.strip())
-    try:
-        host = parts.hostname
-        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
-    except ValueError:
-        return f"must be an absolute https URL such as {example}"
-    if parts.scheme not in ("https", "http") or not host:
-        return f"must be an absolute https URL such as {example}"
-    if parts.username or parts.password or parts.query or parts.fragment:
-        return "must not contain credentials, a query or a fragment"
-    operator_listed = host_is_listed(host, operator_hosts)
-    if not operator_listed and not host_is_listed(host, vendor_hosts):
-        return (
-            f"host {host!r} is not allowed; the operator must add it to ENDPOINT_ALLOWLIST "
-            f"(the vendor's own hosts are always allowed: {', '.join(sorted(vendor_hosts))})"
-        )
-    if parts.scheme == "http" and not operator_listed:
-        return "must use https"
-    return None

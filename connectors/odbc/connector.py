@@ -50,16 +50,18 @@ from connectors.odbc.hosts import checked_address
 from connectors.odbc.limits import MAX_BYTES_PER_BATCH, ReadLimits, limit_problems
 from connectors.odbc.reachability import Destination, probe
 from connectors.odbc.read_only import checked_query, read_only_problem
+from connectors.toolkit.problems import raise_first_problem
+from connectors.toolkit.retry import Retrier, RetriesExhausted, Retryable, RetryBudget, RetryPolicy
 
 DEFAULT_QUERY_TIMEOUT_SECONDS = 300
 # Connecting is retried (a failover or a restarting server) within the login timeout,
-# which bounds the whole connect, retries included: three attempts, 1 s then 2 s apart, so
-# a server back within about 3 s is reached (Microsoft's driver also retries a refused port
-# itself within each attempt). A stream cannot be resumed once batches have gone to the
-# engine, so mid-stream failures go up as TransientError.
-CONNECT_ATTEMPTS = 3
+# which bounds the whole connect, attempts and waits alike: the connectors' retry policy
+# with waits of at most 2 s, so a server back within a second or two is reached however
+# the jitter falls (Microsoft's driver also retries a refused port itself within each
+# attempt). A stream cannot be resumed once batches have gone to the engine, so mid-stream
+# failures go up as TransientError.
+CONNECT_RETRY_POLICY = RetryPolicy(max_attempts=10, base_delay_seconds=0.5, max_delay_seconds=2.0)
 TEST_QUERY_TIMEOUT_SECONDS = 30
-CONNECT_BACKOFF_SECONDS = 1.0
 TIMEOUT_SLACK_SECONDS = 0.1
 
 
@@ -69,6 +71,17 @@ def _positive_int(value: Any) -> bool:
 
 def _unchanged(batch: pa.RecordBatch) -> pa.RecordBatch:
     return batch
+
+
+class _ConnectFailed(Exception):
+    """One failed connect attempt: the driver's error, how it classifies, and whether it
+    took the whole login timeout it was given."""
+
+    def __init__(self, driver_error: arrow_odbc.Error, error: ConnectorError, timed_out: bool):
+        super().__init__(error.message)
+        self.driver_error = driver_error
+        self.error = error
+        self.timed_out = timed_out
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,9 +242,7 @@ class OdbcConnector(ABC):
         }
 
     def fetch(self, selection: JSON, progress: ProgressCallback) -> Table:
-        problems = self.validate_selection(selection, self.env)
-        if problems:
-            raise ConfigError(f"{problems[0].field} {problems[0].message}", field=problems[0].field)
+        raise_first_problem(self.validate_selection(selection, self.env))
         query = checked_query(selection["query"], self.dialect)  # run exactly what was checked
         database = self.database_for(selection)
         timeout = int(selection.get("queryTimeoutSeconds") or DEFAULT_QUERY_TIMEOUT_SECONDS)
@@ -284,9 +295,7 @@ class OdbcConnector(ABC):
 
     def check_credentials(self) -> None:
         """validate_credentials again, as a ConfigError naming the first problem."""
-        problems = self.validate_credentials(self.credentials, self.settings, self.env)
-        if problems:
-            raise ConfigError(f"{problems[0].field} {problems[0].message}", field=problems[0].field)
+        raise_first_problem(self.validate_credentials(self.credentials, self.settings, self.env))
 
     def connection_string(
         self, database: str | None, query_timeout: int, address: str | None = None
@@ -311,28 +320,36 @@ class OdbcConnector(ABC):
             host, port, self.env.database_network, shown=str(self.destination(host))
         )
         text = self.connection_string(database, query_timeout, address)
-        deadline = time.monotonic() + self.login_timeout
-        for attempt in range(1, CONNECT_ATTEMPTS + 1):
+        budget = RetryBudget(self.login_timeout)
+        retrier = Retrier(CONNECT_RETRY_POLICY, budget)
+
+        def attempt() -> arrow_odbc.Connection:
             # The driver counts whole seconds; a retry gets what is left of the budget.
-            left = max(1, math.ceil(deadline - time.monotonic()))
+            left = max(1, math.ceil(budget.remaining))
             started = time.monotonic()
             try:
                 return arrow_odbc.connect(text, login_timeout_sec=left)
             except arrow_odbc.Error as exc:
+                took = time.monotonic() - started
+                budget.spend(took)  # the login timeout bounds attempts, not only waits
                 error = classify(exc, secrets=self._secrets())
-                backoff = CONNECT_BACKOFF_SECONDS * 2 ** (attempt - 1)
-                out_of_time = time.monotonic() + backoff >= deadline
-                if (
-                    not isinstance(error, TransientError)
-                    or attempt == CONNECT_ATTEMPTS
-                    or out_of_time
-                ):
-                    # Drivers measure their timeout on clocks of their own; a few
-                    # milliseconds short of it is still the whole of it.
-                    timed_out = time.monotonic() - started >= left - TIMEOUT_SLACK_SECONDS
-                    raise self._connect_failure(exc, error, database, address, timed_out) from None
-                time.sleep(backoff)
-        raise AssertionError("unreachable")
+                # Drivers measure their timeout on clocks of their own; a few milliseconds
+                # short of it is still the whole of it.
+                failed = _ConnectFailed(exc, error, timed_out=took >= left - TIMEOUT_SLACK_SECONDS)
+                if isinstance(error, TransientError):
+                    raise Retryable(failed) from None
+                raise failed from None
+
+        try:
+            return retrier.call(attempt)
+        except RetriesExhausted as exhausted:
+            last = exhausted.cause
+        except _ConnectFailed as failed:
+            last = failed
+        assert isinstance(last, _ConnectFailed)
+        raise self._connect_failure(
+            last.driver_error, last.error, database, address, last.timed_out
+        ) from None
 
     def _connect_failure(
         self,

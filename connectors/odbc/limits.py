@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.base import ConfigError, Problem
+from connectors.base import Problem
+from connectors.toolkit.problems import raise_first_problem
 
 MIB = 1024 * 1024
 MAX_BYTES_PER_BATCH = 64 * MIB
@@ -72,9 +73,7 @@ class ReadLimits:
     def from_settings(cls, settings: Mapping[str, Any], default_text_size: int) -> ReadLimits:
         """The limits `settings` ask for; ConfigError when one is out of bounds (a data
         source stored before the bounds existed)."""
-        problems = limit_problems(settings)
-        if problems:
-            raise ConfigError(f"{problems[0].field} {problems[0].message}", problems[0].field)
+        raise_first_problem(limit_problems(settings))
         return cls(
             login_timeout_seconds=settings.get("loginTimeoutSeconds", LOGIN_TIMEOUT.default),
             batch_rows=settings.get("batchRows", BATCH_ROWS.default),

@@ -37,6 +37,7 @@ from connectors.odbc import drivers
 from connectors.odbc.connector import OdbcConnector
 from connectors.odbc.drivers import Driver
 from connectors.postgresql.login import PostgresLogin, connection_pairs, name_problem, read_login
+from connectors.toolkit.problems import config_error
 
 FETCH_ROWS = 10_000
 # Options the service sets on every connection; a tenant's connection string cannot name
@@ -84,7 +85,7 @@ class PostgresConnector(OdbcConnector):
     def _login(self) -> PostgresLogin:
         login, problems = read_login(self.credentials)
         if login is None:
-            raise ConfigError(f"{problems[0].field} {problems[0].message}", field=problems[0].field)
+            raise config_error(problems[0])
         return login
 
     def database_for(self, selection: JSON) -> str | None:

@@ -36,6 +36,7 @@ from connectors.sqlserver.login import (
     read_login,
 )
 from connectors.sqlserver.temporal_text import datetime2_iso, datetimeoffset_iso
+from connectors.toolkit.problems import config_error
 
 
 class SqlServerConnector(OdbcConnector):
@@ -139,7 +140,7 @@ class SqlServerConnector(OdbcConnector):
     def _login(self) -> SqlServerLogin:
         login, problems = read_login(self.credentials)
         if login is None:
-            raise ConfigError(f"{problems[0].field} {problems[0].message}", field=problems[0].field)
+            raise config_error(problems[0])
         return login
 
     def endpoint(self) -> tuple[str, int]:

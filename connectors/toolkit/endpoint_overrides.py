@@ -55,7 +55,7 @@ class Endpoint:
     example: str
 
 
-def endpoint_problems(
+def override_problems(
     overrides: Iterable[tuple[Endpoint, object]], operator_hosts: frozenset[str]
 ) -> list[Problem]:
     """A Problem for each given override (endpoint, URL) that may not be used; a URL of

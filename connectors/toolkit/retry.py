@@ -9,8 +9,8 @@ to wait first.
 - A run has one budget of seconds to spend waiting, shared by every call of that run, so a
   throttled run ends in bounded time and the engine's own run-level retry takes over. A
   wait that would overrun it is not started: there is no point sleeping only to give up.
-- `max_attempts` bounds the attempts of one call, the first included (None: the budget
-  alone decides).
+- `max_attempts` bounds the attempts of one call, the first included, so that a server
+  answering `Retry-After: 0` forever cannot hold a run forever.
 
 Callers mark an attempt worth repeating by raising `Retryable`; when the policy refuses
 another attempt, `Retrier.call` raises `RetriesExhausted`, which each connector words for
@@ -34,7 +34,7 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    max_attempts: int | None = 6
+    max_attempts: int = 6
     budget_seconds: float = 60.0
     base_delay_seconds: float = 1.0
     max_delay_seconds: float = 32.0
@@ -53,7 +53,7 @@ class RetryPolicy:
 
     def allows_attempt(self, attempt: int) -> bool:
         """Whether attempt number `attempt` (1-based) may be made."""
-        return self.max_attempts is None or attempt <= self.max_attempts
+        return attempt <= self.max_attempts
 
 
 class RetryBudget:

@@ -158,8 +158,16 @@ def test_max_attempts_counts_the_first_attempt() -> None:
     assert exhausted.value.attempts == 3
 
 
-def test_without_max_attempts_the_budget_alone_ends_the_retries() -> None:
-    run, sleeps = retrier(RetryPolicy(max_attempts=None, max_delay_seconds=1), budget=10)
+def test_a_server_asking_to_retry_now_forever_is_stopped_by_max_attempts() -> None:
+    run, sleeps = retrier(RetryPolicy(max_attempts=4), budget=10)
+    calls, attempt = failing(100, retry_after=0)
+    with pytest.raises(RetriesExhausted):
+        run.call(attempt)  # type: ignore[arg-type]
+    assert len(calls) == 4 and sleeps == [0, 0, 0]
+
+
+def test_with_attempts_to_spare_the_budget_ends_the_retries() -> None:
+    run, sleeps = retrier(RetryPolicy(max_attempts=100, max_delay_seconds=1), budget=10)
     calls, attempt = failing(100)
     with pytest.raises(RetriesExhausted):
         run.call(attempt)  # type: ignore[arg-type]
