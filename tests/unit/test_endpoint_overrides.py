@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from connectors.base import Problem
-from connectors.toolkit.endpoint_overrides import Endpoint, endpoint_problem, endpoint_problems
+from connectors.toolkit.endpoint_overrides import Endpoint, endpoint_problem, override_problems
 
 VENDOR = frozenset({"api.vendor.test"})
 OPERATOR = frozenset({"proxy.corp.test", "*.internal.test"})
@@ -80,7 +80,7 @@ def test_each_override_is_checked_against_its_own_vendor_hosts_and_named_by_its_
         (login, "https://login.vendor.test/token"),
         (login, None),  # not overridden
     ]
-    assert endpoint_problems(overrides, frozenset()) == [
+    assert override_problems(overrides, frozenset()) == [
         Problem(
             "settings.apiUrl",
             "host 'login.vendor.test' is not allowed; the operator must add it to "
