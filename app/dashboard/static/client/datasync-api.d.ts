@@ -1340,6 +1340,12 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    /** @description Requests allowed per minute for this caller */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current minute */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the current minute's window ends */
+                    "X-RateLimit-Reset"?: number;
                     "Set-Cookie"?: unknown;
                     [name: string]: unknown;
                 };
@@ -1851,6 +1857,12 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    /** @description Requests allowed per minute for this caller */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current minute */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the current minute's window ends */
+                    "X-RateLimit-Reset"?: number;
                     "Set-Cookie"?: unknown;
                     [name: string]: unknown;
                 };
@@ -2225,6 +2237,12 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    /** @description Requests allowed per minute for this caller */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current minute */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the current minute's window ends */
+                    "X-RateLimit-Reset"?: number;
                     "Set-Cookie"?: unknown;
                     [name: string]: unknown;
                 };
@@ -3053,10 +3071,16 @@ export interface operations {
             /** @description The current content as CSV (empty before the first sync) */
             200: {
                 headers: {
+                    /** @description Requests allowed per minute for this caller */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current minute */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the current minute's window ends */
+                    "X-RateLimit-Reset"?: number;
                     /** @description attachment, with the file's name (`filename*` in UTF-8) */
-                    "Content-Disposition"?: unknown;
+                    "Content-Disposition": string;
                     /** @description The content's SHA-256 (the file's `checksum`), quoted; send it back as If-None-Match to get a 304 while it is unchanged */
-                    ETag?: unknown;
+                    ETag: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3678,10 +3702,16 @@ export interface operations {
             /** @description That version's content as CSV */
             200: {
                 headers: {
+                    /** @description Requests allowed per minute for this caller */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current minute */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the current minute's window ends */
+                    "X-RateLimit-Reset"?: number;
                     /** @description attachment, with the file's name (`filename*` in UTF-8) */
-                    "Content-Disposition"?: unknown;
+                    "Content-Disposition": string;
                     /** @description The content's SHA-256 (the file's `checksum`), quoted; send it back as If-None-Match to get a 304 while it is unchanged */
-                    ETag?: unknown;
+                    ETag: string;
                     [name: string]: unknown;
                 };
                 content: {
