@@ -49,17 +49,22 @@ _IN_USE = error_response(
     title="Conflict",
     example="The file is the target of 1 schedule(s): delete or repoint them first",
 )
-# What the two content routes document besides their CSV body.
+# What the two content routes document besides their CSV body. Litestar types a header by
+# its `value`; with documentation_only the value is never sent.
 _CSV_HEADERS = [
     ResponseHeader(
         name="ETag",
+        value=f'"{EMPTY_SHA256}"',
         documentation_only=True,
+        required=True,
         description="The content's SHA-256 (the file's `checksum`), quoted; send it back as "
         "If-None-Match to get a 304 while it is unchanged",
     ),
     ResponseHeader(
         name="Content-Disposition",
+        value="attachment; filename=\"sales-data.csv\"; filename*=UTF-8''sales-data.csv",
         documentation_only=True,
+        required=True,
         description="attachment, with the file's name (`filename*` in UTF-8)",
     ),
 ]
