@@ -43,7 +43,13 @@ from connectors.excel.endpoints import (
 )
 from connectors.excel.graph_client import GRAPH_RETRY_POLICY, GraphClient, GraphError
 from connectors.excel.http_session import new_http_session
-from connectors.excel.sign_in import AppOnlyTokens, DelegatedTokens, MsalApplications, TokenSource
+from connectors.excel.sign_in import (
+    AppOnlyTokens,
+    DelegatedTokens,
+    MsalApplications,
+    SignIn,
+    TokenSource,
+)
 from connectors.toolkit.allowed_hosts import host_is_listed
 from connectors.toolkit.problems import raise_first_problem
 from connectors.toolkit.record_batches import text_batch
@@ -412,29 +418,19 @@ class ExcelConnector:
         )
         graph = urlsplit(self._graph_base_url())
         scopes = [f"{graph.scheme}://{graph.netloc}/.default"]
-        # Instance discovery asks login.microsoftonline.com about the authority; private
-        # endpoints and stand-ins are not known there.
-        discovery = host_is_listed(
-            urlsplit(authority_host).hostname or "", MICROSOFT_AUTHORITY_HOSTS
-        )
-        if self._delegated:
-            return DelegatedTokens(
-                self._applications,
-                authority,
-                self._credentials,
-                scopes,
-                self._env.http_timeout_seconds,
-                discovery,
-                self._env.save_credentials,
-            )
-        return AppOnlyTokens(
+        sign_in = SignIn(
             self._applications,
             authority,
-            self._credentials,
             scopes,
             self._env.http_timeout_seconds,
-            discovery,
+            # Microsoft knows its own authorities only.
+            instance_discovery=host_is_listed(
+                urlsplit(authority_host).hostname or "", MICROSOFT_AUTHORITY_HOSTS
+            ),
         )
+        if self._delegated:
+            return DelegatedTokens(sign_in, self._credentials, self._env.save_credentials)
+        return AppOnlyTokens(sign_in, self._credentials)
 
     def _graph_base_url(self) -> str:
         return str(self._settings.get("graphBaseUrl") or DEFAULT_GRAPH_BASE_URL).rstrip("/")

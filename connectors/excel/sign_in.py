@@ -15,6 +15,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Protocol
 
 import msal
@@ -127,31 +128,37 @@ def _acquire(call: Callable[[], JSON | None]) -> JSON | None:
         ) from exc
 
 
+@dataclass(frozen=True, slots=True)
+class SignIn:
+    """Where and how a run signs in: the tenant's authority URL, the scopes to ask for,
+    the HTTP timeout, whether msal may ask Microsoft about the authority (instance
+    discovery: private endpoints and stand-ins are unknown there), and the process's
+    msal applications."""
+
+    applications: MsalApplications
+    authority: str
+    scopes: list[str]
+    timeout_seconds: float
+    instance_discovery: bool
+
+
 class AppOnlyTokens:
     """Client credentials (`tenantId`, `clientId`, `clientSecret`); msal caches the token
     until shortly before it expires."""
 
-    def __init__(
-        self,
-        applications: MsalApplications,
-        authority: str,
-        credentials: JSON,
-        scopes: list[str],
-        timeout_seconds: float,
-        instance_discovery: bool,
-    ) -> None:
+    def __init__(self, sign_in: SignIn, credentials: JSON) -> None:
         self._client_id = str(credentials["clientId"])
         self._secret = str(credentials["clientSecret"])
-        self._scopes = scopes
-        key = ("app-only", authority, self._client_id, _digest(self._secret))
-        self._app = applications.application(
+        self._scopes = sign_in.scopes
+        key = ("app-only", sign_in.authority, self._client_id, _digest(self._secret))
+        self._app = sign_in.applications.application(
             key,
             lambda: msal.ConfidentialClientApplication(
                 self._client_id,
                 client_credential=self._secret,
-                authority=authority,
-                http_client=new_http_session(timeout_seconds),
-                instance_discovery=instance_discovery,
+                authority=sign_in.authority,
+                http_client=new_http_session(sign_in.timeout_seconds),
+                instance_discovery=sign_in.instance_discovery,
             ),
         )
 
@@ -183,30 +190,23 @@ class DelegatedTokens:
     """
 
     def __init__(
-        self,
-        applications: MsalApplications,
-        authority: str,
-        credentials: JSON,
-        scopes: list[str],
-        timeout_seconds: float,
-        instance_discovery: bool,
-        save_credentials: Callable[[JSON], None],
+        self, sign_in: SignIn, credentials: JSON, save_credentials: Callable[[JSON], None]
     ) -> None:
-        self._applications = applications
+        self._applications = sign_in.applications
         self._credentials = dict(credentials)
-        self._scopes = scopes
+        self._scopes = sign_in.scopes
         self._save = save_credentials
         self._force_refresh = False
         client_id = str(credentials["clientId"])
-        key = ("delegated", authority, client_id)
-        self._lock = applications.redemption_lock(key)
-        self._app = applications.application(
+        key = ("delegated", sign_in.authority, client_id)
+        self._lock = self._applications.redemption_lock(key)
+        self._app = self._applications.application(
             key,
             lambda: msal.PublicClientApplication(
                 client_id,
-                authority=authority,
-                http_client=new_http_session(timeout_seconds),
-                instance_discovery=instance_discovery,
+                authority=sign_in.authority,
+                http_client=new_http_session(sign_in.timeout_seconds),
+                instance_discovery=sign_in.instance_discovery,
             ),
         )
 
