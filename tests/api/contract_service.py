@@ -30,6 +30,7 @@ from typing import Any
 
 import httpx
 from schemathesis import APIOperation, Case
+from schemathesis.core.parameters import ParameterLocation
 
 from app.auth import accounts
 from app.db.engine import create_engine, session_factory
@@ -136,21 +137,23 @@ class SeededObjects:
         return self.pristine
 
     def aim(self, case: OperationCase) -> None:
-        """Point three in four schema-valid cases at real objects and accepted values.
+        """Point three in four cases at real objects and accepted values.
 
-        Negative cases are left as generated, so their violation stays where it was put;
-        only fields the generated body has are replaced. The choice hashes the generated
-        case: the same seed aims the same cases."""
-        if case.meta is None or not case.meta.generation.mode.is_positive:
+        Only locations the case keeps valid are aimed: an invalid body still reaches a real
+        object, and a violation stays where it was put. Only fields the generated body has
+        are replaced. The choice hashes the generated case: the same seed aims the same
+        cases."""
+        if case.meta is None:
             return
         draw = zlib.crc32(repr((case.path_parameters, case.query, case.body)).encode())
         if draw % 4 == 0:
             return
         pool = self.pool_for(case.method.upper())
-        for name in case.path_parameters or {}:
-            if name in pool:
-                case.path_parameters[name] = pool[name][draw % len(pool[name])]
-        if isinstance(case.body, dict):
+        if not _negated(case, ParameterLocation.PATH):
+            for name in case.path_parameters or {}:
+                if name in pool:
+                    case.path_parameters[name] = pool[name][draw % len(pool[name])]
+        if isinstance(case.body, dict) and not _negated(case, ParameterLocation.BODY):
             for name in case.body:
                 values = self.accepted.get(name)
                 if values:
@@ -163,6 +166,12 @@ class SeededObjects:
         if operation_id(case) == "changePassword" and status_code == 200:
             assert isinstance(case.body, dict)
             self.password_account.password = str(case.body["newPassword"])
+
+
+def _negated(case: OperationCase, location: ParameterLocation) -> bool:
+    assert case.meta is not None
+    component = case.meta.components.get(location)
+    return component is not None and component.mode.is_negative
 
 
 def operation_id(case: OperationCase) -> str:

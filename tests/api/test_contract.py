@@ -103,9 +103,15 @@ def contract_config(examples: int, seed: int) -> schemathesis.Config:
                 # it), a rule of the whole API rather than of each field's schema.
                 "allow-x00": False,
             },
-            # Other methods on a path answer 405, which no document lists and no check
-            # reads: the coverage phase need not send them.
-            "phases": {"coverage": {"unexpected-methods": []}},
+            "phases": {
+                # Other methods on a path answer 405, which no document lists and no check
+                # reads: the coverage phase need not send them.
+                "coverage": {"unexpected-methods": []},
+                # The coverage phase sends each operation without credentials and with bad
+                # ones; generated invalid requests keep the API key, so that they reach the
+                # parameters and bodies they break instead of stopping at the 401.
+                "fuzzing": {"generation": {"with-security-parameters": False}},
+            },
             "checks": {
                 "positive_data_acceptance": {"expected-statuses": VALID_REQUEST_STATUSES},
             },
