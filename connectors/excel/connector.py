@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import ClassVar, TypeVar
 from urllib.parse import quote, urlsplit
 
 import pyarrow as pa
@@ -23,12 +22,9 @@ from connectors.base import (
     TransientError,
 )
 from connectors.excel.addresses import (
-    MAX_ROWS,
-    AddressError,
     Bounds,
     CellBlock,
     clip_to_used,
-    parse_a1,
     row_blocks,
     rows_per_block,
     used_block,
@@ -39,10 +35,15 @@ from connectors.excel.endpoints import (
     DEFAULT_AUTHORITY_HOST,
     DEFAULT_GRAPH_BASE_URL,
     MICROSOFT_AUTHORITY_HOSTS,
-    endpoint_problems,
 )
 from connectors.excel.graph_client import GRAPH_RETRY_POLICY, GraphClient, GraphError
 from connectors.excel.http_session import new_http_session
+from connectors.excel.selection import (
+    DRIVE_SETTINGS,
+    Selection,
+    credentials_problems,
+    selection_problems,
+)
 from connectors.excel.sign_in import (
     AppOnlyTokens,
     DelegatedTokens,
@@ -62,29 +63,8 @@ T = TypeVar("T")
 MAX_ROWS_PER_REQUEST = 5_000
 MAX_CELLS_PER_REQUEST = 50_000
 
-_DRIVE_SETTINGS = ("driveId", "userId", "siteId")
-_FORBIDDEN_SHEET_CHARS = set("[]:*?/\\")
 _NOT_A_WORKBOOK_CODES = ("unsupportedWorkbook", "invalidSessionUnsupportedWorkbook", "notSupported")
 _PAYLOAD_TOO_LARGE_CODES = ("ResponsePayloadSizeLimitExceeded", "payloadTooLarge")
-
-
-@dataclass(frozen=True, slots=True)
-class Selection:
-    workbook_id: str
-    worksheet_name: str
-    bounds: Bounds | None
-    header_row: int
-
-    @classmethod
-    def from_config(cls, config: JSON) -> Selection:
-        raise_first_problem(ExcelConnector.validate_selection(config, Environment()))
-        address = config.get("range")
-        return cls(
-            workbook_id=str(config["workbookId"]),
-            worksheet_name=str(config["worksheetName"]),
-            bounds=parse_a1(address) if address else None,
-            header_row=int(config.get("headerRow") or 1),
-        )
 
 
 class ExcelConnector:
@@ -131,82 +111,11 @@ class ExcelConnector:
     def validate_credentials(
         cls, credentials: JSON, settings: JSON, env: Environment
     ) -> list[Problem]:
-        problems = [
-            Problem(f"credentials.{name}", "is required")
-            for name in ("tenantId", "clientId")
-            if not _is_text(credentials.get(name))
-        ]
-        has_secret = _is_text(credentials.get("clientSecret"))
-        has_refresh = _is_text(credentials.get("refreshToken"))
-        if has_secret and has_refresh:
-            problems.append(
-                Problem(
-                    "credentials",
-                    "give either clientSecret (app-only access) or refreshToken (delegated "
-                    "access), not both",
-                )
-            )
-        elif not (has_secret or has_refresh):
-            problems.append(
-                Problem(
-                    "credentials.clientSecret",
-                    "is required for app-only access (or give credentials.refreshToken for "
-                    "delegated access to the signed-in user's drive)",
-                )
-            )
-        if has_secret and not has_refresh:
-            drives = [name for name in _DRIVE_SETTINGS if settings.get(name)]
-            if not drives:
-                problems.append(
-                    Problem(
-                        "settings.driveId",
-                        "app-only access needs settings.driveId, settings.userId or "
-                        "settings.siteId to say whose drive holds the workbook",
-                    )
-                )
-            elif len(drives) > 1:
-                problems.append(
-                    Problem(f"settings.{drives[1]}", f"give only one of {', '.join(drives)}")
-                )
-            for name in drives:
-                if not _is_text(settings.get(name)):
-                    problems.append(Problem(f"settings.{name}", "must be a non-empty string"))
-        problems += endpoint_problems(settings, env.allowed_hosts)
-        # A default for schedules' config.headerRow; checked here too so it is refused on save.
-        if settings.get("headerRow") is not None:
-            problems += _header_row_problems(settings["headerRow"], "settings.headerRow")
-        return problems
+        return credentials_problems(credentials, settings, env.allowed_hosts)
 
     @classmethod
     def validate_selection(cls, selection: JSON, env: Environment) -> list[Problem]:
-        problems: list[Problem] = []
-        if not _is_text(selection.get("workbookId")):
-            problems.append(
-                Problem("config.workbookId", "is required (the workbook's drive item id)")
-            )
-        name = selection.get("worksheetName")
-        if not isinstance(name, str) or not _is_text(name):
-            problems.append(Problem("config.worksheetName", "is required"))
-        elif len(name) > 31 or _FORBIDDEN_SHEET_CHARS & set(name):
-            problems.append(
-                Problem(
-                    "config.worksheetName",
-                    "is not a possible Excel worksheet name (at most 31 characters, none of "
-                    "[ ] : * ? / \\)",
-                )
-            )
-        address = selection.get("range")
-        if address not in (None, ""):
-            if not isinstance(address, str):
-                problems.append(Problem("config.range", "must be an A1 range such as A1:D100"))
-            else:
-                try:
-                    parse_a1(address)
-                except AddressError as exc:
-                    problems.append(Problem("config.range", str(exc)))
-        if selection.get("headerRow") is not None:
-            problems += _header_row_problems(selection["headerRow"], "config.headerRow")
-        return problems
+        return selection_problems(selection)
 
     # --- network -------------------------------------------------------------------------
 
@@ -448,17 +357,7 @@ class ExcelConnector:
     def _drive_description(self) -> str:
         if self._delegated:
             return "the signed-in user's drive"
-        for name in _DRIVE_SETTINGS:
+        for name in DRIVE_SETTINGS:
             if self._settings.get(name):
                 return f"the drive of settings.{name} {self._settings[name]!r}"
         return "the drive"
-
-
-def _is_text(value: Any) -> bool:
-    return isinstance(value, str) and bool(value.strip())
-
-
-def _header_row_problems(value: Any, field: str) -> list[Problem]:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ROWS:
-        return [Problem(field, f"must be a whole number from 1 to {MAX_ROWS:,} (Excel's last row)")]
-    return []
