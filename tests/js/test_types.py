@@ -211,7 +211,7 @@ def test_a_server_field_the_clients_use_renamed_or_removed_fails_the_type_check(
 def generate_types(tools: Tools, document: dict[str, Any], workdir: Path) -> str:
     """openapi-typescript's types for `document`, as datasync-api.d.ts holds them."""
     source = workdir / "openapi.json"
-    source.write_text(json.dumps(document), encoding="utf-8")
+    source.write_text(json.dumps(with_headers_sorted(document)), encoding="utf-8")
     output = workdir / API_TYPES.name
     # `--default-non-nullable false`: a field with a default stays optional in a request
     # body (the server fills it in). The working directory has no redocly.yaml to change
@@ -232,6 +232,21 @@ def generate_types(tools: Tools, document: dict[str, Any], workdir: Path) -> str
     )
     assert done.returncode == 0, f"openapi-typescript failed:\n{done.stdout}{done.stderr}"
     return output.read_text(encoding="utf-8")
+
+
+def with_headers_sorted(document: dict[str, Any]) -> dict[str, Any]:
+    """`document` with each answer's headers in name order. Litestar hands a route's own
+    response headers over as a frozenset, so where a route has two (ETag and
+    Content-Disposition) their order changes from one process to the next."""
+    stable = copy.deepcopy(document)
+    for item in stable["paths"].values():
+        for operation in item.values():
+            if not isinstance(operation, dict):
+                continue
+            for response in operation.get("responses", {}).values():
+                if "headers" in response:
+                    response["headers"] = dict(sorted(response["headers"].items()))
+    return stable
 
 
 def checked_tree(api_types: str, root: Path) -> Path:

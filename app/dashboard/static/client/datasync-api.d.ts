@@ -1340,13 +1340,13 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    "Set-Cookie"?: unknown;
                     /** @description Requests allowed per minute for this caller */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in the current minute */
                     "X-RateLimit-Remaining"?: number;
                     /** @description Seconds until the current minute's window ends */
                     "X-RateLimit-Reset"?: number;
-                    "Set-Cookie"?: unknown;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1857,13 +1857,13 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    "Set-Cookie"?: unknown;
                     /** @description Requests allowed per minute for this caller */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in the current minute */
                     "X-RateLimit-Remaining"?: number;
                     /** @description Seconds until the current minute's window ends */
                     "X-RateLimit-Reset"?: number;
-                    "Set-Cookie"?: unknown;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2237,13 +2237,13 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    "Set-Cookie"?: unknown;
                     /** @description Requests allowed per minute for this caller */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in the current minute */
                     "X-RateLimit-Remaining"?: number;
                     /** @description Seconds until the current minute's window ends */
                     "X-RateLimit-Reset"?: number;
-                    "Set-Cookie"?: unknown;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3071,16 +3071,16 @@ export interface operations {
             /** @description The current content as CSV (empty before the first sync) */
             200: {
                 headers: {
+                    /** @description attachment, with the file's name (`filename*` in UTF-8) */
+                    "Content-Disposition": string;
+                    /** @description The content's SHA-256 (the file's `checksum`), quoted; send it back as If-None-Match to get a 304 while it is unchanged */
+                    ETag: string;
                     /** @description Requests allowed per minute for this caller */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in the current minute */
                     "X-RateLimit-Remaining"?: number;
                     /** @description Seconds until the current minute's window ends */
                     "X-RateLimit-Reset"?: number;
-                    /** @description attachment, with the file's name (`filename*` in UTF-8) */
-                    "Content-Disposition": string;
-                    /** @description The content's SHA-256 (the file's `checksum`), quoted; send it back as If-None-Match to get a 304 while it is unchanged */
-                    ETag: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3702,16 +3702,16 @@ export interface operations {
             /** @description That version's content as CSV */
             200: {
                 headers: {
+                    /** @description attachment, with the file's name (`filename*` in UTF-8) */
+                    "Content-Disposition": string;
+                    /** @description The content's SHA-256 (the file's `checksum`), quoted; send it back as If-None-Match to get a 304 while it is unchanged */
+                    ETag: string;
                     /** @description Requests allowed per minute for this caller */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in the current minute */
                     "X-RateLimit-Remaining"?: number;
                     /** @description Seconds until the current minute's window ends */
                     "X-RateLimit-Reset"?: number;
-                    /** @description attachment, with the file's name (`filename*` in UTF-8) */
-                    "Content-Disposition": string;
-                    /** @description The content's SHA-256 (the file's `checksum`), quoted; send it back as If-None-Match to get a 304 while it is unchanged */
-                    ETag: string;
                     [name: string]: unknown;
                 };
                 content: {
