@@ -8,8 +8,8 @@ accounts through `POST /api/auth/users` too).
 `seed` gives that admin real objects, so that generated requests reach the success paths
 and not only 404s: a `test-table` data source, a target file and a schedule with one
 successful run (so a file version and a change set exist), a webhook to a receiver on
-loopback and a spare API key. `SeededObjects.aim` puts their ids into the path parameters
-(and id fields of bodies) of three in four schema-valid cases.
+loopback and a spare API key. `SeededObjects.aim` puts their ids into the path parameters,
+and ids and other values the service accepts into the bodies, of three in four cases.
 
 Ids are pooled by what the request does to the object: reads and actions (GET, a manual
 sync, a connection test, a webhook ping) get the pristine objects, updates (PATCH, PUT) a
