@@ -159,9 +159,7 @@ def verdicts(
     workdirs = {name: tmp_path_factory.mktemp("types") for name in [AS_SERVED, *DRIFTS]}
     with ThreadPoolExecutor() as pool:
         running = {
-            AS_SERVED: pool.submit(
-                lambda: type_check(tools, checked_tree(api_types, workdirs[AS_SERVED]))
-            ),
+            AS_SERVED: pool.submit(check_types, tools, api_types, workdirs[AS_SERVED]),
             **{
                 name: pool.submit(check_against, tools, drifted(document, drift), workdirs[name])
                 for name, drift in DRIFTS.items()
@@ -310,11 +308,14 @@ def type_check(tools: Tools, tree: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def check_types(tools: Tools, api_types: str, workdir: Path) -> subprocess.CompletedProcess[str]:
+    return type_check(tools, checked_tree(api_types, workdir / "tree"))
+
+
 def check_against(
     tools: Tools, document: dict[str, Any], workdir: Path
 ) -> subprocess.CompletedProcess[str]:
-    types = generate_types(tools, document, workdir)
-    return type_check(tools, checked_tree(types, workdir / "tree"))
+    return check_types(tools, generate_types(tools, document, workdir), workdir)
 
 
 def drifted(document: dict[str, Any], drift: Drift) -> dict[str, Any]:
