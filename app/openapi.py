@@ -132,8 +132,11 @@ class _DocumentedOperation(Operation):
             elif status == "503":
                 response.headers = {"Retry-After": _RETRY_AFTER}
             elif status.startswith("2"):
-                # Beside a route's own headers (Set-Cookie, ETag), not instead of them.
-                response.headers = {**_RATE_LIMIT_HEADERS, **(response.headers or {})}
+                # Beside a route's own headers (Set-Cookie, ETag), not instead of them; in name
+                # order, since Litestar gives a route's headers as a frozenset and the document
+                # should be the same on every start.
+                own = dict(sorted((response.headers or {}).items()))
+                response.headers = {**_RATE_LIMIT_HEADERS, **own}
 
 
 @dataclass
