@@ -42,7 +42,7 @@ def canonical_host(host: str) -> str | None:
         name = text.lower()
         return name if all(name.split(".")) else None
     try:
-        return idna.encode(text, uts46=True).decode("ascii")
+        return idna.encode(text, uts46=True).decode()  # A-labels are ASCII
     except idna.IDNAError:
         return None
 

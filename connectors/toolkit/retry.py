@@ -26,7 +26,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC
-from itertools import count
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -126,12 +125,13 @@ class Retrier:
     def call(self, attempt: Callable[[], T]) -> T:
         """`attempt()` until it returns, or raises anything but Retryable, or the policy
         refuses another try (RetriesExhausted)."""
-        for number in count(1):
+        attempts = 0
+        while True:
+            attempts += 1
             try:
                 return attempt()
             except Retryable as failure:
-                self.back_off(number, failure)
-        raise AssertionError("unreachable")  # count() never ends
+                self.back_off(attempts, failure)
 
     def back_off(self, attempts: int, failure: Retryable) -> None:
         """Waits after `attempts` failed attempts (the last one `failure`) before the next,

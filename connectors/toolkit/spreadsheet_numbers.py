@@ -22,7 +22,6 @@ def number_text(number: int | float) -> str:
         return str(number)  # JSON integers are exact; a double's noise is not in them
     if not math.isfinite(number):
         return str(number)
-    text = format(Decimal(format(number, f".{SIGNIFICANT_DIGITS}g")), "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
+    # `.15g` drops the fraction's trailing zeros itself; Decimal writes its exponent out.
+    text = f"{Decimal(f'{number:.{SIGNIFICANT_DIGITS}g}'):f}"
     return "0" if text == "-0" else text

@@ -48,6 +48,11 @@ def test_entries_match_whatever_their_case_spaces_or_trailing_dot(entry: str) ->
     assert host_is_listed(host, [entry])
 
 
+def test_only_a_trailing_dot_is_dropped_from_a_name() -> None:
+    assert host_is_listed("SAND.BOX.", ["sand.box"])
+    assert not host_is_listed("sand.bo", ["sand.box"])
+
+
 @pytest.mark.parametrize(
     ("host", "entry"),
     [
@@ -78,6 +83,8 @@ def test_a_look_alike_in_another_script_is_another_host() -> None:
         ("10.1.2.3", ["*.1.2.3"], False),
         ("127.0.0.2", ["127.0.0.1"], False),
         ("127.0.0.1", ["*.0.0.1"], False),
+        ("evil.127.0.0.1", ["*.127.0.0.1"], False),  # a name, not below an address
+        ("[::1", ["::1", "::"], False),  # an unbalanced bracket is no address
     ],
 )
 def test_an_ip_address_matches_only_the_same_address(

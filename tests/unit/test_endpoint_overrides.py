@@ -76,14 +76,16 @@ def test_each_override_is_checked_against_its_own_vendor_hosts_and_named_by_its_
     api = Endpoint("settings.apiUrl", frozenset({"api.vendor.test"}), "https://api.vendor.test")
     login = Endpoint("settings.loginUrl", frozenset({"login.vendor.test"}), "https://login.x")
     overrides = [
+        (login, None),  # not overridden
         (api, "https://login.vendor.test"),  # the other endpoint's host
         (login, "https://login.vendor.test/token"),
-        (login, None),  # not overridden
+        (login, "login.vendor.test/token"),
     ]
     assert override_problems(overrides, frozenset()) == [
         Problem(
             "settings.apiUrl",
             "host 'login.vendor.test' is not allowed; the operator must add it to "
             "ENDPOINT_ALLOWLIST (the vendor's own hosts are always allowed: api.vendor.test)",
-        )
+        ),
+        Problem("settings.loginUrl", "must be an absolute https URL such as https://login.x"),
     ]

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import random
+import time
 
 import pytest
 
@@ -106,6 +107,19 @@ def test_a_retry_after_of_zero_means_retry_now() -> None:
 )
 def test_retry_after_is_read_as_seconds_or_an_http_date(header: str, seconds: float) -> None:
     assert retry_after_seconds(header, now=HTTP_DATE_EPOCH - 30) == seconds
+
+
+def test_a_zone_less_retry_after_date_is_gmt_whatever_the_workers_time_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        seconds = retry_after_seconds("Wed, 21 Oct 2015 07:28:00 -0000", now=HTTP_DATE_EPOCH - 30)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert seconds == 30.0
 
 
 def test_a_retry_after_http_date_in_the_past_means_retry_now() -> None:
@@ -232,6 +246,13 @@ def test_an_exhausted_call_passes_on_the_servers_hint() -> None:
     with pytest.raises(RetriesExhausted) as exhausted:
         run.call(attempt)  # type: ignore[arg-type]
     assert exhausted.value.server_asked and exhausted.value.retry_after == 30
+
+
+def test_a_retryable_failure_reads_as_its_cause() -> None:
+    cause = ConnectionResetError("reset by peer")
+    failure = Retryable(cause, retry_after=3)
+    assert str(failure) == "reset by peer"
+    assert failure.cause is cause and failure.retry_after == 3
 
 
 def test_failures_not_marked_retryable_go_up_at_once() -> None:
