@@ -139,7 +139,9 @@ class ScheduleOut(CamelStruct):
     target_file_name: str
     frequency: Annotated[str, _FREQUENCY]
     enabled: bool
-    config: dict[str, Any]
+    config: Annotated[
+        dict[str, Any], _config(nullable=False, description="Timing, sync options, selection")
+    ]
     last_sync_at: str | None
     next_sync_at: str | None
     last_sync_status: Annotated[str | None, _LAST_SYNC_STATUS]

@@ -1090,7 +1090,29 @@ export interface components {
             /** @enum {string} */
             frequency: "hourly" | "daily" | "weekly";
             enabled: boolean;
+            /** @description Timing, sync options, selection */
             config: {
+                /** @description Hourly: the minute of the hour (default 0) */
+                minute?: number;
+                /**
+                 * @description Daily and weekly: HH:MM, 24-hour, e.g. 06:00 (default 00:00)
+                 * @example 06:00
+                 */
+                syncTime?: string;
+                /**
+                 * @description Weekly: the day, any letter case (default monday)
+                 * @enum {string}
+                 */
+                dayOfWeek?: "monday" | "tuesday" | "wednesday" | "thursday" | "friday" | "saturday" | "sunday";
+                /** @description IANA name the sync time is read in, e.g. Europe/Berlin (default UTC) */
+                timezone?: string;
+                /** @description Column(s) that identify a row: changes are then counted as updates */
+                primaryKey?: string | string[];
+                /** @description The row that holds the column names (default 1) */
+                headerRow?: number;
+                /** @description Safety hold: a run that would delete more rows than this is held */
+                maxRowDropPercent?: number;
+            } & {
                 [key: string]: unknown;
             };
             lastSyncAt: string | null;
