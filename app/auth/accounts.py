@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import os
 import re
-import secrets as random
+import secrets
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -82,7 +82,7 @@ def check_new_password(password: str, field: str = "password") -> None:
 
 @cache
 def _stand_in_hash() -> str:
-    return hash_password(random.token_urlsafe(16))
+    return hash_password(secrets.token_urlsafe(16))
 
 
 @cache

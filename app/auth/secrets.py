@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import secrets as random
+import secrets
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -24,7 +24,7 @@ def derive_key(secret_key: str, purpose: str) -> bytes:
 
 
 def hash_password(password: str) -> str:
-    salt = random.token_bytes(16)
+    salt = secrets.token_bytes(16)
     digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=32)
     return f"scrypt${_N}${_R}${_P}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
 
@@ -41,7 +41,7 @@ def verify_password(password: str, stored: str) -> bool:
 
 
 def new_api_key() -> str:
-    return API_KEY_PREFIX + random.token_urlsafe(32)
+    return API_KEY_PREFIX + secrets.token_urlsafe(32)
 
 
 def hash_api_key(key: str) -> str:
