@@ -55,12 +55,13 @@ from connectors.toolkit.retry import Retrier, RetriesExhausted, Retryable, Retry
 
 DEFAULT_QUERY_TIMEOUT_SECONDS = 300
 # Connecting is retried (a failover or a restarting server) within the login timeout,
-# which bounds the whole connect, attempts and waits alike: the connectors' retry policy
-# with waits of at most 2 s, so a server back within a second or two is reached however
-# the jitter falls (Microsoft's driver also retries a refused port itself within each
-# attempt). A stream cannot be resumed once batches have gone to the engine, so mid-stream
-# failures go up as TransientError.
-CONNECT_RETRY_POLICY = RetryPolicy(max_attempts=10, base_delay_seconds=0.5, max_delay_seconds=2.0)
+# which bounds the whole connect, attempts and waits alike, under the connectors' retry
+# policy: up to seven attempts, waits of at most 2 s with full jitter (about 5 s of waiting
+# in all on average), so a server back within a second or two is reached however the
+# jitter falls (Microsoft's driver also retries a refused port itself within each
+# attempt). A stream cannot be resumed once batches have gone to the engine, so
+# mid-stream failures go up as TransientError.
+CONNECT_RETRY_POLICY = RetryPolicy(max_attempts=7, base_delay_seconds=1.0, max_delay_seconds=2.0)
 TEST_QUERY_TIMEOUT_SECONDS = 30
 TIMEOUT_SLACK_SECONDS = 0.1
 

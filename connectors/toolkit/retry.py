@@ -34,6 +34,8 @@ T = TypeVar("T")
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     max_attempts: int = 6
+    # What a run may spend waiting, unless its caller sizes the budget itself (a SQL
+    # connect's is its login timeout).
     budget_seconds: float = 60.0
     base_delay_seconds: float = 1.0
     max_delay_seconds: float = 32.0
