@@ -10,13 +10,13 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.connector_environment import connector_environment
 from app.db.models import DataSource, Schedule, SyncRun, TargetFile
 from app.errors import InvalidInput
 from app.schedules.schemas import NAME_MAX, ScheduleCreate, ScheduleUpdate
 from app.schedules.validation import check_config
 from app.scheduling import next_slot_after, parse_cadence
 from app.settings import Settings
-from app.sources.service import connector_environment
 
 Problems = list[dict[str, str]]
 

@@ -4,42 +4,24 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.connector_environment import connector_environment
+from app.credential_vault import CredentialsUnreadable, CredentialVault
 from app.db.models import DataSource, Schedule
 from app.errors import ApiError, InvalidInput
 from app.settings import Settings
-from app.sources.credentials import CredentialsUnreadable, CredentialVault
 from app.sources.probe import ProbeTimeout, run_connection_test
 from app.sources.schemas import SOURCE_NAME_MAX, SOURCE_NAME_PATTERN
-from connectors.base import JSON, Environment
-from connectors.network_policy import NetworkPolicy
+from connectors.base import JSON
 from connectors.registry import (
     UnavailableSourceType,
     UnknownSourceType,
     connector_class,
     source_types,
 )
-
-
-def connector_environment(
-    settings: Settings, save_credentials: Callable[[JSON], None] = lambda _credentials: None
-) -> Environment:
-    """What the operator decides for every connector, plus where rotated credentials go."""
-    return Environment(
-        allowed_hosts=settings.endpoint_allowlist,
-        database_network=NetworkPolicy(
-            allowed_networks=settings.sql_networks,
-            allow_private=True,
-            operator_hint="an operator can allow that network with SQL_ALLOWED_NETWORKS",
-        ),
-        odbc_drivers=settings.odbc_drivers,
-        max_query_timeout_seconds=settings.max_query_timeout_seconds,
-        save_credentials=save_credentials,
-    )
 
 
 def _unknown_type() -> InvalidInput:

@@ -31,7 +31,7 @@ import structlog
 from redis.exceptions import RedisError
 from sqlalchemy.exc import OperationalError
 
-from app.sources.service import connector_environment
+from app.connector_environment import connector_environment
 from app.sync import run_records
 from app.sync.admission import wake_next_runs
 from app.sync.change_sets import save_positions

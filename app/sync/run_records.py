@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.credential_vault import CredentialsUnreadable, CredentialVault
 from app.db.models import (
     DataSource,
     FileVersion,
@@ -30,7 +31,6 @@ from app.db.models import (
 )
 from app.scheduling import next_slot_after, parse_cadence
 from app.selection import merged_selection
-from app.sources.credentials import CredentialsUnreadable, CredentialVault
 from app.sync.admission import Outcome, claim_run
 from app.sync.retry_plan import next_attempt_at
 from app.sync.run_context import EngineContext, Progress, RunInputs

@@ -16,9 +16,9 @@ import httpx
 from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.credential_vault import CredentialVault
 from app.db.models import Webhook, WebhookDelivery, utcnow
 from app.settings import Settings
-from app.sources.credentials import CredentialVault
 from app.webhooks.addresses import check_destination, pinned_request
 from app.webhooks.events import DELIVER_WEBHOOK
 from app.webhooks.signing import SIGNATURE_HEADER, signature

@@ -8,10 +8,10 @@ import anyio
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.credential_vault import CredentialVault
 from app.db.models import Schedule, Webhook
 from app.errors import InvalidInput
 from app.settings import Settings
-from app.sources.credentials import CredentialVault
 from app.webhooks.addresses import check_destination
 from app.webhooks.events import RUN_EVENTS
 from app.webhooks.signing import new_secret

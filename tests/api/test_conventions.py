@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from litestar.testing import TestClient
 
+from app.credential_vault import CredentialVault
 from app.settings import Settings
-from app.sources.credentials import CredentialVault
 from tests.api.apps import app_with
 from tests.api.real_sources import BY_TYPE, SECRET_MARKER, create_source
 from tests.api.store import stored_rows

@@ -23,11 +23,11 @@ import pytest
 from litestar.testing import TestClient
 from sqlalchemy import update
 
+from app.credential_vault import CredentialVault
 from app.db.engine import create_engine
 from app.db.models import DataSource
 from app.main import create_app
 from app.settings import Settings
-from app.sources.credentials import CredentialVault
 from tests.api.apps import app_with
 from tests.conftest import ApiUser, isolated_stack, register, start_process, stop_process
 from tests.services import free_port, port_open

@@ -24,11 +24,11 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
+from app.credential_vault import CredentialVault
 from app.db.engine import create_engine, session_factory
 from app.db.models import DataSource
 from app.main import create_app
 from app.settings import Settings
-from app.sources.credentials import CredentialVault
 from tests.conftest import ApiUser, isolated_stack, register, start_process, stop_process
 from tests.standins.graph.fixtures import (  # noqa: F401 - fixtures
     FIXTURES,

@@ -12,7 +12,7 @@ import pytest
 from cryptography.fernet import Fernet, InvalidToken
 
 from app.auth.secrets import derive_key
-from app.sources.credentials import CredentialsUnreadable, CredentialVault
+from app.credential_vault import CredentialsUnreadable, CredentialVault
 
 SECRET_KEY = "a-secret-key-of-the-service-0123456789"
 CREDENTIALS = {"server": "db.example.com", "username": "reader", "password": 'pä$$ "w0rd"'}
