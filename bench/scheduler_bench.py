@@ -34,11 +34,11 @@ from typing import Any
 from arq.jobs import Job
 from sqlalchemy import func, insert, select, text, update
 
+from app.credential_vault import CredentialVault
 from app.db.engine import create_engine, session_factory
 from app.db.migrate import upgrade_to_head
 from app.db.models import DataSource, Schedule, SyncRun, TargetFile, User
 from app.settings import Settings, load_settings
-from app.credential_vault import CredentialVault
 from app.sync.queue import job_id_for, queue_client
 from tests.services import create_postgres_database, redis_server_url
 

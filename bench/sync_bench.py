@@ -25,11 +25,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from app.auth.secrets import hash_password
+from app.credential_vault import CredentialVault
 from app.db.engine import create_engine, session_factory
 from app.db.migrate import upgrade_to_head
 from app.db.models import DataSource, Schedule, SyncRun, TargetFile, User
 from app.settings import Settings, load_settings
-from app.credential_vault import CredentialVault
 from tests.services import create_postgres_database, redis_server_url
 
 QUERY = "SELECT * FROM bench_orders"
