@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import ClassVar
 
 from litestar import Litestar
 from litestar.handlers import HTTPRouteHandler
@@ -121,9 +122,15 @@ def _shared_statuses(route: HTTPRoute, handler: HTTPRouteHandler) -> list[int]:
 
 @dataclass
 class _DocumentedOperation(Operation):
-    """Adds the headers the service sends with its 429 and 503 answers."""
+    """Adds the headers the service sends: Retry-After with 429 and 503, and the
+    X-RateLimit-* headers on the answers of metered routes. Subclasses say which route."""
+
+    public: ClassVar[bool] = False
+    metered: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
+        if self.public:
+            self.security = []
         for status, response in (self.responses or {}).items():
             if not isinstance(response, OpenAPIResponse):
                 continue
@@ -136,16 +143,23 @@ class _DocumentedOperation(Operation):
                 # order, since Litestar gives a route's headers as a frozenset and the document
                 # should be the same on every start.
                 own = dict(sorted((response.headers or {}).items()))
-                response.headers = {**_RATE_LIMIT_HEADERS, **own}
+                headers = {**(_RATE_LIMIT_HEADERS if self.metered else {}), **own}
+                response.headers = headers or None
 
 
 @dataclass
 class _PublicOperation(_DocumentedOperation):
-    """An operation that needs no credentials (login, registration, health)."""
+    """Needs no credentials (login, registration)."""
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.security = []
+    public: ClassVar[bool] = True
+
+
+@dataclass
+class _OperationsOperation(_DocumentedOperation):
+    """Needs no credentials and is not rate limited (health, readiness, metrics)."""
+
+    public: ClassVar[bool] = True
+    metered: ClassVar[bool] = False
 
 
 def document_responses(app: Litestar) -> None:
@@ -161,8 +175,15 @@ def document_responses(app: Litestar) -> None:
                 for status in _shared_statuses(route, handler)
             }
             handler.responses = {**shared, **(handler.responses or {})}
-            public = _matches(route.path, PUBLIC_PATHS) or handler.opt.get("exclude_from_auth")
-            handler.operation_class = _PublicOperation if public else _DocumentedOperation
+            handler.operation_class = _operation_class(route, handler)
+
+
+def _operation_class(route: HTTPRoute, handler: HTTPRouteHandler) -> type[Operation]:
+    if _matches(route.path, UNMETERED_PATHS):
+        return _OperationsOperation
+    if _matches(route.path, PUBLIC_PATHS) or handler.opt.get("exclude_from_auth"):
+        return _PublicOperation
+    return _DocumentedOperation
 
 
 def openapi_config(settings: Settings) -> OpenAPIConfig:

@@ -7,6 +7,9 @@
   PostgreSQL refuses it in text, so it would fail deep in the store instead of here.
 - No string in a JSON body is longer than `MAX_STRING_CHARS` (a query, a key file, a
   connection string all fit): the one bound behind every field's own, narrower one.
+- A body's values have the types the OpenAPI document gives them: Litestar converts a
+  decoded body with msgspec's lax rules (`0` passes as `false`, `"5"` as `5`), so the body
+  is first decoded strictly, and a value a generated client could never send is refused.
 
 Each answers 400 naming the field.
 """
@@ -19,7 +22,7 @@ from typing import Any
 
 import msgspec
 from litestar import Request
-from litestar.exceptions import SerializationException
+from litestar.exceptions import SerializationException, ValidationException
 
 from app.error_responses import refuse_non_json_body
 from app.errors import InvalidInput
@@ -41,6 +44,7 @@ async def screen_request(request: Request[Any, Any, Any]) -> None:
     if "data" in request.route_handler.parsed_fn_signature.parameters:
         body = await request.body()
         refuse_deep_json(body)
+        refuse_loose_types(request, body)
         # A NUL can only reach a JSON string escaped; a long string only a long body.
         if b"\\u0000" in body or len(body) > MAX_STRING_CHARS:
             try:
@@ -49,6 +53,16 @@ async def screen_request(request: Request[Any, Any, Any]) -> None:
                 return  # malformed: the body's decoding answers "Malformed JSON"
             refuse_nul_in_json(data)
             refuse_long_strings(data)
+
+
+def refuse_loose_types(request: Request[Any, Any, Any], body: bytes) -> None:
+    data = request.route_handler.parsed_fn_signature.parameters["data"]
+    try:
+        msgspec.json.decode(body or b"null", type=data.annotation, strict=True)
+    except msgspec.ValidationError as exc:
+        raise ValidationException(extra=[{"message": str(exc), "source": "body"}]) from None
+    except msgspec.DecodeError:
+        return  # malformed: the body's decoding answers "Malformed JSON"
 
 
 def refuse_nul_in_query(request: Request[Any, Any, Any]) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
@@ -33,33 +32,6 @@ class Pagination(CamelStruct):
     has_more: bool
 
 
-def isoformat(moment: datetime | None) -> str | None:
-    """ISO 8601 UTC with `Z`, as every timestamp in the API."""
-    if moment is None:
-        return None
-    text = moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    # Whole seconds read like the reference page ("2026-02-12T11:00:00Z").
-    return text.replace(".000Z", "Z")
-
-
-def duration_text(duration_ms: int | None) -> str | None:
-    """The page's duration style: "1.2s", "15s"."""
-    if duration_ms is None:
-        return None
-    seconds = duration_ms / 1000
-    if seconds >= 10:
-        return f"{round(seconds)}s"
-    return (f"{seconds:.1f}" if seconds >= 1 else f"{seconds:.2f}").rstrip("0").rstrip(".") + "s"
-
-
-def page(limit: int, offset: int, total: int) -> dict[str, object]:
-    """`totalCount` and `pagination` for a list response."""
-    return {
-        "totalCount": total,
-        "pagination": Pagination(limit=limit, offset=offset, has_more=offset + limit < total),
-    }
-
-
 async def fetch_rows(
     db: AsyncSession, query: Select[T], order_by: Any, limit: int, offset: int
 ) -> tuple[Sequence[T], int, Pagination]:
@@ -67,15 +39,6 @@ async def fetch_rows(
     total = await db.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = (await db.scalars(query.order_by(*order_by).limit(limit).offset(offset))).all()
     return rows, total, Pagination(limit=limit, offset=offset, has_more=offset + limit < total)
-
-
-async def fetch_page(
-    db: AsyncSession, query: Select[T], order_by: Any, limit: int, offset: int
-) -> tuple[Sequence[T], dict[str, object]]:
-    """One page of `query` and its `totalCount`/`pagination`."""
-    total = await db.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = (await db.scalars(query.order_by(*order_by).limit(limit).offset(offset))).all()
-    return rows, page(limit, offset, total)
 
 
 class ErrorDetail(msgspec.Struct):

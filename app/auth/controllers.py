@@ -44,9 +44,10 @@ from app.auth.tokens import issue_session_token
 from app.db.models import ApiKey, User
 from app.errors import ApiError, InvalidInput, not_found
 from app.openapi import error_response
-from app.schema import Done, isoformat
+from app.schema import Done
 from app.settings import Settings
 from app.tenancy import owned
+from app.time_text import isoformat
 
 # What the login routes answer besides success, the shared statuses aside.
 _WRONG_CREDENTIALS = error_response(

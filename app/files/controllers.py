@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from litestar import Controller, Request, Response, delete, get, patch, post
@@ -36,9 +36,10 @@ from app.files.schemas import (
     TargetFileUpdate,
 )
 from app.openapi import error_response
-from app.schema import Done, Limit, Offset, Pagination, fetch_page, isoformat
+from app.schema import Done, Limit, Offset, fetch_rows
 from app.sync.csv_store import EMPTY_SHA256, CsvStore
 from app.tenancy import owned
+from app.time_text import isoformat
 
 # file_versions.version is a 32-bit INTEGER: a larger number names no version, so it is a
 # 404 like any unknown version (as a malformed id is).
@@ -201,12 +202,14 @@ class TargetFileController(Controller):
         offset: Offset = 0,
     ) -> FileList:
         query = select(TargetFile).where(TargetFile.user_id == request.user.user_id)
-        rows, paging = await fetch_page(db_session, query, (TargetFile.created_at,), limit, offset)
+        rows, total, pagination = await fetch_rows(
+            db_session, query, (TargetFile.created_at,), limit, offset
+        )
         return FileList(
             success=True,
             files=[file_out(f) for f in rows],
-            total_count=cast(int, paging["totalCount"]),
-            pagination=cast(Pagination, paging["pagination"]),
+            total_count=total,
+            pagination=pagination,
         )
 
     @get("/{file_id:str}", operation_id="getFile")

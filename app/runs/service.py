@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.db.models import RunStatus, Schedule, SyncRun, Trigger
 from app.errors import ApiError
 from app.runs.schemas import Changes, Progress, RunOut, SyncResult
-from app.schema import duration_text, isoformat
 from app.sync.queue import enqueue_run
+from app.time_text import duration_text, isoformat
 
 ACTIVE = ("queued", "running")
 # History is the record of executions: a run is in it once it has started. A queued run,

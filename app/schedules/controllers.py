@@ -23,9 +23,10 @@ from app.schedules.schemas import (
     ScheduleSaved,
     ScheduleUpdate,
 )
-from app.schema import Done, Limit, Offset, duration_text, fetch_rows, isoformat
+from app.schema import Done, Limit, Offset, fetch_rows
 from app.settings import Settings
 from app.tenancy import owned
+from app.time_text import duration_text, isoformat
 
 
 def _example(body: type[Any], example: Example, description: str) -> dict[int, ResponseSpec]:

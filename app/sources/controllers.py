@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency
@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.middleware import Principal
 from app.db.models import DataSource
 from app.openapi import error_response
-from app.schema import Done, Limit, Offset, Pagination, fetch_page, isoformat
+from app.schema import Done, Limit, Offset, fetch_rows
 from app.settings import Settings
 from app.sources import service
 from app.sources.schemas import (
@@ -27,6 +27,7 @@ from app.sources.schemas import (
     DataSourceUpdated,
 )
 from app.tenancy import owned
+from app.time_text import isoformat
 from connectors.registry import source_types
 
 SourceType = Annotated[
@@ -101,12 +102,14 @@ class DataSourceController(Controller):
         if type is not None:
             service.check_type_filter(type)
             query = query.where(DataSource.type == type)
-        rows, paging = await fetch_page(db_session, query, (DataSource.created_at,), limit, offset)
+        rows, total, pagination = await fetch_rows(
+            db_session, query, (DataSource.created_at,), limit, offset
+        )
         return DataSourceList(
             success=True,
             data_sources=[source_out(s) for s in rows],
-            total_count=cast(int, paging["totalCount"]),
-            pagination=cast(Pagination, paging["pagination"]),
+            total_count=total,
+            pagination=pagination,
         )
 
     @get("/{source_id:str}", operation_id="getDataSource")

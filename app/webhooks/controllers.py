@@ -15,9 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.middleware import Principal
 from app.db.models import Webhook, WebhookDelivery
-from app.schema import Done, Limit, Offset, fetch_rows, isoformat
+from app.schema import Done, Limit, Offset, fetch_rows
 from app.settings import Settings
 from app.tenancy import owned
+from app.time_text import isoformat
 from app.webhooks import service
 from app.webhooks.delivery import attempt
 from app.webhooks.events import event_body

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.models import Schedule, SyncRun, Webhook, WebhookDelivery, utcnow
-from app.schema import isoformat
+from app.time_text import isoformat
 
 log = logging.getLogger("datasync.webhooks")
 

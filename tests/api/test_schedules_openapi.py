@@ -184,3 +184,21 @@ def test_operations_have_stable_readable_ids(document: dict[str, Any]) -> None:
     assert ids[("get", "/api/sync/schedules/{schedule_id}/history")] == "getSyncHistory"
     assert all(re.fullmatch(r"[a-z][A-Za-z]+", i) for i in ids.values()), ids
     assert len(set(ids.values())) == len(ids)
+
+
+@pytest.mark.parametrize("enabled", ["true", 1, 0])
+def test_a_value_of_another_type_than_documented_is_refused_not_converted(
+    user: ApiUser, enabled: object
+) -> None:
+    response = user.post(
+        "/api/sync/schedules",
+        json={
+            "name": "Loose",
+            "dataSourceId": "0b6f6f0e-0000-4000-8000-000000000000",
+            "targetFileId": "0b6f6f0e-0000-4000-8000-000000000001",
+            "frequency": "hourly",
+            "enabled": enabled,
+        },
+    )
+    assert response.status_code == 400
+    assert [d["field"] for d in response.json()["details"]] == ["enabled"]

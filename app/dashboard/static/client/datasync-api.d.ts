@@ -5669,12 +5669,6 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
-                    /** @description Requests allowed per minute for this caller */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the current minute */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until the current minute's window ends */
-                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5715,12 +5709,6 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
-                    /** @description Requests allowed per minute for this caller */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the current minute */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until the current minute's window ends */
-                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5761,12 +5749,6 @@ export interface operations {
             /** @description Prometheus text exposition format 0.0.4 */
             200: {
                 headers: {
-                    /** @description Requests allowed per minute for this caller */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the current minute */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Seconds until the current minute's window ends */
-                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
