@@ -97,17 +97,20 @@ def _matches(path: str, patterns: list[str]) -> bool:
     return any(re.search(pattern, path) for pattern in patterns)
 
 
+def _is_public(route: HTTPRoute, handler: HTTPRouteHandler) -> bool:
+    return _matches(route.path, PUBLIC_PATHS) or bool(handler.opt.get("exclude_from_auth"))
+
+
 def _shared_statuses(route: HTTPRoute, handler: HTTPRouteHandler) -> list[int]:
     signature = handler.parsed_fn_signature.parameters
     reads_body = "data" in signature
     dependencies = handler.resolve_dependencies()
     taken = {*dependencies, *route.path_parameters, *_RESERVED, "data"}
     query = [name for name in signature if name not in taken]
-    public = _matches(route.path, PUBLIC_PATHS) or bool(handler.opt.get("exclude_from_auth"))
     statuses = [500, 503]
     if reads_body or query or route.path_parameters:
         statuses.append(400)
-    if not public:
+    if not _is_public(route, handler):
         statuses.append(401)
         if not handler.http_methods <= {"GET", "HEAD"}:
             statuses.append(403)
@@ -181,7 +184,7 @@ def document_responses(app: Litestar) -> None:
 def _operation_class(route: HTTPRoute, handler: HTTPRouteHandler) -> type[Operation]:
     if _matches(route.path, UNMETERED_PATHS):
         return _OperationsOperation
-    if _matches(route.path, PUBLIC_PATHS) or handler.opt.get("exclude_from_auth"):
+    if _is_public(route, handler):
         return _PublicOperation
     return _DocumentedOperation
 
