@@ -122,6 +122,11 @@ class Connector(Protocol):
 
     required_selection_keys: ClassVar[frozenset[str]]
 
+    # Optional: `declaration: ClassVar[SourceTypeDeclaration]` (connectors/declaration.py),
+    # what the type asks for as data, from which the API and the dashboard's forms are
+    # built; `registry.declaration_of` describes a connector without one from its
+    # selection keys alone, so that plugins written before declarations keep working.
+
     # Optional: `escapes_formulas_by_default = True` on a connector whose cells people type
     # (spreadsheets), so that its files escape text that would run as a formula unless the
     # target file says otherwise. Absent means False.

@@ -11,6 +11,7 @@ from functools import cache
 from importlib.metadata import entry_points
 
 from connectors.base import Connector
+from connectors.declaration import FieldSpec, SourceTypeDeclaration
 
 ENTRY_POINT_GROUP = "datasync.connectors"
 
@@ -54,3 +55,19 @@ def connector_class(type_name: str) -> type[Connector]:
                 raise UnavailableSourceType(type_name, str(exc)) from None
             return cls
     raise UnknownSourceType(type_name)
+
+
+def declaration_of(cls: type[Connector]) -> SourceTypeDeclaration:
+    """What `cls` declares it asks for; for a connector that declares nothing, its type
+    name, credentials as one JSON object and its selection keys as text fields."""
+    declared = getattr(cls, "declaration", None)
+    if isinstance(declared, SourceTypeDeclaration):
+        return declared
+    return SourceTypeDeclaration(
+        display_name=cls.type_name,
+        credential_variants=(),
+        selection=tuple(
+            FieldSpec(key, key, required=key in cls.required_selection_keys)
+            for key in sorted(cls.selection_keys)
+        ),
+    )

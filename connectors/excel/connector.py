@@ -21,6 +21,7 @@ from connectors.base import (
     Table,
     TransientError,
 )
+from connectors.declaration import SourceTypeDeclaration
 from connectors.excel.addresses import (
     Bounds,
     CellBlock,
@@ -31,6 +32,7 @@ from connectors.excel.addresses import (
     worksheet_segment,
 )
 from connectors.excel.cells import render_rows
+from connectors.excel.declaration import DECLARATION
 from connectors.excel.endpoints import (
     DEFAULT_AUTHORITY_HOST,
     DEFAULT_GRAPH_BASE_URL,
@@ -77,6 +79,7 @@ class ExcelConnector:
     """
 
     type_name: ClassVar[str] = "microsoft-excel"
+    declaration: ClassVar[SourceTypeDeclaration] = DECLARATION
     escapes_formulas_by_default: ClassVar[bool] = True  # cells typed by people
     selection_keys: ClassVar[frozenset[str]] = frozenset({"workbookId", "worksheetName", "range"})
     required_selection_keys: ClassVar[frozenset[str]] = frozenset({"workbookId", "worksheetName"})

@@ -7,9 +7,11 @@ from collections.abc import Callable
 from typing import ClassVar
 
 from connectors.base import JSON, ConfigError, Environment, Problem, ProgressCallback, Table
+from connectors.declaration import SourceTypeDeclaration
 from connectors.google_sheets.a1 import spreadsheet_id_from
 from connectors.google_sheets.api import GoogleSheetsAPI
 from connectors.google_sheets.credentials import build_credentials, token_endpoint
+from connectors.google_sheets.declaration import DECLARATION
 from connectors.google_sheets.endpoints import DEFAULT_SHEETS_API_ROOT
 from connectors.google_sheets.http_client import sheets_retry_policy
 from connectors.google_sheets.reader import SheetReader
@@ -38,6 +40,7 @@ class GoogleSheetsConnector:
     """
 
     type_name: ClassVar[str] = "google-sheets"
+    declaration: ClassVar[SourceTypeDeclaration] = DECLARATION
     escapes_formulas_by_default: ClassVar[bool] = True  # cells typed by people
     selection_keys: ClassVar[frozenset[str]] = frozenset(
         {"spreadsheetId", "sheetName", "range", "valueRender"}

@@ -33,9 +33,11 @@ from typing import ClassVar
 import pyarrow as pa
 
 from connectors.base import JSON, ConfigError, Environment, Problem
+from connectors.declaration import SourceTypeDeclaration
 from connectors.odbc import drivers
 from connectors.odbc.connector import OdbcConnector
 from connectors.odbc.drivers import Driver
+from connectors.postgresql.declaration import DECLARATION
 from connectors.postgresql.login import PostgresLogin, connection_pairs, name_problem, read_login
 from connectors.toolkit.problems import config_error
 
@@ -52,6 +54,7 @@ STREAMING_OPTIONS = {
 
 class PostgresConnector(OdbcConnector):
     type_name: ClassVar[str] = "postgresql"
+    declaration: ClassVar[SourceTypeDeclaration] = DECLARATION
     dialect: ClassVar[str] = "postgres"
     version_query: ClassVar[str] = "SELECT version()"
     server_kind: ClassVar[str] = "PostgreSQL"

@@ -24,10 +24,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from connectors.base import JSON, AuthError, ConfigError, ConnectorError, Environment, Problem
+from connectors.declaration import SourceTypeDeclaration
 from connectors.odbc import drivers
 from connectors.odbc.connector import OdbcConnector, ReadPlan
 from connectors.odbc.drivers import Driver
 from connectors.odbc.reachability import Destination
+from connectors.sqlserver.declaration import DECLARATION
 from connectors.sqlserver.login import (
     DEFAULT_PORT,
     SqlServerLogin,
@@ -41,6 +43,7 @@ from connectors.toolkit.problems import config_error
 
 class SqlServerConnector(OdbcConnector):
     type_name: ClassVar[str] = "sql-server"
+    declaration: ClassVar[SourceTypeDeclaration] = DECLARATION
     dialect: ClassVar[str] = "tsql"
     version_query: ClassVar[str] = "SELECT @@VERSION"
     server_kind: ClassVar[str] = "SQL Server"

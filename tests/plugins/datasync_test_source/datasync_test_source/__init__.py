@@ -28,10 +28,75 @@ from connectors.base import (
     Table,
     TransientError,
 )
+from connectors.declaration import (
+    Choice,
+    CredentialVariant,
+    FieldSpec,
+    SourceTypeDeclaration,
+)
+
+DECLARATION = SourceTypeDeclaration(
+    display_name="Test table (file)",
+    credential_variants=(
+        CredentialVariant(
+            key="token",
+            label="Token",
+            fields=(
+                FieldSpec(
+                    "token",
+                    "Access token",
+                    kind="secret",
+                    required=True,
+                    help='Any text; "revoked" fails as an expired token would.',
+                ),
+            ),
+        ),
+    ),
+    selection=(
+        FieldSpec(
+            "path",
+            "Table file",
+            required=True,
+            help="A .csv (read as text) or .parquet file on the worker.",
+            placeholder="/data/sales.csv",
+        ),
+        FieldSpec("batchRows", "Rows per batch", kind="integer", minimum=1, default=10_000),
+        FieldSpec(
+            "batchDelaySeconds",
+            "Delay per batch (seconds)",
+            kind="number",
+            minimum=0,
+            advanced=True,
+        ),
+        FieldSpec(
+            "sleepSeconds",
+            "Delay before reading (seconds)",
+            kind="number",
+            minimum=0,
+            advanced=True,
+        ),
+        FieldSpec(
+            "failTimes", "Fail this many times first", kind="integer", minimum=0, advanced=True
+        ),
+        FieldSpec(
+            "failKind",
+            "Failure",
+            kind="choice",
+            choices=(
+                Choice("transient", "Transient"),
+                Choice("auth", "Expired token"),
+                Choice("config", "Unknown sheet"),
+            ),
+            advanced=True,
+        ),
+        FieldSpec("retryAfter", "Retry after (seconds)", kind="number", minimum=0, advanced=True),
+    ),
+)
 
 
 class TableFileConnector:
     type_name: ClassVar[str] = "test-table"
+    declaration: ClassVar[SourceTypeDeclaration] = DECLARATION
     selection_keys: ClassVar[frozenset[str]] = frozenset(
         {
             "path",
