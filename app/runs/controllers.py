@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -35,34 +36,53 @@ StartedFilter = Annotated[
     Literal["running", "success", "error"] | None,
     QueryParameter(description="Only runs with this status"),
 ]
+# A time as the API writes them (ISO 8601, `Z` or an offset; without one it is UTC). Parsed
+# here rather than by the framework, which would also take `0.5` as a Unix timestamp and
+# would name the parameter by its Python name (`until`) rather than as sent (`to`).
+_MOMENT = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?$"
 Since = Annotated[
-    datetime | None,
+    str | None,
     QueryParameter(
-        name="from", description="Runs created at or after (ISO 8601; UTC if no offset)"
+        name="from",
+        schema_extra={"pattern": _MOMENT},
+        description="Runs created at or after, e.g. 2026-02-12T10:00:00Z (UTC if no offset)",
     ),
 ]
 Until = Annotated[
-    datetime | None,
-    QueryParameter(name="to", description="Runs created at or before (ISO 8601; UTC if no offset)"),
+    str | None,
+    QueryParameter(
+        name="to",
+        schema_extra={"pattern": _MOMENT},
+        description="Runs created at or before, e.g. 2026-02-12T11:00:00Z (UTC if no offset)",
+    ),
 ]
 SourceType = Annotated[
     str | None, QueryParameter(name="dataSourceType", description="e.g. google-sheets")
 ]
 
 
-def _in_utc(moment: datetime | None, parameter: str) -> datetime | None:
+def _in_utc(text: str | None, parameter: str) -> datetime | None:
     """A `from`/`to` time in UTC, as the store compares them. A time without an offset is
     read as UTC, like every time the API shows; one that leaves years 1-9999 once in UTC
     (`0001-01-01T00:00:00+01:00`) is refused here rather than overflowing in the query."""
-    if moment is None:
+    if text is None:
         return None
+
+    def refused(message: str) -> InvalidInput:
+        return InvalidInput(
+            [{"field": parameter, "message": message}], f"Invalid `{parameter}` time: see details"
+        )
+
+    if not re.match(_MOMENT, text):
+        raise refused("must be an ISO 8601 time such as 2026-02-12T10:00:00Z")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise refused("must be a real date and time, e.g. 2026-02-12T10:00:00Z") from None
     try:
         return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
     except OverflowError:
-        raise InvalidInput(
-            [{"field": parameter, "message": "must fall within the years 1 to 9999 in UTC"}],
-            f"Invalid `{parameter}` time: see details",
-        ) from None
+        raise refused("must fall within the years 1 to 9999 in UTC") from None
 
 
 def _failure(run: SyncRun) -> ApiError:
@@ -122,7 +142,11 @@ class ManualSyncController(Controller):
         wait: Annotated[
             float | None,
             QueryParameter(
-                ge=0, le=600, description="Seconds to wait for the result; 0 returns at once"
+                ge=0,
+                le=600,
+                # Litestar leaves a bound of 0 out of the document; it is there all the same.
+                schema_extra={"minimum": 0},
+                description="Seconds to wait for the result; 0 returns at once",
             ),
         ] = None,
         force: Annotated[

@@ -479,6 +479,19 @@ def test_a_time_outside_years_1_to_9999_in_utc_is_400_naming_it(
     assert_invalid(response, parameter, "must fall within the years 1 to 9999 in UTC")
 
 
+@pytest.mark.parametrize("path", ["/api/sync/runs", "/api/sync/schedules/{schedule}/history"])
+@pytest.mark.parametrize(
+    "value", ["0.5", "1760000000", "2026-02-12", "yesterday", "2026-13-01T00:00Z"]
+)
+def test_a_time_that_is_not_iso_8601_is_400_naming_it_not_read_as_a_timestamp(
+    refs: Refs, path: str, value: str
+) -> None:
+    response = refs.user.get(refs.fill(path), params={"to": value})
+
+    assert response.status_code == 400, response.text
+    assert [d["field"] for d in response.json()["details"]] == ["to"]
+
+
 def test_a_time_without_an_offset_is_read_as_utc(user: ApiUser) -> None:
     schedule_id = user.schedule(user.data_source(), user.target_file(), path="/tmp/none.csv")
     started = user.post(f"/api/sync/schedules/{schedule_id}/sync", params={"wait": "0"})
