@@ -39,7 +39,11 @@ StartedFilter = Annotated[
 # A time as the API writes them (ISO 8601, `Z` or an offset; without one it is UTC). Parsed
 # here rather than by the framework, which would also take `0.5` as a Unix timestamp and
 # would name the parameter by its Python name (`until`) rather than as sent (`to`).
-_MOMENT = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?$"
+_MOMENT = (
+    r"^(?!0000)\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+    r"T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?"
+    r"(Z|[+-]([01]\d|2[0-3]):[0-5]\d)?$"
+)
 Since = Annotated[
     str | None,
     QueryParameter(
@@ -64,7 +68,8 @@ SourceType = Annotated[
 def _in_utc(text: str | None, parameter: str) -> datetime | None:
     """A `from`/`to` time in UTC, as the store compares them. A time without an offset is
     read as UTC, like every time the API shows; one that leaves years 1-9999 once in UTC
-    (`0001-01-01T00:00:00+01:00`) is refused here rather than overflowing in the query."""
+    (`0001-01-01T00:00:00+01:00`) is the first or last moment there is, rather than an
+    overflow in the query."""
     if text is None:
         return None
 
@@ -82,7 +87,8 @@ def _in_utc(text: str | None, parameter: str) -> datetime | None:
     try:
         return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
     except OverflowError:
-        raise refused("must fall within the years 1 to 9999 in UTC") from None
+        edge = datetime.min if moment.year == 1 else datetime.max
+        return edge.replace(tzinfo=UTC)
 
 
 def _failure(run: SyncRun) -> ApiError:

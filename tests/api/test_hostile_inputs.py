@@ -471,12 +471,12 @@ def test_a_nul_in_a_query_parameter_is_400_naming_it(refs: Refs, path: str, para
     ("parameter", "value"),
     [("from", "0001-01-01T00:00:00+14:00"), ("to", "9999-12-31T23:59:59-14:00")],
 )
-def test_a_time_outside_years_1_to_9999_in_utc_is_400_naming_it(
+def test_a_time_beyond_years_1_to_9999_in_utc_is_the_first_or_last_moment_there_is(
     refs: Refs, path: str, parameter: str, value: str
 ) -> None:
     response = refs.user.get(refs.fill(path), params={parameter: value})
 
-    assert_invalid(response, parameter, "must fall within the years 1 to 9999 in UTC")
+    assert response.status_code == 200, response.text
 
 
 @pytest.mark.parametrize("path", ["/api/sync/runs", "/api/sync/schedules/{schedule}/history"])
