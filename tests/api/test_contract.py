@@ -10,6 +10,8 @@ with an API key. Each answer must be:
 - a 2xx when the request fits the schema, except where the document cannot say what is
   valid: an id that names nothing (404), a reference to another object or a connector's
   own settings in a body (400), a conflict (409), a login's wrong password (401).
+Every operation that needs credentials answers 401, as documented, to a request without
+them and to one with a token that is none.
 
 The budget is fixed: one seed, derandomized, no shrinking, `CONTRACT_EXAMPLES` generated
 requests per operation (10 by default, on top of the boundary cases).
@@ -35,6 +37,8 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from schemathesis.core.failures import FailureGroup
+from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from app.auth.tokens import issue_session_token
@@ -102,15 +106,15 @@ def contract_config(examples: int, seed: int) -> schemathesis.Config:
                 # The service refuses NUL in any text of a body (PostgreSQL cannot store
                 # it), a rule of the whole API rather than of each field's schema.
                 "allow-x00": False,
+                # Invalid requests keep the API key, so that they reach the parameters and
+                # bodies they break instead of stopping at a 401 (the authentication runs
+                # first); requests without valid credentials have a test of their own.
+                "with-security-parameters": False,
             },
             "phases": {
                 # Other methods on a path answer 405, which no document lists and no check
                 # reads: the coverage phase need not send them.
                 "coverage": {"unexpected-methods": []},
-                # The coverage phase sends each operation without credentials and with bad
-                # ones; generated invalid requests keep the API key, so that they reach the
-                # parameters and bodies they break instead of stopping at the 401.
-                "fuzzing": {"generation": {"with-security-parameters": False}},
             },
             "checks": {
                 "positive_data_acceptance": {"expected-statuses": VALID_REQUEST_STATUSES},
@@ -222,6 +226,29 @@ def exchange(case: OperationCase, seeded: SeededObjects) -> None:
     response = case.call(timeout=60)
     seeded.observe(case, response.status_code)
     case.validate_response(response, checks=CHECKS)
+
+
+def test_every_protected_operation_refuses_missing_or_invalid_credentials_as_documented(
+    contract_schema: OpenApiSchema, seeded: SeededObjects
+) -> None:
+    refused_otherwise: list[str] = []
+    for result in contract_schema.get_all_operations():
+        assert isinstance(result, Ok), result  # an operation the document fails to describe
+        operation = result.ok()
+        if operation.definition.raw.get("security") == []:
+            continue  # public: login, registration, health
+        path = {p.name: seeded.pristine.get(p.name, ["0"])[0] for p in operation.path_parameters}
+        for headers in ({}, {"Authorization": "Bearer not-a-token"}):
+            case = operation.Case(path_parameters=path, headers=headers)
+            response = case.call(timeout=60)
+            try:
+                assert response.status_code == 401, f"answered {response.status_code}"
+                case.validate_response(response, checks=CHECKS)
+            except (AssertionError, FailureGroup) as failure:
+                refused_otherwise.append(
+                    f"{operation.label} with {headers or 'no header'}: {failure}"
+                )
+    assert not refused_otherwise, "\n".join(refused_otherwise)
 
 
 @contract.exclude(method="DELETE").parametrize()
