@@ -4430,9 +4430,9 @@ export interface operations {
             query?: {
                 /** @description Only runs with this status */
                 status?: "running" | "success" | "error" | null;
-                /** @description Runs created at or after (ISO 8601; UTC if no offset) */
+                /** @description Runs created at or after, e.g. 2026-02-12T10:00:00Z (UTC if no offset) */
                 from?: string | null;
-                /** @description Runs created at or before (ISO 8601; UTC if no offset) */
+                /** @description Runs created at or before, e.g. 2026-02-12T11:00:00Z (UTC if no offset) */
                 to?: string | null;
                 /** @description Page size, 1 to 200 */
                 limit?: number;
@@ -4856,9 +4856,9 @@ export interface operations {
             query?: {
                 /** @description Only runs with this status */
                 status?: "queued" | "running" | "success" | "error" | null;
-                /** @description Runs created at or after (ISO 8601; UTC if no offset) */
+                /** @description Runs created at or after, e.g. 2026-02-12T10:00:00Z (UTC if no offset) */
                 from?: string | null;
-                /** @description Runs created at or before (ISO 8601; UTC if no offset) */
+                /** @description Runs created at or before, e.g. 2026-02-12T11:00:00Z (UTC if no offset) */
                 to?: string | null;
                 /** @description e.g. google-sheets */
                 dataSourceType?: string | null;
