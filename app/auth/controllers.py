@@ -11,7 +11,7 @@ from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -46,7 +46,7 @@ from app.errors import ApiError, InvalidInput, not_found
 from app.openapi import error_response
 from app.schema import Done
 from app.settings import Settings
-from app.tenancy import owned
+from app.tenancy import owned_by_caller
 from app.time_text import isoformat
 
 # What the login routes answer besides success, the shared statuses aside.
@@ -150,6 +150,7 @@ def _client_address(request: Request[Any, Any, Any]) -> str:
 class AuthController(Controller):
     path = "/api/auth"
     tags = ["Authentication"]
+    dependencies = {"api_key": owned_by_caller(ApiKey, "API key", "key_id")}
 
     @post(
         "/register",
@@ -416,12 +417,10 @@ class AuthController(Controller):
     @delete("/api-keys/{key_id:str}", operation_id="revokeApiKey", status_code=200)
     async def revoke_api_key(
         self,
-        request: Request[Principal, Any, Any],
-        key_id: FromPath[str],
+        api_key: NamedDependency[ApiKey],
         db_session: NamedDependency[AsyncSession],
     ) -> Done:
-        key = await owned(db_session, ApiKey, request.user.user_id, key_id, "API key")
-        await db_session.delete(key)
+        await db_session.delete(api_key)
         return Done(success=True, message="API key revoked")
 
 

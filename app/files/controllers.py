@@ -11,7 +11,7 @@ from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import ETag, ResponseHeader
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, HeaderParameter, JSONBody, PathParameter
+from litestar.params import HeaderParameter, JSONBody, PathParameter
 from litestar.response import File
 from msgspec import UnsetType
 from sqlalchemy import func, select
@@ -38,7 +38,7 @@ from app.files.schemas import (
 from app.openapi import error_response
 from app.schema import Done, Limit, Offset, fetch_rows
 from app.sync.csv_store import EMPTY_SHA256, CsvStore
-from app.tenancy import owned
+from app.tenancy import owned_by_caller
 from app.time_text import isoformat
 
 # file_versions.version is a 32-bit INTEGER: a larger number names no version, so it is a
@@ -161,6 +161,7 @@ def _csv_response(
 class TargetFileController(Controller):
     path = "/api/files"
     tags = ["Target files"]
+    dependencies = {"file": owned_by_caller(TargetFile, "File", "file_id")}
 
     @post("/", operation_id="createFile", status_code=200)
     async def create_file(
@@ -215,23 +216,19 @@ class TargetFileController(Controller):
     @get("/{file_id:str}", operation_id="getFile")
     async def get_file(
         self,
-        request: Request[Principal, Any, Any],
-        file_id: FromPath[str],
+        file: NamedDependency[TargetFile],
         db_session: NamedDependency[AsyncSession],
     ) -> FileDetail:
-        file = await owned(db_session, TargetFile, request.user.user_id, file_id, "File")
         return FileDetail(success=True, file=file_out(file))
 
     @patch("/{file_id:str}", operation_id="updateFile")
     async def update_file(
         self,
-        request: Request[Principal, Any, Any],
-        file_id: FromPath[str],
+        file: NamedDependency[TargetFile],
         data: JSONBody[TargetFileUpdate],
         db_session: NamedDependency[AsyncSession],
     ) -> FileUpdated:
         """Renames the file or changes formula escaping; the next sync writes it so."""
-        file = await owned(db_session, TargetFile, request.user.user_id, file_id, "File")
         if data.name is not None:
             problems = _name_problems(data.name)
             if problems:
@@ -250,12 +247,10 @@ class TargetFileController(Controller):
     )
     async def delete_file(
         self,
-        request: Request[Principal, Any, Any],
-        file_id: FromPath[str],
+        file: NamedDependency[TargetFile],
         db_session: NamedDependency[AsyncSession],
         csv_store: NamedDependency[CsvStore],
     ) -> Done:
-        file = await owned(db_session, TargetFile, request.user.user_id, file_id, "File")
         users = await db_session.scalar(
             select(func.count()).where(Schedule.target_file_id == file.id)
         )
@@ -278,24 +273,20 @@ class TargetFileController(Controller):
     )
     async def content(
         self,
-        request: Request[Principal, Any, Any],
-        file_id: FromPath[str],
+        file: NamedDependency[TargetFile],
         db_session: NamedDependency[AsyncSession],
         csv_store: NamedDependency[CsvStore],
         if_none_match: IfNoneMatch = None,
     ) -> Response[bytes]:
-        file = await owned(db_session, TargetFile, request.user.user_id, file_id, "File")
         path = csv_store.csv_path(file.id, file.version) if file.version else None
         return _csv_response(if_none_match, path, file.checksum or EMPTY_SHA256, file.name)
 
     @get("/{file_id:str}/versions", operation_id="listFileVersions")
     async def versions(
         self,
-        request: Request[Principal, Any, Any],
-        file_id: FromPath[str],
+        file: NamedDependency[TargetFile],
         db_session: NamedDependency[AsyncSession],
     ) -> FileVersionList:
-        file = await owned(db_session, TargetFile, request.user.user_id, file_id, "File")
         rows = (
             await db_session.scalars(
                 select(FileVersion)
@@ -317,8 +308,7 @@ class TargetFileController(Controller):
     )
     async def version_content(
         self,
-        request: Request[Principal, Any, Any],
-        file_id: FromPath[str],
+        file: NamedDependency[TargetFile],
         version: Annotated[
             int,
             PathParameter(
@@ -329,7 +319,6 @@ class TargetFileController(Controller):
         csv_store: NamedDependency[CsvStore],
         if_none_match: IfNoneMatch = None,
     ) -> Response[bytes]:
-        file = await owned(db_session, TargetFile, request.user.user_id, file_id, "File")
         kept: FileVersion | None = None
         if 1 <= version <= LAST_POSSIBLE_VERSION:  # a larger one would overflow the query
             kept = await db_session.scalar(

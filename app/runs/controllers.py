@@ -11,7 +11,7 @@ from arq.connections import ArqRedis
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, QueryParameter
+from litestar.params import QueryParameter
 from litestar.response import File
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -26,7 +26,7 @@ from app.schema import ErrorBody, Limit, Offset, Pagination, fetch_rows
 from app.settings import Settings
 from app.sync.change_sets import CHANGE_COLUMN, ChangeSetGone, change_set_csv
 from app.sync.csv_store import CsvStore
-from app.tenancy import owned
+from app.tenancy import owned_by_caller
 
 StatusFilter = Annotated[
     Literal["queued", "running", "success", "error"] | None,
@@ -105,6 +105,7 @@ def _failure(run: SyncRun) -> ApiError:
 class ManualSyncController(Controller):
     path = "/api/sync/schedules"
     tags = ["Sync schedules"]
+    dependencies = {"schedule": owned_by_caller(Schedule, "Schedule", "schedule_id")}
 
     @post(
         "/{schedule_id:str}/sync",
@@ -139,8 +140,7 @@ class ManualSyncController(Controller):
     )
     async def manual_sync(
         self,
-        request: Request[Principal, Any, Any],
-        schedule_id: FromPath[str],
+        schedule: NamedDependency[Schedule],
         db_session: NamedDependency[AsyncSession],
         session_maker: NamedDependency[async_sessionmaker[AsyncSession]],
         queue: NamedDependency[ArqRedis],
@@ -159,7 +159,6 @@ class ManualSyncController(Controller):
             bool, QueryParameter(description="Write even when the safety hold would stop the run")
         ] = False,
     ) -> Response[SyncCompleted]:
-        schedule = await owned(db_session, Schedule, request.user.user_id, schedule_id, "Schedule")
         run = await service.start_manual_sync(db_session, queue, schedule, force)
         seconds = app_settings.manual_sync_wait_seconds if wait is None else wait
         run = await service.wait_for_run(session_maker, run.id, seconds)
@@ -198,7 +197,7 @@ class ManualSyncController(Controller):
     async def history(
         self,
         request: Request[Principal, Any, Any],
-        schedule_id: FromPath[str],
+        schedule: NamedDependency[Schedule],
         db_session: NamedDependency[AsyncSession],
         status: StartedFilter = None,
         since: Since = None,
@@ -206,7 +205,6 @@ class ManualSyncController(Controller):
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> History:
-        schedule = await owned(db_session, Schedule, request.user.user_id, schedule_id, "Schedule")
         query = service.history_query(
             request.user.user_id, schedule.id, status, _in_utc(since, "from"), _in_utc(until, "to")
         )
@@ -226,6 +224,7 @@ async def _newest_first(
 class RunController(Controller):
     path = "/api/sync/runs"
     tags = ["Sync runs"]
+    dependencies = {"run": owned_by_caller(SyncRun, "Run", "run_id")}
 
     @get(
         "/",
@@ -258,11 +257,9 @@ class RunController(Controller):
     @get("/{run_id:str}", operation_id="getRun")
     async def get_run(
         self,
-        request: Request[Principal, Any, Any],
-        run_id: FromPath[str],
+        run: NamedDependency[SyncRun],
         db_session: NamedDependency[AsyncSession],
     ) -> RunDetail:
-        run = await owned(db_session, SyncRun, request.user.user_id, run_id, "Run")
         return RunDetail(success=True, run=service.run_out(run))
 
     @get(
@@ -281,12 +278,10 @@ class RunController(Controller):
     )
     async def get_changes(
         self,
-        request: Request[Principal, Any, Any],
-        run_id: FromPath[str],
+        run: NamedDependency[SyncRun],
         db_session: NamedDependency[AsyncSession],
         csv_store: NamedDependency[CsvStore],
     ) -> Response[Any]:
-        run = await owned(db_session, SyncRun, request.user.user_id, run_id, "Run")
         if run.status != "success":
             raise ApiError(409, f"The run has no change set: its status is {run.status}")
         schedule = await db_session.get(Schedule, run.schedule_id)

@@ -9,7 +9,7 @@ from litestar import Controller, Request, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
-from litestar.params import Body, FromPath, FromQuery, QueryParameter
+from litestar.params import Body, FromQuery, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.middleware import Principal
@@ -25,7 +25,7 @@ from app.schedules.schemas import (
 )
 from app.schema import Done, Limit, Offset, fetch_rows
 from app.settings import Settings
-from app.tenancy import owned
+from app.tenancy import owned_by_caller
 from app.time_text import duration_text, isoformat
 
 
@@ -62,6 +62,7 @@ def schedule_out(schedule: Schedule, next_retry_at: datetime | None = None) -> S
 class ScheduleController(Controller):
     path = "/api/sync/schedules"
     tags = ["Sync schedules"]
+    dependencies = {"schedule": owned_by_caller(Schedule, "Schedule", "schedule_id")}
 
     @post(
         "/",
@@ -123,11 +124,9 @@ class ScheduleController(Controller):
     )
     async def get_schedule(
         self,
-        request: Request[Principal, Any, Any],
-        schedule_id: FromPath[str],
+        schedule: NamedDependency[Schedule],
         db_session: NamedDependency[AsyncSession],
     ) -> ScheduleDetail:
-        schedule = await owned(db_session, Schedule, request.user.user_id, schedule_id, "Schedule")
         return ScheduleDetail(success=True, schedule=await _with_retry(db_session, schedule))
 
     @put(
@@ -137,13 +136,11 @@ class ScheduleController(Controller):
     )
     async def update_schedule(
         self,
-        request: Request[Principal, Any, Any],
-        schedule_id: FromPath[str],
+        schedule: NamedDependency[Schedule],
         data: Annotated[ScheduleUpdate, Body(examples=[examples.UPDATE_REQUEST])],
         db_session: NamedDependency[AsyncSession],
         app_settings: NamedDependency[Settings],
     ) -> ScheduleSaved:
-        schedule = await owned(db_session, Schedule, request.user.user_id, schedule_id, "Schedule")
         schedule = await service.update(db_session, app_settings, schedule, data)
         return ScheduleSaved(
             success=True,
@@ -159,11 +156,9 @@ class ScheduleController(Controller):
     )
     async def delete_schedule(
         self,
-        request: Request[Principal, Any, Any],
-        schedule_id: FromPath[str],
+        schedule: NamedDependency[Schedule],
         db_session: NamedDependency[AsyncSession],
     ) -> Done:
-        schedule = await owned(db_session, Schedule, request.user.user_id, schedule_id, "Schedule")
         await service.delete(db_session, schedule)
         return Done(success=True, message="Sync schedule deleted successfully")
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,7 +26,7 @@ from app.sources.schemas import (
     DataSourceUpdate,
     DataSourceUpdated,
 )
-from app.tenancy import owned
+from app.tenancy import owned_by_caller
 from app.time_text import isoformat
 from connectors.registry import source_types
 
@@ -67,6 +67,7 @@ def source_out(source: DataSource) -> DataSourceOut:
 class DataSourceController(Controller):
     path = "/api/data-sources"
     tags = ["Data sources"]
+    dependencies = {"source": owned_by_caller(DataSource, "Data source", "source_id")}
 
     @post("/", operation_id="createDataSource", status_code=200)
     async def create_source(
@@ -115,23 +116,19 @@ class DataSourceController(Controller):
     @get("/{source_id:str}", operation_id="getDataSource")
     async def get_source(
         self,
-        request: Request[Principal, Any, Any],
-        source_id: FromPath[str],
+        source: NamedDependency[DataSource],
         db_session: NamedDependency[AsyncSession],
     ) -> DataSourceDetail:
-        source = await owned(db_session, DataSource, request.user.user_id, source_id, "Data source")
         return DataSourceDetail(success=True, data_source=source_out(source))
 
     @patch("/{source_id:str}", operation_id="updateDataSource")
     async def update_source(
         self,
-        request: Request[Principal, Any, Any],
-        source_id: FromPath[str],
+        source: NamedDependency[DataSource],
         data: JSONBody[DataSourceUpdate],
         db_session: NamedDependency[AsyncSession],
         app_settings: NamedDependency[Settings],
     ) -> DataSourceUpdated:
-        source = await owned(db_session, DataSource, request.user.user_id, source_id, "Data source")
         source = await service.update(
             db_session, app_settings, source, data.name, data.credentials, data.settings
         )
@@ -147,11 +144,9 @@ class DataSourceController(Controller):
     )
     async def delete_source(
         self,
-        request: Request[Principal, Any, Any],
-        source_id: FromPath[str],
+        source: NamedDependency[DataSource],
         db_session: NamedDependency[AsyncSession],
     ) -> Done:
-        source = await owned(db_session, DataSource, request.user.user_id, source_id, "Data source")
         await service.delete(db_session, source)
         return Done(success=True, message="Data source deleted successfully")
 
@@ -163,13 +158,11 @@ class DataSourceController(Controller):
     )
     async def test_source(
         self,
-        request: Request[Principal, Any, Any],
-        source_id: FromPath[str],
+        source: NamedDependency[DataSource],
         db_session: NamedDependency[AsyncSession],
         app_settings: NamedDependency[Settings],
     ) -> ConnectionTested:
         """Connects with the stored credentials, in a child process killed at
         CONNECTION_TEST_TIMEOUT_SECONDS."""
-        source = await owned(db_session, DataSource, request.user.user_id, source_id, "Data source")
         details = await service.test_connection(db_session, app_settings, source)
         return ConnectionTested(success=True, message="Connection OK", details=details)

@@ -9,7 +9,7 @@ from typing import Any, cast
 import msgspec
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,7 +17,7 @@ from app.auth.middleware import Principal
 from app.db.models import Webhook, WebhookDelivery
 from app.schema import Done, Limit, Offset, fetch_rows
 from app.settings import Settings
-from app.tenancy import owned
+from app.tenancy import owned_by_caller
 from app.time_text import isoformat
 from app.webhooks import service
 from app.webhooks.delivery import attempt
@@ -73,6 +73,7 @@ def delivery_out(delivery: WebhookDelivery) -> DeliveryOut:
 class WebhookController(Controller):
     path = "/api/webhooks"
     tags = ["Webhooks"]
+    dependencies = {"webhook": owned_by_caller(Webhook, "Webhook", "webhook_id")}
 
     @post("/", operation_id="createWebhook", status_code=200)
     async def create_webhook(
@@ -120,23 +121,19 @@ class WebhookController(Controller):
     @get("/{webhook_id:str}", operation_id="getWebhook")
     async def get_webhook(
         self,
-        request: Request[Principal, Any, Any],
-        webhook_id: FromPath[str],
+        webhook: NamedDependency[Webhook],
         db_session: NamedDependency[AsyncSession],
     ) -> WebhookDetail:
-        webhook = await owned(db_session, Webhook, request.user.user_id, webhook_id, "Webhook")
         return WebhookDetail(success=True, webhook=webhook_out(webhook))
 
     @patch("/{webhook_id:str}", operation_id="updateWebhook")
     async def update_webhook(
         self,
-        request: Request[Principal, Any, Any],
-        webhook_id: FromPath[str],
+        webhook: NamedDependency[Webhook],
         data: JSONBody[WebhookUpdate],
         db_session: NamedDependency[AsyncSession],
         app_settings: NamedDependency[Settings],
     ) -> WebhookUpdated:
-        webhook = await owned(db_session, Webhook, request.user.user_id, webhook_id, "Webhook")
         webhook = await service.update(
             db_session,
             app_settings,
@@ -153,24 +150,20 @@ class WebhookController(Controller):
     @delete("/{webhook_id:str}", operation_id="deleteWebhook", status_code=200)
     async def delete_webhook(
         self,
-        request: Request[Principal, Any, Any],
-        webhook_id: FromPath[str],
+        webhook: NamedDependency[Webhook],
         db_session: NamedDependency[AsyncSession],
     ) -> Done:
-        webhook = await owned(db_session, Webhook, request.user.user_id, webhook_id, "Webhook")
         await db_session.delete(webhook)
         return Done(success=True, message="Webhook deleted.")
 
     @get("/{webhook_id:str}/deliveries", operation_id="listWebhookDeliveries")
     async def list_deliveries(
         self,
-        request: Request[Principal, Any, Any],
-        webhook_id: FromPath[str],
+        webhook: NamedDependency[Webhook],
         db_session: NamedDependency[AsyncSession],
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> DeliveryList:
-        webhook = await owned(db_session, Webhook, request.user.user_id, webhook_id, "Webhook")
         query = select(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook.id)
         order = (WebhookDelivery.created_at.desc(), WebhookDelivery.attempt.desc())
         rows, total, pagination = await fetch_rows(db_session, query, order, limit, offset)
@@ -184,13 +177,11 @@ class WebhookController(Controller):
     @post("/{webhook_id:str}/test", operation_id="testWebhook", status_code=200)
     async def test_webhook(
         self,
-        request: Request[Principal, Any, Any],
-        webhook_id: FromPath[str],
+        webhook: NamedDependency[Webhook],
         db_session: NamedDependency[AsyncSession],
         app_settings: NamedDependency[Settings],
     ) -> PingSent:
         """Sends a `ping` event now and answers with its one attempt (no retries)."""
-        webhook = await owned(db_session, Webhook, request.user.user_id, webhook_id, "Webhook")
         event_id = uuid.uuid4()
         delivery = WebhookDelivery(
             webhook_id=webhook.id,
