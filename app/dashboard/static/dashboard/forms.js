@@ -1,8 +1,10 @@
 // @ts-check
 // Form fields with labels, hints and an error slot each; API errors placed beside the field
-// their `details[].field` names (`config.syncTime` → the sync time input).
+// their `details[].field` names (`config.syncTime` → the sync time input), in words: the
+// field's label and the API's message ("Sync time must be HH:MM (24h), e.g. 06:00").
 
 import { h, newId } from './dom.js';
+import { readableName } from './field-names.js';
 
 /** @import { ErrorDetail } from '../../client/datasync.js' */
 /** @typedef {{message: string, details: ErrorDetail[]}} FormError what a form shows: the API's error, or the form's own */
@@ -17,11 +19,13 @@ import { h, newId } from './dom.js';
  * @param {string} [spec.type] input type, or "select" / "textarea" / "checkbox"
  * @param {any} [spec.value]
  * @param {string} [spec.hint]
+ * @param {boolean} [spec.required] marked as such; the API still decides
  * @param {Array<[string, string]>} [spec.options] for selects: [value, label]
  * @param {Record<string, any>} [spec.attrs] extra attributes for the control
  */
 export function field(spec) {
-  const { label, field: apiField, name = apiField, type = 'text', value, hint, options = [], attrs = {} } = spec;
+  const { label, field: apiField, name = apiField, type = 'text', value, hint, required = false, options = [] } = spec;
+  const attrs = { ...(required ? { 'aria-required': 'true' } : {}), ...spec.attrs };
   const id = newId('f');
   const hintId = hint ? `${id}-hint` : null;
   const errorId = `${id}-error`;
@@ -39,9 +43,11 @@ export function field(spec) {
     control = h('input', { id, name, type, value: value ?? '', 'aria-describedby': described, ...attrs });
   }
   const labelEl = h('label', { for: id }, label);
+  // Beside the label, not in it: the control's accessible name stays its label.
+  const mark = required ? h('span', { class: 'required-mark' }, 'required') : null;
   const parts = type === 'checkbox'
     ? [h('div', { class: 'check' }, control, labelEl)]
-    : [labelEl, control];
+    : [h('div', { class: 'label-row' }, labelEl, mark), control];
   return h('div', { class: 'field', dataset: { field: apiField } },
     ...parts,
     hint ? h('p', { class: 'hint', id: hintId }, hint) : null,
@@ -49,11 +55,29 @@ export function field(spec) {
 }
 
 /**
- * A form with an error summary slot first and `novalidate`: the API is the validator.
+ * A form with an error summary slot first and `novalidate`: the API is the validator. A
+ * field's error goes away as soon as its value is edited.
  * @param {Record<string, any>} props @param {...any} children
  */
 export function form(props, ...children) {
-  return h('form', { novalidate: true, ...props }, h('div', { class: 'form-errors', role: 'alert', tabindex: '-1', hidden: true }), ...children);
+  const el = h('form', { novalidate: true, ...props }, h('div', { class: 'form-errors', role: 'alert', tabindex: '-1', hidden: true }), ...children);
+  const edited = (/** @type {Event} */ event) => {
+    const wrapper = /** @type {HTMLElement|null} */ (/** @type {Element} */ (event.target).closest?.('.field[data-field]'));
+    if (wrapper) clearFieldError(wrapper);
+  };
+  el.addEventListener('input', edited);
+  el.addEventListener('change', edited);
+  return el;
+}
+
+/** @param {HTMLElement} wrapper a `field()` */
+function clearFieldError(wrapper) {
+  const slot = /** @type {HTMLElement|null} */ (wrapper.querySelector('.field-error'));
+  if (slot && !slot.hidden) {
+    slot.hidden = true;
+    slot.textContent = '';
+  }
+  for (const el of wrapper.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
 }
 
 /** The control inside a `field()` wrapper. @param {HTMLElement} form @param {string} apiField */
@@ -89,8 +113,8 @@ export function clearErrors(form) {
 
 /**
  * Shows an API error: each detail beside the nearest field that names it (`config.path`
- * falls back to a field for `config`), the rest and the message in the summary. Focus goes
- * to the first invalid field, else the summary.
+ * falls back to a field for `config`), the rest and the message in the summary, each as
+ * "<label> <message>". Focus goes to the first invalid field, else the summary.
  * @param {HTMLElement} form
  * @param {FormError} error
  */
@@ -109,8 +133,8 @@ export function showErrors(form, error) {
     const folded = wrapper.closest('details');
     if (folded) folded.open = true;
     const slot = /** @type {HTMLElement} */ (wrapper.querySelector('.field-error'));
-    const inner = detail.field === wrapper.dataset.field ? detail.message : `${detail.field}: ${detail.message}`;
-    slot.textContent = slot.textContent ? `${slot.textContent}; ${inner}` : inner;
+    const inner = sentence(labelOf(form, detail.field), detail.message);
+    slot.textContent = slot.textContent ? `${slot.textContent} ${inner}` : inner;
     slot.hidden = false;
     const el = /** @type {HTMLElement|null} */ (wrapper.querySelector('input, select, textarea'));
     el?.setAttribute('aria-invalid', 'true');
@@ -119,10 +143,31 @@ export function showErrors(form, error) {
   const summary = /** @type {HTMLElement} */ (form.querySelector('.form-errors'));
   summary.replaceChildren(
     h('p', null, error.message),
-    unplaced.length ? h('ul', null, unplaced.map((d) => h('li', null, `${d.field}: ${d.message}`))) : '',
+    unplaced.length ? h('ul', null, unplaced.map((d) => h('li', null, sentence(labelOf(form, d.field), d.message)))) : '',
   );
   summary.hidden = false;
   (first || summary).focus();
+}
+
+/**
+ * What a person calls the field the API names: the label of the form's field for exactly
+ * that name (shown or not), else the name's last part in words.
+ * @param {HTMLElement} form @param {string} apiField
+ */
+export function labelOf(form, apiField) {
+  const wrapper = form.querySelector(`[data-field="${CSS.escape(apiField)}"]`);
+  const label = wrapper?.querySelector('label')?.textContent?.trim();
+  return label || readableName(apiField);
+}
+
+/**
+ * "Port must be a whole number from 1 to 65,535"; a message that is a sentence of its own
+ * follows a colon.
+ * @param {string} label @param {string} message
+ */
+export function sentence(label, message) {
+  const text = message.trim();
+  return /^[a-z]/.test(text) ? `${label} ${text}` : `${label}: ${text}`;
 }
 
 /** @param {HTMLElement} form @param {string} apiField */
