@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,16 +12,11 @@ from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 from redis.asyncio import Redis
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import accounts
-from app.auth.login_throttle import LoginThrottle
+from app.auth import accounts, service
 from app.auth.middleware import SESSION_COOKIE, Principal
 from app.auth.schemas import (
-    MAX_NAME,
-    NOT_BLANK,
     AccountCreated,
     ApiKeyCreate,
     ApiKeyCreated,
@@ -39,10 +33,7 @@ from app.auth.schemas import (
     SessionToken,
     UserOut,
 )
-from app.auth.secrets import hash_api_key, new_api_key
-from app.auth.tokens import issue_session_token
 from app.db.models import ApiKey, User
-from app.errors import ApiError, InvalidInput, not_found
 from app.openapi import error_response
 from app.schema import Done
 from app.settings import Settings
@@ -102,31 +93,6 @@ def api_key_out(key: ApiKey) -> ApiKeyOut:
     )
 
 
-def _checked_account(data: Register) -> tuple[str, str | None]:
-    """The normalised email and name of a new account; 400 listing every problem."""
-    problems = []
-    email_problem = accounts.email_problem(data.email)
-    if email_problem:
-        problems.append({"field": "email", "message": email_problem})
-    password_problem = accounts.password_problem(data.password)
-    if password_problem:
-        problems.append({"field": "password", "message": password_problem})
-    if problems:
-        raise InvalidInput(problems, "Cannot create the account: see details")
-    return accounts.normalised_email(data.email), (data.name or "").strip() or None
-
-
-def _checked_api_key_name(name: str) -> str:
-    """The name without surrounding spaces; 400 unless it has 1 to MAX_NAME characters and
-    something besides spaces."""
-    if len(name) > MAX_NAME or not re.search(NOT_BLANK, name):
-        raise InvalidInput(
-            [{"field": "name", "message": f"must be 1 to {MAX_NAME} characters, not only spaces"}],
-            "Invalid API key name",
-        )
-    return name.strip()
-
-
 def _session_cookie(request: Request[Any, Any, Any], token: str, expiry: datetime) -> Cookie:
     return Cookie(
         key=SESSION_COOKIE,
@@ -137,10 +103,6 @@ def _session_cookie(request: Request[Any, Any, Any], token: str, expiry: datetim
         samesite="strict",
         secure=request.url.scheme == "https",
     )
-
-
-def _throttle(redis: Redis, settings: Settings) -> LoginThrottle:
-    return LoginThrottle(redis, settings.queue_name)
 
 
 def _client_address(request: Request[Any, Any, Any]) -> str:
@@ -174,8 +136,7 @@ class AuthController(Controller):
     ) -> AccountCreated:
         """An email that has an account already is answered the same way and changes
         nothing, so that registering does not tell which emails have accounts."""
-        email, name = _checked_account(data)
-        user = await accounts.register(db_session, app_settings, email, data.password, name)
+        user = await service.register(db_session, app_settings, data)
         return AccountCreated(
             success=True, user=user_out(user), message="Account created successfully"
         )
@@ -205,15 +166,7 @@ class AuthController(Controller):
         db_session: NamedDependency[AsyncSession],
     ) -> AccountCreated:
         """The admin adds an account (the only way in when registration is closed)."""
-        caller = await db_session.get(User, request.user.user_id)
-        if caller is None or not caller.is_admin:
-            raise ApiError(403, "Only the admin can create accounts", title="Forbidden")
-        email, name = _checked_account(data)
-        try:
-            async with db_session.begin_nested():
-                user = await accounts.create_account(db_session, email, data.password, name)
-        except IntegrityError:
-            raise ApiError(409, f"An account for {email} already exists") from None
+        user = await service.create_user(db_session, request.user.user_id, data)
         return AccountCreated(
             success=True, user=user_out(user), message="Account created successfully"
         )
@@ -233,7 +186,9 @@ class AuthController(Controller):
         app_settings: NamedDependency[Settings],
         redis: NamedDependency[Redis],
     ) -> SessionToken:
-        token, expiry = await _log_in(request, data, db_session, app_settings, redis)
+        _, token, expiry = await service.log_in(
+            db_session, app_settings, redis, data, _client_address(request)
+        )
         return SessionToken(success=True, token=token, expiry=isoformat(expiry) or "")
 
     @post(
@@ -252,7 +207,9 @@ class AuthController(Controller):
         redis: NamedDependency[Redis],
     ) -> IssuedToken:
         """Login with OAuth2-style `access_token` fields too, for generic clients."""
-        token, expiry = await _log_in(request, data, db_session, app_settings, redis)
+        _, token, expiry = await service.log_in(
+            db_session, app_settings, redis, data, _client_address(request)
+        )
         return IssuedToken(
             success=True,
             token=token,
@@ -279,11 +236,9 @@ class AuthController(Controller):
     ) -> Response[BrowserSession]:
         """The dashboard's sign-in: the session lives in an HttpOnly cookie that page
         scripts cannot read, and the token is not in the body."""
-        token, expiry = await _log_in(request, data, db_session, app_settings, redis)
-        user = await db_session.scalar(
-            select(User).where(User.email == accounts.normalised_email(data.email))
+        user, token, expiry = await service.log_in(
+            db_session, app_settings, redis, data, _client_address(request)
         )
-        assert user is not None  # _log_in found it
         return Response(
             BrowserSession(success=True, user=user_out(user), expiry=isoformat(expiry) or ""),
             cookies=[_session_cookie(request, token, expiry)],
@@ -307,14 +262,7 @@ class AuthController(Controller):
         self, request: Request[Principal, Any, Any], db_session: NamedDependency[AsyncSession]
     ) -> Response[Done]:
         """Ends this session token now, and clears the dashboard's cookie."""
-        claims = request.user.session
-        if claims is None:
-            raise ApiError(
-                400,
-                "Only session tokens log out; revoke an API key with "
-                "DELETE /api/auth/api-keys/{id}",
-            )
-        await accounts.revoke_session(db_session, claims)
+        await service.log_out(db_session, request.user.session)
         return Response(
             Done(success=True, message="Logged out: this session token no longer works"),
             cookies=[Cookie(key=SESSION_COOKIE, value="", path="/", max_age=0, httponly=True)],
@@ -343,11 +291,9 @@ class AuthController(Controller):
     ) -> Response[PasswordChanged]:
         """Ends every session of the user; the caller gets a fresh one (a cookie for the
         dashboard, a token otherwise). API keys keep working."""
-        user = await db_session.get(User, request.user.user_id)
-        if user is None or user.password_hash is None:
-            raise ApiError(400, "This account has no password here (it signs in through its app)")
-        await accounts.change_password(db_session, user, data.current_password, data.new_password)
-        token, expiry = issue_session_token(app_settings, user.id, user.token_version)
+        token, expiry = await service.change_password(
+            db_session, app_settings, request.user.user_id, data
+        )
         message = "Password changed: every other session has ended"
         if request.user.by_cookie:
             return Response(
@@ -374,9 +320,7 @@ class AuthController(Controller):
     async def me(
         self, request: Request[Principal, Any, Any], db_session: NamedDependency[AsyncSession]
     ) -> CurrentUser:
-        user = await db_session.get(User, request.user.user_id)
-        if user is None:
-            raise not_found("User")
+        user = await service.current_user(db_session, request.user.user_id)
         return CurrentUser(success=True, user=user_out(user))
 
     @post("/api-keys", operation_id="createApiKey", status_code=200)
@@ -386,13 +330,7 @@ class AuthController(Controller):
         data: JSONBody[ApiKeyCreate],
         db_session: NamedDependency[AsyncSession],
     ) -> ApiKeyCreated:
-        name = _checked_api_key_name(data.name)
-        plain = new_api_key()
-        key = ApiKey(
-            user_id=request.user.user_id, name=name, key_hash=hash_api_key(plain), prefix=plain[:12]
-        )
-        db_session.add(key)
-        await db_session.flush()
+        key, plain = await service.create_api_key(db_session, request.user.user_id, data.name)
         return ApiKeyCreated(
             success=True,
             api_key=NewApiKeyOut(**msgspec.structs.asdict(api_key_out(key)), key=plain),
@@ -403,13 +341,7 @@ class AuthController(Controller):
     async def list_api_keys(
         self, request: Request[Principal, Any, Any], db_session: NamedDependency[AsyncSession]
     ) -> ApiKeyList:
-        keys = (
-            await db_session.scalars(
-                select(ApiKey)
-                .where(ApiKey.user_id == request.user.user_id)
-                .order_by(ApiKey.created_at)
-            )
-        ).all()
+        keys = await service.api_keys(db_session, request.user.user_id)
         return ApiKeyList(
             success=True, api_keys=[api_key_out(k) for k in keys], total_count=len(keys)
         )
@@ -420,22 +352,5 @@ class AuthController(Controller):
         api_key: NamedDependency[ApiKey],
         db_session: NamedDependency[AsyncSession],
     ) -> Done:
-        await db_session.delete(api_key)
+        await service.revoke_api_key(db_session, api_key)
         return Done(success=True, message="API key revoked")
-
-
-async def _log_in(
-    request: Request[Any, Any, Any],
-    data: Login,
-    db: AsyncSession,
-    settings: Settings,
-    redis: Redis,
-) -> tuple[str, datetime]:
-    user = await accounts.authenticate(
-        db,
-        _throttle(redis, settings),
-        accounts.normalised_email(data.email),
-        data.password,
-        _client_address(request),
-    )
-    return issue_session_token(settings, user.id, user.token_version)

@@ -13,18 +13,12 @@ from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import HeaderParameter, JSONBody, PathParameter
 from litestar.response import File
-from msgspec import UnsetType
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.middleware import Principal
-from app.db.models import FileVersion, Schedule, TargetFile
-from app.errors import ApiError, InvalidInput, not_found
+from app.db.models import FileVersion, TargetFile
+from app.files import service
 from app.files.schemas import (
-    DELIMITERS,
-    ENCODINGS,
-    FILE_NAME,
-    FILE_NAME_MAX,
     FileCreated,
     FileDetail,
     FileList,
@@ -40,10 +34,6 @@ from app.schema import Done, Limit, Offset, fetch_rows
 from app.sync.csv_store import EMPTY_SHA256, CsvStore
 from app.tenancy import owned_by_caller
 from app.time_text import isoformat
-
-# file_versions.version is a 32-bit INTEGER: a larger number names no version, so it is a
-# 404 like any unknown version (as a malformed id is).
-LAST_POSSIBLE_VERSION = 2**31 - 1
 
 _IN_USE = error_response(
     "A schedule writes to this file: delete the schedule or point it at another file first",
@@ -102,18 +92,6 @@ def file_out(file: TargetFile) -> TargetFileOut:
     )
 
 
-def _name_problems(name: str) -> list[dict[str, str]]:
-    # The limits of TargetFileCreate.name's schema, on the name as sent; it is stored stripped.
-    if not 1 <= len(name) <= FILE_NAME_MAX or not FILE_NAME.search(name):
-        return [
-            {
-                "field": "name",
-                "message": f'must be 1 to {FILE_NAME_MAX} characters, not only spaces, without / \\ " or line breaks',
-            }
-        ]
-    return []
-
-
 def version_out(version: FileVersion) -> FileVersionOut:
     return FileVersionOut(
         version=version.version,
@@ -170,28 +148,7 @@ class TargetFileController(Controller):
         data: JSONBody[TargetFileCreate],
         db_session: NamedDependency[AsyncSession],
     ) -> FileCreated:
-        problems = _name_problems(data.name)
-        if data.delimiter not in DELIMITERS:
-            problems.append({"field": "delimiter", "message": "must be one of , ; | or a tab"})
-        if data.encoding not in ENCODINGS:
-            problems.append(
-                {
-                    "field": "encoding",
-                    "message": "must be utf-8 or utf-8-sig (UTF-8 with BOM, for Excel)",
-                }
-            )
-        if problems:
-            raise InvalidInput(problems, "Invalid file settings: see details")
-        file = TargetFile(
-            user_id=request.user.user_id,
-            name=data.name.strip(),
-            delimiter=data.delimiter,
-            encoding=data.encoding,
-            header=data.header,
-            escape_formulas=data.escape_formulas,
-        )
-        db_session.add(file)
-        await db_session.flush()
+        file = await service.create(db_session, request.user.user_id, data)
         return FileCreated(success=True, file=file_out(file), message="File created successfully")
 
     @get("/", operation_id="listFiles")
@@ -202,7 +159,7 @@ class TargetFileController(Controller):
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> FileList:
-        query = select(TargetFile).where(TargetFile.user_id == request.user.user_id)
+        query = service.list_query(request.user.user_id)
         rows, total, pagination = await fetch_rows(
             db_session, query, (TargetFile.created_at,), limit, offset
         )
@@ -229,14 +186,7 @@ class TargetFileController(Controller):
         db_session: NamedDependency[AsyncSession],
     ) -> FileUpdated:
         """Renames the file or changes formula escaping; the next sync writes it so."""
-        if data.name is not None:
-            problems = _name_problems(data.name)
-            if problems:
-                raise InvalidInput(problems, "Invalid file settings: see details")
-            file.name = data.name.strip()
-        if not isinstance(data.escape_formulas, UnsetType):
-            file.escape_formulas = data.escape_formulas
-        await db_session.flush()
+        file = await service.update(db_session, file, data)
         return FileUpdated(success=True, file=file_out(file), message="File updated successfully")
 
     @delete(
@@ -251,16 +201,7 @@ class TargetFileController(Controller):
         db_session: NamedDependency[AsyncSession],
         csv_store: NamedDependency[CsvStore],
     ) -> Done:
-        users = await db_session.scalar(
-            select(func.count()).where(Schedule.target_file_id == file.id)
-        )
-        if users:
-            raise ApiError(
-                409, f"The file is the target of {users} schedule(s): delete or repoint them first"
-            )
-        await db_session.delete(file)
-        await db_session.flush()
-        csv_store.delete(file.id)
+        await service.delete(db_session, csv_store, file)
         return Done(success=True, message="File deleted successfully")
 
     @get(
@@ -287,13 +228,7 @@ class TargetFileController(Controller):
         file: NamedDependency[TargetFile],
         db_session: NamedDependency[AsyncSession],
     ) -> FileVersionList:
-        rows = (
-            await db_session.scalars(
-                select(FileVersion)
-                .where(FileVersion.file_id == file.id)
-                .order_by(FileVersion.version.desc())
-            )
-        ).all()
+        rows = await service.versions(db_session, file)
         return FileVersionList(
             success=True, versions=[version_out(v) for v in rows], total_count=len(rows)
         )
@@ -319,15 +254,7 @@ class TargetFileController(Controller):
         csv_store: NamedDependency[CsvStore],
         if_none_match: IfNoneMatch = None,
     ) -> Response[bytes]:
-        kept: FileVersion | None = None
-        if 1 <= version <= LAST_POSSIBLE_VERSION:  # a larger one would overflow the query
-            kept = await db_session.scalar(
-                select(FileVersion).where(
-                    FileVersion.file_id == file.id, FileVersion.version == version
-                )
-            )
-        if kept is None:
-            raise not_found(f"Version {version} of this file (only the last versions are kept)")
+        kept = await service.kept_version(db_session, file, version)
         return _csv_response(
             if_none_match, csv_store.csv_path(file.id, version), kept.checksum, file.name
         )

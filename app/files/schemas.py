@@ -1,7 +1,7 @@
 """Target file bodies.
 
 The request limits are documented with `KwargDefinition` rather than enforced by msgspec:
-app.files.controllers checks them itself so that one answer names every bad field in plain
+app.files.service checks them itself so that one answer names every bad field in plain
 words. Both read the constants below, so the document states exactly what is enforced.
 """
 
