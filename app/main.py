@@ -31,6 +31,7 @@ from app.runs.controllers import ManualSyncController, RunController
 from app.schedules.controllers import ScheduleController
 from app.security_headers import stamp_security_headers
 from app.settings import Settings, get_settings
+from app.source_types.controllers import SourceTypeController
 from app.sources.controllers import DataSourceController
 from app.sync.csv_store import CsvStore
 from app.sync.queue import queue_client
@@ -39,6 +40,7 @@ from app.webhooks.controllers import WebhookController
 CONTROLLERS = [
     AuthController,
     DataSourceController,
+    SourceTypeController,
     TargetFileController,
     ScheduleController,
     ManualSyncController,

@@ -205,16 +205,20 @@ def _plain(bound: float) -> str:
 
 
 def field_problems(
-    fields: Iterable[FieldSpec], values: Mapping[str, Any], prefix: str
+    fields: Iterable[FieldSpec],
+    values: Mapping[str, Any],
+    prefix: str,
+    missing: str = "is required",
 ) -> list[Problem]:
     """Presence, type, bounds and choices of `values` against `fields`, each Problem named
-    `prefix.key`. Keys no field declares are left to the connector."""
+    `prefix.key` (`missing` is the message for a required field left out). Keys no field
+    declares are left to the connector."""
     problems = []
     for spec in fields:
         value = value_at(values, spec.key)
         if value is None or value == "":
             if spec.required:
-                problems.append(Problem(f"{prefix}.{spec.key}", "is required"))
+                problems.append(Problem(f"{prefix}.{spec.key}", missing))
             continue
         problem = value_problem(spec, value)
         if problem:
@@ -225,17 +229,20 @@ def field_problems(
 def chosen_variant(
     declaration: SourceTypeDeclaration, credentials: Mapping[str, Any]
 ) -> CredentialVariant:
-    """The variant `credentials` follow: the one whose required fields are present (the
-    first when none or several are)."""
+    """The variant `credentials` follow: the one with most of its own fields (those not every
+    variant has) present, so that an OAuth login missing its refresh token is still read as
+    OAuth; the first when none is present."""
     variants = declaration.credential_variants
-    for variant in variants:
-        required = [spec for spec in variant.fields if spec.required]
-        distinctive = [spec for spec in required if not _in_every(spec.key, variants)]
-        if distinctive and all(
-            value_at(credentials, spec.key) not in (None, "") for spec in distinctive
-        ):
-            return variant
-    return variants[0]
+
+    def own_fields_present(variant: CredentialVariant) -> int:
+        return sum(
+            1
+            for spec in variant.fields
+            if not _in_every(spec.key, variants)
+            and value_at(credentials, spec.key) not in (None, "")
+        )
+
+    return max(variants, key=own_fields_present)
 
 
 def _in_every(key: str, variants: tuple[CredentialVariant, ...]) -> bool:
@@ -249,3 +256,15 @@ def credentials_problems(
         return []
     variant = chosen_variant(declaration, credentials)
     return field_problems(variant.fields, credentials, "credentials")
+
+
+def with_connector_problems(declared: list[Problem], own: list[Problem]) -> list[Problem]:
+    """The declaration's problems and the connector's own checks of meaning, one per field:
+    where both name a field, or one names a part of the other (`credentials` and
+    `credentials.serviceAccountInfo`), the connector's words stand, being the more specific
+    ("is required: the sheet's exact title")."""
+    return [p for p in declared if not any(_related(p.field, o.field) for o in own)] + own
+
+
+def _related(field: str, other: str) -> bool:
+    return field == other or field.startswith(other + ".") or other.startswith(field + ".")

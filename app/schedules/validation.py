@@ -13,7 +13,8 @@ from app.errors import InvalidInput
 from app.scheduling import Cadence, parse_cadence
 from app.selection import SYNC_OPTION_KEYS, TIMING_KEYS, merged_selection
 from connectors.base import JSON, Environment
-from connectors.registry import connector_class, source_types
+from connectors.declaration import field_problems, with_connector_problems
+from connectors.registry import connector_class, declaration_of, source_types
 
 Problems = list[dict[str, str]]
 
@@ -79,19 +80,16 @@ def check_config(
     connector = connector_class(source_type)
     problems += _foreign_keys(source_type, config, connector.selection_keys)
     selection = merged_selection(source_settings, config, connector.selection_keys)
-    missing = sorted(k for k in connector.required_selection_keys if selection.get(k) in (None, ""))
-    problems += [
-        {
-            "field": f"config.{k}",
-            "message": "required (in the schedule's config or the data source's settings)",
-        }
-        for k in missing
-    ]
-    if not missing:
-        problems += [
-            {"field": p.field, "message": p.message}
-            for p in connector.validate_selection(selection, env)
-        ]
+    declared = field_problems(
+        declaration_of(connector).selection,
+        selection,
+        "config",
+        missing="required (in the schedule's config or the data source's settings)",
+    )
+    # The connector's checks of meaning assume its required keys are there.
+    if not any(selection.get(k) in (None, "") for k in connector.required_selection_keys):
+        declared = with_connector_problems(declared, connector.validate_selection(selection, env))
+    problems += [{"field": p.field, "message": p.message} for p in declared]
     if problems or cadence is None:
         raise InvalidInput(problems)
     return cadence

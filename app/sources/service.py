@@ -16,10 +16,12 @@ from app.settings import Settings
 from app.sources.probe import ProbeTimeout, run_connection_test
 from app.sources.schemas import SOURCE_NAME_MAX, SOURCE_NAME_PATTERN
 from connectors.base import JSON
+from connectors.declaration import credentials_problems, field_problems, with_connector_problems
 from connectors.registry import (
     UnavailableSourceType,
     UnknownSourceType,
     connector_class,
+    declaration_of,
     source_types,
 )
 
@@ -52,8 +54,12 @@ def check_type_filter(type_name: str) -> None:
 def check_credentials(
     settings: Settings, type_name: str, credentials: JSON, source_settings: JSON
 ) -> None:
-    problems = connector_class(type_name).validate_credentials(
-        credentials, source_settings, connector_environment(settings)
+    cls = connector_class(type_name)
+    declaration = declaration_of(cls)
+    problems = with_connector_problems(
+        credentials_problems(declaration, credentials)
+        + field_problems(declaration.settings, source_settings, "settings"),
+        cls.validate_credentials(credentials, source_settings, connector_environment(settings)),
     )
     if problems:
         raise InvalidInput(
@@ -119,11 +125,11 @@ async def update(
 
 
 async def delete(db: AsyncSession, source: DataSource) -> None:
-    users = await db.scalar(select(func.count()).where(Schedule.data_source_id == source.id))
-    if users:
+    schedules = await db.scalar(select(func.count()).where(Schedule.data_source_id == source.id))
+    if schedules:
         raise ApiError(
             409,
-            f"The data source is used by {users} schedule(s): delete or repoint them first",
+            f"The data source is used by {schedules} schedule(s): delete or repoint them first",
         )
     await db.delete(source)
 

@@ -139,6 +139,8 @@ def test_dotted_keys_become_nested_required_objects_in_the_schema() -> None:
 def test_credentials_are_checked_against_the_variant_they_follow() -> None:
     assert chosen_variant(TWO_WAYS, {"oauth": {"clientId": "c"}}) is OAUTH
     assert chosen_variant(TWO_WAYS, {}) is KEY
+    assert chosen_variant(TWO_WAYS, {"oauth": {"secret": "s"}}) is OAUTH
+    assert chosen_variant(TWO_WAYS, {"key": {}, "oauth": {"clientId": "c", "secret": "s"}}) is OAUTH
     assert credentials_problems(TWO_WAYS, {"oauth": {"clientId": "c"}}) == []
     assert credentials_problems(TWO_WAYS, {"key": "text"}) == [
         Problem("credentials.key", "must be a JSON object")

@@ -229,6 +229,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/source-types": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** ListSourceTypes */
+        get: operations["listSourceTypes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/files/{file_id}/content": {
         parameters: {
             query?: never;
@@ -620,6 +637,11 @@ export interface components {
             columnsAdded?: string[] | null;
             columnsRemoved?: string[] | null;
         };
+        /** ChoiceOut */
+        ChoiceOut: {
+            value: string | number | boolean;
+            label: string;
+        };
         /** ConnectionTested */
         ConnectionTested: {
             /** @constant */
@@ -629,6 +651,13 @@ export interface components {
             details: {
                 [key: string]: unknown;
             };
+        };
+        /** CredentialVariantOut */
+        CredentialVariantOut: {
+            key: string;
+            label: string;
+            help: string;
+            fields: components["schemas"]["FieldOut"][];
         };
         /** CurrentUser */
         CurrentUser: {
@@ -768,6 +797,27 @@ export interface components {
         ErrorDetail: {
             field: string;
             message: string;
+        };
+        /** FieldOut */
+        FieldOut: {
+            /** @description The JSON key; a dotted key (`oauth.clientId`) is a nested object */
+            key: string;
+            label: string;
+            /**
+             * @description The control: `secret` a password input never shown again, `query` a multi-line SQL editor, `json` an object pasted as text, `choice` one of `choices`
+             * @enum {string}
+             */
+            kind: "text" | "secret" | "multiline" | "query" | "integer" | "number" | "boolean" | "url" | "json" | "choice";
+            help: string;
+            required: boolean;
+            secret: boolean;
+            /** @description Shown under “Advanced” */
+            advanced: boolean;
+            placeholder: string;
+            minimum: number | null;
+            maximum: number | null;
+            default: string | number | boolean | null;
+            choices: components["schemas"]["ChoiceOut"][];
         };
         /** FileCreated */
         FileCreated: {
@@ -1190,6 +1240,45 @@ export interface components {
             token: string;
             /** @description When the token stops working (ISO 8601 UTC) */
             expiry: string;
+        };
+        /** SourceTypeList */
+        SourceTypeList: {
+            /** @constant */
+            success: true;
+            sourceTypes: components["schemas"]["SourceTypeOut"][];
+        };
+        /** SourceTypeOut */
+        SourceTypeOut: {
+            /** @description The `type` of a data source */
+            type: string;
+            displayName: string;
+            /** @description False when the type is registered but cannot load on this server (a missing driver or dependency); its fields are then empty */
+            available: boolean;
+            unavailableReason: string | null;
+            /** @description Ways to sign in; credentials follow exactly one. Empty: credentials are a JSON object the type does not describe */
+            credentialVariants: components["schemas"]["CredentialVariantOut"][];
+            /** @description The data source's settings, defaults for every schedule */
+            settings: components["schemas"]["FieldOut"][];
+            /** @description What a schedule's `config` reads */
+            selection: components["schemas"]["FieldOut"][];
+            /** @description Vendor hosts the type's endpoint overrides may name without the operator's ENDPOINT_ALLOWLIST */
+            endpointHosts: string[];
+            schemas: components["schemas"]["SourceTypeSchemas"];
+        };
+        /** SourceTypeSchemas */
+        SourceTypeSchemas: {
+            /** @description JSON Schema */
+            credentials: {
+                [key: string]: unknown;
+            };
+            /** @description JSON Schema */
+            settings: {
+                [key: string]: unknown;
+            };
+            /** @description JSON Schema */
+            selection: {
+                [key: string]: unknown;
+            };
         };
         /** SyncCompleted */
         SyncCompleted: {
@@ -3030,6 +3119,78 @@ export interface operations {
             };
             /** @description No such object for this account (another account's objects are not found either) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests from this caller this minute: wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After": number;
+                    /** @description Requests allowed per minute for this caller */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current minute */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the current minute's window ends */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An unexpected error; the `requestId` finds it in the service's logs */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database or Redis is unreachable for a moment: retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listSourceTypes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    /** @description Requests allowed per minute for this caller */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current minute */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the current minute's window ends */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SourceTypeList"];
+                };
+            };
+            /** @description No valid credentials: send `Authorization: Bearer <token>` */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
