@@ -100,6 +100,12 @@ def browser(live_server: str) -> Iterator[Browser]:
 
 
 @pytest.fixture
+def store(database_url: str) -> str:
+    """The kind of store the service runs on ("sqlite", "postgresql"), to name screenshots."""
+    return database_url.split(":", 1)[0]
+
+
+@pytest.fixture
 def page(browser: Browser) -> Page:
     return browser.new_page()
 

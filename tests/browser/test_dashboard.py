@@ -11,10 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.browser.conftest import CHROMIUM
-from tests.conftest import ROOT
+from tests.browser.steps import create_file, create_table_source, fill_schedule, nav, shot, sign_up
 from tests.sync.tables import read_csv, write_table
-
-SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 
 pytestmark = [
     pytest.mark.skipif(
@@ -28,59 +26,6 @@ if CHROMIUM.exists():
     from playwright.sync_api import Page, expect
 
 
-def shot(page: Page, name: str, store: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / f"{store}-{name}.png", full_page=True)
-
-
-@pytest.fixture
-def store(database_url: str) -> str:
-    return database_url.split(":", 1)[0]
-
-
-def nav(page: Page, name: str) -> None:
-    page.get_by_role("navigation").get_by_role("link", name=name, exact=True).click()
-
-
-def sign_up(page: Page, email: str) -> None:
-    page.goto("/")
-    expect(page.get_by_role("heading", name="Sign in to DataSync")).to_be_visible()
-    page.get_by_role("link", name="Create one").click()
-    page.get_by_label("Name (optional)").fill("Dana Dashboard")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill("correct horse battery")
-    page.get_by_role("button", name="Create account").click()
-    expect(page.get_by_role("heading", name="Schedules")).to_be_visible()
-
-
-def create_table_source(page: Page) -> None:
-    nav(page, "Data sources")
-    page.get_by_role("link", name="New data source").click()
-    page.get_by_label("Name", exact=True).fill("Sales table")
-    page.get_by_label("Type", exact=True).select_option(label="Other (plugin) type…")
-    page.get_by_label("Type name").fill("test-table")
-    page.get_by_label("Credentials (JSON)").fill('{"token": "secret-token"}')
-    page.get_by_role("button", name="Create data source").click()
-    expect(page.get_by_text("Data source “Sales table” created")).to_be_visible()
-
-
-def create_file(page: Page, name: str) -> None:
-    nav(page, "Files")
-    page.get_by_label("File name").fill(name)
-    page.get_by_role("button", name="Create file").click()
-    expect(page.get_by_text(f"File “{name}” created")).to_be_visible()
-
-
-def fill_schedule(page: Page, name: str, sync_time: str, selection: str) -> None:
-    nav(page, "Schedules")
-    page.get_by_role("link", name="New schedule").click()
-    page.get_by_label("Name", exact=True).fill(name)
-    page.get_by_label("Frequency").select_option("daily")
-    page.get_by_label("Sync time").fill(sync_time)
-    page.get_by_label("Time zone").fill("Europe/Berlin")
-    page.get_by_label("Selection (JSON)").fill(selection)
-
-
 def test_sign_up_connect_sync_now_see_progress_and_counts_download_the_csv_and_see_history(
     page: Page, live_server: str, store: str, tmp_path: Path
 ) -> None:
@@ -91,13 +36,15 @@ def test_sign_up_connect_sync_now_see_progress_and_counts_download_the_csv_and_s
     shot(page, "01-sign-in", store)
     sign_up(page, f"dana-{store}-{tmp_path.name[-12:]}@example.com")
 
-    # The Google Sheets form asks for the service-account key; plugin types get JSON fields.
+    # Each type's form is built from its declaration: the Google Sheets form asks for the
+    # service-account key, the Excel one for an app registration.
     nav(page, "Data sources")
     page.get_by_role("link", name="New data source").click()
     expect(page.get_by_label("Service account JSON key")).to_be_visible()
     page.get_by_label("Type", exact=True).select_option("microsoft-excel")
     expect(page.get_by_label("Tenant ID")).to_be_visible()
-    expect(page.get_by_label("Client secret")).to_have_attribute("type", "password")
+    expect(page.get_by_role("radio", name="App-only (client secret)")).to_be_checked()
+    expect(page.get_by_label("Client secret", exact=True)).to_have_attribute("type", "password")
     expect(page.get_by_label("Drive ID")).to_be_visible()
     shot(page, "02-data-source-form-excel", store)
     create_table_source(page)
@@ -109,14 +56,13 @@ def test_sign_up_connect_sync_now_see_progress_and_counts_download_the_csv_and_s
     create_file(page, "sales-data.csv")
 
     # A bad sync time is reported beside the sync time input, from the API's details.
-    slow = f'{{"path": "{table}", "batchRows": 3, "batchDelaySeconds": 0.9}}'
-    fill_schedule(page, "Sales daily", "25:00", slow)
+    fill_schedule(page, "Sales daily", "25:00", str(table), batch_rows=3, batch_delay=0.9)
     page.get_by_role("button", name="Create schedule").click()
     sync_time = page.get_by_label("Sync time")
     expect(sync_time).to_have_attribute("aria-invalid", "true")
     beside = page.locator('[data-field="config.syncTime"] .field-error')
     expect(beside).to_be_visible()
-    expect(beside).to_contain_text("HH:MM")
+    expect(beside).to_have_text("Sync time must be HH:MM (24h), e.g. 06:00")
     expect(sync_time).to_be_focused()
     shot(page, "04-schedule-validation-error", store)
     sync_time.fill("06:30")
@@ -214,7 +160,7 @@ def test_keyboard_only_delete_asks_first_and_an_expired_session_returns_to_sign_
     sign_up(page, f"kim-{store}-{tmp_path.name[-12:]}@example.com")
     create_table_source(page)
     create_file(page, "orders.csv")
-    fill_schedule(page, "Orders", "07:00", '{"path": "/nowhere/orders.csv"}')
+    fill_schedule(page, "Orders", "07:00", "/nowhere/orders.csv")
     page.get_by_role("button", name="Create schedule").click()
     expect(page.get_by_text("Schedule “Orders” created")).to_be_visible()
 

@@ -5,11 +5,13 @@ import { h, notice, timeEl, num, statusBadge, saveResponse } from './dom.js';
 import { scheduleFacts } from './schedules.js';
 import { syncNowControl } from './sync-now.js';
 import { runChart } from './chart.js';
+import { typeNames } from './source-types.js';
 
 /** @import { Answer, Run } from '../../client/datasync.js' */
 /** @import { ViewContext } from './app.js' */
 
 const PAGE = 100;
+const COLUMNS = ['Started', 'Status', 'Trigger', 'Rows', 'Added', 'Updated', 'Deleted', 'Duration', 'Version', 'Details'];
 
 /** @param {ViewContext} ctx */
 export async function historyView(ctx) {
@@ -18,7 +20,8 @@ export async function historyView(ctx) {
     ctx.client.getSchedule(id, { signal: ctx.signal }),
     ctx.client.getSyncHistory(id, { limit: PAGE }, { signal: ctx.signal }),
   ]);
-  const facts = h('dl', { class: 'facts' }, ...scheduleFacts(schedule));
+  const typeName = typeNames(ctx.client);
+  const facts = h('dl', { class: 'facts' }, ...scheduleFacts(schedule, typeName));
   const badge = h('span', { class: 'badges' }, statusBadge(schedule.lastSyncStatus));
   const chartBox = h('section', { class: 'card', 'aria-labelledby': 'chart-heading' });
   const tableBox = h('section', { 'aria-labelledby': 'history-heading' });
@@ -30,7 +33,7 @@ export async function historyView(ctx) {
   };
   const refresh = async () => {
     const [{ schedule: s }, body] = await Promise.all([ctx.client.getSchedule(id), ctx.client.getSyncHistory(id, { limit: PAGE })]);
-    facts.replaceChildren(...scheduleFacts(s));
+    facts.replaceChildren(...scheduleFacts(s, typeName));
     badge.replaceChildren(statusBadge(s.lastSyncStatus));
     renderRuns(body);
   };
@@ -53,21 +56,22 @@ export async function historyView(ctx) {
 function historyTable(ctx, body, status) {
   const { history, totalCount } = body;
   if (!history.length) return notice('info', 'No runs yet. Press “Sync now” to run it.');
+  const cell = (/** @type {string} */ label, /** @type {string|null} */ cls, /** @type {any} */ content) => h('td', { class: cls, dataset: { label } }, content);
   return h('div', null,
-    h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': 'History table (scrolls sideways)' }, h('table', { class: 'history' },
+    h('div', { class: 'table-wrap history-wrap', tabindex: '0', role: 'region', 'aria-label': 'History table' }, h('table', { class: 'history' },
       h('caption', { class: 'visually-hidden' }, 'Runs of this schedule, newest first'),
-      h('thead', null, h('tr', null, ['Started', 'Status', 'Trigger', 'Rows', 'Added', 'Updated', 'Deleted', 'Duration', 'Version', 'Details'].map((t) => h('th', { scope: 'col' }, t)))),
+      h('thead', null, h('tr', null, COLUMNS.map((t) => h('th', { scope: 'col' }, t)))),
       h('tbody', null, history.map((run) => h('tr', { dataset: { runId: run.id, status: run.status } },
-        h('td', null, timeEl(run.startedAt || run.createdAt)),
-        h('td', null, statusBadge(run.status)),
-        h('td', null, run.attempt > 1 ? `${run.trigger} (attempt ${run.attempt})` : run.trigger),
-        h('td', { class: 'n' }, num(run.rowCount)),
-        h('td', { class: 'n' }, num(run.changes?.added)),
-        h('td', { class: 'n' }, num(run.changes?.updated)),
-        h('td', { class: 'n' }, num(run.changes?.deleted)),
-        h('td', { class: 'n' }, run.duration || '—'),
-        h('td', { class: 'n' }, run.fileVersion ?? '—'),
-        h('td', null, details(ctx, run, status))))))),
+        cell('Started', 'wide', timeEl(run.startedAt || run.createdAt)),
+        cell('Status', null, statusBadge(run.status)),
+        cell('Trigger', null, run.attempt > 1 ? `${run.trigger} (attempt ${run.attempt})` : run.trigger),
+        cell('Rows', 'n count', num(run.rowCount)),
+        cell('Added', 'n count', num(run.changes?.added)),
+        cell('Updated', 'n count', num(run.changes?.updated)),
+        cell('Deleted', 'n count', num(run.changes?.deleted)),
+        cell('Duration', 'n', run.duration || '—'),
+        cell('Version', 'n', run.fileVersion ?? '—'),
+        cell('Details', 'wide', details(ctx, run, status))))))),
     totalCount > history.length ? h('p', { class: 'muted' }, `Showing the latest ${history.length} of ${num(totalCount)} runs.`) : null);
 }
 

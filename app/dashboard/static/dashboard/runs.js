@@ -3,7 +3,7 @@
 
 import { h, notice, timeEl, num, statusBadge } from './dom.js';
 import { field } from './forms.js';
-import { typeLabel } from './source-types.js';
+import { typeNames } from './source-types.js';
 
 /** @import { RunQuery } from '../../client/datasync.js' */
 /** @import { ViewContext } from './app.js' */
@@ -17,6 +17,7 @@ export async function runsView(ctx) {
     ctx.client.listRuns({ status: /** @type {RunQuery['status']} */ (status || undefined), limit: 100 }, { signal: ctx.signal }),
     ctx.client.listSchedules({ limit: 200 }, { signal: ctx.signal }),
   ]);
+  const typeName = typeNames(ctx.client);
   const names = new Map(schedules.map((s) => [s.id, s.name]));
   const filter = h('form', { class: 'filters', 'aria-label': 'Filter runs' },
     field({ label: 'Status', field: 'status', type: 'select', value: status, options: [['error', 'Failed'], ['success', 'Succeeded'], ['running', 'Running'], ['queued', 'Queued'], ['', 'All']] }),
@@ -36,7 +37,7 @@ export async function runsView(ctx) {
       h('tbody', null, runs.map((run) => h('tr', { dataset: { runId: run.id } },
         h('td', null, timeEl(run.startedAt || run.createdAt)),
         h('td', null, names.has(run.scheduleId) ? h('a', { href: `#/schedules/${run.scheduleId}` }, names.get(run.scheduleId)) : h('span', { class: 'muted' }, 'deleted')),
-        h('td', null, typeLabel(run.dataSourceType)),
+        h('td', null, typeName(run.dataSourceType)),
         h('td', null, statusBadge(run.status)),
         h('td', null, run.attempt > 1 ? `${run.trigger} (attempt ${run.attempt})` : run.trigger),
         h('td', { class: 'n' }, num(run.rowCount)),

@@ -4,11 +4,13 @@
 
 import { h, notice, timeEl, num, statusBadge, confirmAction, announce } from './dom.js';
 import { field, form, onSubmit, valueOf, jsonOf } from './forms.js';
-import { SOURCE_TYPES, typeLabel, collect } from './source-types.js';
+import { loadSourceTypes, typeNames } from './source-types.js';
+import { declaredFields, declaredValues, topKeys } from './declared-fields.js';
 import { syncNowControl } from './sync-now.js';
 
-/** @import { Frequency, Schedule, ScheduleConfig, ScheduleQuery } from '../../client/datasync.js' */
+/** @import { ErrorDetail, Frequency, Schedule, ScheduleConfig, ScheduleQuery } from '../../client/datasync.js' */
 /** @import { ViewContext } from './app.js' */
+/** @typedef {ReturnType<typeof typeNames>} TypeName */
 
 const DAYS = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'];
 const TIMING_KEYS = ['minute', 'syncTime', 'dayOfWeek', 'timezone'];
@@ -43,8 +45,9 @@ export async function schedulesView(ctx) {
     ctx.client.listDataSources({ limit: 1 }, { signal: ctx.signal }),
     ctx.client.listFiles({ limit: 1 }, { signal: ctx.signal }),
   ]);
+  const typeName = typeNames(ctx.client);
   const list = h('ul', { class: 'cards', 'aria-label': 'Schedules' });
-  for (const schedule of schedules) list.append(scheduleCard(ctx, schedule));
+  for (const schedule of schedules) list.append(scheduleCard(ctx, schedule, typeName));
   const missing = [];
   if (!sources.totalCount) missing.push(h('a', { href: '#/sources/new' }, 'a data source'));
   if (!files.totalCount) missing.push(h('a', { href: '#/files' }, 'a target file'));
@@ -74,8 +77,8 @@ function filters(ctx, query) {
   return el;
 }
 
-/** @param {ViewContext} ctx @param {Schedule} schedule */
-function scheduleCard(ctx, schedule) {
+/** @param {ViewContext} ctx @param {Schedule} schedule @param {TypeName} typeName */
+function scheduleCard(ctx, schedule, typeName) {
   const titleId = `schedule-${schedule.id}`;
   const head = h('div', { class: 'card-head' });
   const facts = h('dl', { class: 'facts' });
@@ -88,7 +91,7 @@ function scheduleCard(ctx, schedule) {
     head.replaceChildren(
       h('h2', { id: titleId }, h('a', { href: `#/schedules/${s.id}` }, s.name)),
       h('span', { class: 'badges' }, statusBadge(s.lastSyncStatus), s.enabled ? null : h('span', { class: 'tag' }, 'Disabled')));
-    facts.replaceChildren(...scheduleFacts(s));
+    facts.replaceChildren(...scheduleFacts(s, typeName));
     toggle.textContent = s.enabled ? 'Disable' : 'Enable';
     toggle.setAttribute('aria-label', `${s.enabled ? 'Disable' : 'Enable'} ${s.name}`);
   };
@@ -132,13 +135,13 @@ function scheduleCard(ctx, schedule) {
 
 /**
  * The facts every schedule view shows.
- * @param {Schedule} s
+ * @param {Schedule} s @param {TypeName} typeName
  * @returns {HTMLElement[]}
  */
-export function scheduleFacts(s) {
+export function scheduleFacts(s, typeName) {
   const fact = (/** @type {string} */ term, /** @type {any[]} */ ...value) => h('div', { dataset: { fact: term.toLowerCase().replace(/ /g, '-') } }, h('dt', null, term), h('dd', null, ...value));
   return [
-    fact('Source', s.dataSourceName, h('span', { class: 'muted' }, ` · ${typeLabel(s.dataSourceType)}`)),
+    fact('Source', s.dataSourceName, h('span', { class: 'muted' }, ' · ', typeName(s.dataSourceType))),
     fact('Target file', s.targetFileName),
     fact('When', cadenceText(s)),
     fact('Last run', timeEl(s.lastSyncAt, { empty: 'Never' })),
@@ -156,10 +159,11 @@ export function scheduleFacts(s) {
 /** @param {ViewContext} ctx */
 export async function scheduleFormView(ctx) {
   const [id] = ctx.params;
-  const [existing, { dataSources }, { files }] = await Promise.all([
+  const [existing, { dataSources }, { files }, catalog] = await Promise.all([
     id ? ctx.client.getSchedule(id, { signal: ctx.signal }).then((b) => b.schedule) : null,
     ctx.client.listDataSources({ limit: 200 }, { signal: ctx.signal }),
     ctx.client.listFiles({ limit: 200 }, { signal: ctx.signal }),
+    loadSourceTypes(ctx.client),
   ]);
   if (!existing && (!dataSources.length || !files.length)) {
     return [h('h1', null, 'New schedule'), notice('info', 'First add a ', h('a', { href: '#/sources/new' }, 'data source'), ' and a ', h('a', { href: '#/files' }, 'target file'), '.')];
@@ -172,13 +176,14 @@ export async function scheduleFormView(ctx) {
   const minute = h('div', null, field({ label: 'Minute past the hour', field: 'config.minute', type: 'number', value: config.minute ?? 0, hint: '0–59.', attrs: { inputmode: 'numeric', min: 0, max: 59 } }));
   const time = h('div', null, field({ label: 'Sync time', field: 'config.syncTime', value: config.syncTime ?? '06:00', hint: '24-hour HH:MM, in the time zone below.', attrs: { inputmode: 'numeric', placeholder: 'HH:MM', autocomplete: 'off' } }));
   const day = h('div', null, field({ label: 'Day of the week', field: 'config.dayOfWeek', type: 'select', value: config.dayOfWeek ?? 'monday', options: DAYS.map((d) => [d, capital(d)]) }));
-  const selection = h('fieldset', null);
+  const selection = h('fieldset', { class: 'selection' });
   const options = h('details', { class: 'advanced' });
+  const key = Array.isArray(config.primaryKey) ? config.primaryKey.join(', ') : config.primaryKey;
 
   const el = form({ class: 'card', 'aria-labelledby': 'schedule-form-title' },
-    field({ label: 'Name', field: 'name', value: existing?.name, hint: 'e.g. “Sales data hourly sync”.' }),
+    field({ label: 'Name', field: 'name', value: existing?.name, required: true, hint: 'e.g. “Sales data hourly sync”.' }),
     h('div', { class: 'grid' },
-      field({ label: 'Data source', field: 'dataSourceId', type: 'select', value: existing?.dataSourceId ?? dataSources[0]?.id, options: dataSources.map((s) => [s.id, `${s.name} (${typeLabel(s.type)})`]) }),
+      field({ label: 'Data source', field: 'dataSourceId', type: 'select', value: existing?.dataSourceId ?? dataSources[0]?.id, options: dataSources.map((s) => [s.id, `${s.name} (${catalog.label(s.type)})`]) }),
       field({ label: 'Target file', field: 'targetFileId', type: 'select', value: existing?.targetFileId ?? files[0]?.id, options: files.map((f) => [f.id, f.name]) })),
     h('fieldset', null, h('legend', null, 'When'),
       h('div', { class: 'grid' },
@@ -186,7 +191,13 @@ export async function scheduleFormView(ctx) {
         minute, day, time,
         field({ label: 'Time zone', field: 'config.timezone', value: config.timezone ?? viewerZone, hint: 'IANA name, e.g. Europe/Berlin. Daylight saving is handled.', attrs: { list: 'time-zones', autocomplete: 'off' } }))),
     h('datalist', { id: 'time-zones' }, zones.map((z) => h('option', { value: z }))),
-    selection, options,
+    selection,
+    field({
+      label: 'Primary key column(s)', field: 'config.primaryKey', value: key,
+      hint: 'With a primary key, each run reports the rows added, changed and removed by key; without one, rows are compared whole. Comma-separate several columns.',
+      attrs: { autocomplete: 'off', spellcheck: 'false' },
+    }),
+    options,
     field({ label: 'Enabled (runs on its schedule)', field: 'enabled', type: 'checkbox', value: existing ? existing.enabled : true }),
     h('div', { class: 'actions' },
       h('button', { type: 'submit', class: 'primary' }, existing ? 'Save changes' : 'Create schedule'),
@@ -203,24 +214,22 @@ export async function scheduleFormView(ctx) {
   const sourceType = () => dataSources.find((s) => s.id === sourceSelect.value)?.type;
   const renderSelection = () => {
     const type = sourceType();
-    const spec = SOURCE_TYPES[type ?? ''];
-    const known = new Set([...TIMING_KEYS, ...OPTION_KEYS, ...(spec ? spec.selection.map((s) => s.key) : [])]);
+    const declared = catalog.usable(type)?.selection;
+    const known = new Set([...TIMING_KEYS, ...OPTION_KEYS, ...topKeys(declared ?? [])]);
     const rest = Object.fromEntries(Object.entries(config).filter(([k]) => !known.has(k)));
     const restText = Object.keys(rest).length ? JSON.stringify(rest, null, 2) : '';
-    selection.replaceChildren(h('legend', null, `What to sync (${typeLabel(type)})`));
-    if (spec) {
-      for (const s of spec.selection) {
-        selection.append(field({ label: s.label, field: `config.${s.key}`, type: s.type || 'text', value: config[s.key], hint: s.hint, attrs: s.attrs }));
-      }
+    selection.replaceChildren(h('legend', null, `What to sync (${catalog.label(type)})`));
+    const { main, advanced } = declaredFields('config', declared ?? [], /** @type {Record<string, unknown>} */ (config));
+    if (declared) {
+      selection.append(...main);
     } else {
       selection.append(field({ label: 'Selection (JSON)', field: 'config', type: 'textarea', value: restText, hint: 'The keys this source type reads, e.g. { "path": "/data/sales.csv" }. Empty uses the data source\'s defaults.', attrs: { rows: 4, spellcheck: 'false' } }));
     }
-    const key = Array.isArray(config.primaryKey) ? config.primaryKey.join(', ') : config.primaryKey;
-    options.replaceChildren(h('summary', null, 'Sync options'),
-      field({ label: 'Primary key column(s)', field: 'config.primaryKey', value: key, hint: 'Comma-separated. Lets a sync report updated rows, not just added and deleted.' }),
+    options.replaceChildren(h('summary', null, 'Advanced'),
+      ...advanced,
       field({ label: 'Header row', field: 'config.headerRow', type: 'number', value: config.headerRow, hint: 'Default 1.', attrs: { inputmode: 'numeric', min: 1 } }),
       field({ label: 'Safety hold: maximum row drop (%)', field: 'config.maxRowDropPercent', type: 'number', value: config.maxRowDropPercent, hint: 'Default 50: a sync that loses more rows than this leaves the CSV untouched.', attrs: { inputmode: 'numeric', min: 0, max: 100 } }),
-      spec ? field({ label: 'Other options (JSON)', field: 'config', type: 'textarea', value: restText, attrs: { rows: 2, spellcheck: 'false' } }) : '');
+      declared ? field({ label: 'Other options (JSON)', field: 'config', type: 'textarea', value: restText, attrs: { rows: 2, spellcheck: 'false' } }) : '');
   };
   frequencySelect.addEventListener('change', showTiming);
   sourceSelect.addEventListener('change', renderSelection);
@@ -228,9 +237,18 @@ export async function scheduleFormView(ctx) {
   renderSelection();
 
   onSubmit(el, async () => {
-    const spec = SOURCE_TYPES[sourceType() ?? ''];
+    /** @type {ErrorDetail[]} */
+    const problems = [];
+    const declared = catalog.usable(sourceType())?.selection ?? [];
+    let rest = {};
+    try {
+      rest = jsonOf(el, 'config', 'Check the selection') || {};
+    } catch (/** @type {any} */ e) {
+      problems.push(...e.details);
+    }
     /** @type {Record<string, unknown>} */
-    const next = { ...(jsonOf(el, 'config', 'Check the selection') || {}), ...(spec ? collect(el, 'config', spec.selection) : {}) };
+    const next = { ...rest, ...declaredValues(el, 'config', declared, problems) };
+    if (problems.length) throw { message: 'Check the fields marked below.', details: problems };
     const numeric = (/** @type {string} */ v) => (/^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v);
     for (const key of ['minute', 'headerRow', 'maxRowDropPercent']) {
       const v = valueOf(el, `config.${key}`);

@@ -47,6 +47,22 @@ export class DashboardClient extends DataSyncClient {
     }
   }
 
+  /** @type {Promise<Answer<'listSourceTypes'>> | null} */
+  #sourceTypes = null;
+
+  /**
+   * The source types installed on the server, asked once: plugins are installed before the
+   * service starts, so the answer holds while the page is open. A failed ask is not kept.
+   * @returns {Promise<Answer<'listSourceTypes'>>}
+   */
+  sourceTypes() {
+    this.#sourceTypes ??= this.request('GET', '/api/source-types').catch((error) => {
+      this.#sourceTypes = null;
+      throw error;
+    });
+    return this.#sourceTypes;
+  }
+
   /**
    * The signed-in user, or null when this browser has no session (the start-up question).
    * @param {RequestOptions} [options]

@@ -2,20 +2,23 @@
 // Data sources: the list with "Test connection", and the create/edit form per type.
 
 import { h, notice, timeEl, confirmAction, announce } from './dom.js';
-import { field, form, onSubmit, valueOf, jsonOf } from './forms.js';
-import { SOURCE_TYPES, typeLabel, collect } from './source-types.js';
+import { field, form, onSubmit, valueOf, jsonOf, sentence } from './forms.js';
+import { readableName } from './field-names.js';
+import { loadSourceTypes, typeNames } from './source-types.js';
+import { credentialsSection, declaredFields, declaredValues, topKeys } from './declared-fields.js';
+import { connectionFacts } from './connection-facts.js';
 
-/** @import { DataSource, DataSourceUpdate, ErrorDetail } from '../../client/datasync.js' */
+/** @import { DataSource, DataSourceCreate, DataSourceUpdate, ErrorDetail } from '../../client/datasync.js' */
 /** @import { ViewContext } from './app.js' */
-/** @import { FieldSpec } from './source-types.js' */
-
-const OTHER = '__other__';
+/** @import { SourceType } from './source-types.js' */
+/** @typedef {ReturnType<typeof typeNames>} TypeName */
 
 /** @param {ViewContext} ctx */
 export async function sourcesView(ctx) {
   const { dataSources, totalCount } = await ctx.client.listDataSources({ limit: 200 }, { signal: ctx.signal });
+  const typeName = typeNames(ctx.client);
   const list = h('ul', { class: 'cards', 'aria-label': 'Data sources' });
-  for (const source of dataSources) list.append(sourceCard(ctx, source));
+  for (const source of dataSources) list.append(sourceCard(ctx, source, typeName));
   return [
     h('div', { class: 'view-head' },
       h('h1', null, 'Data sources'),
@@ -25,8 +28,8 @@ export async function sourcesView(ctx) {
   ];
 }
 
-/** @param {ViewContext} ctx @param {DataSource} source */
-function sourceCard(ctx, source) {
+/** @param {ViewContext} ctx @param {DataSource} source @param {TypeName} typeName */
+function sourceCard(ctx, source, typeName) {
   const result = h('div', { class: 'test-result', role: 'status', 'aria-live': 'polite' });
   const titleId = `source-${source.id}`;
   const testButton = /** @type {HTMLButtonElement} */ (h('button', { type: 'button', onclick: () => testConnection(ctx, source, testButton, result) }, 'Test connection'));
@@ -34,7 +37,7 @@ function sourceCard(ctx, source) {
   const card = h('li', { class: 'card', 'aria-labelledby': titleId, dataset: { sourceId: source.id } },
     h('div', { class: 'card-head' },
       h('h2', { id: titleId }, source.name),
-      h('span', { class: 'tag' }, typeLabel(source.type))),
+      h('span', { class: 'tag' }, typeName(source.type))),
     h('dl', { class: 'facts' },
       h('div', null, h('dt', null, 'Credentials'), h('dd', null, source.hasCredentials ? 'Stored (encrypted)' : 'None')),
       settings.length
@@ -66,113 +69,111 @@ async function testConnection(ctx, source, button, result) {
   result.replaceChildren(h('p', { class: 'muted' }, 'Testing the connection…'));
   try {
     const answer = await ctx.client.testDataSource(source.id);
-    const details = Object.entries(answer.details || {});
     result.replaceChildren(h('div', { class: 'notice notice-success' },
       h('p', null, h('strong', null, `✓ ${answer.message}`)),
-      details.length ? h('dl', { class: 'facts compact' }, details.map(([k, v]) => h('div', null, h('dt', null, k), h('dd', null, v === null ? '—' : typeof v === 'string' ? v : JSON.stringify(v))))) : null));
+      connectionFacts(answer.details || {})));
   } catch (/** @type {any} */ e) {
     if (e.handled) return;
     result.replaceChildren(h('div', { class: 'notice notice-error' },
       h('p', null, h('strong', null, '✗ Connection failed: '), e.message),
-      e.details?.length ? h('ul', null, e.details.map((/** @type {ErrorDetail} */ d) => h('li', null, `${d.field}: ${d.message}`))) : null));
+      e.details?.length ? h('ul', null, e.details.map((/** @type {ErrorDetail} */ d) => h('li', null, sentence(readableName(d.field), d.message)))) : null));
   } finally {
     button.disabled = false;
     announce(result.textContent);
   }
 }
 
-/** @param {string} prefix @param {FieldSpec} spec @param {unknown} [value] */
-function specField(prefix, spec, value) {
-  const type = spec.type === 'json' ? 'textarea' : spec.type || 'text';
-  const shown = spec.type === 'json' && value !== undefined ? JSON.stringify(value, null, 2) : value;
-  return field({
-    label: spec.label, field: `${prefix}.${spec.key}`, type, value: shown, hint: spec.hint,
-    options: spec.options, attrs: { ...(spec.type === 'json' ? { spellcheck: 'false' } : {}), ...spec.attrs },
-  });
-}
-
 /** @param {ViewContext} ctx */
 export async function sourceFormView(ctx) {
   const [id] = ctx.params;
-  const existing = id ? (await ctx.client.getDataSource(id, { signal: ctx.signal })).dataSource : null;
+  const [existing, catalog] = await Promise.all([
+    id ? ctx.client.getDataSource(id, { signal: ctx.signal }).then((b) => b.dataSource) : null,
+    loadSourceTypes(ctx.client),
+  ]);
   const settings = existing?.settings || {};
-  const initialType = existing ? (SOURCE_TYPES[existing.type] ? existing.type : OTHER) : 'google-sheets';
 
   const typeSection = h('div');
-  const credentials = h('fieldset', null);
+  const credentialsBox = h('div');
   const settingsBox = h('fieldset', null);
   const advanced = h('details', { class: 'advanced' });
 
   const el = form({ class: 'card', 'aria-labelledby': 'source-form-title' },
-    field({ label: 'Name', field: 'name', value: existing?.name, hint: 'How schedules and people will know it, e.g. “Sales spreadsheet”.' }),
-    typeSection, credentials, settingsBox, advanced,
+    field({ label: 'Name', field: 'name', value: existing?.name, required: true, hint: 'How schedules and people will know it, e.g. “Sales spreadsheet”.' }),
+    typeSection, credentialsBox, settingsBox, advanced,
     h('div', { class: 'actions' },
       h('button', { type: 'submit', class: 'primary' }, existing ? 'Save changes' : 'Create data source'),
       h('a', { class: 'button', href: '#/sources' }, 'Cancel')));
 
-  let chosen = initialType;
+  let chosen = existing?.type ?? catalog.types.find((t) => t.available)?.type ?? '';
   if (existing) {
-    typeSection.append(h('p', null, 'Type: ', h('strong', null, typeLabel(existing.type))));
+    typeSection.append(h('p', null, 'Type: ', h('strong', null, catalog.label(existing.type))));
   } else {
+    const unavailable = catalog.types.filter((t) => !t.available);
     const choice = field({
-      label: 'Type', field: 'sourceType', type: 'select', value: chosen,
-      options: [...Object.entries(SOURCE_TYPES).map(([k, t]) => /** @type {[string, string]} */ ([k, t.label])), [OTHER, 'Other (plugin) type…']],
+      label: 'Type', field: 'type', type: 'select', value: chosen, required: true,
+      options: catalog.types.map((t) => /** @type {[string, string]} */ ([t.type, t.available ? t.displayName : `${t.displayName} (not available)`])),
     });
-    const custom = h('div', { hidden: chosen !== OTHER }, field({ label: 'Type name', field: 'type', hint: 'The name a source plugin registers, e.g. “test-table”.' }));
-    typeSection.append(choice, custom);
+    for (const t of unavailable) {
+      /** @type {HTMLOptionElement} */ (choice.querySelector(`option[value="${CSS.escape(t.type)}"]`)).disabled = true;
+    }
+    typeSection.append(choice, unavailable.length ? unavailableNote(unavailable) : '');
     const select = /** @type {HTMLSelectElement} */ (choice.querySelector('select'));
     select.addEventListener('change', () => {
       chosen = select.value;
-      custom.hidden = chosen !== OTHER;
       renderTypeFields();
     });
   }
 
+  /** @type {ReturnType<typeof credentialsSection>} */
+  let credentials = credentialsSection(undefined, { editing: Boolean(existing) });
   function renderTypeFields() {
-    const spec = SOURCE_TYPES[chosen];
-    const keepHint = existing ? 'Leave the credentials empty to keep the stored ones.' : null;
-    credentials.replaceChildren(h('legend', null, 'Credentials'), keepHint ? h('p', { class: 'hint' }, keepHint) : '');
+    const type = catalog.usable(chosen);
+    credentials = credentialsSection(type, { editing: Boolean(existing) });
+    credentialsBox.replaceChildren(credentials.element);
     settingsBox.replaceChildren(h('legend', null, 'Settings'));
     advanced.replaceChildren(h('summary', null, 'Advanced settings'));
-    const known = new Set();
-    if (spec) {
-      for (const s of spec.credentials) credentials.append(specField('credentials', s));
-      if (chosen === 'google-sheets') credentials.append(keyFileLoader(credentials));
-      for (const s of spec.settings) {
-        known.add(s.key);
-        (s.advanced ? advanced : settingsBox).append(specField('settings', s, settings[s.key]));
-      }
-    } else {
-      credentials.append(field({ label: 'Credentials (JSON)', field: 'credentials', type: 'textarea', hint: 'The object the source type expects, e.g. { "token": "…" }.', attrs: { rows: 4, spellcheck: 'false' } }));
-    }
+    const declared = type?.settings ?? [];
+    const { main, advanced: folded } = declaredFields('settings', declared, settings);
+    settingsBox.append(...main);
+    advanced.append(...folded);
+    const known = topKeys(declared);
     const extra = Object.fromEntries(Object.entries(settings).filter(([k]) => !known.has(k)));
     const extraField = field({
-      label: spec ? 'Other settings (JSON)' : 'Settings (JSON)', field: 'settings', type: 'textarea',
+      label: type ? 'Other settings (JSON)' : 'Settings (JSON)', field: 'settings', type: 'textarea',
       value: Object.keys(extra).length ? JSON.stringify(extra, null, 2) : '',
-      hint: 'Optional. Defaults for schedules that use this source, e.g. { "spreadsheetId": "…", "sheetName": "Sales" }.',
+      hint: type ? 'Optional: settings the fields above do not list, as one JSON object.' : 'Optional. Defaults for schedules that use this source, as one JSON object.',
       attrs: { rows: 3, spellcheck: 'false' },
     });
-    (spec ? advanced : settingsBox).append(extraField);
+    (declared.length ? advanced : settingsBox).append(extraField);
     settingsBox.hidden = settingsBox.children.length === 1; // only its legend
   }
   renderTypeFields();
 
   onSubmit(el, async () => {
-    const spec = SOURCE_TYPES[chosen];
-    const creds = spec ? collect(el, 'credentials', spec.credentials) : jsonOf(el, 'credentials', 'Check the credentials') || {};
-    const extra = jsonOf(el, 'settings', 'Check the settings') || {};
-    const typed = spec ? collect(el, 'settings', spec.settings) : {};
+    const type = catalog.usable(chosen);
+    /** @type {ErrorDetail[]} */
+    const problems = [];
+    const creds = credentials.read(el, problems);
+    const typed = declaredValues(el, 'settings', type?.settings ?? [], problems);
+    let extra = {};
+    try {
+      extra = jsonOf(el, 'settings', 'Check the settings') || {};
+    } catch (/** @type {any} */ e) {
+      problems.push(...e.details);
+    }
+    if (problems.length) throw { message: 'Check the fields marked below.', details: problems };
     /** @type {DataSourceUpdate & {name: string, settings: Record<string, unknown>}} */
     const body = { name: valueOf(el, 'name'), settings: { ...extra, ...typed } };
     if (existing) {
       // Keys emptied in the form are removed (null), the rest merged key by key.
       for (const key of Object.keys(settings)) if (!(key in body.settings)) body.settings[key] = null;
-      if (Object.keys(creds).length) body.credentials = creds;
+      if (creds) body.credentials = creds;
       await ctx.client.updateDataSource(existing.id, body);
       ctx.navigate('#/sources', `Data source “${body.name}” saved.`);
     } else {
-      const type = chosen === OTHER ? valueOf(el, 'type') : chosen;
-      await ctx.client.createDataSource({ ...body, type, credentials: creds });
+      // The select offers the server's own types only.
+      const type = /** @type {DataSourceCreate['type']} */ (chosen);
+      await ctx.client.createDataSource({ ...body, type, credentials: creds ?? {} });
       ctx.navigate('#/sources', `Data source “${body.name}” created. Use “Test connection” to check it.`);
     }
   });
@@ -181,15 +182,9 @@ export async function sourceFormView(ctx) {
   return [h('h1', { id: 'source-form-title' }, title), el];
 }
 
-/** "Or load the key file": reads a downloaded JSON key into the textarea, nothing uploaded. @param {HTMLElement} container */
-function keyFileLoader(container) {
-  const input = /** @type {HTMLInputElement} */ (h('input', { type: 'file', id: 'key-file', accept: 'application/json,.json' }));
-  input.addEventListener('change', async () => {
-    const file = input.files?.[0];
-    if (!file) return;
-    const area = /** @type {HTMLTextAreaElement} */ (container.querySelector('[data-field="credentials.serviceAccountInfo"] textarea'));
-    area.value = await file.text();
-    announce(`Loaded ${file.name}`);
-  });
-  return h('div', { class: 'field' }, h('label', { for: 'key-file' }, 'Or load the key file'), input);
+/** Types installed but not loadable here, with the server's reason. @param {SourceType[]} types */
+function unavailableNote(types) {
+  return h('div', { class: 'notice notice-warning unavailable-types' },
+    h('p', null, 'Not available on this server:'),
+    h('ul', null, types.map((t) => h('li', null, h('strong', null, t.displayName), ` — ${t.unavailableReason || 'it cannot be loaded'}`))));
 }
