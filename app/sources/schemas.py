@@ -27,15 +27,12 @@ _NAME = KwargDefinition(
     "are dropped",
 )
 _CREDENTIALS_SHAPES = (
-    "google-sheets: {serviceAccountInfo: <key JSON>} or {oauth: {clientId, clientSecret, "
-    "refreshToken}}; microsoft-excel: {tenantId, clientId, clientSecret} or {tenantId, "
-    "clientId, refreshToken}; sql-server: {server, port?, username, password, encrypt?, "
-    "trustServerCertificate?} or {connectionString}; postgresql: {server, port?, database?, "
-    "username, password, sslmode?} or {connectionString}"
+    "The fields of one of the type's `credentialVariants` in GET /api/source-types"
 )
 _SETTINGS = (
-    "Endpoint overrides (authorityHost, graphBaseUrl, sheetsBaseUrl, tokenUri: hosts on the "
-    "operator's allowlist only) and a default selection with the keys of a schedule's config"
+    "The type's `settings` in GET /api/source-types (endpoint overrides may name only the "
+    "type's `endpointHosts` or hosts on the operator's allowlist), and a default selection "
+    "with the keys of a schedule's config"
 )
 
 

@@ -674,11 +674,11 @@ export interface components {
              * @enum {string}
              */
             type: "google-sheets" | "microsoft-excel" | "postgresql" | "sql-server" | "test-table";
-            /** @description Write-only: stored encrypted, never returned. google-sheets: {serviceAccountInfo: <key JSON>} or {oauth: {clientId, clientSecret, refreshToken}}; microsoft-excel: {tenantId, clientId, clientSecret} or {tenantId, clientId, refreshToken}; sql-server: {server, port?, username, password, encrypt?, trustServerCertificate?} or {connectionString}; postgresql: {server, port?, database?, username, password, sslmode?} or {connectionString} */
+            /** @description Write-only: stored encrypted, never returned. The fields of one of the type's `credentialVariants` in GET /api/source-types */
             credentials: {
                 [key: string]: unknown;
             };
-            /** @description Endpoint overrides (authorityHost, graphBaseUrl, sheetsBaseUrl, tokenUri: hosts on the operator's allowlist only) and a default selection with the keys of a schedule's config */
+            /** @description The type's `settings` in GET /api/source-types (endpoint overrides may name only the type's `endpointHosts` or hosts on the operator's allowlist), and a default selection with the keys of a schedule's config */
             settings?: {
                 [key: string]: unknown;
             };
