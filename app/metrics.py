@@ -36,7 +36,7 @@ from redis.asyncio import Redis
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db.models import Schedule, SyncRun, WebhookDelivery, utcnow
+from app.db.models import RunStatus, Schedule, SyncRun, Trigger, WebhookDelivery, utcnow
 from app.errors import ApiError
 from app.openapi import error_response
 from app.settings import Settings
@@ -48,6 +48,7 @@ HTTP_REQUESTS_KEY = "datasync:metrics:http-requests:{queue}"  # one per deployme
 STORE_METRICS_KEY = "datasync:metrics:store:{queue}"
 STORE_REFRESH_LOCK_KEY = "datasync:metrics:store-refresh:{queue}"
 DURATION_BUCKETS = (1, 5, 15, 60, 300, 900, 3600)  # seconds
+FINISHED = (RunStatus.SUCCESS, RunStatus.ERROR)
 
 
 async def count_request(message: Message, scope: Any) -> None:
@@ -114,11 +115,11 @@ async def _store_metrics(db: AsyncSession) -> list[Metric]:
             SyncRun.status, SyncRun.data_source_type, func.count(), func.sum(SyncRun.row_count)
         ).group_by(SyncRun.status, SyncRun.data_source_type)
     ):
-        if status in ("success", "error"):
+        if status in FINISHED:
             runs.add_metric([status, source_type], count)
         else:
             active.add_metric([status, source_type], count)
-        if status == "success":
+        if status == RunStatus.SUCCESS:
             rows.add_metric([source_type], row_sum or 0)
 
     duration = SyncRun.duration_ms / 1000.0
@@ -129,7 +130,7 @@ async def _store_metrics(db: AsyncSession) -> list[Metric]:
             func.sum(duration).label("total"),
             *_bucket_columns(duration, DURATION_BUCKETS),
         )
-        .where(SyncRun.status.in_(("success", "error")), SyncRun.duration_ms.is_not(None))
+        .where(SyncRun.status.in_(FINISHED), SyncRun.duration_ms.is_not(None))
         .group_by(SyncRun.data_source_type)
     )
     durations = _histogram(
@@ -165,7 +166,7 @@ async def _store_metrics(db: AsyncSession) -> list[Metric]:
     # catch-up after downtime counts its whole wait here, for an hour.
     worst_delay = await db.scalar(
         select(func.max(_seconds_between(SyncRun.created_at, SyncRun.slot_at, db))).where(
-            SyncRun.trigger == "schedule",
+            SyncRun.trigger == Trigger.SCHEDULE,
             SyncRun.slot_at.is_not(None),
             SyncRun.created_at >= now - timedelta(hours=1),
         )

@@ -12,10 +12,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-FREQUENCIES = ("hourly", "daily", "weekly")
+
+class Frequency(StrEnum):
+    HOURLY = "hourly"
+    DAILY = "daily"
+    WEEKLY = "weekly"
+
+
+# Before Python 3.12 `"hourly" in Frequency` raises TypeError; a tuple of the members holds
+# their values.
+FREQUENCIES = tuple(Frequency)
 UTC_ZONE = ZoneInfo("UTC")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _SYNC_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -25,7 +35,7 @@ _SYNC_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 class Cadence:
     """The timing part of a schedule, validated."""
 
-    frequency: str
+    frequency: Frequency
     minute: int = 0  # hourly
     sync_time: time = time(0, 0)  # daily, weekly
     weekday: int = 0  # weekly, Monday = 0
@@ -70,7 +80,7 @@ def parse_cadence(
         return None, problems
     return (
         Cadence(
-            frequency=str(frequency),
+            frequency=Frequency(frequency),
             minute=int(minute),
             sync_time=time(int(match.group(1)), int(match.group(2))),
             weekday=WEEKDAYS.index(str(day).lower()),
@@ -83,14 +93,14 @@ def parse_cadence(
 def next_slot_after(cadence: Cadence, after: datetime) -> datetime:
     """The first slot strictly after `after` (an aware datetime), in UTC."""
     after = after.astimezone(UTC)
-    if cadence.frequency == "hourly":
+    if cadence.frequency == Frequency.HOURLY:
         return _next_hourly(cadence, after)
     local_day = after.astimezone(cadence.timezone).date()
     # Eight days always contain the next weekly slot. Start a day early: a gap that ends at
     # midnight (Nuuk, Pyongyang) shifts the day before's slot into this local day.
     for offset in range(-1, 9):
         day = local_day + timedelta(days=offset)
-        if cadence.frequency == "weekly" and day.weekday() != cadence.weekday:
+        if cadence.frequency == Frequency.WEEKLY and day.weekday() != cadence.weekday:
             continue
         wall = datetime.combine(day, cadence.sync_time, tzinfo=cadence.timezone)
         slot = _resolve(wall)

@@ -45,6 +45,16 @@ class Trigger(StrEnum):
     RETRY = "retry"
 
 
+class DeliveryStatus(StrEnum):
+    """A webhook delivery attempt: pending until it is sent, then success or failed, or
+    cancelled when its webhook was disabled before it went out."""
+
+    PENDING = "pending"
+    SUCCESS = "success"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -204,13 +214,11 @@ class SyncRun(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     schedule_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("schedules.id", ondelete="CASCADE"))
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    trigger: Mapped[str] = mapped_column(String(10))  # schedule | manual | retry
+    trigger: Mapped[str] = mapped_column(String(10))  # a Trigger
     attempt: Mapped[int] = mapped_column(Integer, default=1)
     slot_at: Mapped[datetime | None]
     force: Mapped[bool] = mapped_column(Boolean, default=False)
-    status: Mapped[str] = mapped_column(
-        String(10), default="queued"
-    )  # queued|running|success|error
+    status: Mapped[str] = mapped_column(String(10), default=RunStatus.QUEUED)
     phase: Mapped[str] = mapped_column(String(10), default="queued")
     rows_fetched: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -267,9 +275,7 @@ class WebhookDelivery(Base):
     event_type: Mapped[str] = mapped_column(String(30))
     payload: Mapped[str] = mapped_column(Text)
     attempt: Mapped[int] = mapped_column(Integer, default=1)
-    status: Mapped[str] = mapped_column(
-        String(10), default="pending"
-    )  # pending|success|failed|cancelled
+    status: Mapped[str] = mapped_column(String(10), default=DeliveryStatus.PENDING)
     status_code: Mapped[int | None] = mapped_column(Integer)
     duration_ms: Mapped[int | None] = mapped_column(Integer)
     response_body: Mapped[str | None] = mapped_column(Text)

@@ -16,7 +16,7 @@ from litestar.response import File
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.middleware import Principal
-from app.db.models import Schedule, SyncRun
+from app.db.models import RunStatus, Schedule, SyncRun
 from app.errors import ApiError, InvalidInput, not_found
 from app.openapi import error_response
 from app.runs import service
@@ -162,7 +162,7 @@ class ManualSyncController(Controller):
         run = await service.start_manual_sync(db_session, queue, schedule, force)
         seconds = app_settings.manual_sync_wait_seconds if wait is None else wait
         run = await service.wait_for_run(session_maker, run.id, seconds)
-        if run.status == "success":
+        if run.status == RunStatus.SUCCESS:
             return Response(
                 SyncCompleted(
                     success=True,
@@ -170,7 +170,7 @@ class ManualSyncController(Controller):
                     message="Manual sync completed successfully",
                 )
             )
-        if run.status == "error":
+        if run.status == RunStatus.ERROR:
             raise _failure(run)
         return Response(
             SyncCompleted(
@@ -282,7 +282,7 @@ class RunController(Controller):
         db_session: NamedDependency[AsyncSession],
         csv_store: NamedDependency[CsvStore],
     ) -> Response[Any]:
-        if run.status != "success":
+        if run.status != RunStatus.SUCCESS:
             raise ApiError(409, f"The run has no change set: its status is {run.status}")
         schedule = await db_session.get(Schedule, run.schedule_id)
         if schedule is None:

@@ -16,15 +16,15 @@ from app.runs.schemas import Changes, Progress, RunOut, SyncResult
 from app.sync.queue import enqueue_run
 from app.time_text import duration_text, isoformat
 
-ACTIVE = ("queued", "running")
+ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
 # History is the record of executions: a run is in it once it has started. A queued run,
 # such as a failed run's retry waiting for its backoff, shows on the schedule
 # (`nextRetryAt`) and in /api/sync/runs instead.
-STARTED = ("running", "success", "error")
+STARTED = (RunStatus.RUNNING, RunStatus.SUCCESS, RunStatus.ERROR)
 
 
 def changes_of(run: SyncRun) -> Changes | None:
-    if run.status != "success" or run.added is None:
+    if run.status != RunStatus.SUCCESS or run.added is None:
         return None
     return Changes(
         added=run.added,
@@ -55,7 +55,7 @@ def run_out(run: SyncRun) -> RunOut:
         file_version=run.file_version,
         bytes_written=run.bytes_written,
         created_at=isoformat(run.created_at) or "",
-        ready_at=isoformat(run.ready_at) if run.status == "queued" else None,
+        ready_at=isoformat(run.ready_at) if run.status == RunStatus.QUEUED else None,
         progress=Progress(rows_fetched=run.rows_fetched, phase=run.phase)
         if run.status in ACTIVE
         else None,
@@ -121,8 +121,8 @@ async def start_manual_sync(
         select(SyncRun.id).where(
             SyncRun.schedule_id == schedule.id,
             or_(
-                SyncRun.status == "running",
-                (SyncRun.status == "queued") & (SyncRun.trigger != "retry"),
+                SyncRun.status == RunStatus.RUNNING,
+                (SyncRun.status == RunStatus.QUEUED) & (SyncRun.trigger != Trigger.RETRY),
             ),
         )
     )
@@ -136,7 +136,7 @@ async def start_manual_sync(
     run = SyncRun(
         schedule_id=schedule.id,
         user_id=schedule.user_id,
-        trigger="manual",
+        trigger=Trigger.MANUAL,
         force=force,
         data_source_type=schedule.data_source.type,
     )

@@ -11,7 +11,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connector_environment import connector_environment
-from app.db.models import DataSource, Schedule, SyncRun, TargetFile
+from app.db.models import DataSource, RunStatus, Schedule, SyncRun, TargetFile, Trigger
 from app.errors import InvalidInput
 from app.schedules.schemas import NAME_MAX, ScheduleCreate, ScheduleUpdate
 from app.schedules.validation import check_config
@@ -179,8 +179,8 @@ async def next_retries(
         select(SyncRun.schedule_id, func.min(SyncRun.ready_at))
         .where(
             SyncRun.schedule_id.in_(schedule_ids),
-            SyncRun.status == "queued",
-            SyncRun.trigger == "retry",
+            SyncRun.status == RunStatus.QUEUED,
+            SyncRun.trigger == Trigger.RETRY,
         )
         .group_by(SyncRun.schedule_id)
     )

@@ -40,7 +40,7 @@ from arq.connections import ArqRedis
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db.models import SyncRun, User, utcnow
+from app.db.models import RunStatus, SyncRun, User, utcnow
 from app.sync.queue import enqueue_wake
 
 log = logging.getLogger("datasync.admission")
@@ -71,14 +71,14 @@ class Claim:
 def _live_runs_of(user_id: uuid.UUID, now: datetime) -> ColumnElement[bool]:
     return and_(
         SyncRun.user_id == user_id,
-        SyncRun.status == "running",
+        SyncRun.status == RunStatus.RUNNING,
         SyncRun.heartbeat_at >= now - STALE_AFTER,
     )
 
 
 def _ready_runs_of(user_id: uuid.UUID, ready_by: datetime) -> ColumnElement[bool]:
     return and_(
-        SyncRun.user_id == user_id, SyncRun.status == "queued", SyncRun.ready_at <= ready_by
+        SyncRun.user_id == user_id, SyncRun.status == RunStatus.QUEUED, SyncRun.ready_at <= ready_by
     )
 
 
@@ -92,7 +92,7 @@ async def claim_run(db: AsyncSession, run_id: uuid.UUID, limit: int) -> Claim:
     own = (
         await db.execute(
             update(SyncRun)
-            .where(SyncRun.id == run_id, SyncRun.status == "queued")
+            .where(SyncRun.id == run_id, SyncRun.status == RunStatus.QUEUED)
             .values(waiting_since=SyncRun.waiting_since)  # a write first: see above
             .returning(
                 SyncRun.user_id, SyncRun.schedule_id, SyncRun.ready_at, SyncRun.waiting_since
@@ -119,7 +119,9 @@ async def claim_run(db: AsyncSession, run_id: uuid.UUID, limit: int) -> Claim:
     mine = update(SyncRun).where(SyncRun.id == run_id).execution_options(synchronize_session=False)
     if live < limit and ahead == 0:
         await db.execute(
-            mine.values(status="running", phase="fetching", started_at=now, heartbeat_at=now)
+            mine.values(
+                status=RunStatus.RUNNING, phase="fetching", started_at=now, heartbeat_at=now
+            )
         )
         return Claim(Outcome.STARTED, user_id, schedule_id)
     if waiting_since is None:
@@ -187,7 +189,7 @@ async def wake_stranded_runs(
         users = (
             await db.scalars(
                 select(SyncRun.user_id)
-                .where(SyncRun.status == "queued", SyncRun.ready_at <= ready_by)
+                .where(SyncRun.status == RunStatus.QUEUED, SyncRun.ready_at <= ready_by)
                 .distinct()
             )
         ).all()

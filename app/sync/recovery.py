@@ -16,7 +16,7 @@ from arq.connections import ArqRedis
 from arq.constants import in_progress_key_prefix, result_key_prefix
 from sqlalchemy import select, update
 
-from app.db.models import SyncRun, utcnow
+from app.db.models import RunStatus, SyncRun, utcnow
 from app.sync.admission import STALE_AFTER, wake_stranded_runs
 from app.sync.engine import record_failure
 from app.sync.queue import enqueue_run, job_id_for
@@ -48,7 +48,7 @@ async def recover_stalled_runs(ctx: EngineContext, now: datetime | None = None) 
         stalled = (
             await db.scalars(
                 select(SyncRun.id).where(
-                    SyncRun.status == "running", SyncRun.heartbeat_at < now - STALE_AFTER
+                    SyncRun.status == RunStatus.RUNNING, SyncRun.heartbeat_at < now - STALE_AFTER
                 )
             )
         ).all()
@@ -60,7 +60,7 @@ async def recover_stalled_runs(ctx: EngineContext, now: datetime | None = None) 
                 update(SyncRun)
                 .where(
                     SyncRun.id == run_id,
-                    SyncRun.status == "running",
+                    SyncRun.status == RunStatus.RUNNING,
                     SyncRun.heartbeat_at < now - STALE_AFTER,
                 )
                 .values(heartbeat_at=now)
@@ -90,7 +90,9 @@ async def _requeue_if_redis_lost_its_data(ctx: EngineContext, now: datetime) -> 
     async with ctx.sessions() as db:
         queued = (
             await db.scalars(
-                select(SyncRun).where(SyncRun.status == "queued", SyncRun.waiting_since.is_(None))
+                select(SyncRun).where(
+                    SyncRun.status == RunStatus.QUEUED, SyncRun.waiting_since.is_(None)
+                )
             )
         ).all()
     for run in queued:
@@ -114,7 +116,7 @@ async def requeue_lost_jobs(ctx: EngineContext, now: datetime | None = None) -> 
         old = (
             await db.scalars(
                 select(SyncRun).where(
-                    SyncRun.status == "queued",
+                    SyncRun.status == RunStatus.QUEUED,
                     SyncRun.created_at < now - REQUEUE_AFTER,
                     SyncRun.waiting_since.is_(None),
                 )

@@ -133,7 +133,7 @@ async def keep_heartbeat(ctx: EngineContext, run_id: uuid.UUID, progress: Progre
             async with ctx.sessions() as db:
                 await db.execute(
                     update(SyncRun)
-                    .where(SyncRun.id == run_id, SyncRun.status == "running")
+                    .where(SyncRun.id == run_id, SyncRun.status == RunStatus.RUNNING)
                     .values(
                         heartbeat_at=utcnow(),
                         rows_fetched=progress.rows_fetched,
@@ -178,7 +178,7 @@ async def record_success(
     async with ctx.sessions() as db:
         ours = await db.execute(
             update(SyncRun)
-            .where(SyncRun.id == inputs.run_id, SyncRun.status == "running")
+            .where(SyncRun.id == inputs.run_id, SyncRun.status == RunStatus.RUNNING)
             .values(phase="writing")
             .execution_options(synchronize_session=False)
         )
@@ -215,7 +215,7 @@ async def record_success(
             file.row_count = staged.row_count
             file.column_count = len(staged.columns)
             file.checksum = staged.checksum
-        run.status, run.phase = "success", "done"
+        run.status, run.phase = RunStatus.SUCCESS, "done"
         run.completed_at, run.duration_ms = utcnow(), duration_ms
         run.rows_fetched = run.row_count = staged.row_count
         run.column_count = len(staged.columns)

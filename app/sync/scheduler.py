@@ -45,7 +45,7 @@ from sqlalchemy import select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import DataSource, Schedule, SyncRun, User, utcnow
+from app.db.models import DataSource, RunStatus, Schedule, SyncRun, Trigger, User, utcnow
 from app.scheduling import Cadence, next_slot_after, parse_cadence
 from app.sync.queue import RUN_SYNC, job_id_for
 from app.sync.run_context import EngineContext
@@ -172,11 +172,11 @@ async def _claim_batch(
             "id": uuid.uuid4(),
             "schedule_id": row.schedule_id,
             "user_id": row.user_id,
-            "trigger": "schedule",
+            "trigger": Trigger.SCHEDULE,
             "attempt": 1,
             "slot_at": row.slot,
             "force": False,
-            "status": "queued",
+            "status": RunStatus.QUEUED,
             "phase": "queued",
             "rows_fetched": 0,
             "created_at": claimed_at,

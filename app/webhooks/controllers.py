@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.middleware import Principal
-from app.db.models import Webhook, WebhookDelivery
+from app.db.models import DeliveryStatus, Webhook, WebhookDelivery
 from app.schema import Done, Limit, Offset, fetch_rows
 from app.settings import Settings
 from app.tenancy import owned_by_caller
@@ -25,7 +25,7 @@ from app.webhooks.events import event_body
 from app.webhooks.schemas import (
     DeliveryList,
     DeliveryOut,
-    DeliveryStatus,
+    DeliveryStatusValue,
     NewWebhookOut,
     PingSent,
     WebhookCreate,
@@ -58,7 +58,7 @@ def delivery_out(delivery: WebhookDelivery) -> DeliveryOut:
         event=delivery.event_type,
         attempt=delivery.attempt,
         # Only the delivery worker writes it, and only these values.
-        status=cast(DeliveryStatus, delivery.status),
+        status=cast(DeliveryStatusValue, delivery.status),
         status_code=delivery.status_code,
         duration_ms=delivery.duration_ms,
         response_body=delivery.response_body,
@@ -192,7 +192,7 @@ class WebhookController(Controller):
         db_session.add(delivery)
         await attempt(app_settings, webhook, delivery)
         await db_session.flush()
-        delivered = delivery.status == "success"
+        delivered = delivery.status == DeliveryStatus.SUCCESS
         return PingSent(
             success=True,
             delivery=delivery_out(delivery),

@@ -17,7 +17,7 @@ from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.credential_vault import CredentialVault
-from app.db.models import Webhook, WebhookDelivery, utcnow
+from app.db.models import DeliveryStatus, Webhook, WebhookDelivery, utcnow
 from app.settings import Settings
 from app.webhooks.addresses import check_destination, pinned_request
 from app.webhooks.events import DELIVER_WEBHOOK
@@ -54,22 +54,27 @@ async def attempt(settings: Settings, webhook: Webhook, delivery: WebhookDeliver
             )
         delivery.status_code = response.status_code
         delivery.response_body = response.text[:RESPONSE_BODY_LIMIT]
-        delivery.status = "success" if 200 <= response.status_code < 300 else "failed"
-        if delivery.status == "failed":
+        delivery.status = (
+            DeliveryStatus.SUCCESS if 200 <= response.status_code < 300 else DeliveryStatus.FAILED
+        )
+        if delivery.status == DeliveryStatus.FAILED:
             delivery.error = f"the receiver answered {response.status_code}" + (
                 " (redirects are not followed)" if 300 <= response.status_code < 400 else ""
             )
     except AddressRefused as refused:
-        delivery.status, delivery.error = "failed", f"URL refused: {refused}"
+        delivery.status, delivery.error = DeliveryStatus.FAILED, f"URL refused: {refused}"
     except LookupUnavailable as unavailable:  # retried like a receiver that did not answer
-        delivery.status, delivery.error = "failed", str(unavailable)
+        delivery.status, delivery.error = DeliveryStatus.FAILED, str(unavailable)
     except httpx.TimeoutException:
         delivery.status, delivery.error = (
-            "failed",
+            DeliveryStatus.FAILED,
             f"no answer within {settings.webhook_timeout_seconds:g} s",
         )
     except httpx.HTTPError as exc:
-        delivery.status, delivery.error = "failed", f"could not connect: {type(exc).__name__}"
+        delivery.status, delivery.error = (
+            DeliveryStatus.FAILED,
+            f"could not connect: {type(exc).__name__}",
+        )
     delivery.duration_ms = int((time.monotonic() - started) * 1000)
     delivery.completed_at = utcnow()
 
@@ -84,12 +89,12 @@ async def deliver(
     retry: WebhookDelivery | None = None
     async with sessions() as db:
         delivery = await db.get(WebhookDelivery, delivery_id)
-        if delivery is None or delivery.status != "pending":
+        if delivery is None or delivery.status != DeliveryStatus.PENDING:
             return  # delivered already (arq may run a job twice) or gone with its webhook
         webhook = await db.get(Webhook, delivery.webhook_id)
         if webhook is None or not webhook.is_enabled:
             delivery.status, delivery.error, delivery.completed_at = (
-                "cancelled",
+                DeliveryStatus.CANCELLED,
                 "the webhook was disabled",
                 utcnow(),
             )
@@ -98,7 +103,11 @@ async def deliver(
         await attempt(settings, webhook, delivery)
         waits = settings.webhook_retry_seconds
         refused = (delivery.error or "").startswith("URL refused")
-        if delivery.status == "failed" and not refused and delivery.attempt <= len(waits):
+        if (
+            delivery.status == DeliveryStatus.FAILED
+            and not refused
+            and delivery.attempt <= len(waits)
+        ):
             next_at = utcnow() + timedelta(seconds=waits[delivery.attempt - 1])
             delivery.next_attempt_at = next_at
             retry = WebhookDelivery(

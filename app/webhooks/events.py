@@ -16,7 +16,7 @@ from arq.connections import ArqRedis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db.models import Schedule, SyncRun, Webhook, WebhookDelivery, utcnow
+from app.db.models import RunStatus, Schedule, SyncRun, Webhook, WebhookDelivery, utcnow
 from app.time_text import isoformat
 
 log = logging.getLogger("datasync.webhooks")
@@ -26,7 +26,7 @@ DELIVER_WEBHOOK = "deliver_webhook"
 
 
 def event_types(run: SyncRun, held: bool) -> list[str]:
-    if run.status == "success":
+    if run.status == RunStatus.SUCCESS:
         changed = bool(
             run.added or run.updated or run.deleted or run.columns_added or run.columns_removed
         )
@@ -36,7 +36,7 @@ def event_types(run: SyncRun, held: bool) -> list[str]:
 
 def run_payload(run: SyncRun, schedule: Schedule) -> dict[str, Any]:
     changes: dict[str, Any] | None = None
-    if run.status == "success":
+    if run.status == RunStatus.SUCCESS:
         changes = {
             "added": run.added or 0,
             "updated": run.updated or 0,

@@ -18,8 +18,9 @@ from app.webhooks.addresses import MAX_URL_LENGTH
 from app.webhooks.events import RUN_EVENTS
 from app.webhooks.service import MAX_SECRET, MIN_SECRET
 
-# What the delivery worker records (app.webhooks.delivery).
-DeliveryStatus = Literal["pending", "success", "failed", "cancelled"]
+# The values of app.db.models.DeliveryStatus, spelled out so that the document lists them
+# inline at a delivery's status rather than as a schema of their own.
+DeliveryStatusValue = Literal["pending", "success", "failed", "cancelled"]
 
 Url = Annotated[
     str,
@@ -109,7 +110,7 @@ class DeliveryOut(CamelStruct):
         ParameterKwarg(schema_extra={"enum": ["ping", *RUN_EVENTS]}),
     ]
     attempt: Annotated[int, Meta(description="1 for the first attempt, counting retries")]
-    status: DeliveryStatus
+    status: DeliveryStatusValue
     status_code: Annotated[int | None, Meta(description="The receiver's HTTP status")]
     duration_ms: int | None
     response_body: Annotated[
