@@ -148,6 +148,9 @@ export declare class DataSyncClient {
   deleteDataSource(dataSourceId: string, options?: RequestOptions): Promise<Answer<'deleteDataSource'>>;
   /** Connects with the stored credentials: `{message: "Connection OK", details}`. */
   testDataSource(dataSourceId: string, options?: RequestOptions): Promise<Answer<'testDataSource'>>;
+  /** Every installed source type, plugins included: its display name, the fields its
+   * credentials, settings and selection take (and as JSON Schema), whether it loads here. */
+  listSourceTypes(options?: RequestOptions): Promise<Answer<'listSourceTypes'>>;
 
   createFile(file: TargetFileCreate, options?: RequestOptions): Promise<Answer<'createFile'>>;
   updateFile(fileId: string, changes: TargetFileUpdate, options?: RequestOptions): Promise<Answer<'updateFile'>>;

@@ -219,6 +219,11 @@ export class DataSyncClient {
     return this.request('POST', `/api/data-sources/${enc(dataSourceId)}/test`, options);
   }
 
+  /** What each installed source type asks for (credentials, settings, selection) and whether it loads here. */
+  listSourceTypes(options = {}) {
+    return this.request('GET', '/api/source-types', options);
+  }
+
   // ---- target files: /api/files --------------------------------------------------------
 
   /** @param {{name: string, delimiter?: string, encoding?: string, header?: boolean, escapeFormulas?: boolean | null}} file */

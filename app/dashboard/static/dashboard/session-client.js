@@ -56,7 +56,7 @@ export class DashboardClient extends DataSyncClient {
    * @returns {Promise<Answer<'listSourceTypes'>>}
    */
   sourceTypes() {
-    this.#sourceTypes ??= this.request('GET', '/api/source-types').catch((error) => {
+    this.#sourceTypes ??= this.listSourceTypes().catch((error) => {
       this.#sourceTypes = null;
       throw error;
     });
