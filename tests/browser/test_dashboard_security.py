@@ -183,7 +183,7 @@ def test_changing_the_password_keeps_this_browser_in_and_signs_the_others_out(
     form.get_by_label("Repeat the new password").fill(changed + "x")
     form.get_by_role("button", name="Change password").click()
     repeat_error = form.locator('[data-field="repeatPassword"] .field-error')
-    expect(repeat_error).to_have_text("does not match the new password")
+    expect(repeat_error).to_have_text("Repeat the new password does not match the new password")
     # The service's rule, shown beside the field it names.
     form.get_by_label("New password", exact=True).fill("short")
     form.get_by_label("Repeat the new password").fill("short")
