@@ -229,24 +229,16 @@ def field_problems(
 def chosen_variant(
     declaration: SourceTypeDeclaration, credentials: Mapping[str, Any]
 ) -> CredentialVariant:
-    """The variant `credentials` follow: the one with most of its own fields (those not every
-    variant has) present, so that an OAuth login missing its refresh token is still read as
-    OAuth; the first when none is present."""
-    variants = declaration.credential_variants
+    """The variant `credentials` follow: the one with most of its fields present, so that an
+    OAuth login missing its refresh token is still read as OAuth; the first on a tie (a field
+    every variant has adds to each alike)."""
 
-    def own_fields_present(variant: CredentialVariant) -> int:
+    def fields_present(variant: CredentialVariant) -> int:
         return sum(
-            1
-            for spec in variant.fields
-            if not _in_every(spec.key, variants)
-            and value_at(credentials, spec.key) not in (None, "")
+            1 for spec in variant.fields if value_at(credentials, spec.key) not in (None, "")
         )
 
-    return max(variants, key=own_fields_present)
-
-
-def _in_every(key: str, variants: tuple[CredentialVariant, ...]) -> bool:
-    return all(any(spec.key == key for spec in variant.fields) for variant in variants)
+    return max(declaration.credential_variants, key=fields_present)
 
 
 def credentials_problems(
