@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import unicodedata
-from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from litestar import Controller, Request, Response, delete, get, patch, post
-from litestar.datastructures import ETag, ResponseHeader
 from litestar.di import NamedDependency
-from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import HeaderParameter, JSONBody, PathParameter
-from litestar.response import File
+from litestar.params import JSONBody, PathParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.middleware import Principal
 from app.db.models import FileVersion, TargetFile
 from app.files import service
+from app.files.downloads import CSV_HEADERS, NOT_MODIFIED, IfNoneMatch, csv_response
 from app.files.schemas import (
     FileCreated,
     FileDetail,
@@ -40,38 +35,6 @@ _IN_USE = error_response(
     title="Conflict",
     example="The file is the target of 1 schedule(s): delete or repoint them first",
 )
-# What the two content routes document besides their CSV body. Litestar types a header by
-# its `value`; with documentation_only the value is never sent.
-_CSV_HEADERS = [
-    ResponseHeader(
-        name="ETag",
-        value=f'"{EMPTY_SHA256}"',
-        documentation_only=True,
-        required=True,
-        description="The content's SHA-256 (the file's `checksum`), quoted; send it back as "
-        "If-None-Match to get a 304 while it is unchanged",
-    ),
-    ResponseHeader(
-        name="Content-Disposition",
-        value="attachment; filename=\"sales-data.csv\"; filename*=UTF-8''sales-data.csv",
-        documentation_only=True,
-        required=True,
-        description="attachment, with the file's name (`filename*` in UTF-8)",
-    ),
-]
-_NOT_MODIFIED = {
-    304: ResponseSpec(
-        data_container=None,
-        description="Not modified: If-None-Match names the current ETag; no body",
-    )
-}
-IfNoneMatch = Annotated[
-    str | None,
-    HeaderParameter(
-        name="If-None-Match",
-        description="An ETag from an earlier download: 304 without a body if it is current",
-    ),
-]
 
 
 def file_out(file: TargetFile) -> TargetFileOut:
@@ -102,38 +65,6 @@ def version_out(version: FileVersion) -> FileVersionOut:
         run_id=str(version.run_id) if version.run_id else None,
         created_at=isoformat(version.created_at) or "",
     )
-
-
-def attachment_disposition(name: str) -> str:
-    """`Content-Disposition` for a download named `name` (RFC 6266): the exact name as UTF-8
-    in `filename*` (RFC 5987), and an ASCII `filename` for clients that only read that one.
-    Header values are Latin-1 on the wire, so `日本語.csv` cannot go in `filename` as is.
-
-    Litestar's `File(filename=...)` is not used for this: for a non-ASCII name it sends
-    `filename*` alone, and it leaves `"` unescaped in `filename`."""
-    name = name.replace("\r", "").replace("\n", "")
-    # "données €.csv" -> "donnees _.csv": accents dropped, the rest replaced.
-    ascii_name = "".join(
-        unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode() or "_"
-        for char in name
-    )
-    fallback = "".join(c if c.isprintable() else "_" for c in ascii_name)
-    fallback = fallback.replace("\\", "\\\\").replace('"', '\\"')
-    # RFC 5987 attr-chars stay as they are; everything else is percent-encoded UTF-8.
-    encoded = quote(name, safe="!#$&+^`|")
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
-
-
-def _csv_response(
-    if_none_match: str | None, path: Path | None, checksum: str, name: str
-) -> Response[bytes]:
-    etag = f'"{checksum}"'
-    if (if_none_match or "").strip() in {etag, checksum, f"W/{etag}"}:
-        return Response(content=b"", status_code=304, headers={"ETag": etag})
-    headers = {"Content-Disposition": attachment_disposition(name)}
-    if path is None:
-        return Response(content=b"", media_type="text/csv", headers={**headers, "ETag": etag})
-    return File(path=path, media_type="text/csv", etag=ETag(value=checksum), headers=headers)
 
 
 class TargetFileController(Controller):
@@ -208,8 +139,8 @@ class TargetFileController(Controller):
         "/{file_id:str}/content",
         operation_id="getFileContent",
         media_type="text/csv",
-        response_headers=_CSV_HEADERS,
-        responses=_NOT_MODIFIED,
+        response_headers=CSV_HEADERS,
+        responses=NOT_MODIFIED,
         response_description="The current content as CSV (empty before the first sync)",
     )
     async def content(
@@ -220,7 +151,7 @@ class TargetFileController(Controller):
         if_none_match: IfNoneMatch = None,
     ) -> Response[bytes]:
         path = csv_store.csv_path(file.id, file.version) if file.version else None
-        return _csv_response(if_none_match, path, file.checksum or EMPTY_SHA256, file.name)
+        return csv_response(if_none_match, path, file.checksum or EMPTY_SHA256, file.name)
 
     @get("/{file_id:str}/versions", operation_id="listFileVersions")
     async def versions(
@@ -237,8 +168,8 @@ class TargetFileController(Controller):
         "/{file_id:str}/versions/{version:int}/content",
         operation_id="getFileVersionContent",
         media_type="text/csv",
-        response_headers=_CSV_HEADERS,
-        responses=_NOT_MODIFIED,
+        response_headers=CSV_HEADERS,
+        responses=NOT_MODIFIED,
         response_description="That version's content as CSV",
     )
     async def version_content(
@@ -255,6 +186,6 @@ class TargetFileController(Controller):
         if_none_match: IfNoneMatch = None,
     ) -> Response[bytes]:
         kept = await service.kept_version(db_session, file, version)
-        return _csv_response(
+        return csv_response(
             if_none_match, csv_store.csv_path(file.id, version), kept.checksum, file.name
         )

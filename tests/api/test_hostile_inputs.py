@@ -17,7 +17,7 @@ import httpx
 import pytest
 from litestar.testing import TestClient
 
-from app.files.controllers import attachment_disposition
+from app.files.downloads import attachment_disposition
 from tests.conftest import ApiUser, register
 from tests.sync.tables import read_csv, write_table
 
