@@ -179,6 +179,7 @@ def test_a_postgresql_source_and_a_schedule_made_in_the_forms_sync_by_primary_ke
 
     card = page.get_by_role("listitem").filter(has_text="Orders DB")
     expect(card.locator(".tag")).to_have_text("PostgreSQL")
+    expect(card.locator('[data-setting="batchRows"]')).to_have_text("Rows per batch: 500")
     card.get_by_role("button", name="Test connection").click()
     result = card.get_by_role("status")
     expect(result).to_contain_text("Connection OK", timeout=30_000)

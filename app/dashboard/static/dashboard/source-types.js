@@ -3,6 +3,8 @@
 // each one asks for is the server's declaration (GET /api/source-types); the forms are built
 // from it by declared-fields.js, so nothing here knows a particular type.
 
+import { readableName } from './field-names.js';
+
 /** @import { Answer } from '../../client/datasync.js' */
 /** @typedef {Answer<'listSourceTypes'>['sourceTypes'][number]} SourceType */
 /** @typedef {SourceType['credentialVariants'][number]} CredentialVariant */
@@ -30,6 +32,11 @@ export class SourceTypeCatalog {
   label(type) {
     return this.get(type)?.displayName || type || '';
   }
+
+  /** The label a type declares for one of its settings, else the key in words. @param {string} type @param {string} key */
+  settingLabel(type, key) {
+    return this.get(type)?.settings.find((s) => s.key === key)?.label || readableName(key);
+  }
 }
 
 /**
@@ -41,17 +48,37 @@ export async function loadSourceTypes(client) {
 }
 
 /**
- * For views that only show type names: they render at once, each name filled in when the
- * catalog arrives (the type as the API names it if it cannot be had).
+ * For views that only show names: they render at once, each name filled in when the catalog
+ * arrives (as the API names it if the catalog cannot be had).
+ * @param {{ sourceTypes(): Promise<Answer<'listSourceTypes'>> }} client
+ */
+function namesLater(client) {
+  const catalog = loadSourceTypes(client).catch(() => new SourceTypeCatalog([]));
+  /** @param {(c: SourceTypeCatalog) => string} name @param {string} [meanwhile] */
+  return (name, meanwhile = '') => {
+    const el = document.createElement('span');
+    el.textContent = meanwhile;
+    catalog.then((c) => { el.textContent = name(c); });
+    return el;
+  };
+}
+
+/**
+ * Source type names as elements: `typeNames(client)('postgresql')` shows “PostgreSQL”.
  * @param {{ sourceTypes(): Promise<Answer<'listSourceTypes'>> }} client
  * @returns {(type: string | null | undefined) => HTMLElement}
  */
 export function typeNames(client) {
-  const catalog = loadSourceTypes(client).catch(() => new SourceTypeCatalog([]));
-  return (type) => {
-    const el = document.createElement('span');
-    el.className = 'type-name';
-    catalog.then((c) => { el.textContent = c.label(type); });
-    return el;
-  };
+  const later = namesLater(client);
+  return (type) => later((c) => c.label(type));
+}
+
+/**
+ * Setting names as elements, the type's declared label (`batchRows` → “Rows per batch”).
+ * @param {{ sourceTypes(): Promise<Answer<'listSourceTypes'>> }} client
+ * @returns {(type: string, key: string) => HTMLElement}
+ */
+export function settingNames(client) {
+  const later = namesLater(client);
+  return (type, key) => later((c) => c.settingLabel(type, key), readableName(key));
 }

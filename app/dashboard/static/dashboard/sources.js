@@ -4,21 +4,21 @@
 import { h, notice, timeEl, confirmAction, announce } from './dom.js';
 import { field, form, onSubmit, valueOf, jsonOf, sentence } from './forms.js';
 import { readableName } from './field-names.js';
-import { loadSourceTypes, typeNames } from './source-types.js';
+import { loadSourceTypes, settingNames, typeNames } from './source-types.js';
 import { credentialsSection, declaredFields, declaredValues, topKeys } from './declared-fields.js';
 import { connectionFacts } from './connection-facts.js';
 
 /** @import { DataSource, DataSourceCreate, DataSourceUpdate, ErrorDetail } from '../../client/datasync.js' */
 /** @import { ViewContext } from './app.js' */
 /** @import { SourceType } from './source-types.js' */
-/** @typedef {ReturnType<typeof typeNames>} TypeName */
+/** @typedef {{type: ReturnType<typeof typeNames>, setting: ReturnType<typeof settingNames>}} Names */
 
 /** @param {ViewContext} ctx */
 export async function sourcesView(ctx) {
   const { dataSources, totalCount } = await ctx.client.listDataSources({ limit: 200 }, { signal: ctx.signal });
-  const typeName = typeNames(ctx.client);
+  const names = { type: typeNames(ctx.client), setting: settingNames(ctx.client) };
   const list = h('ul', { class: 'cards', 'aria-label': 'Data sources' });
-  for (const source of dataSources) list.append(sourceCard(ctx, source, typeName));
+  for (const source of dataSources) list.append(sourceCard(ctx, source, names));
   return [
     h('div', { class: 'view-head' },
       h('h1', null, 'Data sources'),
@@ -28,8 +28,8 @@ export async function sourcesView(ctx) {
   ];
 }
 
-/** @param {ViewContext} ctx @param {DataSource} source @param {TypeName} typeName */
-function sourceCard(ctx, source, typeName) {
+/** @param {ViewContext} ctx @param {DataSource} source @param {Names} names */
+function sourceCard(ctx, source, names) {
   const result = h('div', { class: 'test-result', role: 'status', 'aria-live': 'polite' });
   const titleId = `source-${source.id}`;
   const testButton = /** @type {HTMLButtonElement} */ (h('button', { type: 'button', onclick: () => testConnection(ctx, source, testButton, result) }, 'Test connection'));
@@ -37,11 +37,12 @@ function sourceCard(ctx, source, typeName) {
   const card = h('li', { class: 'card', 'aria-labelledby': titleId, dataset: { sourceId: source.id } },
     h('div', { class: 'card-head' },
       h('h2', { id: titleId }, source.name),
-      h('span', { class: 'tag' }, typeName(source.type))),
+      h('span', { class: 'tag' }, names.type(source.type))),
     h('dl', { class: 'facts' },
       h('div', null, h('dt', null, 'Credentials'), h('dd', null, source.hasCredentials ? 'Stored (encrypted)' : 'None')),
       settings.length
-        ? h('div', null, h('dt', null, 'Settings'), h('dd', null, settings.map(([k, v]) => h('code', { class: 'kv' }, `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`))))
+        ? h('div', null, h('dt', null, 'Settings'), h('dd', null, settings.map(([k, v]) => h('span', { class: 'kv', dataset: { setting: k } },
+          names.setting(source.type, k), ': ', h('code', null, typeof v === 'string' ? v : JSON.stringify(v))))))
         : null,
       h('div', null, h('dt', null, 'Updated'), h('dd', null, timeEl(source.updatedAt)))),
     h('div', { class: 'actions' },
