@@ -437,3 +437,58 @@ def test_a_type_that_cannot_load_is_listed_disabled_with_its_reason(page: Page) 
     expect(page.locator(".unavailable-types")).to_contain_text(
         "vendor-crm — No module named 'vendor_sdk'"
     )
+
+
+def test_a_tri_state_choice_and_a_checkbox_are_sent_as_booleans(page: Page) -> None:
+    """SQL Server's encryption (true, false or the driver's default) and its certificate
+    checkbox; the service's answer is stood in for, as no SQL Server runs here."""
+    sent: list[dict[str, Any]] = []
+
+    def capture(route: Route) -> None:
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        sent.append(route.request.post_data_json)
+        route.fulfill(
+            status=400,
+            json={
+                "success": False,
+                "error": "Invalid data source",
+                "message": "Stood in",
+                "requestId": "req-2",
+                "details": [],
+            },
+        )
+
+    sign_up(page, new_email("sol", "booleans"))
+    page.route("**/api/data-sources", capture)
+    new_source_form(page, "SQL Server")
+    encryption = page.get_by_label("Encryption")
+    expect(encryption.locator("option")).to_have_text(["Default", "Require encryption", "Off"])
+    trust = page.get_by_label("Trust the server certificate (self-signed servers)")
+    expect(trust).to_have_attribute("type", "checkbox")
+    page.get_by_label("Name", exact=True).fill("Warehouse")
+    page.get_by_label("Server", exact=True).fill("sql.example.com")
+    page.get_by_label("User name").fill("reader")
+    page.get_by_label("Password", exact=True).fill("pw")
+    encryption.select_option(label="Off")
+    trust.check()
+    page.get_by_role("button", name="Create data source").click()
+    expect(page.locator(".form-errors")).to_contain_text("Stood in")
+    assert sent[0]["credentials"] == {
+        "server": "sql.example.com",
+        "username": "reader",
+        "password": "pw",
+        "encrypt": False,
+        "trustServerCertificate": True,
+    }
+
+    # Back to the driver's default: neither key is sent.
+    encryption.select_option(label="Default")
+    trust.uncheck()
+    with page.expect_request(lambda r: posted(r, "/api/data-sources")):
+        page.get_by_role("button", name="Create data source").click()
+    expect(page.get_by_role("button", name="Create data source")).to_be_enabled()
+    assert len(sent) == 2
+    assert "encrypt" not in sent[1]["credentials"]
+    assert "trustServerCertificate" not in sent[1]["credentials"]
