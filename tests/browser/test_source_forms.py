@@ -225,6 +225,13 @@ def test_a_postgresql_source_and_a_schedule_made_in_the_forms_sync_by_primary_ke
 
     schedule = page.get_by_role("listitem").filter(has_text="Orders nightly")
     expect(schedule.locator('[data-fact="source"]')).to_contain_text("Orders DB · PostgreSQL")
+    # Editing brings the selection back into its fields.
+    schedule.get_by_role("link", name="Edit Orders nightly").click()
+    expect(page.get_by_label("Query", exact=True)).to_have_value(
+        "SELECT order_id, customer, amount\nFROM orders\nORDER BY order_id"
+    )
+    expect(page.get_by_label("Primary key column(s)")).to_have_value("order_id")
+    nav(page, "Schedules")
     schedule.get_by_role("button", name="Sync Orders nightly now").click()
     expect(schedule.locator(".sync-progress .notice-success")).to_contain_text(
         "3 added", timeout=30_000
