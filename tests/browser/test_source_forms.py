@@ -336,6 +336,7 @@ def test_the_test_table_plugin_gets_a_form_from_its_declaration(
     path_error = page.locator('[data-field="config.path"] .field-error')
     expect(path_error).to_have_text("Table file must name a .csv or .parquet file")
     expect(path).to_have_attribute("aria-invalid", "true")
+    expect(page.locator(".form-errors")).not_to_contain_text("config.path")
     shot(page, "26-plugin-schedule-field-error", store)
     path.fill(str(table))
     expect(path_error).to_be_hidden()

@@ -142,7 +142,7 @@ export function showErrors(form, error) {
   }
   const summary = /** @type {HTMLElement} */ (form.querySelector('.form-errors'));
   summary.replaceChildren(
-    h('p', null, error.message),
+    h('p', null, inWords(form, error)),
     unplaced.length ? h('ul', null, unplaced.map((d) => h('li', null, sentence(labelOf(form, d.field), d.message)))) : '',
   );
   summary.hidden = false;
@@ -158,6 +158,16 @@ export function labelOf(form, apiField) {
   const wrapper = form.querySelector(`[data-field="${CSS.escape(apiField)}"]`);
   const label = wrapper?.querySelector('label')?.textContent?.trim();
   return label || readableName(apiField);
+}
+
+/**
+ * The error's message with each field it names by the API's key ("Invalid value for
+ * config.path") called by its label instead.
+ * @param {HTMLElement} form @param {FormError} error
+ */
+function inWords(form, error) {
+  const named = [...new Set(error.details.map((d) => d.field))].sort((a, b) => b.length - a.length);
+  return named.reduce((text, apiField) => text.replaceAll(apiField, labelOf(form, apiField)), error.message);
 }
 
 /**
