@@ -31,7 +31,7 @@ from app.runs.controllers import ManualSyncController, RunController
 from app.schedules.controllers import ScheduleController
 from app.security_headers import stamp_security_headers
 from app.settings import Settings, get_settings
-from app.source_types.controllers import SourceTypeController
+from app.source_types.controllers import SourceTypeController, described_types
 from app.sources.controllers import DataSourceController
 from app.sync.csv_store import CsvStore
 from app.sync.queue import queue_client
@@ -73,6 +73,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.session_maker = sessions
         app.state.host_token_verifier = HostTokenVerifier(settings)
         app.state.redis = redis
+        # Importing every connector takes seconds: done here, not on the event loop of the
+        # first request for /api/source-types.
+        described_types()
         try:
             yield
         finally:

@@ -25,7 +25,8 @@ class UnknownSourceType(LookupError):
 
 
 class UnavailableSourceType(LookupError):
-    """Registered, but its module cannot be imported (a missing optional dependency)."""
+    """Registered, but its module cannot be loaded (a missing optional dependency, a broken
+    plugin)."""
 
     def __init__(self, type_name: str, reason: str) -> None:
         super().__init__(
@@ -51,8 +52,10 @@ def connector_class(type_name: str) -> type[Connector]:
         if ep.name == type_name:
             try:
                 cls: type[Connector] = ep.load()
-            except ImportError as exc:
-                raise UnavailableSourceType(type_name, str(exc)) from None
+            # A plugin that fails to load, for whatever reason, must not take the service
+            # down with it: its type is listed as unavailable, with the reason.
+            except Exception as exc:
+                raise UnavailableSourceType(type_name, str(exc) or type(exc).__name__) from None
             return cls
     raise UnknownSourceType(type_name)
 

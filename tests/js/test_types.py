@@ -101,6 +101,14 @@ DRIFTS = {
         "result",
         ("tests/ts/reference-page.ts", "app/dashboard/static/dashboard/sync-now.js"),
     ),
+    "the source type list renamed": Drift(
+        "listSourceTypes",
+        "answer",
+        (),
+        "sourceTypes",
+        "types",
+        ("app/dashboard/static/dashboard/source-types.js",),
+    ),
     "a create body with dataSourceId renamed": Drift(
         "createSchedule",
         "request",
