@@ -16,6 +16,7 @@ from litestar.testing import TestClient
 
 from app.auth.accounts import REGISTRATION_CLOSED
 from app.webhooks.events import RUN_EVENTS
+from tests.api.openapi_document import component, served_document
 from tests.conftest import ApiUser
 
 HOOK_URL = "http://127.0.0.1:9/hook"
@@ -23,18 +24,7 @@ HOOK_URL = "http://127.0.0.1:9/hook"
 
 @pytest.fixture(scope="module")
 def document(client: TestClient[Any]) -> dict[str, Any]:
-    response = client.get("/schema/openapi.json")
-    assert response.status_code == 200
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def component(document: dict[str, Any], ref_or_schema: dict[str, Any]) -> dict[str, Any]:
-    ref = ref_or_schema.get("$ref", "")
-    found: dict[str, Any] = (
-        document["components"]["schemas"][ref.rsplit("/", 1)[1]] if ref else ref_or_schema
-    )
-    return found
+    return served_document(client)
 
 
 def body_field(document: dict[str, Any], method: str, path: str, name: str) -> dict[str, Any]:

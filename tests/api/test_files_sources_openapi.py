@@ -12,6 +12,7 @@ import pytest
 from litestar.testing import TestClient
 
 from connectors.registry import source_types
+from tests.api.openapi_document import component, operation, served_document
 from tests.conftest import ApiUser
 
 # The document is the same on every store: read it once.
@@ -20,24 +21,7 @@ ONE_STORE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 @pytest.fixture
 def document(client: TestClient[Any]) -> dict[str, Any]:
-    response = client.get("/schema/openapi.json")
-    assert response.status_code == 200
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def component(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
-    """`schema` itself, or the component its `$ref` names."""
-    ref = schema.get("$ref", "")
-    if not ref:
-        return schema
-    found: dict[str, Any] = document["components"]["schemas"][ref.rsplit("/", 1)[-1]]
-    return found
-
-
-def operation(document: dict[str, Any], method: str, path: str) -> dict[str, Any]:
-    found: dict[str, Any] = document["paths"][path][method]
-    return found
+    return served_document(client)
 
 
 def body_schema(document: dict[str, Any], method: str, path: str, status: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
+from tests.api.openapi_document import component, operation, served_document
 from tests.conftest import ApiUser
 
 PAGE = Path(__file__).resolve().parents[3] / "shared/reference/data-sync-api-schedules.txt"
@@ -18,10 +19,7 @@ PAGE = Path(__file__).resolve().parents[3] / "shared/reference/data-sync-api-sch
 
 @pytest.fixture(scope="module")
 def document(client: TestClient[Any]) -> dict[str, Any]:
-    response = client.get("/schema/openapi.json")
-    assert response.status_code == 200
-    body: dict[str, Any] = response.json()
-    return body
+    return served_document(client)
 
 
 def page_json_blocks() -> list[Any]:
@@ -37,19 +35,6 @@ def page_json_blocks() -> list[Any]:
             blocks.append(json.loads("\n".join(current)))
             current = []
     return blocks
-
-
-def schema_of(document: dict[str, Any], ref_or_schema: dict[str, Any]) -> dict[str, Any]:
-    ref = ref_or_schema.get("$ref", "")
-    found: dict[str, Any] = (
-        document["components"]["schemas"][ref.rsplit("/", 1)[1]] if ref else ref_or_schema
-    )
-    return found
-
-
-def operation(document: dict[str, Any], method: str, path: str) -> dict[str, Any]:
-    found: dict[str, Any] = document["paths"][path][method]
-    return found
 
 
 def examples_of(document: dict[str, Any]) -> list[Any]:
@@ -83,10 +68,10 @@ def test_schedule_answers_are_typed_with_every_field_the_page_shows(
     document: dict[str, Any],
 ) -> None:
     created = operation(document, "post", "/api/sync/schedules")["responses"]["200"]
-    envelope = schema_of(document, created["content"]["application/json"]["schema"])
+    envelope = component(document, created["content"]["application/json"]["schema"])
     assert set(envelope["required"]) == {"success", "schedule", "message"}
     assert envelope["properties"]["success"]["const"] is True
-    schedule = schema_of(document, envelope["properties"]["schedule"])
+    schedule = component(document, envelope["properties"]["schedule"])
     assert {
         "id",
         "name",
@@ -110,7 +95,7 @@ def test_schedule_answers_are_typed_with_every_field_the_page_shows(
     } <= set(schedule["required"])
 
     listed = operation(document, "get", "/api/sync/schedules")["responses"]["200"]
-    page = schema_of(document, listed["content"]["application/json"]["schema"])
+    page = component(document, listed["content"]["application/json"]["schema"])
     assert set(page["required"]) == {"success", "schedules", "totalCount", "pagination"}
 
 
