@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any, cast
 
 import msgspec
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.middleware import Principal
 from app.db.models import DeliveryStatus, Webhook, WebhookDelivery
-from app.schema import Done, Limit, Offset, fetch_rows
+from app.schema import Done, Limit, Offset
 from app.settings import Settings
 from app.tenancy import owned_by_caller
 from app.time_text import isoformat
 from app.webhooks import service
-from app.webhooks.delivery import attempt
-from app.webhooks.events import event_body
+from app.webhooks.delivery import ping
 from app.webhooks.schemas import (
     DeliveryList,
     DeliveryOut,
@@ -107,9 +104,8 @@ class WebhookController(Controller):
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> WebhookList:
-        query = select(Webhook).where(Webhook.user_id == request.user.user_id)
-        rows, total, pagination = await fetch_rows(
-            db_session, query, (Webhook.created_at,), limit, offset
+        rows, total, pagination = await service.webhooks_page(
+            db_session, request.user.user_id, limit, offset
         )
         return WebhookList(
             success=True,
@@ -153,7 +149,7 @@ class WebhookController(Controller):
         webhook: NamedDependency[Webhook],
         db_session: NamedDependency[AsyncSession],
     ) -> Done:
-        await db_session.delete(webhook)
+        await service.delete(db_session, webhook)
         return Done(success=True, message="Webhook deleted.")
 
     @get("/{webhook_id:str}/deliveries", operation_id="listWebhookDeliveries")
@@ -164,9 +160,7 @@ class WebhookController(Controller):
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> DeliveryList:
-        query = select(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook.id)
-        order = (WebhookDelivery.created_at.desc(), WebhookDelivery.attempt.desc())
-        rows, total, pagination = await fetch_rows(db_session, query, order, limit, offset)
+        rows, total, pagination = await service.deliveries_page(db_session, webhook, limit, offset)
         return DeliveryList(
             success=True,
             deliveries=[delivery_out(d) for d in rows],
@@ -182,16 +176,7 @@ class WebhookController(Controller):
         app_settings: NamedDependency[Settings],
     ) -> PingSent:
         """Sends a `ping` event now and answers with its one attempt (no retries)."""
-        event_id = uuid.uuid4()
-        delivery = WebhookDelivery(
-            webhook_id=webhook.id,
-            event_id=event_id,
-            event_type="ping",
-            payload=event_body(event_id, "ping", {"webhookId": str(webhook.id)}),
-        )
-        db_session.add(delivery)
-        await attempt(app_settings, webhook, delivery)
-        await db_session.flush()
+        delivery = await ping(db_session, app_settings, webhook)
         delivered = delivery.status == DeliveryStatus.SUCCESS
         return PingSent(
             success=True,

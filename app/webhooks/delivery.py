@@ -1,7 +1,7 @@
 """Sending webhook deliveries: signed POSTs, retried with backoff, every attempt recorded.
 
-Runs in the worker (`deliver_webhook` job), never inside a sync run; the API uses
-`attempt` directly only for the ping of `POST /api/webhooks/{id}/test`.
+Runs in the worker (`deliver_webhook` job), never inside a sync run; the API sends only the
+ping of `POST /api/webhooks/{id}/test`, one attempt without retries.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from app.credential_vault import CredentialVault
 from app.db.models import DeliveryStatus, Webhook, WebhookDelivery, utcnow
 from app.settings import Settings
 from app.webhooks.addresses import check_destination, pinned_request
-from app.webhooks.events import DELIVER_WEBHOOK
+from app.webhooks.events import DELIVER_WEBHOOK, event_body
 from app.webhooks.signing import SIGNATURE_HEADER, signature
 from connectors.network_policy import AddressRefused, LookupUnavailable
 
@@ -77,6 +77,21 @@ async def attempt(settings: Settings, webhook: Webhook, delivery: WebhookDeliver
         )
     delivery.duration_ms = int((time.monotonic() - started) * 1000)
     delivery.completed_at = utcnow()
+
+
+async def ping(db: AsyncSession, settings: Settings, webhook: Webhook) -> WebhookDelivery:
+    """Sends a `ping` event now and records its one attempt."""
+    event_id = uuid.uuid4()
+    delivery = WebhookDelivery(
+        webhook_id=webhook.id,
+        event_id=event_id,
+        event_type="ping",
+        payload=event_body(event_id, "ping", {"webhookId": str(webhook.id)}),
+    )
+    db.add(delivery)
+    await attempt(settings, webhook, delivery)
+    await db.flush()
+    return delivery
 
 
 async def deliver(

@@ -1,16 +1,19 @@
-"""Webhooks: validation and storage. The secret is sealed like data source credentials."""
+"""Webhooks: validation and storage, and the pages of a user's webhooks and of a webhook's
+deliveries. The secret is sealed like data source credentials."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 import anyio
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.credential_vault import CredentialVault
-from app.db.models import Schedule, Webhook
+from app.db.models import Schedule, Webhook, WebhookDelivery
 from app.errors import InvalidInput
+from app.schema import Pagination, fetch_rows
 from app.settings import Settings
 from app.webhooks.addresses import check_destination
 from app.webhooks.events import RUN_EVENTS
@@ -127,3 +130,24 @@ async def update(
         webhook.schedule_ids = sorted(set(schedule_ids)) or None
     await db.flush()
     return webhook
+
+
+async def delete(db: AsyncSession, webhook: Webhook) -> None:
+    await db.delete(webhook)
+
+
+async def webhooks_page(
+    db: AsyncSession, user_id: uuid.UUID, limit: int, offset: int
+) -> tuple[Sequence[Webhook], int, Pagination]:
+    """The user's webhooks, oldest first."""
+    query = select(Webhook).where(Webhook.user_id == user_id)
+    return await fetch_rows(db, query, (Webhook.created_at,), limit, offset)
+
+
+async def deliveries_page(
+    db: AsyncSession, webhook: Webhook, limit: int, offset: int
+) -> tuple[Sequence[WebhookDelivery], int, Pagination]:
+    """The webhook's delivery attempts, newest first."""
+    query = select(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook.id)
+    order = (WebhookDelivery.created_at.desc(), WebhookDelivery.attempt.desc())
+    return await fetch_rows(db, query, order, limit, offset)
