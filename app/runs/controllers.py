@@ -6,7 +6,6 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-import anyio
 from arq.connections import ArqRedis
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
@@ -17,14 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.middleware import Principal
 from app.db.models import RunStatus, Schedule, SyncRun
-from app.errors import ApiError, InvalidInput, not_found
+from app.errors import ApiError, InvalidInput
 from app.openapi import error_response
 from app.runs import service
-from app.runs.schemas import History, RunDetail, RunList, RunOut, SyncCompleted
+from app.runs.schemas import History, RunDetail, RunList, SyncCompleted
 from app.schedules import examples
-from app.schema import ErrorBody, Limit, Offset, Pagination, fetch_rows
+from app.schema import ErrorBody, Limit, Offset
 from app.settings import Settings
-from app.sync.change_sets import CHANGE_COLUMN, ChangeSetGone, change_set_csv
+from app.sync.change_sets import CHANGE_COLUMN
 from app.sync.csv_store import CsvStore
 from app.tenancy import owned_by_caller
 
@@ -196,7 +195,6 @@ class ManualSyncController(Controller):
     )
     async def history(
         self,
-        request: Request[Principal, Any, Any],
         schedule: NamedDependency[Schedule],
         db_session: NamedDependency[AsyncSession],
         status: StartedFilter = None,
@@ -205,20 +203,12 @@ class ManualSyncController(Controller):
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> History:
-        query = service.history_query(
-            request.user.user_id, schedule.id, status, _in_utc(since, "from"), _in_utc(until, "to")
+        only = service.RunFilter(status, _in_utc(since, "from"), _in_utc(until, "to"))
+        rows, total, pagination = await service.history_page(
+            db_session, schedule, only, limit, offset
         )
-        rows, total, pagination = await _newest_first(db_session, query, limit, offset)
-        return History(success=True, history=rows, total_count=total, pagination=pagination)
-
-
-async def _newest_first(
-    db: AsyncSession, query: Any, limit: int, offset: int
-) -> tuple[list[RunOut], int, Pagination]:
-    rows, total, pagination = await fetch_rows(
-        db, query, (SyncRun.created_at.desc(),), limit, offset
-    )
-    return [service.run_out(r) for r in rows], total, pagination
+        runs = [service.run_out(r) for r in rows]
+        return History(success=True, history=runs, total_count=total, pagination=pagination)
 
 
 class RunController(Controller):
@@ -243,16 +233,14 @@ class RunController(Controller):
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> RunList:
-        query = service.runs_query(
-            request.user.user_id,
-            None,
-            status,
-            _in_utc(since, "from"),
-            _in_utc(until, "to"),
-            data_source_type,
+        only = service.RunFilter(
+            status, _in_utc(since, "from"), _in_utc(until, "to"), data_source_type
         )
-        rows, total, pagination = await _newest_first(db_session, query, limit, offset)
-        return RunList(success=True, runs=rows, total_count=total, pagination=pagination)
+        rows, total, pagination = await service.runs_page(
+            db_session, request.user.user_id, only, limit, offset
+        )
+        runs = [service.run_out(r) for r in rows]
+        return RunList(success=True, runs=runs, total_count=total, pagination=pagination)
 
     @get("/{run_id:str}", operation_id="getRun")
     async def get_run(
@@ -282,20 +270,7 @@ class RunController(Controller):
         db_session: NamedDependency[AsyncSession],
         csv_store: NamedDependency[CsvStore],
     ) -> Response[Any]:
-        if run.status != RunStatus.SUCCESS:
-            raise ApiError(409, f"The run has no change set: its status is {run.status}")
-        schedule = await db_session.get(Schedule, run.schedule_id)
-        if schedule is None:
-            raise not_found("Run")
-        if not (run.added or run.updated or run.deleted):
+        path = await service.change_set(db_session, csv_store, run)
+        if path is None:
             return Response(content=f"{CHANGE_COLUMN}\n".encode(), media_type="text/csv")
-        file = schedule.target_file
-        try:
-            path = await anyio.to_thread.run_sync(
-                change_set_csv, csv_store, file.id, run.id, file.delimiter
-            )
-        except ChangeSetGone:
-            raise not_found(
-                "The change set of this run (kept while its file versions are kept)"
-            ) from None
         return File(path=path, media_type="text/csv", filename=f"changes-{run.id}.csv")

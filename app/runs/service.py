@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 import anyio
 from arq.connections import ArqRedis
@@ -11,8 +14,11 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.models import RunStatus, Schedule, SyncRun, Trigger
-from app.errors import ApiError
+from app.errors import ApiError, not_found
 from app.runs.schemas import Changes, Progress, RunOut, SyncResult
+from app.schema import Pagination, fetch_rows
+from app.sync.change_sets import ChangeSetGone, change_set_csv
+from app.sync.csv_store import CsvStore
 from app.sync.queue import enqueue_run
 from app.time_text import duration_text, isoformat
 
@@ -79,38 +85,74 @@ def sync_result(run: SyncRun) -> SyncResult:
     )
 
 
-def history_query(
-    user_id: uuid.UUID,
-    schedule_id: uuid.UUID,
-    status: str | None,
-    since: datetime | None,
-    until: datetime | None,
-) -> Select[SyncRun]:
-    """A schedule's executions: the runs that started, newest first once ordered."""
-    query = runs_query(user_id, schedule_id, status, since, until, None)
-    return query.where(SyncRun.status.in_(STARTED))
+@dataclass(frozen=True)
+class RunFilter:
+    """What a list of runs is narrowed to; None leaves that out."""
+
+    status: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    data_source_type: str | None = None
 
 
-def runs_query(
-    user_id: uuid.UUID,
-    schedule_id: uuid.UUID | None,
-    status: str | None,
-    since: datetime | None,
-    until: datetime | None,
-    data_source_type: str | None,
+async def history_page(
+    db: AsyncSession, schedule: Schedule, only: RunFilter, limit: int, offset: int
+) -> tuple[Sequence[SyncRun], int, Pagination]:
+    """A schedule's executions, newest first: the runs that started."""
+    query = _runs_query(schedule.user_id, schedule.id, only)
+    return await _newest_first(db, query.where(SyncRun.status.in_(STARTED)), limit, offset)
+
+
+async def runs_page(
+    db: AsyncSession, user_id: uuid.UUID, only: RunFilter, limit: int, offset: int
+) -> tuple[Sequence[SyncRun], int, Pagination]:
+    """Every run of the user's schedules, newest first, queued ones included."""
+    return await _newest_first(db, _runs_query(user_id, None, only), limit, offset)
+
+
+def _runs_query(
+    user_id: uuid.UUID, schedule_id: uuid.UUID | None, only: RunFilter
 ) -> Select[SyncRun]:
     query = select(SyncRun).where(SyncRun.user_id == user_id)
     if schedule_id is not None:
         query = query.where(SyncRun.schedule_id == schedule_id)
-    if status:
-        query = query.where(SyncRun.status == status)
-    if since is not None:
-        query = query.where(SyncRun.created_at >= since)
-    if until is not None:
-        query = query.where(SyncRun.created_at <= until)
-    if data_source_type:
-        query = query.where(SyncRun.data_source_type == data_source_type)
+    if only.status:
+        query = query.where(SyncRun.status == only.status)
+    if only.since is not None:
+        query = query.where(SyncRun.created_at >= only.since)
+    if only.until is not None:
+        query = query.where(SyncRun.created_at <= only.until)
+    if only.data_source_type:
+        query = query.where(SyncRun.data_source_type == only.data_source_type)
     return query
+
+
+async def _newest_first(
+    db: AsyncSession, query: Select[SyncRun], limit: int, offset: int
+) -> tuple[Sequence[SyncRun], int, Pagination]:
+    return await fetch_rows(db, query, (SyncRun.created_at.desc(),), limit, offset)
+
+
+async def change_set(db: AsyncSession, csv_store: CsvStore, run: SyncRun) -> Path | None:
+    """The CSV of the rows the run added, updated or deleted; None when it changed none.
+    409 for a run that did not succeed, 404 once the change set has gone with the file
+    versions it was computed from."""
+    if run.status != RunStatus.SUCCESS:
+        raise ApiError(409, f"The run has no change set: its status is {run.status}")
+    schedule = await db.get(Schedule, run.schedule_id)
+    if schedule is None:
+        raise not_found("Run")
+    if not (run.added or run.updated or run.deleted):
+        return None
+    file = schedule.target_file
+    try:
+        return await anyio.to_thread.run_sync(
+            change_set_csv, csv_store, file.id, run.id, file.delimiter
+        )
+    except ChangeSetGone:
+        raise not_found(
+            "The change set of this run (kept while its file versions are kept)"
+        ) from None
 
 
 async def start_manual_sync(
