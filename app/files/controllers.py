@@ -25,7 +25,7 @@ from app.files.schemas import (
     TargetFileUpdate,
 )
 from app.openapi import error_response
-from app.schema import Done, Limit, Offset, fetch_rows
+from app.schema import Done, Limit, Offset
 from app.sync.csv_store import EMPTY_SHA256, CsvStore
 from app.tenancy import owned_by_caller
 from app.time_text import isoformat
@@ -90,9 +90,8 @@ class TargetFileController(Controller):
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> FileList:
-        query = service.list_query(request.user.user_id)
-        rows, total, pagination = await fetch_rows(
-            db_session, query, (TargetFile.created_at,), limit, offset
+        rows, total, pagination = await service.files_page(
+            db_session, request.user.user_id, limit, offset
         )
         return FileList(
             success=True,

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 
 from msgspec import UnsetType
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import FileVersion, Schedule, TargetFile
@@ -19,6 +19,7 @@ from app.files.schemas import (
     TargetFileCreate,
     TargetFileUpdate,
 )
+from app.schema import Pagination, fetch_rows
 from app.sync.csv_store import CsvStore
 
 # file_versions.version is a 32-bit INTEGER: a larger number names no version, so it is a
@@ -70,8 +71,12 @@ async def create(db: AsyncSession, user_id: uuid.UUID, data: TargetFileCreate) -
     return file
 
 
-def list_query(user_id: uuid.UUID) -> Select[TargetFile]:
-    return select(TargetFile).where(TargetFile.user_id == user_id)
+async def files_page(
+    db: AsyncSession, user_id: uuid.UUID, limit: int, offset: int
+) -> tuple[Sequence[TargetFile], int, Pagination]:
+    """The user's files, oldest first."""
+    query = select(TargetFile).where(TargetFile.user_id == user_id)
+    return await fetch_rows(db, query, (TargetFile.created_at,), limit, offset)
 
 
 async def update(db: AsyncSession, file: TargetFile, data: TargetFileUpdate) -> TargetFile:

@@ -23,7 +23,7 @@ from app.schedules.schemas import (
     ScheduleSaved,
     ScheduleUpdate,
 )
-from app.schema import Done, Limit, Offset, fetch_rows
+from app.schema import Done, Limit, Offset
 from app.settings import Settings
 from app.tenancy import owned_by_caller
 from app.time_text import duration_text, isoformat
@@ -105,9 +105,15 @@ class ScheduleController(Controller):
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> ScheduleList:
-        query = service.list_query(request.user.user_id, enabled, data_source_type, status, search)
-        rows, total, pagination = await fetch_rows(
-            db_session, query, (Schedule.created_at,), limit, offset
+        rows, total, pagination = await service.schedules_page(
+            db_session,
+            request.user.user_id,
+            enabled,
+            data_source_type,
+            status,
+            search,
+            limit,
+            offset,
         )
         retries = await service.next_retries(db_session, [s.id for s in rows])
         return ScheduleList(

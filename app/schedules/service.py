@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connector_environment import connector_environment
@@ -16,6 +16,7 @@ from app.errors import InvalidInput
 from app.schedules.schemas import NAME_MAX, ScheduleCreate, ScheduleUpdate
 from app.schedules.validation import check_config
 from app.scheduling import next_slot_after, parse_cadence
+from app.schema import Pagination, fetch_rows
 from app.settings import Settings
 
 Problems = list[dict[str, str]]
@@ -138,13 +139,18 @@ async def update(
     return schedule
 
 
-def list_query(
+async def schedules_page(
+    db: AsyncSession,
     user_id: uuid.UUID,
     enabled: bool | None,
     data_source_type: str | None,
     status: str | None,
     search: str | None,
-) -> Select[Schedule]:
+    limit: int,
+    offset: int,
+) -> tuple[Sequence[Schedule], int, Pagination]:
+    """The user's schedules that pass every filter given, oldest first; `status` is the last
+    sync's, `never` for schedules not yet run; `search` a part of the name, in any case."""
     query = select(Schedule).join(Schedule.data_source).where(Schedule.user_id == user_id)
     if enabled is not None:
         query = query.where(Schedule.enabled == enabled)
@@ -157,7 +163,7 @@ def list_query(
     if search:
         escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = query.where(func.lower(Schedule.name).like(f"%{escaped.lower()}%", escape="\\"))
-    return query
+    return await fetch_rows(db, query, (Schedule.created_at,), limit, offset)
 
 
 async def delete(db: AsyncSession, schedule: Schedule) -> None:

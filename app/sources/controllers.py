@@ -7,13 +7,12 @@ from typing import Annotated, Any
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.middleware import Principal
 from app.db.models import DataSource
 from app.openapi import error_response
-from app.schema import Done, Limit, Offset, fetch_rows
+from app.schema import Done, Limit, Offset
 from app.settings import Settings
 from app.sources import service
 from app.sources.schemas import (
@@ -99,12 +98,8 @@ class DataSourceController(Controller):
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> DataSourceList:
-        query = select(DataSource).where(DataSource.user_id == request.user.user_id)
-        if type is not None:
-            service.check_type_filter(type)
-            query = query.where(DataSource.type == type)
-        rows, total, pagination = await fetch_rows(
-            db_session, query, (DataSource.created_at,), limit, offset
+        rows, total, pagination = await service.sources_page(
+            db_session, request.user.user_id, type, limit, offset
         )
         return DataSourceList(
             success=True,

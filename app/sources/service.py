@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,6 +13,7 @@ from app.connector_environment import connector_environment
 from app.credential_vault import CredentialsUnreadable, CredentialVault
 from app.db.models import DataSource, Schedule
 from app.errors import ApiError, InvalidInput
+from app.schema import Pagination, fetch_rows
 from app.settings import Settings
 from app.sources.probe import ProbeTimeout, run_connection_test
 from app.sources.schemas import SOURCE_NAME_MAX, SOURCE_NAME_PATTERN
@@ -66,6 +68,17 @@ def check_credentials(
             [{"field": p.field, "message": p.message} for p in problems],
             "Invalid data source credentials or settings: see details",
         )
+
+
+async def sources_page(
+    db: AsyncSession, user_id: uuid.UUID, type_name: str | None, limit: int, offset: int
+) -> tuple[Sequence[DataSource], int, Pagination]:
+    """The user's data sources, oldest first; only those of `type_name` when one is given."""
+    query = select(DataSource).where(DataSource.user_id == user_id)
+    if type_name is not None:
+        check_type_filter(type_name)
+        query = query.where(DataSource.type == type_name)
+    return await fetch_rows(db, query, (DataSource.created_at,), limit, offset)
 
 
 async def create(
