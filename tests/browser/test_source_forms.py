@@ -28,6 +28,8 @@ pytestmark = [
         reason="/usr/bin/chromium is missing (the README's test command installs Debian's chromium)",
     ),
     pytest.mark.usefixtures("worker"),
+    # The forms are the same whatever the service stores in; the stores have their own tests.
+    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
 ]
 
 if CHROMIUM.exists():
