@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -357,10 +357,11 @@ def test_the_test_table_plugin_gets_a_form_from_its_declaration(
     )
 
 
-def test_dotted_keys_are_sent_nested_and_each_error_is_shown_by_its_label(page: Page) -> None:
-    """Google Sheets' OAuth way to sign in (`oauth.clientId` …). The service's answer is
-    stood in for: a 400 naming one shown field and one of the way not chosen."""
-    sent: list[dict[str, Any]] = []
+def refusing_creates(
+    sent: list[dict[str, Any]], message: str, details: list[dict[str, str]]
+) -> Callable[[Route], None]:
+    """A stand-in for the service that records each create's body in `sent` and answers it
+    with a 400 of `message` and `details`; other requests pass through."""
 
     def refuse(route: Route) -> None:
         if route.request.method != "POST":
@@ -372,17 +373,27 @@ def test_dotted_keys_are_sent_nested_and_each_error_is_shown_by_its_label(page: 
             json={
                 "success": False,
                 "error": "Invalid data source",
-                "message": "The source refused these credentials",
-                "requestId": "req-1",
-                "details": [
-                    {
-                        "field": "credentials.oauth.refreshToken",
-                        "message": "was refused: invalid_grant",
-                    },
-                    {"field": "credentials.serviceAccountInfo", "message": "is required"},
-                ],
+                "message": message,
+                "requestId": "req-stand-in",
+                "details": details,
             },
         )
+
+    return refuse
+
+
+def test_dotted_keys_are_sent_nested_and_each_error_is_shown_by_its_label(page: Page) -> None:
+    """Google Sheets' OAuth way to sign in (`oauth.clientId` …). The service's answer is
+    stood in for: a 400 naming one shown field and one of the way not chosen."""
+    sent: list[dict[str, Any]] = []
+    refuse = refusing_creates(
+        sent,
+        "The source refused these credentials",
+        [
+            {"field": "credentials.oauth.refreshToken", "message": "was refused: invalid_grant"},
+            {"field": "credentials.serviceAccountInfo", "message": "is required"},
+        ],
+    )
 
     sign_up(page, new_email("gus", "oauth"))
     page.route("**/api/data-sources", refuse)
@@ -453,22 +464,7 @@ def test_a_tri_state_choice_and_a_checkbox_are_sent_as_booleans(page: Page) -> N
     """SQL Server's encryption (true, false or the driver's default) and its certificate
     checkbox; the service's answer is stood in for, as no SQL Server runs here."""
     sent: list[dict[str, Any]] = []
-
-    def capture(route: Route) -> None:
-        if route.request.method != "POST":
-            route.continue_()
-            return
-        sent.append(route.request.post_data_json)
-        route.fulfill(
-            status=400,
-            json={
-                "success": False,
-                "error": "Invalid data source",
-                "message": "Stood in",
-                "requestId": "req-2",
-                "details": [],
-            },
-        )
+    capture = refusing_creates(sent, "Stood in", [])
 
     sign_up(page, new_email("sol", "booleans"))
     page.route("**/api/data-sources", capture)
