@@ -65,7 +65,7 @@ def _foreign_keys(source_type: str, config: JSON, own_keys: frozenset[str]) -> P
 def _selection_keys_of(source_type: str) -> frozenset[str]:
     try:
         return connector_class(source_type).selection_keys
-    except Exception:  # a plugin that fails to import simply claims no keys
+    except LookupError:  # a type that cannot load (connectors.registry) claims no keys
         return frozenset()
 
 
