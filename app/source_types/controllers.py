@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from functools import cache
 
+import msgspec
 from litestar import Controller, get
 
 from app.source_types.schemas import (
@@ -77,21 +78,9 @@ def declared(type_name: str, declaration: SourceTypeDeclaration) -> SourceTypeOu
 
 
 def unavailable(type_name: str, reason: str) -> SourceTypeOut:
-    return SourceTypeOut(
-        type=type_name,
-        display_name=type_name,
-        available=False,
-        unavailable_reason=reason,
-        credential_variants=[],
-        settings=[],
-        selection=[],
-        endpoint_hosts=[],
-        schemas=SourceTypeSchemas(
-            credentials={"type": "object"},
-            settings={"type": "object"},
-            selection={"type": "object"},
-        ),
-    )
+    """A type that cannot load: its name, the reason, and nothing to fill in."""
+    nothing = declared(type_name, SourceTypeDeclaration(type_name, credential_variants=()))
+    return msgspec.structs.replace(nothing, available=False, unavailable_reason=reason)
 
 
 @cache
