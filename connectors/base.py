@@ -58,6 +58,12 @@ class NotFoundError(ConnectorError):
     """The spreadsheet, workbook, database or table does not exist. Not retried."""
 
 
+class ChangeDetectionUnavailable(ConnectorError):
+    """The source refused the metadata request that tells whether data changed (a scope not
+    granted, a permission missing). Not a failure: the run fetches as before and its record
+    says why change detection was skipped."""
+
+
 class TransientError(ConnectorError):
     """Throttling, timeouts, dropped connections: worth trying again later.
 
@@ -152,6 +158,15 @@ class Connector(Protocol):
         """Connects and proves access; returns details to show the user (server version,
         spreadsheet title and sheet names…). Raises ConnectorError subclasses."""
         ...
+
+    # Optional: `change_marker(self, selection: JSON) -> str | None`, for change detection
+    # before fetch. One cheap metadata request (Drive's file version, a driveItem's cTag,
+    # the one row of `config.changeQuery`), no data: a short text that differs whenever the
+    # selected data may have changed. None when this selection offers nothing to compare
+    # (say, a SQL source without a changeQuery). Raises ChangeDetectionUnavailable when the
+    # source refuses the request, other ConnectorErrors as `fetch` does. The engine compares
+    # it with the marker read before the last full fetch and skips the fetch when equal
+    # (app/sync/change_detection.py). Absent means every run fetches.
 
     def fetch(self, selection: JSON, progress: ProgressCallback) -> Table:
         """Reads the selected table. Raises ConnectorError subclasses; retries transient
