@@ -153,6 +153,14 @@ class TargetFile(Timestamped, Base):
     # Prefix text cells that would start a spreadsheet formula with "'"; None: as the source
     # type suggests (on for spreadsheets, off for databases).
     escape_formulas: Mapped[bool | None] = mapped_column(Boolean)
+    # Change detection (app/sync/change_detection.py): the source's change marker read
+    # before the fetch the current version came from, by which schedule and under which
+    # settings (a fingerprint), and when that full fetch started. None when the last
+    # publication had no marker.
+    change_marker: Mapped[str | None] = mapped_column(String(200))
+    change_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    change_schedule_id: Mapped[uuid.UUID | None]
+    fully_fetched_at: Mapped[datetime | None]
 
     versions: Mapped[list[FileVersion]] = relationship(
         back_populates="file", cascade="all, delete-orphan", passive_deletes=True
@@ -243,6 +251,10 @@ class SyncRun(Base):
     file_version: Mapped[int | None] = mapped_column(Integer)
     bytes_written: Mapped[int | None] = mapped_column(BigInteger)
     data_source_type: Mapped[str] = mapped_column(String(50))
+    # The source's change marker matched the current file's: nothing was fetched.
+    fetch_skipped: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Why change detection did not decide this run, when the source refused to say.
+    change_detection: Mapped[str | None] = mapped_column(Text)
 
 
 class Webhook(Timestamped, Base):
