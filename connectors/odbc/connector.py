@@ -50,6 +50,8 @@ from connectors.odbc.hosts import checked_address
 from connectors.odbc.limits import MAX_BYTES_PER_BATCH, ReadLimits, limit_problems
 from connectors.odbc.reachability import Destination, probe
 from connectors.odbc.read_only import checked_query, read_only_problem
+from connectors.toolkit.change_query import change_query_problems, checked_change_query
+from connectors.toolkit.change_query import marker_of_batches as change_marker_of
 from connectors.toolkit.problems import raise_first_problem
 from connectors.toolkit.retry import Retrier, RetriesExhausted, Retryable, RetryBudget, RetryPolicy
 
@@ -106,12 +108,12 @@ class OdbcConnector(ABC):
     tls_settings: ClassVar[str]
     default_max_text_size: ClassVar[int] = 4000
     selection_keys: ClassVar[frozenset[str]] = frozenset(
-        {"databaseName", "query", "queryTimeoutSeconds"}
+        {"databaseName", "query", "queryTimeoutSeconds", "changeQuery"}
     )
     required_selection_keys: ClassVar[frozenset[str]] = frozenset({"databaseName", "query"})
     # Settings that are free text and never reach a connection string (a default query may
     # well span lines).
-    free_text_settings: ClassVar[frozenset[str]] = frozenset({"query"})
+    free_text_settings: ClassVar[frozenset[str]] = frozenset({"query", "changeQuery"})
 
     def __init__(self, credentials: JSON, settings: JSON, env: Environment) -> None:
         self.credentials = credentials
@@ -211,6 +213,7 @@ class OdbcConnector(ABC):
             problem = read_only_problem(query, cls.dialect)
             if problem:
                 problems.append(Problem("config.query", problem))
+        problems += change_query_problems(selection, cls.dialect)
         timeout = selection.get("queryTimeoutSeconds")
         ceiling = env.max_query_timeout_seconds
         if timeout is not None and not (_positive_int(timeout) and timeout <= ceiling):
@@ -241,6 +244,30 @@ class OdbcConnector(ABC):
             "serverVersionFull": version.strip(),
             "database": database,
         }
+
+    def change_marker(self, selection: JSON) -> str | None:
+        """The marker of `config.changeQuery`'s one row; None without a change query. Run
+        like the query itself: the same checks, connection, read-only rule and timeout."""
+        raise_first_problem(self.validate_selection(selection, self.env))
+        query = checked_change_query(selection, self.dialect)
+        if query is None:
+            return None
+        timeout = int(selection.get("queryTimeoutSeconds") or DEFAULT_QUERY_TIMEOUT_SECONDS)
+        connection = self._connect(self.database_for(selection), timeout)
+        try:
+            reader = connection.read_arrow_batches(
+                query,
+                batch_size=2,  # one row is wanted; a second one is only there to refuse
+                max_text_size=self.limits.max_text_size,
+                max_binary_size=self.limits.max_binary_size,
+                map_schema=self.map_schema,
+                query_timeout_sec=timeout,
+            )
+            return change_marker_of(reader)
+        except arrow_odbc.Error as exc:
+            raise classify(exc, secrets=self._secrets()) from None
+        finally:
+            del connection
 
     def fetch(self, selection: JSON, progress: ProgressCallback) -> Table:
         raise_first_problem(self.validate_selection(selection, self.env))

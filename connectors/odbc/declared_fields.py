@@ -66,6 +66,20 @@ def query_field(example: str) -> FieldSpec:
     )
 
 
+def change_query_field(example: str) -> FieldSpec:
+    return FieldSpec(
+        "changeQuery",
+        "Change query",
+        kind="query",
+        advanced=True,
+        help="Optional. One read-only statement returning one row that changes whenever the "
+        "data may have: e.g. SELECT MAX(rowversion_col), COUNT(*) FROM dbo.Orders, or "
+        "SELECT max(updated_at), count(*) FROM orders. The same row as at the last full "
+        "fetch skips the fetch.",
+        placeholder=example,
+    )
+
+
 QUERY_TIMEOUT = FieldSpec(
     "queryTimeoutSeconds",
     "Query timeout (seconds)",

@@ -10,6 +10,7 @@ from connectors.odbc.declared_fields import (
     PASSWORD,
     QUERY_TIMEOUT,
     USERNAME,
+    change_query_field,
     database_field,
     port_field,
     query_field,
@@ -47,6 +48,7 @@ DECLARATION = SourceTypeDeclaration(
     selection=(
         database_field(required=True),
         query_field("SELECT * FROM dbo.Orders"),
+        change_query_field("SELECT MAX(rowversion_col), COUNT(*) FROM dbo.Orders"),
         QUERY_TIMEOUT,
     ),
 )
