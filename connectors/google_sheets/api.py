@@ -9,14 +9,20 @@ from typing import Any
 
 import google.auth.exceptions
 from google.auth.credentials import Credentials
+from gspread.exceptions import APIError
 from gspread.http_client import ParamsType
 from gspread.urls import SPREADSHEET_VALUES_URL
 from gspread.utils import quote
 
-from connectors.base import ConfigError
-from connectors.google_sheets.credentials import TokenEndpointOnly, service_account_email
+from connectors.base import ChangeDetectionUnavailable, ConfigError
+from connectors.google_sheets.credentials import (
+    SHEETS_READING_SCOPES,
+    TokenEndpointOnly,
+    service_account_email,
+)
 from connectors.google_sheets.failures import SheetsFailures
 from connectors.google_sheets.http_client import SheetsHTTPClient, retryable
+from connectors.google_sheets.token_cache import TokenCache
 from connectors.toolkit.retry import Retrier, RetriesExhausted
 
 
@@ -55,6 +61,14 @@ class ValuesRead:
     response_bytes: int
 
 
+@dataclass(frozen=True, slots=True)
+class CachedToken:
+    """Where this client's access token is kept between runs (token_cache.py)."""
+
+    cache: TokenCache
+    key: str
+
+
 class GoogleSheetsAPI:
     """One run's client: its retry budget is shared by every call it makes."""
 
@@ -66,8 +80,14 @@ class GoogleSheetsAPI:
         token_uri: str,
         timeout_seconds: float,
         retrier: Retrier,
+        drive_root: str = "https://www.googleapis.com",
+        cached_token: CachedToken | None = None,
     ) -> None:
         self.credentials = credentials
+        self.drive_root = drive_root.rstrip("/")
+        self.cached_token = cached_token
+        if cached_token is not None:
+            cached_token.cache.lend(cached_token.key, credentials)
         # Connecting should take seconds even when reading a large chunk takes a minute.
         timeout = (min(timeout_seconds, 15.0), timeout_seconds)
         self.http = SheetsHTTPClient(
@@ -76,6 +96,8 @@ class GoogleSheetsAPI:
         self.failures = SheetsFailures(self.account)
 
     def close(self) -> None:
+        if self.cached_token is not None:
+            self.cached_token.cache.keep(self.cached_token.key, self.credentials)
         self.http.session.close()
 
     @property
@@ -102,6 +124,34 @@ class GoogleSheetsAPI:
             self.http.retrier.call(attempt)
         except (google.auth.exceptions.RefreshError, RetriesExhausted) as error:
             raise self.failures.translate(error) from None
+        # OAuth refreshes ask for no scope (credentials.oauth_scopes): what the user
+        # consented to is only known from the answer.
+        granted = request.granted_scopes
+        if self.account is None and granted is not None and not SHEETS_READING_SCOPES & granted:
+            raise self.failures.scope_not_granted()
+
+    def drive_file_marker(self, spreadsheet_id: str) -> str:
+        """Drive's `version` and `modifiedTime` of the spreadsheet's file: one `files.get`
+        request, no cell data. Drive moves `version` on with every change to the file,
+        which is what change detection compares (`modifiedTime` is kept beside it for
+        whoever reads the marker). ChangeDetectionUnavailable when Drive refuses (the
+        Drive metadata scope not granted, the Drive API disabled in the project) or does
+        not find the file (the fetch then says why in its own words)."""
+        url = f"{self.drive_root}/drive/v3/files/{quote(spreadsheet_id, safe='')}"
+        params: ParamsType = {"fields": "modifiedTime,version", "supportsAllDrives": "true"}
+        try:
+            body = self.http.request("get", url, params=params).json()
+        except APIError as error:
+            status = error.response.status_code
+            if status in (403, 404):
+                raise self.failures.drive_metadata_refused(error) from None
+            raise self.failures.translate(error, spreadsheet_id=spreadsheet_id) from None
+        except Exception as error:
+            raise self.failures.translate(error, spreadsheet_id=spreadsheet_id) from None
+        version = body.get("version") if isinstance(body, dict) else None
+        if not version:
+            raise ChangeDetectionUnavailable("Google Drive returned no version for the file")
+        return f"drive:{version}@{body.get('modifiedTime', '')}"
 
     def spreadsheet(self, spreadsheet_id: str) -> SpreadsheetInfo:
         """Title and sheets (with grid sizes) of a spreadsheet, without cell data."""

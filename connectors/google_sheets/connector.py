@@ -9,10 +9,10 @@ from typing import ClassVar
 from connectors.base import JSON, ConfigError, Environment, Problem, ProgressCallback, Table
 from connectors.declaration import SourceTypeDeclaration
 from connectors.google_sheets.a1 import spreadsheet_id_from
-from connectors.google_sheets.api import GoogleSheetsAPI
-from connectors.google_sheets.credentials import build_credentials, token_endpoint
+from connectors.google_sheets.api import CachedToken, GoogleSheetsAPI
+from connectors.google_sheets.credentials import build_credentials, oauth_scopes, token_endpoint
 from connectors.google_sheets.declaration import DECLARATION
-from connectors.google_sheets.endpoints import DEFAULT_SHEETS_API_ROOT
+from connectors.google_sheets.endpoints import DEFAULT_DRIVE_API_ROOT, DEFAULT_SHEETS_API_ROOT
 from connectors.google_sheets.http_client import sheets_retry_policy
 from connectors.google_sheets.reader import SheetReader
 from connectors.google_sheets.selection import (
@@ -20,6 +20,7 @@ from connectors.google_sheets.selection import (
     parse_selection,
     selection_problems,
 )
+from connectors.google_sheets.token_cache import TokenCache
 from connectors.toolkit.problems import raise_first_problem
 from connectors.toolkit.retry import Retrier, RetryBudget
 
@@ -46,6 +47,8 @@ class GoogleSheetsConnector:
         {"spreadsheetId", "sheetName", "range", "valueRender"}
     )
     required_selection_keys: ClassVar[frozenset[str]] = frozenset({"spreadsheetId", "sheetName"})
+    # The engine makes a connector per run; access tokens outlive it here (token_cache.py).
+    process_tokens: ClassVar[TokenCache] = TokenCache()
 
     def __init__(
         self,
@@ -99,6 +102,16 @@ class GoogleSheetsConnector:
         )
         return details
 
+    def change_marker(self, selection: JSON) -> str | None:
+        """The spreadsheet's Drive version (Drive API `files.get`): one request, and no
+        token request while the process holds a fresh token for these credentials."""
+        parsed = parse_selection(selection)
+        api = self._api()
+        try:
+            return api.drive_file_marker(parsed.spreadsheet_id)
+        finally:
+            api.close()
+
     def fetch(self, selection: JSON, progress: ProgressCallback) -> Table:
         parsed = parse_selection(selection)
         api = self._api()
@@ -116,10 +129,18 @@ class GoogleSheetsConnector:
         credentials = build_credentials(self._credentials, token_uri)
         budget = self._settings.get("retryBudgetSeconds")
         policy = sheets_retry_policy() if budget is None else sheets_retry_policy(float(budget))
+        api_root = self._settings.get("sheetsBaseUrl") or DEFAULT_SHEETS_API_ROOT
+        scopes = oauth_scopes(self._credentials)
         return GoogleSheetsAPI(
             credentials,
-            api_root=self._settings.get("sheetsBaseUrl") or DEFAULT_SHEETS_API_ROOT,
+            api_root=api_root,
             token_uri=token_uri,
             timeout_seconds=self._env.http_timeout_seconds,
             retrier=Retrier(policy, RetryBudget(policy.budget_seconds), sleep=self._sleep),
+            # An overridden Sheets root (a private endpoint) serves Drive's metadata too;
+            # where it does not, change detection is skipped with the reason, never fails.
+            drive_root=self._settings.get("sheetsBaseUrl") or DEFAULT_DRIVE_API_ROOT,
+            cached_token=CachedToken(
+                self.process_tokens, TokenCache.key(self._credentials, token_uri, scopes)
+            ),
         )

@@ -1,8 +1,9 @@
 """Google credentials for a Sheets data source: which token endpoint, the google-auth
-credentials (read-only scope), and the one transport google-auth may send them through."""
+credentials (read-only scopes), and the one transport google-auth may send them through."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,6 +17,18 @@ from connectors.base import JSON, AuthError
 from connectors.google_sheets.endpoints import DEFAULT_TOKEN_URI
 
 READONLY_SCOPE = "https://www.googleapis.com/auth/spreadsheets.readonly"
+# Drive's file metadata (modifiedTime, version), for change detection before fetch.
+DRIVE_METADATA_SCOPE = "https://www.googleapis.com/auth/drive.metadata.readonly"
+SERVICE_ACCOUNT_SCOPES = [READONLY_SCOPE, DRIVE_METADATA_SCOPE]
+# Any of these lets a token read spreadsheets' values.
+SHEETS_READING_SCOPES = frozenset(
+    {
+        READONLY_SCOPE,
+        "https://www.googleapis.com/auth/spreadsheets",
+        "https://www.googleapis.com/auth/drive.readonly",
+        "https://www.googleapis.com/auth/drive",
+    }
+)
 
 
 def token_endpoint(credentials: JSON, token_uri: str | None) -> str:
@@ -27,8 +40,17 @@ def token_endpoint(credentials: JSON, token_uri: str | None) -> str:
     return key_uri if isinstance(key_uri, str) and key_uri else DEFAULT_TOKEN_URI
 
 
+def oauth_scopes(credentials: JSON) -> list[str] | None:
+    """The scopes a refresh asks for: none for OAuth user credentials, so the access token
+    carries what the user consented to when issuing the refresh token (Google refuses a
+    refresh asking for a scope that was not consented, so asking for the Drive metadata
+    scope would lock out every token issued for Sheets alone; a token without it only
+    loses change detection)."""
+    return SERVICE_ACCOUNT_SCOPES if "serviceAccountInfo" in credentials else None
+
+
 def build_credentials(credentials: JSON, token_uri: str | None) -> Credentials:
-    """google-auth credentials for the data source, read-only scope. Raises AuthError when
+    """google-auth credentials for the data source, read-only scopes. Raises AuthError when
     the key cannot even be loaded (a mangled private key)."""
     if "serviceAccountInfo" in credentials:
         info = dict(credentials["serviceAccountInfo"])
@@ -36,7 +58,7 @@ def build_credentials(credentials: JSON, token_uri: str | None) -> Credentials:
         info["token_uri"] = token_endpoint(credentials, token_uri)
         try:
             return service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call,no-any-return]
-                info, scopes=[READONLY_SCOPE]
+                info, scopes=SERVICE_ACCOUNT_SCOPES
             )
         except (ValueError, google.auth.exceptions.GoogleAuthError) as error:
             raise AuthError(
@@ -50,7 +72,7 @@ def build_credentials(credentials: JSON, token_uri: str | None) -> Credentials:
         token_uri=token_endpoint(credentials, token_uri),
         client_id=oauth["clientId"],
         client_secret=oauth["clientSecret"],
-        scopes=[READONLY_SCOPE],
+        scopes=oauth_scopes(credentials),
     )
 
 
@@ -83,6 +105,9 @@ class TokenEndpointOnly(GoogleAuthRequest):
         self.token_uri = token_uri
         self._token_host = (urlsplit(token_uri).hostname or "").lower()
         self._timeout = timeout
+        # The scopes of the last token answer (OAuth refreshes ask for none, see
+        # oauth_scopes, and google-auth keeps them only for a refresh that asked).
+        self.granted_scopes: frozenset[str] | None = None
 
     def __call__(
         self,
@@ -99,6 +124,16 @@ class TokenEndpointOnly(GoogleAuthRequest):
                 f"DataSync sends Google credentials only to the token endpoint "
                 f"{self.token_uri}; refused {method} {url.split('?', 1)[0]}"
             )
-        return super().__call__(  # type: ignore[no-untyped-call]
+        response = super().__call__(  # type: ignore[no-untyped-call]
             url, method, body, headers, timeout=timeout or self._timeout, **kwargs
         )
+        self.granted_scopes = _granted_scopes(response)
+        return response
+
+
+def _granted_scopes(response: Any) -> frozenset[str] | None:
+    try:
+        scope = json.loads(response.data).get("scope")
+    except (ValueError, AttributeError, TypeError):
+        return None
+    return frozenset(scope.split()) if isinstance(scope, str) else None

@@ -15,6 +15,9 @@ from connectors.toolkit.endpoint_overrides import Endpoint, override_problems
 
 DEFAULT_SHEETS_API_ROOT = "https://sheets.googleapis.com"
 DEFAULT_TOKEN_URI = "https://oauth2.googleapis.com/token"
+# Drive API v3 (file metadata for change detection); an overridden `sheetsBaseUrl` is used
+# for it instead, so tokens go to no host the data source did not already name.
+DEFAULT_DRIVE_API_ROOT = "https://www.googleapis.com"
 
 SHEETS_API_HOSTS = frozenset({"sheets.googleapis.com"})
 # Older service-account keys and libraries name the two last.

@@ -9,8 +9,15 @@ import google.auth.exceptions
 import requests
 from gspread.exceptions import APIError
 
-from connectors.base import AuthError, ConfigError, ConnectorError, NotFoundError, TransientError
-from connectors.google_sheets.credentials import READONLY_SCOPE
+from connectors.base import (
+    AuthError,
+    ChangeDetectionUnavailable,
+    ConfigError,
+    ConnectorError,
+    NotFoundError,
+    TransientError,
+)
+from connectors.google_sheets.credentials import DRIVE_METADATA_SCOPE, READONLY_SCOPE
 from connectors.toolkit.retry import RetriesExhausted
 
 REAUTHORISE_HINT = (
@@ -70,6 +77,28 @@ class SheetsFailures:
             retry_after=error.retry_after,
         )
 
+    def scope_not_granted(self) -> AuthError:
+        return AuthError(
+            "The OAuth refresh token was not granted read access to Google Sheets "
+            f"(scope {READONLY_SCOPE}). Re-authorise DataSync and allow it to see "
+            "your spreadsheets."
+        )
+
+    def drive_metadata_refused(self, error: APIError) -> ChangeDetectionUnavailable:
+        """Why Drive would not tell whether the file changed, for the run's record."""
+        details = str(error.error)
+        if error.response.status_code == 404:
+            why = "Google Drive did not find the spreadsheet's file"
+        elif "SCOPE_INSUFFICIENT" in details or "insufficientPermissions" in details:
+            who = "the service account" if self.account else "the OAuth refresh token"
+            why = f"{who} lacks {DRIVE_METADATA_SCOPE.rsplit('/', 1)[-1]}"
+        elif "SERVICE_DISABLED" in details or "has not been used" in details:
+            why = "the Google Drive API is disabled in the credentials' Google Cloud project"
+        else:
+            google_says = str(error.error.get("message", "")).strip()
+            why = f"Google Drive refused the metadata request ({google_says or 'HTTP 403'})"
+        return ChangeDetectionUnavailable(why)
+
     def refused_credentials(self, error: google.auth.exceptions.RefreshError) -> AuthError:
         code, description = _oauth_error(error)
         if self.account is None:  # OAuth user credentials
@@ -79,11 +108,7 @@ class SheetsFailures:
                     f"expired or been revoked. {REAUTHORISE_HINT}"
                 )
             if code == "invalid_scope":
-                return AuthError(
-                    "The OAuth refresh token was not granted read access to Google Sheets "
-                    f"(scope {READONLY_SCOPE}). Re-authorise DataSync and allow it to see "
-                    "your spreadsheets."
-                )
+                return self.scope_not_granted()
             if code in ("invalid_client", "unauthorized_client"):
                 return AuthError(
                     f"Google rejected the OAuth client ({code}): check "

@@ -138,8 +138,16 @@ class SheetsStandInControl:
         self._call("POST", "expire-access-tokens")
 
     def settings(self, **values: Any) -> None:
-        """`tokenLifetimeSeconds`, `readQuotaPerMinute`."""
+        """`tokenLifetimeSeconds`, `readQuotaPerMinute`, `driveMetadataRefused`."""
         self._call("PUT", "settings", values)
+
+    def refuse_drive_metadata(self, refused: bool = True) -> None:
+        """Drive's metadata requests answer 403 insufficient scope (the scope not granted)."""
+        self.settings(driveMetadataRefused=refused)
+
+    def request_counts(self) -> dict[str, int]:
+        """API and token requests seen since the log was last cleared, by "METHOD /path"."""
+        return dict(self._call("GET", "request-counts")["counts"])
 
     def requests(self) -> list[dict[str, Any]]:
         """API and token requests seen, oldest first: method, path, query, status."""

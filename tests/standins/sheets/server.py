@@ -7,12 +7,15 @@ Google side (what gspread and google-auth talk to):
 - `GET /v4/spreadsheets/{id}`: metadata; `GET /v4/spreadsheets/{id}/values/{range}` and
   `GET /v4/spreadsheets/{id}/values:batchGet?ranges=…`: values, trailing empty cells and
   rows left out, FORMATTED_VALUE / UNFORMATTED_VALUE, SERIAL_NUMBER / FORMATTED_STRING.
+- `GET /drive/v3/files/{id}?fields=modifiedTime,version`: Drive's file metadata, for change
+  detection; needs a Drive scope (drive.metadata.readonly or wider), else 403 with Google's
+  insufficient-scope body, as does every request while `driveMetadataRefused` is set.
 - Errors with Google's body shape: 401 UNAUTHENTICATED, 403 PERMISSION_DENIED, 404
   NOT_FOUND, 400 INVALID_ARGUMENT, 429 RESOURCE_EXHAUSTED with `Retry-After`.
 
 Test side, under `/_standin/` (see `control.py` for a client): set spreadsheets and sheet
-contents, register service-account keys, OAuth clients and refresh tokens, queue faults
-(429/5xx/slow responses), expire access tokens, read the request log, reset.
+contents (each change moves the file's Drive version on), register service-account keys, OAuth clients and refresh tokens, queue faults
+(429/5xx/slow responses), expire access tokens, read the request log and the request counts per path, reset.
 """
 
 from __future__ import annotations
@@ -47,6 +50,14 @@ READ_SCOPES = frozenset(
     {
         "https://www.googleapis.com/auth/spreadsheets.readonly",
         "https://www.googleapis.com/auth/spreadsheets",
+        "https://www.googleapis.com/auth/drive.readonly",
+        "https://www.googleapis.com/auth/drive",
+    }
+)
+DRIVE_METADATA_SCOPES = frozenset(
+    {
+        "https://www.googleapis.com/auth/drive.metadata.readonly",
+        "https://www.googleapis.com/auth/drive.metadata",
         "https://www.googleapis.com/auth/drive.readonly",
         "https://www.googleapis.com/auth/drive",
     }
@@ -115,6 +126,9 @@ class StandInState:
     access_tokens: dict[str, _AccessToken] = field(default_factory=dict)
     requests: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=10_000))
     reads: dict[str, deque[float]] = field(default_factory=dict)
+    # Drive answers every metadata request 403 insufficient scope (a token without the
+    # Drive scope, or an operator who never granted it).
+    drive_metadata_refused: bool = False
 
     def load(self, body: dict[str, Any]) -> None:
         """Replaces spreadsheets and identities with the state-file / control-API shape."""
@@ -127,6 +141,7 @@ class StandInState:
         self.token_lifetime_seconds = int(body.get("tokenLifetimeSeconds", 3600))
         self.read_quota_per_minute = body.get("readQuotaPerMinute")
         self.faults = [Fault.from_json(f) for f in body.get("faults", [])]
+        self.drive_metadata_refused = bool(body.get("driveMetadataRefused", False))
 
     def dump(self) -> dict[str, Any]:
         return {
@@ -136,6 +151,7 @@ class StandInState:
             "refreshTokens": self.refresh_tokens,
             "tokenLifetimeSeconds": self.token_lifetime_seconds,
             "readQuotaPerMinute": self.read_quota_per_minute,
+            "driveMetadataRefused": self.drive_metadata_refused,
         }
 
 
@@ -149,7 +165,12 @@ class _Reply(Exception):
         self.headers = headers or {}
 
 
-def google_error(status: int, message: str | None = None, reason: str | None = None) -> _Reply:
+def google_error(
+    status: int,
+    message: str | None = None,
+    reason: str | None = None,
+    service: str = "sheets.googleapis.com",
+) -> _Reply:
     error: dict[str, Any] = {
         "code": status,
         "message": message or _DEFAULT_MESSAGES.get(status, HTTPStatus(status).phrase),
@@ -161,7 +182,7 @@ def google_error(status: int, message: str | None = None, reason: str | None = N
                 "@type": "type.googleapis.com/google.rpc.ErrorInfo",
                 "reason": reason,
                 "domain": "googleapis.com",
-                "metadata": {"service": "sheets.googleapis.com"},
+                "metadata": {"service": service},
             }
         ]
     return _Reply(status, {"error": error})
@@ -283,6 +304,9 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             if len(segments) == 5 and segments[3] == "values":
                 raise _Reply(200, self._values(spreadsheet, segments[4], query))
+        if method == "GET" and segments[:3] == ["drive", "v3", "files"] and len(segments) == 4:
+            self._apply_faults("/" + "/".join(segments))
+            raise _Reply(200, self._drive_file(segments[3], query))
         raise google_error(404, f"stand-in has no route {method} /{'/'.join(segments)}")
 
     # -- Google side -----------------------------------------------------------------------
@@ -318,7 +342,20 @@ class _Handler(BaseHTTPRequestHandler):
             reply.headers["Retry-After"] = f"{fault.retry_after:g}"
         raise reply
 
-    def _authenticate(self) -> _AccessToken:
+    def _drive_file(self, file_id: str, query: dict[str, list[str]]) -> dict[str, Any]:
+        access = self._authenticate(scopes=DRIVE_METADATA_SCOPES, service="drive.googleapis.com")
+        with self.server.lock:
+            spreadsheet = self.server.state.spreadsheets.get(file_id)
+        if spreadsheet is None or (
+            spreadsheet.readers is not None and access.principal not in spreadsheet.readers
+        ):
+            # Drive answers a file the caller may not see as not found, never as forbidden.
+            raise google_error(404, f"File not found: {file_id}.", service="drive.googleapis.com")
+        return spreadsheet.drive_file(query.get("fields", [""])[0])
+
+    def _authenticate(
+        self, scopes: frozenset[str] = READ_SCOPES, service: str = "sheets.googleapis.com"
+    ) -> _AccessToken:
         header = self.headers.get("Authorization", "")
         token = header[7:] if header.startswith("Bearer ") else ""
         with self.server.lock:
@@ -332,11 +369,13 @@ class _Handler(BaseHTTPRequestHandler):
             )
             reply.headers["WWW-Authenticate"] = 'Bearer realm="https://accounts.google.com/"'
             raise reply
-        if not access.scopes & READ_SCOPES:
+        refused = scopes is DRIVE_METADATA_SCOPES and self.server.state.drive_metadata_refused
+        if refused or not access.scopes & scopes:
             raise google_error(
                 403,
                 "Request had insufficient authentication scopes.",
                 reason="ACCESS_TOKEN_SCOPE_INSUFFICIENT",
+                service=service,
             )
         self._count_read(access.principal)
         return access
@@ -486,7 +525,9 @@ class _Handler(BaseHTTPRequestHandler):
                     state.requests.clear()
                     state.reads.clear()
                 case "PUT", ["spreadsheets", spreadsheet_id]:
-                    state.spreadsheets[spreadsheet_id] = Spreadsheet.from_json(spreadsheet_id, body)
+                    state.spreadsheets[spreadsheet_id] = Spreadsheet.from_json(
+                        spreadsheet_id, body
+                    ).edited(state.spreadsheets.get(spreadsheet_id))
                 case "DELETE", ["spreadsheets", spreadsheet_id]:
                     state.spreadsheets.pop(spreadsheet_id, None)
                 case "PUT", ["spreadsheets", spreadsheet_id, "sheets", title]:
@@ -509,8 +550,16 @@ class _Handler(BaseHTTPRequestHandler):
                         state.token_lifetime_seconds = int(body["tokenLifetimeSeconds"])
                     if "readQuotaPerMinute" in body:
                         state.read_quota_per_minute = body["readQuotaPerMinute"]
+                    if "driveMetadataRefused" in body:
+                        state.drive_metadata_refused = bool(body["driveMetadataRefused"])
                 case "GET", ["requests"]:
                     raise _Reply(200, {"requests": list(state.requests)})
+                case "GET", ["request-counts"]:
+                    counts: dict[str, int] = {}
+                    for seen in state.requests:
+                        key = f"{seen['method']} {seen['path']}"
+                        counts[key] = counts.get(key, 0) + 1
+                    raise _Reply(200, {"counts": counts})
                 case "DELETE", ["requests"]:
                     state.requests.clear()
                 case _:
@@ -527,3 +576,4 @@ class _Handler(BaseHTTPRequestHandler):
             spreadsheet.sheets[spreadsheet.sheets.index(existing)] = sheet
         else:
             spreadsheet.sheets.append(sheet)
+        spreadsheet.edited(spreadsheet)

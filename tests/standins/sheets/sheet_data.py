@@ -14,6 +14,7 @@ A cell in a sheet's `rows` is one of:
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,6 +72,36 @@ class Spreadsheet:
     sheets: list[Sheet] = field(default_factory=list)
     # Principals (service account emails, OAuth users) allowed to read; None: everyone.
     readers: list[str] | None = None
+    # Drive's file `version` and `modifiedTime`: both move on with every change to the
+    # spreadsheet through the control API, as Google moves them on with every edit.
+    version: int = 1
+    modified_time: str = "2026-01-01T00:00:00.000Z"
+
+    def edited(self, previous: Spreadsheet | None) -> Spreadsheet:
+        """This spreadsheet as the next edit of `previous` (None: newly created)."""
+        self.version = previous.version + 1 if previous else self.version
+        self.modified_time = _now_rfc3339()
+        return self
+
+    def drive_file(self, fields: str) -> dict[str, Any]:
+        """The Drive API v3 `files.get` answer, with only the requested `fields` (Drive
+        returns `kind`, `id`, `name` and `mimeType` when none are named); `version` is an
+        int64, which Drive's JSON carries as a string."""
+        every = {
+            "kind": "drive#file",
+            "id": self.spreadsheet_id,
+            "name": self.title,
+            "mimeType": "application/vnd.google-apps.spreadsheet",
+            "version": str(self.version),
+            "modifiedTime": self.modified_time,
+        }
+        wanted = [f.strip() for f in fields.split(",") if f.strip()] or [
+            "kind",
+            "id",
+            "name",
+            "mimeType",
+        ]
+        return {key: every[key] for key in wanted if key in every}
 
     @classmethod
     def from_json(cls, spreadsheet_id: str, body: dict[str, Any]) -> Spreadsheet:
@@ -108,6 +139,11 @@ class Spreadsheet:
             ],
             "spreadsheetUrl": f"https://docs.google.com/spreadsheets/d/{self.spreadsheet_id}/edit",
         }
+
+
+def _now_rfc3339() -> str:
+    now = datetime.now(UTC)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
 def generated_rows(rows: int, columns: int, seed: int = 0) -> list[list[str]]:
