@@ -13,6 +13,7 @@ import pyarrow as pa
 from connectors.base import (
     JSON,
     AuthError,
+    ChangeDetectionUnavailable,
     ConfigError,
     Environment,
     NotFoundError,
@@ -135,6 +136,33 @@ class ExcelConnector:
             # drive setting too.
             self._translate_call(lambda: client.get(""), workbook_id=None)
         return details
+
+    def change_marker(self, selection: JSON) -> str | None:
+        """The workbook's cTag, Graph's tag for the item's content (the eTag also moves on
+        with a rename or a move): one request, the token from msal's cache when fresh.
+        Graph refusing the item's metadata (403), or not finding it, leaves the fetch to
+        tell the user why in its own words."""
+        chosen = Selection.from_config(selection)
+        client = self._graph()
+        item = f"items/{quote(chosen.workbook_id, safe='')}"
+        try:
+            answer = client.get(item, {"$select": "cTag,eTag"})
+        except GraphError as error:
+            if error.status == 403:
+                raise ChangeDetectionUnavailable(
+                    "Microsoft Graph refused the workbook's metadata "
+                    f"({error.code or 'accessDenied'}): the app may read the workbook but not "
+                    "its drive item"
+                ) from None
+            if error.status == 404:
+                raise ChangeDetectionUnavailable(
+                    "Microsoft Graph did not find the workbook's drive item"
+                ) from None
+            raise self._translate(error, chosen.workbook_id) from None
+        tag = answer.get("cTag")
+        if not isinstance(tag, str) or not tag:
+            raise ChangeDetectionUnavailable("Microsoft Graph returned no cTag for the workbook")
+        return f"ctag:{tag}"
 
     def fetch(self, selection: JSON, progress: ProgressCallback) -> Table:
         chosen = Selection.from_config(selection)

@@ -76,6 +76,12 @@ class GraphStandInControl:
     def request_log(self) -> list[list[Any]]:
         return list(self.call("request_log"))
 
+    def request_counts(self) -> dict[str, int]:
+        return dict(self.call("request_counts"))
+
+    def refuse_item_metadata(self, refused: bool = True) -> None:
+        self.call("refuse_item_metadata", refused=refused)
+
 
 def start_standin_process(
     tls_dir: Path, timeout_seconds: float = 20.0

@@ -34,6 +34,8 @@ CONTROL_OPERATIONS = frozenset(
         "add_file",
         "add_fault",
         "clear_faults",
+        "refuse_item_metadata",
+        "request_counts",
         "revoke_access_tokens",
         "request_log",
         "clear_request_log",

@@ -71,6 +71,35 @@ class Fault:
 class Item:
     name: str
     worksheets: list[Worksheet] | None  # None: a drive item that is not a workbook
+    # The driveItem's cTag ("c:{guid},N") and eTag ("{guid},N") count its content
+    # versions: every change through the control API moves both on, as a saved edit does.
+    guid: str = field(default_factory=lambda: str(uuid.uuid4()).upper())
+    version: int = 1
+    modified_at: float = field(default_factory=time.time)
+
+    def edited(self, previous: Item | None) -> Item:
+        """This item as the next version of `previous` (None: newly created)."""
+        if previous is not None:
+            self.guid, self.version = previous.guid, previous.version + 1
+        self.modified_at = time.time()
+        return self
+
+    def metadata(self, item_id: str) -> dict[str, Any]:
+        """The driveItem resource as Graph answers `GET …/items/{id}` (the properties the
+        stand-in has)."""
+        modified = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.modified_at))
+        return {
+            "id": item_id,
+            "name": self.name,
+            "cTag": f'"c:{{{self.guid}}},{self.version}"',
+            "eTag": f'"{{{self.guid}}},{self.version}"',
+            "lastModifiedDateTime": modified,
+            "file": {
+                "mimeType": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+                if self.worksheets is not None
+                else "application/octet-stream"
+            },
+        }
 
 
 _ERROR_CODES = {
@@ -97,6 +126,9 @@ class GraphService:
         self._drives: dict[str, dict[str, Item]] = {}
         self._drive_aliases: dict[str, str] = {}  # "users/u1" / "sites/s1" / "me/u1" → drive id
         self._faults: list[Fault] = []
+        # Item metadata requests (…/items/{id} itself) answer 403, as for an app whose
+        # permission reaches the workbook API but not the drive item.
+        self.item_metadata_refused = False
         self.requests: list[tuple[str, str, int]] = []  # (method, path, status) answered
 
     # --- control -----------------------------------------------------------------------------
@@ -111,6 +143,7 @@ class GraphService:
             self._drives.clear()
             self._drive_aliases.clear()
             self._faults.clear()
+            self.item_metadata_refused = False
             self.requests.clear()
 
     def configure(
@@ -167,17 +200,24 @@ class GraphService:
             sheet.position = position
             sheet.id = sheet.id or "{" + str(uuid.uuid4()).upper() + "}"
         with self._lock:
-            self._drives.setdefault(drive_id, {})[item_id] = Item(name, worksheets)
+            items = self._drives.setdefault(drive_id, {})
+            items[item_id] = Item(name, worksheets).edited(items.get(item_id))
 
     def set_worksheet_rows(
         self, drive_id: str, item_id: str, worksheet: str, rows: list[list[Any]]
     ) -> None:
         """Edit one worksheet's values in place (formats kept), as a user editing it would."""
         with self._lock:
-            sheet = self._find_sheet(self._drives[drive_id][item_id], worksheet)
+            item = self._drives[drive_id][item_id]
+            sheet = self._find_sheet(item, worksheet)
             assert sheet is not None, f"no worksheet {worksheet}"
             sheet.values = rows
             sheet.__post_init__()
+            item.edited(item)
+
+    def refuse_item_metadata(self, refused: bool = True) -> None:
+        with self._lock:
+            self.item_metadata_refused = refused
 
     def add_file(self, drive_id: str, item_id: str, name: str) -> None:
         """A drive item that is not a workbook (e.g. a .docx)."""
@@ -216,6 +256,15 @@ class GraphService:
     def request_log(self) -> list[tuple[str, str, int]]:
         with self._lock:
             return list(self.requests)
+
+    def request_counts(self) -> dict[str, int]:
+        """Requests answered since the log was cleared, by "METHOD /path" (no query)."""
+        counts: dict[str, int] = {}
+        with self._lock:
+            for method, raw_path, _status in self.requests:
+                key = f"{method} {unquote(raw_path.partition('?')[0])}"
+                counts[key] = counts.get(key, 0) + 1
+        return counts
 
     # --- dispatch ----------------------------------------------------------------------------
 
@@ -435,7 +484,9 @@ class GraphService:
             )
         rest = match.group(2) or ""
         if rest in ("", "/"):
-            return Response(200, {"id": match.group(1), "name": item.name})
+            if self.item_metadata_refused:
+                return Response(403, _graph_error_body("accessDenied", "Access denied"))
+            return Response(200, _select(item.metadata(match.group(1)), query))
         if not rest.startswith("/workbook"):
             return Response(400, _graph_error_body("BadRequest", "Unsupported segment."))
         if item.worksheets is None:

@@ -14,8 +14,9 @@ Google side (what gspread and google-auth talk to):
   NOT_FOUND, 400 INVALID_ARGUMENT, 429 RESOURCE_EXHAUSTED with `Retry-After`.
 
 Test side, under `/_standin/` (see `control.py` for a client): set spreadsheets and sheet
-contents (each change moves the file's Drive version on), register service-account keys, OAuth clients and refresh tokens, queue faults
-(429/5xx/slow responses), expire access tokens, read the request log and the request counts per path, reset.
+contents (each change moves the file's Drive version on), register service-account keys,
+OAuth clients and refresh tokens, queue faults (429/5xx/slow responses), expire access
+tokens, refuse Drive metadata, read the request log and the request counts per path, reset.
 """
 
 from __future__ import annotations

@@ -14,8 +14,8 @@ A cell in a sheet's `rows` is one of:
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 DATE_TYPES = frozenset({"DATE", "TIME", "DATE_TIME"})
