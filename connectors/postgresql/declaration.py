@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from connectors.declaration import Choice, CredentialVariant, FieldSpec, SourceTypeDeclaration
 from connectors.odbc.declared_fields import (
     CONNECTION_STRING,
@@ -10,6 +12,7 @@ from connectors.odbc.declared_fields import (
     PASSWORD,
     QUERY_TIMEOUT,
     USERNAME,
+    change_query_field,
     database_field,
     port_field,
     query_field,
@@ -41,13 +44,34 @@ FIELDS = CredentialVariant(
     ),
 )
 
+ADBC_DRIVER_NAME = "ADBC"
+
+POSTGRES_DRIVER = replace(
+    DRIVER,
+    label="Driver",
+    help="Empty (or ADBC) reads through the ADBC PostgreSQL driver: libpq's binary COPY "
+    "straight into Arrow, the fastest way. A psqlODBC driver name (PostgreSQL Unicode) "
+    "reads through ODBC instead: for Amazon Redshift and other PostgreSQL-compatible "
+    "servers without COPY ... TO STDOUT in binary format.",
+    placeholder=ADBC_DRIVER_NAME,
+)
+# psqlODBC reads into buffers sized by these; the ADBC path has no such buffers.
+_PSQLODBC_ONLY = {"maxTextSize", "maxBinarySize"}
+POSTGRES_LIMIT_SETTINGS = tuple(
+    replace(field, help=f"psqlODBC only. {field.help}".strip())
+    if field.key in _PSQLODBC_ONLY
+    else field
+    for field in LIMIT_SETTINGS
+)
+
 DECLARATION = SourceTypeDeclaration(
     display_name="PostgreSQL",
     credential_variants=(FIELDS, CONNECTION_STRING),
-    settings=(DRIVER, *LIMIT_SETTINGS),
+    settings=(POSTGRES_DRIVER, *POSTGRES_LIMIT_SETTINGS),
     selection=(
         database_field(required=False),
         query_field("SELECT * FROM public.orders"),
+        change_query_field("SELECT max(updated_at), count(*) FROM public.orders"),
         QUERY_TIMEOUT,
     ),
 )

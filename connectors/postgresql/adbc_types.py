@@ -1,0 +1,211 @@
+"""The Arrow types of the ADBC path, made the ones the psqlODBC path hands over, so that a
+data source renders the same CSV bytes whichever driver read it (app/sync/render.py).
+
+What the ADBC PostgreSQL driver gives (adbc-driver-postgresql 1.13, measured) and what
+becomes of it:
+- numeric: an `arrow.opaque` extension over the server's exact text, the declared
+  precision and scale only in the field's `POSTGRESQL:typmod` metadata. numeric(p<=38, s)
+  becomes decimal128(p, s) (a cast of that exact text); numeric without precision, or wider
+  than decimal128's 38 digits, stays exact text, with NaN and the infinities spelled as the
+  server spells them ("NaN", "Infinity"), not as the driver does ("nan").
+- timestamptz: timestamp[us, tz=UTC]; becomes timestamp[us], the same UTC wall-clock time
+  psqlODBC reads in the UTC session.
+- uuid: the `arrow.uuid` extension (16 bytes); becomes upper-case hyphenated text, as
+  psqlODBC's SQL_GUID.
+- json/jsonb: the `arrow.json` extension over text; becomes that text.
+- real: float32; becomes float64 through its shortest text, which is what psqlODBC reads
+  (0.1, not 0.10000000149011612).
+- smallint, integer, bigint, boolean, double, date, timestamp, time, text, varchar, char,
+  name, enums, bytea: the same types as psqlODBC's, as they are.
+
+Every other type the driver decodes into something psqlODBC does not give: interval
+(month_day_nano_interval), arrays (lists), money (an int64 of cents), inet, bit, xml,
+geometric types, timetz and anything it does not know (opaque bytes of the binary wire
+format). For those the query is read as a subquery whose column is cast server-side to the
+server's own text, as psqlODBC reads them (money to a number, as psqlODBC does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from connectors.base import ConfigError
+
+Convert = Callable[[pa.Array], pa.Array]
+
+_PG_TYPE = b"POSTGRESQL:type"
+_PG_TYPMOD = b"POSTGRESQL:typmod"
+_VARHDRSZ = 4
+_MAX_DECIMAL128_DIGITS = 38
+# The driver's spellings of numeric's special values, and the server's.
+_SPECIAL_NUMERIC_TEXT = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+_HEX = np.frombuffer(b"0123456789ABCDEF", dtype=np.uint8)
+# Where the four hyphens go in the 32 hex digits of a uuid.
+_UUID_GROUPS = ((0, 8), (8, 12), (12, 16), (16, 20), (20, 32))
+
+
+def _pg_type(field: pa.Field) -> str:
+    return str((field.metadata or {}).get(_PG_TYPE, b"").decode())
+
+
+def _is_faithful(field: pa.Field) -> bool:
+    """Whether the driver's value of this column converts to what psqlODBC gives."""
+    kind = field.type
+    if isinstance(kind, pa.BaseExtensionType):
+        name = kind.extension_name
+        if name == "arrow.opaque":
+            return bool(kind.type_name == "numeric")
+        return name in ("arrow.uuid", "arrow.json")
+    if _pg_type(field) == "money":
+        return False
+    return bool(
+        pa.types.is_integer(kind)
+        or pa.types.is_boolean(kind)
+        or pa.types.is_floating(kind)
+        or pa.types.is_date32(kind)
+        or pa.types.is_timestamp(kind)
+        or pa.types.is_time64(kind)
+        or pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_binary(kind)
+        or pa.types.is_large_binary(kind)
+    )
+
+
+def server_side_casts(schema: pa.Schema) -> dict[int, str]:
+    """The columns (by position) the server must hand over as text, with the cast."""
+    return {
+        index: "::numeric::float8" if _pg_type(field) == "money" else "::text"
+        for index, field in enumerate(schema)
+        if not _is_faithful(field)
+    }
+
+
+def with_server_side_casts(query: str, width: int, casts: dict[int, str]) -> str:
+    """`query` as a subquery whose columns, renamed by position (the names may repeat or
+    be blank), are cast where `casts` says. A projection over a subquery keeps its rows'
+    order. The caller names the result's columns after the original ones again."""
+    names = [f'"c{index}"' for index in range(width)]
+    columns = ", ".join(f"{name}{casts.get(index, '')}" for index, name in enumerate(names))
+    return f"SELECT {columns} FROM (\n{query}\n) AS datasync_query({', '.join(names)})"
+
+
+def batch_converter(schema: pa.Schema) -> Callable[[pa.RecordBatch], pa.RecordBatch]:
+    """The conversion of every batch of a result with `schema` (the driver's)."""
+    converts = [_converter(field) for field in schema]
+    if all(convert is None for convert in converts):
+        return _unchanged
+    names = schema.names
+
+    def convert(batch: pa.RecordBatch) -> pa.RecordBatch:
+        columns = [
+            column if change is None else change(column)
+            for column, change in zip(batch.columns, converts, strict=True)
+        ]
+        return pa.RecordBatch.from_arrays(columns, names=names)
+
+    return convert
+
+
+def _unchanged(batch: pa.RecordBatch) -> pa.RecordBatch:
+    return batch
+
+
+def _converter(field: pa.Field) -> Convert | None:
+    kind = field.type
+    if isinstance(kind, pa.BaseExtensionType):
+        name = kind.extension_name
+        if name == "arrow.uuid":
+            return uuid_text
+        if name == "arrow.opaque":
+            return _numeric_converter(field)
+        return _storage
+    if pa.types.is_timestamp(kind) and kind.tz is not None:
+        unit = kind.unit
+        return lambda values: values.cast(pa.timestamp(unit))
+    if pa.types.is_float32(kind):
+        return _float32_as_float64
+    return None
+
+
+def _storage(values: pa.Array) -> pa.Array:
+    storage: pa.Array = values.storage
+    return storage
+
+
+def numeric_precision_and_scale(typmod: int) -> tuple[int, int] | None:
+    """numeric(p, s) from PostgreSQL's type modifier; None without a declared precision
+    (and for a negative scale, which PostgreSQL 15 allows and decimal128 here does not)."""
+    if typmod < _VARHDRSZ:
+        return None
+    bits = typmod - _VARHDRSZ
+    precision, scale = bits >> 16, bits & 0x7FF
+    if scale & 0x400:  # an 11-bit two's complement scale
+        return None
+    return precision, scale
+
+
+def _numeric_converter(field: pa.Field) -> Convert:
+    typmod = int((field.metadata or {}).get(_PG_TYPMOD, b"-1"))
+    declared = numeric_precision_and_scale(typmod)
+    if declared is None or not 0 < declared[0] <= _MAX_DECIMAL128_DIGITS:
+        return _numeric_text
+    decimal = pa.decimal128(*declared)
+    column = field.name
+
+    def exact(values: pa.Array) -> pa.Array:
+        text = _storage(values)
+        try:
+            return text.cast(decimal)
+        except pa.ArrowInvalid:
+            raise ConfigError(
+                f"column {column!r} is numeric{declared} and holds NaN or Infinity, which an "
+                f"exact decimal cannot; CAST it to text in the query",
+                field="config.query",
+            ) from None
+
+    return exact
+
+
+def _numeric_text(values: pa.Array) -> pa.Array:
+    text = _storage(values)
+    special = pc.is_in(text, value_set=pa.array(list(_SPECIAL_NUMERIC_TEXT)))
+    if not pc.any(special).as_py():
+        return text
+    spelled = [_SPECIAL_NUMERIC_TEXT.get(value, value) for value in text.to_pylist()]
+    return pa.array(spelled, pa.string())
+
+
+def _float32_as_float64(values: pa.Array) -> pa.Array:
+    return values.cast(pa.string()).cast(pa.float64())
+
+
+def uuid_text(values: pa.Array) -> pa.Array:
+    """16-byte uuids as upper-case hyphenated text, vectorised: each byte indexes its two
+    hex digits, and the hyphens are columns of a fixed-width character matrix."""
+    storage = values.storage if isinstance(values.type, pa.BaseExtensionType) else values
+    count = len(storage)
+    data = storage.buffers()[1]
+    raw = np.frombuffer(data, dtype=np.uint8, count=count * 16, offset=storage.offset * 16)
+    digits = np.empty((count, 32), dtype=np.uint8)
+    digits[:, 0::2] = _HEX[raw.reshape(count, 16) >> 4]
+    digits[:, 1::2] = _HEX[raw.reshape(count, 16) & 0x0F]
+    text = np.full((count, 36), ord("-"), dtype=np.uint8)
+    at = 0
+    for start, end in _UUID_GROUPS:
+        text[:, at : at + end - start] = digits[:, start:end]
+        at += end - start + 1
+    offsets = np.arange(0, (count + 1) * 36, 36, dtype=np.int32)
+    validity = storage.is_valid()
+    nulls = count - int(pc.sum(validity).as_py() or 0)
+    return pa.StringArray.from_buffers(
+        count,
+        pa.py_buffer(offsets),
+        pa.py_buffer(text.tobytes()),
+        validity.buffers()[1] if nulls else None,
+        nulls,
+    )
