@@ -178,7 +178,8 @@ class AdbcReads:
         text = with_server_side_casts(query, len(described), casts) if casts else query
         cursor.execute(text + "\n")
         reader = cursor.fetch_record_batch()
-        return _Result(described.names, reader, batch_converter(reader.schema), cursor)
+        names = described.names
+        return _Result(names, reader, batch_converter(reader.schema, names), cursor)
 
     def _connect(self, database: str | None, query_timeout: int) -> Any:
         """An open connection in a read-only transaction with the query timeout set."""

@@ -76,10 +76,17 @@ def _is_faithful(field: pa.Field) -> bool:
     )
 
 
+# `{}` is the column. format's %s is the type's output function, the text psqlODBC reads;
+# a `::text` cast is not always that (inet's gives '::1/128' for '::1'). num_nulls looks at
+# the value itself, where IS NULL would also be true for a row whose fields are all null.
+_AS_SERVER_TEXT = "CASE WHEN num_nulls({0}) = 0 THEN format('%s', {0}) END"
+_MONEY_AS_NUMBER = "{0}::numeric::float8"  # psqlODBC reads money as a double
+
+
 def server_side_casts(schema: pa.Schema) -> dict[int, str]:
-    """The columns (by position) the server must hand over as text, with the cast."""
+    """The columns (by position) the server must convert, with the expression."""
     return {
-        index: "::numeric::float8" if _pg_type(field) == "money" else "::text"
+        index: _MONEY_AS_NUMBER if _pg_type(field) == "money" else _AS_SERVER_TEXT
         for index, field in enumerate(schema)
         if not _is_faithful(field)
     }
@@ -87,19 +94,23 @@ def server_side_casts(schema: pa.Schema) -> dict[int, str]:
 
 def with_server_side_casts(query: str, width: int, casts: dict[int, str]) -> str:
     """`query` as a subquery whose columns, renamed by position (the names may repeat or
-    be blank), are cast where `casts` says. A projection over a subquery keeps its rows'
-    order. The caller names the result's columns after the original ones again."""
+    be blank), are converted where `casts` says. A projection over a subquery keeps its
+    rows' order. The caller names the result's columns after the original ones again."""
     names = [f'"c{index}"' for index in range(width)]
-    columns = ", ".join(f"{name}{casts.get(index, '')}" for index, name in enumerate(names))
+    columns = ", ".join(
+        casts[index].format(name) if index in casts else name for index, name in enumerate(names)
+    )
     return f"SELECT {columns} FROM (\n{query}\n) AS datasync_query({', '.join(names)})"
 
 
-def batch_converter(schema: pa.Schema) -> Callable[[pa.RecordBatch], pa.RecordBatch]:
-    """The conversion of every batch of a result with `schema` (the driver's)."""
+def batch_converter(
+    schema: pa.Schema, names: list[str]
+) -> Callable[[pa.RecordBatch], pa.RecordBatch]:
+    """The conversion of every batch of a result with `schema` (the driver's) to the
+    psqlODBC path's types, its columns named `names` (the query's own)."""
     converts = [_converter(field) for field in schema]
-    if all(convert is None for convert in converts):
+    if all(convert is None for convert in converts) and names == schema.names:
         return _unchanged
-    names = schema.names
 
     def convert(batch: pa.RecordBatch) -> pa.RecordBatch:
         columns = [

@@ -1,5 +1,6 @@
-"""The PostgreSQL connector through psqlODBC against the local PostgreSQL (127.0.0.1:5432,
-trust auth). Each run creates and drops its own database."""
+"""The PostgreSQL connector against the local PostgreSQL (127.0.0.1:5432, trust auth),
+through each of its drivers where the guarantee is the driver's business: ADBC (the
+default) and psqlODBC (`settings.driver`). Each run creates and drops its own database."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ ENV = Environment(
     database_network=NetworkPolicy(allowed_networks=(ipaddress.ip_network("127.0.0.0/8"),))
 )
 HOST, PORT, ADMIN_DB = "127.0.0.1", 5432, "test"
+PSQLODBC = "PostgreSQL Unicode"
 ROWS = 150_000
 SEED = f"""
 CREATE TABLE orders (
@@ -86,16 +88,31 @@ def database() -> Iterator[str]:
             connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-def postgres(**credentials: Any) -> PostgresConnector:
+@pytest.fixture(params=["ADBC", PSQLODBC], ids=["adbc", "psqlodbc"])
+def driver(request: pytest.FixtureRequest) -> str:
+    """The `settings.driver` of the connector under test."""
+    if request.param == PSQLODBC and PSQLODBC not in pyodbc.drivers():
+        pytest.skip("psqlODBC is not installed")
+    return str(request.param)
+
+
+def postgres(driver: str | None = None, **credentials: Any) -> PostgresConnector:
     base = {"server": HOST, "port": PORT, "username": "postgres", "password": "unused-fake"}
-    return PostgresConnector(base | credentials, {}, ENV)
+    settings = {} if driver is None else {"driver": driver}
+    return PostgresConnector(base | credentials, settings, ENV)
 
 
-def fetch(database: str, query: str, **selection: Any) -> pa.Table:
-    table = postgres().fetch(
+def fetch(driver: str, database: str, query: str, **selection: Any) -> pa.Table:
+    table = postgres(driver).fetch(
         {"databaseName": database, "query": query, **selection}, lambda _: None
     )
     return pa.Table.from_batches(list(table.batches))
+
+
+def test_adbc_is_the_default_and_a_psqlodbc_name_chooses_odbc() -> None:
+    assert postgres().reads_through_adbc and postgres("adbc").reads_through_adbc
+    assert not postgres(PSQLODBC).reads_through_adbc
+    assert PostgresConnector.offered_drivers(ENV)[0].name == "ADBC"
 
 
 def test_writes_are_refused_by_the_postgres_parser_rule() -> None:
@@ -111,17 +128,17 @@ def test_writes_are_refused_by_the_postgres_parser_rule() -> None:
         assert [p.field for p in problems] == ["config.query"], query
 
 
-def test_database_may_come_from_the_credentials(database: str) -> None:
-    connector = postgres(database=database)
+def test_database_may_come_from_the_credentials(database: str, driver: str) -> None:
+    connector = postgres(driver, database=database)
     table = connector.fetch({"query": "SELECT count(*) AS n FROM orders"}, lambda _: None)
     assert pa.Table.from_batches(list(table.batches)).column("n").to_pylist() == [3]
     with pytest.raises(ConfigError):
-        postgres().fetch({"query": "SELECT 1"}, lambda _: None)
+        postgres(driver).fetch({"query": "SELECT 1"}, lambda _: None)
 
 
-def test_streaming_options_are_always_in_the_connection_string() -> None:
+def test_streaming_options_are_always_in_the_psqlodbc_connection_string() -> None:
     built = connection_string.parse(
-        postgres(connectionString="SERVER=h;UID=u;PWD={a;b}").connection_string("db", 60)
+        postgres(PSQLODBC, connectionString="SERVER=h;UID=u;PWD={a;b}").connection_string("db", 60)
     )
     assert built["UseDeclareFetch"] == "1" and built["NumericAs"] == "12"
     assert "statement_timeout = 60000" in built["ConnSettings"]
@@ -130,8 +147,9 @@ def test_streaming_options_are_always_in_the_connection_string() -> None:
     assert built["DRIVER"] == "PostgreSQL Unicode"
 
 
-def test_recent_orders_query_returns_exact_decimals_and_unicode(database: str) -> None:
+def test_recent_orders_query_returns_exact_decimals_and_unicode(database: str, driver: str) -> None:
     result = fetch(
+        driver,
         database,
         "SELECT * FROM orders WHERE order_date >= now() - interval '7 days' ORDER BY order_id",
     )
@@ -140,8 +158,8 @@ def test_recent_orders_query_returns_exact_decimals_and_unicode(database: str) -
     assert result.column("customer")[1].as_py() == "Zoë Ångström 日本"
 
 
-def test_every_postgres_type_maps_to_a_faithful_arrow_type(database: str) -> None:
-    result = fetch(database, "SELECT * FROM all_types ORDER BY id")
+def test_every_postgres_type_maps_to_a_faithful_arrow_type(database: str, driver: str) -> None:
+    result = fetch(driver, database, "SELECT * FROM all_types ORDER BY id")
     assert {f.name: f.type for f in result.schema} == {
         "id": pa.int32(),
         "small": pa.int16(),
@@ -173,11 +191,11 @@ def test_every_postgres_type_maps_to_a_faithful_arrow_type(database: str) -> Non
     assert {k: v for k, v in empty.items() if v is not None} == {"id": 2}
 
 
-def test_rows_stream_in_bounded_batches(database: str) -> None:
+def test_rows_stream_in_bounded_batches(database: str, driver: str) -> None:
     progress: list[int] = []
     table = PostgresConnector(
         {"server": HOST, "username": "postgres", "password": "unused-fake"},
-        {"batchRows": 10_000},
+        {"batchRows": 10_000, "driver": driver},
         ENV,
     ).fetch({"databaseName": database, "query": "SELECT * FROM numbers"}, progress.append)
     sizes = [batch.num_rows for batch in table.batches]
@@ -185,10 +203,14 @@ def test_rows_stream_in_bounded_batches(database: str) -> None:
     assert progress[-1] == ROWS
 
 
-def test_the_session_itself_refuses_writes_beneath_the_parser_check(database: str) -> None:
+def test_the_psqlodbc_session_itself_refuses_writes_beneath_the_parser_check(
+    database: str,
+) -> None:
     """Whatever a query rule lets through, the session the connector opens is read-only:
     the same connection string, used directly, cannot write."""
-    text = postgres().connection_string(database, 60)
+    if PSQLODBC not in pyodbc.drivers():
+        pytest.skip("psqlODBC is not installed")
+    text = postgres(PSQLODBC).connection_string(database, 60)
     with pyodbc.connect(text, autocommit=True) as connection:
         for statement in ("SELECT nextval('counter')", "DELETE FROM orders"):
             with pytest.raises(pyodbc.Error, match="read-only transaction"):
@@ -206,40 +228,51 @@ def test_a_write_refused_by_the_server_is_a_config_error_naming_the_query() -> N
     assert isinstance(error, ConfigError) and error.field == "config.query"
 
 
-def test_unknown_table_is_a_config_error_with_the_servers_message(database: str) -> None:
+def test_unknown_table_is_a_config_error_with_the_servers_message(
+    database: str, driver: str
+) -> None:
     with pytest.raises(ConfigError) as raised:
-        fetch(database, "SELECT * FROM missing")
+        fetch(driver, database, "SELECT * FROM missing")
     assert 'relation "missing" does not exist' in str(raised.value)
 
 
-def test_unknown_database_is_a_config_error() -> None:
+def test_unknown_database_is_a_config_error(driver: str) -> None:
     with pytest.raises(ConfigError) as raised:
-        postgres().fetch({"databaseName": "no_such_db_here", "query": "SELECT 1"}, print)
+        postgres(driver).fetch({"databaseName": "no_such_db_here", "query": "SELECT 1"}, print)
     assert "no_such_db_here" in str(raised.value)
 
 
-def test_unknown_role_is_an_auth_error_without_the_password() -> None:
+def test_unknown_role_is_an_auth_error_without_the_password(driver: str) -> None:
     with pytest.raises(AuthError) as raised:
-        postgres(username="nobody_here", password="fake;secret").fetch(
+        postgres(driver, username="nobody_here", password="fake;secret").fetch(
             {"databaseName": ADMIN_DB, "query": "SELECT 1"}, print
         )
     assert "secret" not in str(raised.value)
 
 
-def test_query_timeout_is_transient(database: str) -> None:
+def test_query_timeout_is_transient(database: str, driver: str) -> None:
     with pytest.raises(TransientError):
-        fetch(database, "SELECT count(*) FROM numbers a, numbers b", queryTimeoutSeconds=1)
+        fetch(
+            driver,
+            database,
+            "SELECT count(*) FROM numbers a, numbers b",
+            queryTimeoutSeconds=1,
+        )
 
 
-def test_test_reports_the_server_version(database: str) -> None:
-    assert postgres().test({"databaseName": database})["serverVersion"].startswith("PostgreSQL")
+def test_test_reports_the_server_version(database: str, driver: str) -> None:
+    details = postgres(driver).test({"databaseName": database})
+    assert details["serverVersion"].startswith("PostgreSQL")
+    assert details["database"] == database
 
 
 @pytest.mark.parametrize("call", ["test", "fetch"])
-def test_login_timeout_setting_bounds_the_whole_connect_retries_included(call: str) -> None:
+def test_login_timeout_setting_bounds_the_whole_connect_retries_included(
+    call: str, driver: str
+) -> None:
     closed = PostgresConnector(
         {"server": HOST, "port": free_port(), "username": "postgres", "password": "unused-fake"},
-        {"loginTimeoutSeconds": 1},
+        {"loginTimeoutSeconds": 1, "driver": driver},
         ENV,
     )
     selection = {"databaseName": ADMIN_DB, "query": "SELECT 1"}
