@@ -16,6 +16,8 @@ from litestar.middleware.rate_limit import RateLimitConfig
 from app.access_log import log_response
 from app.auth.controllers import AuthController
 from app.auth.middleware import PUBLIC_PATHS, UNMETERED_PATHS, BearerAuthMiddleware, Principal
+from app.auth.oauth.controllers import ClientController, TokenController
+from app.auth.scopes import require_scope
 from app.auth.tokens import HostTokenVerifier
 from app.dashboard.routes import DASHBOARD_ROUTES
 from app.db.engine import create_engine, session_factory
@@ -39,6 +41,8 @@ from app.webhooks.controllers import WebhookController
 
 CONTROLLERS = [
     AuthController,
+    ClientController,
+    TokenController,
     DataSourceController,
     SourceTypeController,
     TargetFileController,
@@ -119,6 +123,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             log_response,
         ],
         before_request=screen_request,
+        guards=[require_scope],
         middleware=[
             DefineMiddleware(BearerAuthMiddleware, exclude=PUBLIC_PATHS),
             DefineMiddleware(

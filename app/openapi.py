@@ -4,8 +4,12 @@ Handlers declare their success bodies as msgspec structs and the statuses only t
 (`responses={409: error_response(...)}`). What every route shares is derived here from the
 route itself, so a new route is documented like the others without repeating it: 400 where
 it takes parameters or a body, 401 unless it is public, 404 where a path names an object,
-413/415 where it reads a body, 429 where it is metered, 500 and 503 everywhere, each with the
+413 where it reads a body (and 415 where that body is JSON), 429 where it is metered, 500 and 503 everywhere, each with the
 one error envelope (`ErrorBody`) and the headers the service sends with it.
+
+Each authenticated operation also says what it accepts: a bearer token with full access, or
+an OAuth client's token (`oauth2`, client credentials flow) holding the scope the route names
+in its `opt` (app/auth/scopes.py); account routes take the former only.
 """
 
 from __future__ import annotations
@@ -15,25 +19,33 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from litestar import Litestar
+from litestar.enums import RequestEncodingType
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import (
     Components,
     Example,
+    OAuthFlow,
+    OAuthFlows,
     OpenAPIHeader,
     OpenAPIResponse,
     OpenAPIType,
     Operation,
     Schema,
+    SecurityRequirement,
     SecurityScheme,
 )
 from litestar.routes import HTTPRoute
 
 from app.api_docs.swagger_ui import render_plugins
 from app.auth.middleware import PUBLIC_PATHS, UNMETERED_PATHS
+from app.auth.scopes import FULL_ACCESS, SCOPE_DESCRIPTIONS, required_scope
 from app.schema import ErrorBody
 from app.settings import Settings
+
+# The security schemes' names in the document.
+BEARER, OAUTH2 = "BearerToken", "oauth2"
 
 # Keyword arguments Litestar fills from the connection itself, never from the query string.
 _RESERVED = frozenset({"request", "socket", "headers", "cookies", "query", "scope", "state"})
@@ -58,7 +70,8 @@ _RETRY_AFTER = OpenAPIHeader(
 _SHARED = {
     400: "The request is invalid: `details` names each bad field and what it must be",
     401: "No valid credentials: send `Authorization: Bearer <token>`",
-    403: "A browser session's change without the `X-Requested-With: DataSync` header",
+    403: "The token lacks the scope this operation needs (OAuth client tokens and scoped API "
+    "keys), or a browser session's change lacks the `X-Requested-With: DataSync` header",
     404: "No such object for this account (another account's objects are not found either)",
     413: "The request body is larger than the service accepts (MAX_BODY_BYTES)",
     415: "The body is not JSON: send it with `Content-Type: application/json`",
@@ -101,6 +114,13 @@ def _is_public(route: HTTPRoute, handler: HTTPRouteHandler) -> bool:
     return _matches(route.path, PUBLIC_PATHS) or bool(handler.opt.get("exclude_from_auth"))
 
 
+def _reads_json(handler: HTTPRouteHandler) -> bool:
+    """Whether the route's body is JSON (the token endpoint reads a form)."""
+    body = handler.parsed_fn_signature.parameters["data"].kwarg_definition
+    media_type = getattr(body, "media_type", RequestEncodingType.JSON)
+    return bool(media_type == RequestEncodingType.JSON)
+
+
 def _shared_statuses(route: HTTPRoute, handler: HTTPRouteHandler) -> list[int]:
     signature = handler.parsed_fn_signature.parameters
     reads_body = "data" in signature
@@ -111,13 +131,11 @@ def _shared_statuses(route: HTTPRoute, handler: HTTPRouteHandler) -> list[int]:
     if reads_body or query or route.path_parameters:
         statuses.append(400)
     if not _is_public(route, handler):
-        statuses.append(401)
-        if not handler.http_methods <= {"GET", "HEAD"}:
-            statuses.append(403)
+        statuses += [401, 403]
     if route.path_parameters:
         statuses.append(404)
     if reads_body:
-        statuses += [413, 415]
+        statuses += [413, 415] if _reads_json(handler) else [413]
     if not _matches(route.path, UNMETERED_PATHS):
         statuses.append(429)
     return statuses
@@ -179,6 +197,17 @@ def document_responses(app: Litestar) -> None:
             }
             handler.responses = {**shared, **(handler.responses or {})}
             handler.operation_class = _operation_class(route, handler)
+            if not _is_public(route, handler):
+                handler.security = _accepted_credentials(handler)
+
+
+def _accepted_credentials(handler: HTTPRouteHandler) -> list[SecurityRequirement]:
+    """An OAuth client's token with the route's scope, or any token with full access."""
+    needed = required_scope(handler)
+    full_access: SecurityRequirement = {BEARER: []}
+    if needed is None or needed == FULL_ACCESS:
+        return [full_access]
+    return [{OAUTH2: [needed]}, full_access]
 
 
 def _operation_class(route: HTTPRoute, handler: HTTPRouteHandler) -> type[Operation]:
@@ -202,14 +231,27 @@ def openapi_config(settings: Settings) -> OpenAPIConfig:
         render_plugins=render_plugins(settings.api_docs),
         components=Components(
             security_schemes={
-                "BearerToken": SecurityScheme(
+                BEARER: SecurityScheme(
                     type="http",
                     scheme="bearer",
-                    description="Session JWT from /api/auth/login, an API key, or a host-app JWT",
-                )
+                    description="Session JWT from /api/auth/login, an API key, or a host-app "
+                    "JWT (full access, or an API key's scopes)",
+                ),
+                OAUTH2: SecurityScheme(
+                    type="oauth2",
+                    description="An OAuth client's access token from POST /oauth/token "
+                    "(client credentials grant; create clients at POST /api/auth/clients). "
+                    "Send it as `Authorization: Bearer <token>`.",
+                    flows=OAuthFlows(
+                        client_credentials=OAuthFlow(
+                            token_url="/oauth/token",
+                            scopes={str(s): d for s, d in SCOPE_DESCRIPTIONS.items()},
+                        )
+                    ),
+                ),
             }
         ),
-        security=[{"BearerToken": []}],
+        security=[{BEARER: []}],
         # The document is the same on every start, so generated clients diff cleanly.
         create_examples=False,
     )

@@ -41,6 +41,8 @@ class Settings:
     file_versions_kept: int = 10
     max_body_bytes: int = 1_048_576
     session_token_minutes: int = 60
+    # Lifetime of the access tokens OAuth clients get from POST /oauth/token (at most an hour).
+    oauth_token_minutes: int = 60
     # Who may create an account through POST /api/auth/register: anyone ("open"), only the
     # first account on an empty store, which becomes the admin ("first-user"), or nobody
     # ("closed"; accounts come from the admin or `datasync create-user`).
@@ -175,6 +177,8 @@ def _check(settings: Settings) -> None:
         )
     if settings.jwt_secret and settings.jwt_jwks_url:
         raise SettingsError("set either JWT_SECRET or JWT_JWKS_URL for host-app tokens, not both")
+    if not 1 <= settings.oauth_token_minutes <= 60:
+        raise SettingsError("OAUTH_TOKEN_MINUTES must be from 1 to 60")
     if settings.rate_limit_per_minute < 1:
         raise SettingsError("RATE_LIMIT_PER_MINUTE must be at least 1")
     if not 1 <= settings.connection_test_timeout_seconds <= 600:

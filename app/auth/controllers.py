@@ -33,6 +33,7 @@ from app.auth.schemas import (
     SessionToken,
     UserOut,
 )
+from app.auth.scopes import FULL_ACCESS, Scope
 from app.db.models import ApiKey, User
 from app.openapi import error_response
 from app.schema import Done
@@ -90,6 +91,7 @@ def api_key_out(key: ApiKey) -> ApiKeyOut:
         prefix=key.prefix,
         created_at=isoformat(key.created_at) or "",
         last_used_at=isoformat(key.last_used_at),
+        scopes=None if key.scopes is None else [Scope(s) for s in key.scopes],
     )
 
 
@@ -145,6 +147,7 @@ class AuthController(Controller):
         "/users",
         operation_id="createUser",
         status_code=200,
+        opt={"scope": FULL_ACCESS},
         responses={
             403: error_response(
                 "The caller is not the admin (only the admin creates accounts), or a browser "
@@ -248,6 +251,7 @@ class AuthController(Controller):
         "/logout",
         operation_id="logout",
         status_code=200,
+        opt={"scope": FULL_ACCESS},
         responses={
             400: error_response(
                 "The token is an API key or a host-app token: only session tokens log out",
@@ -272,6 +276,7 @@ class AuthController(Controller):
         "/password",
         operation_id="changePassword",
         status_code=200,
+        opt={"scope": FULL_ACCESS},
         responses={
             400: error_response(
                 "The current password is wrong or the new one too weak (`details` names the "
@@ -309,6 +314,7 @@ class AuthController(Controller):
     @get(
         "/me",
         operation_id="me",
+        opt={"scope": FULL_ACCESS},
         responses={
             404: error_response(
                 "The account was deleted after this request was authenticated",
@@ -323,21 +329,23 @@ class AuthController(Controller):
         user = await service.current_user(db_session, request.user.user_id)
         return CurrentUser(success=True, user=user_out(user))
 
-    @post("/api-keys", operation_id="createApiKey", status_code=200)
+    @post("/api-keys", operation_id="createApiKey", status_code=200, opt={"scope": FULL_ACCESS})
     async def create_api_key(
         self,
         request: Request[Principal, Any, Any],
         data: JSONBody[ApiKeyCreate],
         db_session: NamedDependency[AsyncSession],
     ) -> ApiKeyCreated:
-        key, plain = await service.create_api_key(db_session, request.user.user_id, data.name)
+        key, plain = await service.create_api_key(
+            db_session, request.user.user_id, data.name, data.scopes
+        )
         return ApiKeyCreated(
             success=True,
             api_key=NewApiKeyOut(**msgspec.structs.asdict(api_key_out(key)), key=plain),
             message="API key created: copy it now, it is not shown again",
         )
 
-    @get("/api-keys", operation_id="listApiKeys")
+    @get("/api-keys", operation_id="listApiKeys", opt={"scope": FULL_ACCESS})
     async def list_api_keys(
         self, request: Request[Principal, Any, Any], db_session: NamedDependency[AsyncSession]
     ) -> ApiKeyList:
@@ -346,7 +354,12 @@ class AuthController(Controller):
             success=True, api_keys=[api_key_out(k) for k in keys], total_count=len(keys)
         )
 
-    @delete("/api-keys/{key_id:str}", operation_id="revokeApiKey", status_code=200)
+    @delete(
+        "/api-keys/{key_id:str}",
+        operation_id="revokeApiKey",
+        status_code=200,
+        opt={"scope": FULL_ACCESS},
+    )
     async def revoke_api_key(
         self,
         api_key: NamedDependency[ApiKey],

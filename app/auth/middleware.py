@@ -1,11 +1,15 @@
 """Authenticates every request but the public ones from its bearer token.
 
-Three kinds of token: API keys (`ds_live_…`), our session JWTs, and the host web app's JWTs
-(the user is created on first sight of its `sub`). The dashboard carries its session JWT in
-an HttpOnly cookie instead of a header; a write authenticated by that cookie must also carry
-`X-Requested-With: DataSync`, a header no other site's page can add without the CORS
-preflight this service refuses it (with SameSite=Strict, a second lock on cross-site
-requests). A session token is accepted only while its user's token version is the one it
+Four kinds of token: API keys (`ds_live_…`), our session JWTs, the access tokens of OAuth
+clients (app/auth/oauth/), and the host web app's JWTs (the user is created on first sight of
+its `sub`). An OAuth client's token, and an API key created with scopes, carry scopes that
+app/auth/scopes.py holds each route to; the others have full access. A client is looked up
+on every use of its token, so deleting it ends its tokens at once.
+
+The dashboard carries its session JWT in an HttpOnly cookie instead of a header; a write
+authenticated by that cookie must also carry `X-Requested-With: DataSync`, a header no other
+site's page can add without the CORS preflight this service refuses it (with SameSite=Strict,
+a second lock on cross-site requests). A session token is accepted only while its user's token version is the one it
 was issued with (a password change ends every session) and it was not logged out.
 """
 
@@ -27,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.accounts import note_api_key_use, session_is_current
+from app.auth.oauth.access_tokens import is_access_token, verify_access_token
 from app.auth.secrets import API_KEY_PREFIX, hash_api_key
 from app.auth.tokens import (
     HostTokenVerifier,
@@ -35,7 +40,7 @@ from app.auth.tokens import (
     is_session_token,
     verify_session_token,
 )
-from app.db.models import ApiKey, User
+from app.db.models import ApiClient, ApiKey, User
 from app.settings import Settings
 
 # Operations endpoints and the dashboard's static files: no token, and no rate limit either.
@@ -53,6 +58,7 @@ PUBLIC_PATHS = [
     "^/api/auth/login$",
     "^/api/auth/token$",
     "^/api/auth/session$",
+    "^/oauth/token$",
     *UNMETERED_PATHS,
 ]
 SESSION_COOKIE = "datasync_session"
@@ -65,9 +71,10 @@ class Principal:
     """The authenticated caller: every query is scoped to `user_id`."""
 
     user_id: uuid.UUID
-    via: str  # session | api-key | host-jwt
+    via: str  # session | api-key | oauth-client | host-jwt
     session: SessionClaims | None = None  # for session tokens: which one, until when
     by_cookie: bool = False
+    scopes: frozenset[str] | None = None  # None: full access
 
 
 class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
@@ -97,6 +104,8 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
         try:
             if token.startswith(API_KEY_PREFIX):
                 principal = await _from_api_key(sessions, token)
+            elif not by_cookie and is_access_token(token):
+                principal = await _from_access_token(sessions, settings, token)
             elif by_cookie or is_session_token(token) or not settings.host_jwt_enabled:
                 principal = await _from_session_token(sessions, settings, token, by_cookie)
             else:
@@ -114,7 +123,7 @@ async def _from_api_key(sessions: async_sessionmaker[AsyncSession], token: str) 
     async with sessions() as db:
         found = (
             await db.execute(
-                select(ApiKey.id, ApiKey.user_id, ApiKey.last_used_at).where(
+                select(ApiKey.id, ApiKey.user_id, ApiKey.last_used_at, ApiKey.scopes).where(
                     ApiKey.key_hash == hash_api_key(token)
                 )
             )
@@ -122,7 +131,19 @@ async def _from_api_key(sessions: async_sessionmaker[AsyncSession], token: str) 
         if found is None:
             raise TokenRejected("Invalid or revoked API key")
         await note_api_key_use(db, found.id, found.last_used_at)
-    return Principal(found.user_id, "api-key")
+    scopes = None if found.scopes is None else frozenset(found.scopes)
+    return Principal(found.user_id, "api-key", scopes=scopes)
+
+
+async def _from_access_token(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, token: str
+) -> Principal:
+    claims = verify_access_token(settings, token)
+    async with sessions() as db:
+        owner = await db.scalar(select(ApiClient.user_id).where(ApiClient.id == claims.client_id))
+    if owner is None:
+        raise TokenRejected("OAuth client deleted: its tokens no longer work")
+    return Principal(owner, "oauth-client", scopes=claims.scopes)
 
 
 async def _from_session_token(

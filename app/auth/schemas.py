@@ -16,6 +16,7 @@ from litestar.params import KwargDefinition
 from msgspec import Meta
 
 from app.auth.accounts import EMAIL_PATTERN, MAX_EMAIL, MAX_PASSWORD, MIN_PASSWORD
+from app.auth.scopes import Scope
 from app.schema import CamelStruct
 
 MAX_NAME = 200
@@ -74,6 +75,17 @@ class ApiKeyCreate(CamelStruct):
             description="A label to tell keys apart, not only spaces",
         ),
     ]
+    scopes: (
+        Annotated[
+            list[Scope],
+            Meta(
+                min_length=1,
+                description="Limit the key to these scopes, as an OAuth client's tokens are; "
+                "without them the key has full access",
+            ),
+        ]
+        | None
+    ) = None
 
 
 class UserOut(CamelStruct):
@@ -93,6 +105,9 @@ class ApiKeyOut(CamelStruct):
     created_at: str
     last_used_at: Annotated[
         str | None, Meta(description="Recorded at most once a minute; null if never used")
+    ]
+    scopes: Annotated[
+        list[Scope] | None, Meta(description="The scopes the key is limited to; null: full access")
     ]
 
 

@@ -11,6 +11,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 API_KEY_PREFIX = "ds_live_"
+# Recognisable in logs and by secret scanners, like API keys.
+CLIENT_SECRET_PREFIX = "ds_secret_"
 
 # scrypt parameters: ~50 ms and 16 MiB per hash on a small server.
 _N, _R, _P = 2**14, 8, 1
@@ -47,3 +49,12 @@ def new_api_key() -> str:
 def hash_api_key(key: str) -> str:
     """API keys carry 256 bits of randomness, so a plain SHA-256 is enough to store them."""
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+def new_client_secret() -> str:
+    return CLIENT_SECRET_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_client_secret(secret: str) -> str:
+    """Client secrets carry 256 bits of randomness like API keys: stored as a SHA-256."""
+    return hashlib.sha256(secret.encode()).hexdigest()

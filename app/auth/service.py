@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import accounts
 from app.auth.login_throttle import LoginThrottle
 from app.auth.schemas import MAX_NAME, NOT_BLANK, Login, PasswordChange, Register
+from app.auth.scopes import Scope, granted
 from app.auth.secrets import hash_api_key, new_api_key
 from app.auth.tokens import SessionClaims, issue_session_token
 from app.db.models import ApiKey, User
@@ -99,25 +100,29 @@ async def current_user(db: AsyncSession, user_id: uuid.UUID) -> User:
     return user
 
 
-def _checked_api_key_name(name: str) -> str:
-    """The name without surrounding spaces; 400 unless it has 1 to MAX_NAME characters and
-    something besides spaces."""
+def checked_name(name: str, what: str) -> str:
+    """A credential's name without surrounding spaces; 400 unless it has 1 to MAX_NAME
+    characters and something besides spaces."""
     if len(name) > MAX_NAME or not re.search(NOT_BLANK, name):
         raise InvalidInput(
             [{"field": "name", "message": f"must be 1 to {MAX_NAME} characters, not only spaces"}],
-            "Invalid API key name",
+            f"Invalid {what} name",
         )
     return name.strip()
 
 
-async def create_api_key(db: AsyncSession, user_id: uuid.UUID, name: str) -> tuple[ApiKey, str]:
-    """The stored key and the key itself, which only its hash keeps afterwards."""
+async def create_api_key(
+    db: AsyncSession, user_id: uuid.UUID, name: str, scopes: Sequence[Scope] | None = None
+) -> tuple[ApiKey, str]:
+    """The stored key and the key itself, which only its hash keeps afterwards. Without
+    `scopes` the key has full access."""
     plain = new_api_key()
     key = ApiKey(
         user_id=user_id,
-        name=_checked_api_key_name(name),
+        name=checked_name(name, "API key"),
         key_hash=hash_api_key(plain),
         prefix=plain[:12],
+        scopes=None if scopes is None else granted(scopes),
     )
     db.add(key)
     await db.flush()

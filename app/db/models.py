@@ -121,6 +121,22 @@ class ApiKey(Timestamped, Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(20))
     last_used_at: Mapped[datetime | None]
+    # The scopes the key is limited to (app/auth/scopes.py); None: full access.
+    scopes: Mapped[list[str] | None] = mapped_column(JSON)
+
+
+class ApiClient(Timestamped, Base):
+    """An OAuth client (client credentials grant): its id is `id`, its secret is stored
+    only as a hash, and the tokens it gets carry at most `scopes`."""
+
+    __tablename__ = "api_clients"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    scopes: Mapped[list[str]] = mapped_column(JSON)
 
 
 class DataSource(Timestamped, Base):

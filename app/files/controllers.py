@@ -10,6 +10,7 @@ from litestar.params import JSONBody, PathParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.middleware import Principal
+from app.auth.scopes import Scope
 from app.db.models import FileVersion, TargetFile
 from app.files import service
 from app.files.downloads import CSV_HEADERS, NOT_MODIFIED, IfNoneMatch, csv_response
@@ -72,7 +73,7 @@ class TargetFileController(Controller):
     tags = ["Target files"]
     dependencies = {"file": owned_by_caller(TargetFile, "File", "file_id")}
 
-    @post("/", operation_id="createFile", status_code=200)
+    @post("/", operation_id="createFile", opt={"scope": Scope.SCHEDULES_WRITE}, status_code=200)
     async def create_file(
         self,
         request: Request[Principal, Any, Any],
@@ -82,7 +83,7 @@ class TargetFileController(Controller):
         file = await service.create(db_session, request.user.user_id, data)
         return FileCreated(success=True, file=file_out(file), message="File created successfully")
 
-    @get("/", operation_id="listFiles")
+    @get("/", operation_id="listFiles", opt={"scope": Scope.FILES_READ})
     async def list_file(
         self,
         request: Request[Principal, Any, Any],
@@ -100,7 +101,7 @@ class TargetFileController(Controller):
             pagination=pagination,
         )
 
-    @get("/{file_id:str}", operation_id="getFile")
+    @get("/{file_id:str}", operation_id="getFile", opt={"scope": Scope.FILES_READ})
     async def get_file(
         self,
         file: NamedDependency[TargetFile],
@@ -108,7 +109,7 @@ class TargetFileController(Controller):
     ) -> FileDetail:
         return FileDetail(success=True, file=file_out(file))
 
-    @patch("/{file_id:str}", operation_id="updateFile")
+    @patch("/{file_id:str}", operation_id="updateFile", opt={"scope": Scope.SCHEDULES_WRITE})
     async def update_file(
         self,
         file: NamedDependency[TargetFile],
@@ -122,6 +123,7 @@ class TargetFileController(Controller):
     @delete(
         "/{file_id:str}",
         operation_id="deleteFile",
+        opt={"scope": Scope.SCHEDULES_WRITE},
         status_code=200,
         responses={409: _IN_USE},
     )
@@ -137,6 +139,7 @@ class TargetFileController(Controller):
     @get(
         "/{file_id:str}/content",
         operation_id="getFileContent",
+        opt={"scope": Scope.FILES_READ},
         media_type="text/csv",
         response_headers=CSV_HEADERS,
         responses=NOT_MODIFIED,
@@ -152,7 +155,9 @@ class TargetFileController(Controller):
         path = csv_store.csv_path(file.id, file.version) if file.version else None
         return csv_response(if_none_match, path, file.checksum or EMPTY_SHA256, file.name)
 
-    @get("/{file_id:str}/versions", operation_id="listFileVersions")
+    @get(
+        "/{file_id:str}/versions", operation_id="listFileVersions", opt={"scope": Scope.FILES_READ}
+    )
     async def versions(
         self,
         file: NamedDependency[TargetFile],
@@ -166,6 +171,7 @@ class TargetFileController(Controller):
     @get(
         "/{file_id:str}/versions/{version:int}/content",
         operation_id="getFileVersionContent",
+        opt={"scope": Scope.FILES_READ},
         media_type="text/csv",
         response_headers=CSV_HEADERS,
         responses=NOT_MODIFIED,

@@ -15,6 +15,7 @@ from litestar.response import File
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.middleware import Principal
+from app.auth.scopes import Scope
 from app.db.models import RunStatus, Schedule, SyncRun
 from app.errors import ApiError, InvalidInput
 from app.openapi import error_response
@@ -109,6 +110,7 @@ class ManualSyncController(Controller):
     @post(
         "/{schedule_id:str}/sync",
         operation_id="manualSync",
+        opt={"scope": Scope.SYNC_RUN},
         status_code=200,
         responses={
             200: ResponseSpec(
@@ -184,6 +186,7 @@ class ManualSyncController(Controller):
     @get(
         "/{schedule_id:str}/history",
         operation_id="getSyncHistory",
+        opt={"scope": Scope.SCHEDULES_READ},
         responses={
             200: ResponseSpec(
                 data_container=History,
@@ -219,6 +222,7 @@ class RunController(Controller):
     @get(
         "/",
         operation_id="listRuns",
+        opt={"scope": Scope.SCHEDULES_READ},
         description="Every run of the caller's schedules, "
         "newest first, queued ones included (a retry waiting for its backoff has `readyAt`)",
     )
@@ -242,7 +246,7 @@ class RunController(Controller):
         runs = [service.run_out(r) for r in rows]
         return RunList(success=True, runs=runs, total_count=total, pagination=pagination)
 
-    @get("/{run_id:str}", operation_id="getRun")
+    @get("/{run_id:str}", operation_id="getRun", opt={"scope": Scope.SCHEDULES_READ})
     async def get_run(
         self,
         run: NamedDependency[SyncRun],
@@ -253,6 +257,7 @@ class RunController(Controller):
     @get(
         "/{run_id:str}/changes",
         operation_id="getRunChanges",
+        opt={"scope": Scope.FILES_READ},
         media_type="text/csv",
         response_description="The run's changed rows as CSV, with a first column saying "
         "added, updated or deleted",

@@ -13,6 +13,7 @@ from litestar.params import Body, FromQuery, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.middleware import Principal
+from app.auth.scopes import Scope
 from app.db.models import Schedule
 from app.schedules import examples, service
 from app.schedules.schemas import (
@@ -67,6 +68,7 @@ class ScheduleController(Controller):
     @post(
         "/",
         operation_id="createSchedule",
+        opt={"scope": Scope.SCHEDULES_WRITE},
         status_code=200,
         responses=_example(ScheduleSaved, examples.CREATED, "The schedule as stored"),
     )
@@ -87,6 +89,7 @@ class ScheduleController(Controller):
     @get(
         "/",
         operation_id="listSchedules",
+        opt={"scope": Scope.SCHEDULES_READ},
         responses=_example(ScheduleList, examples.LISTED, "One page of the caller's schedules"),
     )
     async def list_schedule(
@@ -126,6 +129,7 @@ class ScheduleController(Controller):
     @get(
         "/{schedule_id:str}",
         operation_id="getSchedule",
+        opt={"scope": Scope.SCHEDULES_READ},
         responses=_example(ScheduleDetail, examples.DETAIL, "The schedule"),
     )
     async def get_schedule(
@@ -138,6 +142,7 @@ class ScheduleController(Controller):
     @put(
         "/{schedule_id:str}",
         operation_id="updateSchedule",
+        opt={"scope": Scope.SCHEDULES_WRITE},
         responses=_example(ScheduleSaved, examples.UPDATED, "The schedule as stored"),
     )
     async def update_schedule(
@@ -157,6 +162,7 @@ class ScheduleController(Controller):
     @delete(
         "/{schedule_id:str}",
         operation_id="deleteSchedule",
+        opt={"scope": Scope.SCHEDULES_WRITE},
         status_code=200,
         responses=_example(Done, examples.DELETED, "Deleted; the target file stays"),
     )

@@ -8,6 +8,7 @@ from functools import cache
 import msgspec
 from litestar import Controller, get
 
+from app.auth.scopes import Scope
 from app.source_types.schemas import (
     ChoiceOut,
     CredentialVariantOut,
@@ -101,7 +102,7 @@ class SourceTypeController(Controller):
     path = "/api/source-types"
     tags = ["Data sources"]
 
-    @get("/", operation_id="listSourceTypes")
+    @get("/", operation_id="listSourceTypes", opt={"scope": Scope.SOURCES_READ})
     async def list_source_types(self) -> SourceTypeList:
         """Every source type installed on this server, plugins included: its display name,
         the credentials, settings and selection it asks for (as form fields and as JSON

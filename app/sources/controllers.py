@@ -10,6 +10,7 @@ from litestar.params import JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.middleware import Principal
+from app.auth.scopes import Scope
 from app.db.models import DataSource
 from app.openapi import error_response
 from app.schema import Done, Limit, Offset
@@ -68,7 +69,7 @@ class DataSourceController(Controller):
     tags = ["Data sources"]
     dependencies = {"source": owned_by_caller(DataSource, "Data source", "source_id")}
 
-    @post("/", operation_id="createDataSource", status_code=200)
+    @post("/", operation_id="createDataSource", opt={"scope": Scope.SOURCES_WRITE}, status_code=200)
     async def create_source(
         self,
         request: Request[Principal, Any, Any],
@@ -89,7 +90,7 @@ class DataSourceController(Controller):
             success=True, data_source=source_out(source), message="Data source created successfully"
         )
 
-    @get("/", operation_id="listDataSources")
+    @get("/", operation_id="listDataSources", opt={"scope": Scope.SOURCES_READ})
     async def list_source(
         self,
         request: Request[Principal, Any, Any],
@@ -108,7 +109,7 @@ class DataSourceController(Controller):
             pagination=pagination,
         )
 
-    @get("/{source_id:str}", operation_id="getDataSource")
+    @get("/{source_id:str}", operation_id="getDataSource", opt={"scope": Scope.SOURCES_READ})
     async def get_source(
         self,
         source: NamedDependency[DataSource],
@@ -116,7 +117,7 @@ class DataSourceController(Controller):
     ) -> DataSourceDetail:
         return DataSourceDetail(success=True, data_source=source_out(source))
 
-    @patch("/{source_id:str}", operation_id="updateDataSource")
+    @patch("/{source_id:str}", operation_id="updateDataSource", opt={"scope": Scope.SOURCES_WRITE})
     async def update_source(
         self,
         source: NamedDependency[DataSource],
@@ -134,6 +135,7 @@ class DataSourceController(Controller):
     @delete(
         "/{source_id:str}",
         operation_id="deleteDataSource",
+        opt={"scope": Scope.SOURCES_WRITE},
         status_code=200,
         responses={409: _IN_USE},
     )
@@ -148,6 +150,7 @@ class DataSourceController(Controller):
     @post(
         "/{source_id:str}/test",
         operation_id="testDataSource",
+        opt={"scope": Scope.SOURCES_WRITE},
         status_code=200,
         responses={400: _CONNECTION_FAILED},
     )

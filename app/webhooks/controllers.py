@@ -12,6 +12,7 @@ from litestar.params import JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.middleware import Principal
+from app.auth.scopes import Scope
 from app.db.models import DeliveryStatus, Webhook, WebhookDelivery
 from app.schema import Done, Limit, Offset
 from app.settings import Settings
@@ -72,7 +73,7 @@ class WebhookController(Controller):
     tags = ["Webhooks"]
     dependencies = {"webhook": owned_by_caller(Webhook, "Webhook", "webhook_id")}
 
-    @post("/", operation_id="createWebhook", status_code=200)
+    @post("/", operation_id="createWebhook", opt={"scope": Scope.WEBHOOKS_WRITE}, status_code=200)
     async def create_webhook(
         self,
         request: Request[Principal, Any, Any],
@@ -96,7 +97,7 @@ class WebhookController(Controller):
             message="Webhook created. Copy the secret now: it is not shown again.",
         )
 
-    @get("/", operation_id="listWebhooks")
+    @get("/", operation_id="listWebhooks", opt={"scope": Scope.WEBHOOKS_WRITE})
     async def list_webhooks(
         self,
         request: Request[Principal, Any, Any],
@@ -114,7 +115,7 @@ class WebhookController(Controller):
             pagination=pagination,
         )
 
-    @get("/{webhook_id:str}", operation_id="getWebhook")
+    @get("/{webhook_id:str}", operation_id="getWebhook", opt={"scope": Scope.WEBHOOKS_WRITE})
     async def get_webhook(
         self,
         webhook: NamedDependency[Webhook],
@@ -122,7 +123,7 @@ class WebhookController(Controller):
     ) -> WebhookDetail:
         return WebhookDetail(success=True, webhook=webhook_out(webhook))
 
-    @patch("/{webhook_id:str}", operation_id="updateWebhook")
+    @patch("/{webhook_id:str}", operation_id="updateWebhook", opt={"scope": Scope.WEBHOOKS_WRITE})
     async def update_webhook(
         self,
         webhook: NamedDependency[Webhook],
@@ -143,7 +144,12 @@ class WebhookController(Controller):
             success=True, webhook=webhook_out(webhook), message="Webhook updated."
         )
 
-    @delete("/{webhook_id:str}", operation_id="deleteWebhook", status_code=200)
+    @delete(
+        "/{webhook_id:str}",
+        operation_id="deleteWebhook",
+        opt={"scope": Scope.WEBHOOKS_WRITE},
+        status_code=200,
+    )
     async def delete_webhook(
         self,
         webhook: NamedDependency[Webhook],
@@ -152,7 +158,11 @@ class WebhookController(Controller):
         await service.delete(db_session, webhook)
         return Done(success=True, message="Webhook deleted.")
 
-    @get("/{webhook_id:str}/deliveries", operation_id="listWebhookDeliveries")
+    @get(
+        "/{webhook_id:str}/deliveries",
+        operation_id="listWebhookDeliveries",
+        opt={"scope": Scope.WEBHOOKS_WRITE},
+    )
     async def list_deliveries(
         self,
         webhook: NamedDependency[Webhook],
@@ -168,7 +178,12 @@ class WebhookController(Controller):
             pagination=pagination,
         )
 
-    @post("/{webhook_id:str}/test", operation_id="testWebhook", status_code=200)
+    @post(
+        "/{webhook_id:str}/test",
+        operation_id="testWebhook",
+        opt={"scope": Scope.WEBHOOKS_WRITE},
+        status_code=200,
+    )
     async def test_webhook(
         self,
         webhook: NamedDependency[Webhook],

@@ -89,6 +89,9 @@ JUDGED_BY_THE_SERVICE = [
 ]
 # Credentials the schema cannot know: a wrong password is 401, a guessing run 429.
 LOGINS = ["login", "issueToken", "startBrowserSession"]
+# The same for an OAuth client's id and secret (401 invalid_client); its grant_type is any
+# text to the schema, and one other than client_credentials is 400 unsupported_grant_type.
+CLIENT_TOKEN = "issueClientToken"
 
 
 def contract_config(examples: int, seed: int) -> schemathesis.Config:
@@ -135,6 +138,14 @@ def contract_config(examples: int, seed: int) -> schemathesis.Config:
                     "checks": {
                         "positive_data_acceptance": {
                             "expected-statuses": [*VALID_REQUEST_STATUSES, "401"]
+                        }
+                    },
+                },
+                {
+                    "include-operation-id": CLIENT_TOKEN,
+                    "checks": {
+                        "positive_data_acceptance": {
+                            "expected-statuses": [*VALID_REQUEST_STATUSES, "400", "401"]
                         }
                     },
                 },

@@ -55,6 +55,9 @@ def owned(user: ApiUser, tmp_path: Path) -> Iterator[Owned]:
         api_key_id = user.ok("POST", "/api/auth/api-keys", json={"name": "owner key"})["apiKey"][
             "id"
         ]
+        client_id = user.post(
+            "/api/auth/clients", json={"name": "owner client", "scopes": ["files:read"]}
+        ).json()["client"]["clientId"]
         webhook_id = user.ok(
             "POST", "/api/webhooks", json={"url": receiver.url, "events": ["sync.success"]}
         )["webhook"]["id"]
@@ -66,6 +69,7 @@ def owned(user: ApiUser, tmp_path: Path) -> Iterator[Owned]:
             "schedule_id": schedule_id,
             "run_id": run["runId"],
             "key_id": api_key_id,
+            "client_id": client_id,
             "webhook_id": webhook_id,
             "delivery_id": delivery_id,  # named by no route yet; ready for one that does
         }
@@ -257,6 +261,7 @@ def test_the_bodies_sent_are_valid_for_the_owner(
         ("/api/sync/schedules", "schedules"),
         ("/api/sync/runs", "runs"),
         ("/api/auth/api-keys", "apiKeys"),
+        ("/api/auth/clients", "clients"),
     ],
 )
 def test_lists_never_show_other_users_objects(
@@ -266,6 +271,7 @@ def test_lists_never_show_other_users_objects(
     mine_file = other_user.target_file()
     other_user.schedule(mine_source, mine_file, path="/tmp/mine.csv")
     other_user.ok("POST", "/api/auth/api-keys", json={"name": "mine"})
+    other_user.post("/api/auth/clients", json={"name": "mine", "scopes": ["files:read"]})
 
     body = other_user.ok("GET", path)
 

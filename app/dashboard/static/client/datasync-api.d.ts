@@ -175,6 +175,61 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/clients": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** ListClients */
+        get: operations["listClients"];
+        put?: never;
+        /** CreateClient */
+        post: operations["createClient"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/clients/{client_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** DeleteClient */
+        delete: operations["deleteClient"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Get an access token for an OAuth client
+         * @description The client credentials grant (RFC 6749 §4.4), form-encoded. The client authenticates with HTTP Basic (`client_id:client_secret`, each form-encoded first) or with `client_id` and `client_secret` in the body, not both. The token lasts `expires_in` seconds (at most an hour): get a new one then. Deleting the client ends its tokens at once.
+         */
+        post: operations["issueClientToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/data-sources": {
         parameters: {
             query?: never;
@@ -596,6 +651,8 @@ export interface components {
         ApiKeyCreate: {
             /** @description A label to tell keys apart, not only spaces */
             name: string;
+            /** @description Limit the key to these scopes, as an OAuth client's tokens are; without them the key has full access */
+            scopes?: components["schemas"]["Scope"][] | null;
         };
         /** ApiKeyCreated */
         ApiKeyCreated: {
@@ -620,6 +677,8 @@ export interface components {
             createdAt: string;
             /** @description Recorded at most once a minute; null if never used */
             lastUsedAt: string | null;
+            /** @description The scopes the key is limited to; null: full access */
+            scopes: components["schemas"]["Scope"][] | null;
         };
         /** BrowserSession */
         BrowserSession: {
@@ -641,6 +700,36 @@ export interface components {
         ChoiceOut: {
             value: string | number | boolean;
             label: string;
+        };
+        /** ClientCreate */
+        ClientCreate: {
+            /** @description A label to tell clients apart, not only spaces */
+            name: string;
+            /** @description What the client's tokens may do; each scope counts once */
+            scopes: components["schemas"]["Scope"][];
+        };
+        /** ClientCreated */
+        ClientCreated: {
+            /** @constant */
+            success: true;
+            client: components["schemas"]["NewClientOut"];
+            message: string;
+        };
+        /** ClientList */
+        ClientList: {
+            /** @constant */
+            success: true;
+            clients: components["schemas"]["ClientOut"][];
+            totalCount: number;
+        };
+        /** ClientOut */
+        ClientOut: {
+            /** @description The `client_id` to send to POST /oauth/token */
+            clientId: string;
+            name: string;
+            /** @description The most a token of this client may hold */
+            scopes: components["schemas"]["Scope"][];
+            createdAt: string;
         };
         /** ConnectionTested */
         ConnectionTested: {
@@ -908,8 +997,21 @@ export interface components {
             createdAt: string;
             /** @description Recorded at most once a minute; null if never used */
             lastUsedAt: string | null;
+            /** @description The scopes the key is limited to; null: full access */
+            scopes: components["schemas"]["Scope"][] | null;
             /** @description The key (`ds_live_…`): shown only in this answer, stored as a hash */
             key: string;
+        };
+        /** NewClientOut */
+        NewClientOut: {
+            /** @description The `client_id` to send to POST /oauth/token */
+            clientId: string;
+            name: string;
+            /** @description The most a token of this client may hold */
+            scopes: components["schemas"]["Scope"][];
+            createdAt: string;
+            /** @description The `client_secret` (`ds_secret_…`): shown only in this answer */
+            clientSecret: string;
         };
         /** NewWebhookOut */
         NewWebhookOut: {
@@ -934,6 +1036,12 @@ export interface components {
             message: string;
             checks: components["schemas"]["ReadinessChecks"];
             requestId: string;
+        };
+        /** OAuthErrorBody */
+        OAuthErrorBody: {
+            /** @enum {string} */
+            error: "invalid_request" | "invalid_client" | "invalid_scope" | "unsupported_grant_type";
+            error_description: string;
         };
         /** Pagination */
         Pagination: {
@@ -1030,6 +1138,13 @@ export interface components {
             /** @description A queued run: when it may start (a retry waits for its backoff) */
             readyAt?: string | null;
             progress?: components["schemas"]["Progress"] | null;
+            /**
+             * @description The source reported no change since the fetch behind the current file, so nothing was fetched: changes are all 0 and rowCount is the current file's (config.changeDetection)
+             * @default false
+             */
+            fetchSkipped?: boolean;
+            /** @description Why change detection did not decide this run, when the source refused its metadata request (e.g. "skipped: the service account lacks drive.metadata.readonly"); the run fetched as usual */
+            changeDetection?: string | null;
         };
         /**
          * RunStatus
@@ -1110,6 +1225,13 @@ export interface components {
                 headerRow?: number;
                 /** @description Safety hold: a run that would delete more rows than this is held */
                 maxRowDropPercent?: number;
+                /**
+                 * @description auto (default): before fetching, ask the source whether anything changed since the last full fetch (Drive version, workbook cTag, the SQL changeQuery) and skip the fetch when nothing did; off: always fetch
+                 * @enum {string}
+                 */
+                changeDetection?: "auto" | "off";
+                /** @description With change detection, fetch in full at least this often (default 24): catches changes the source's marker cannot see, such as volatile spreadsheet formulas */
+                fullRefreshHours?: number;
             } & {
                 [key: string]: unknown;
             };
@@ -1162,6 +1284,13 @@ export interface components {
                 headerRow?: number;
                 /** @description Safety hold: a run that would delete more rows than this is held */
                 maxRowDropPercent?: number;
+                /**
+                 * @description auto (default): before fetching, ask the source whether anything changed since the last full fetch (Drive version, workbook cTag, the SQL changeQuery) and skip the fetch when nothing did; off: always fetch
+                 * @enum {string}
+                 */
+                changeDetection?: "auto" | "off";
+                /** @description With change detection, fetch in full at least this often (default 24): catches changes the source's marker cannot see, such as volatile spreadsheet formulas */
+                fullRefreshHours?: number;
             } & {
                 [key: string]: unknown;
             };
@@ -1228,10 +1357,22 @@ export interface components {
                 headerRow?: number | null;
                 /** @description Safety hold: a run that would delete more rows than this is held */
                 maxRowDropPercent?: number | null;
+                /**
+                 * @description auto (default): before fetching, ask the source whether anything changed since the last full fetch (Drive version, workbook cTag, the SQL changeQuery) and skip the fetch when nothing did; off: always fetch
+                 * @enum {string|null}
+                 */
+                changeDetection?: "auto" | "off" | null;
+                /** @description With change detection, fetch in full at least this often (default 24): catches changes the source's marker cannot see, such as volatile spreadsheet formulas */
+                fullRefreshHours?: number | null;
             } & ({
                 [key: string]: unknown;
             } | null);
         };
+        /**
+         * Scope
+         * @enum {string}
+         */
+        Scope: "schedules:read" | "schedules:write" | "sync:run" | "files:read" | "sources:read" | "sources:write" | "webhooks:write";
         /** SessionToken */
         SessionToken: {
             /** @constant */
@@ -1301,6 +1442,11 @@ export interface components {
             syncedAt: string | null;
             changes: components["schemas"]["Changes"] | null;
             fileVersion: number | null;
+            /**
+             * @description Nothing was fetched: the source reported no change
+             * @default false
+             */
+            fetchSkipped?: boolean;
         };
         /** TargetFileCreate */
         TargetFileCreate: {
@@ -1351,6 +1497,26 @@ export interface components {
             name?: string | null;
             /** @description Prefix `'` to text a spreadsheet would run as a formula (a cell starting with =, +, -, @, a tab or a carriage return); null: on for files synced from spreadsheets, off for databases */
             escapeFormulas?: boolean | null;
+        };
+        /** TokenRequest */
+        TokenRequest: {
+            /** @description `client_credentials`, the only grant served */
+            grant_type: string;
+            /** @description Space-separated scopes the token should hold, a subset of the client's; all of them when absent */
+            scope?: string | null;
+            client_id?: string | null;
+            client_secret?: string | null;
+        };
+        /** TokenResponse */
+        TokenResponse: {
+            /** @description Send it as `Authorization: Bearer <token>` */
+            access_token: string;
+            /** @constant */
+            token_type: "Bearer";
+            /** @description Seconds until the token stops working */
+            expires_in: number;
+            /** @description The scopes the token holds, space-separated */
+            scope: string;
         };
         /**
          * Trigger
@@ -1482,7 +1648,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A browser session's change without the `X-Requested-With: DataSync` header */
+            /** @description The token lacks the scope this operation needs (OAuth client tokens and scoped API keys), or a browser session's change lacks the `X-Requested-With: DataSync` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1581,6 +1747,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The token lacks the scope this operation needs (OAuth client tokens and scoped API keys), or a browser session's change lacks the `X-Requested-With: DataSync` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Too many requests from this caller this minute: wait `Retry-After` seconds */
             429: {
                 headers: {
@@ -1666,7 +1841,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A browser session's change without the `X-Requested-With: DataSync` header */
+            /** @description The token lacks the scope this operation needs (OAuth client tokens and scoped API keys), or a browser session's change lacks the `X-Requested-With: DataSync` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1999,7 +2174,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A browser session's change without the `X-Requested-With: DataSync` header */
+            /** @description The token lacks the scope this operation needs (OAuth client tokens and scoped API keys), or a browser session's change lacks the `X-Requested-With: DataSync` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2073,6 +2248,15 @@ export interface operations {
             };
             /** @description No valid credentials: send `Authorization: Bearer <token>` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token lacks the scope this operation needs (OAuth client tokens and scoped API keys), or a browser session's change lacks the `X-Requested-With: DataSync` header */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2275,7 +2459,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A browser session's change without the `X-Requested-With: DataSync` header */
+            /** @description The token lacks the scope this operation needs (OAuth client tokens and scoped API keys), or a browser session's change lacks the `X-Requested-With: DataSync` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2539,6 +2723,396 @@ export interface operations {
             };
         };
     };
+    listClients: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    /** @description Requests allowed per minute for this caller */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current minute */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the current minute's window ends */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClientList"];
+                };
+            };
+            /** @description No valid credentials: send `Authorization: Bearer <token>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token lacks the scope this operation needs (OAuth client tokens and scoped API keys), or a browser session's change lacks the `X-Requested-With: DataSync` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests from this caller this minute: wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After": number;
+                    /** @description Requests allowed per minute for this caller */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current minute */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the current minute's window ends */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An unexpected error; the `requestId` finds it in the service's logs */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database or Redis is unreachable for a moment: retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    createClient: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ClientCreate"];
+            };
+        };
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    /** @description Requests allowed per minute for this caller */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current minute */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the current minute's window ends */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClientCreated"];
+                };
+            };
+            /** @description The request is invalid: `details` names each bad field and what it must be */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials: send `Authorization: Bearer <token>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token lacks the scope this operation needs (OAuth client tokens and scoped API keys), or a browser session's change lacks the `X-Requested-With: DataSync` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is larger than the service accepts (MAX_BODY_BYTES) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not JSON: send it with `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests from this caller this minute: wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After": number;
+                    /** @description Requests allowed per minute for this caller */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current minute */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the current minute's window ends */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An unexpected error; the `requestId` finds it in the service's logs */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database or Redis is unreachable for a moment: retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    deleteClient: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    /** @description Requests allowed per minute for this caller */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current minute */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the current minute's window ends */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Done"];
+                };
+            };
+            /** @description The request is invalid: `details` names each bad field and what it must be */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials: send `Authorization: Bearer <token>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token lacks the scope this operation needs (OAuth client tokens and scoped API keys), or a browser session's change lacks the `X-Requested-With: DataSync` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such object for this account (another account's objects are not found either) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests from this caller this minute: wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After": number;
+                    /** @description Requests allowed per minute for this caller */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current minute */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the current minute's window ends */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An unexpected error; the `requestId` finds it in the service's logs */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database or Redis is unreachable for a moment: retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    issueClientToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["TokenRequest"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    /** @description A token is never to be cached (RFC 6749 §5.1) */
+                    "Cache-Control"?: string;
+                    /** @description Requests allowed per minute for this caller */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current minute */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the current minute's window ends */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenResponse"];
+                };
+            };
+            /** @description invalid_request (a parameter missing or sent twice, credentials sent two ways, not form-encoded), unsupported_grant_type, or invalid_scope (a scope unknown or not granted to the client) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthErrorBody"];
+                };
+            };
+            /** @description invalid_client: unknown client, wrong secret, deleted client, or no client authentication (`WWW-Authenticate: Basic` when HTTP Basic was used) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthErrorBody"];
+                };
+            };
+            /** @description The request body is larger than the service accepts (MAX_BODY_BYTES) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many failed client authentications for this client or from this address, or too many requests this minute: wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After": number;
+                    /** @description Requests allowed per minute for this caller */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current minute */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the current minute's window ends */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An unexpected error; the `requestId` finds it in the service's logs */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database or Redis is unreachable for a moment: retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     listDataSources: {
         parameters: {
             query?: {
@@ -2581,6 +3155,15 @@ export interface operations {
             };
             /** @description No valid credentials: send `Authorization: Bearer <token>` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token lacks the scope this operation needs (OAuth client tokens and scoped API keys), or a browser session's change lacks the `X-Requested-With: DataSync` header */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2673,7 +3256,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A browser session's change without the `X-Requested-With: DataSync` header */
+            /** @description The token lacks the scope this operation needs (OAuth client tokens and scoped API keys), or a browser session's change lacks the `X-Requested-With: DataSync` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2783,6 +3366,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The token lacks the scope this operation needs (OAuth client tokens and scoped API keys), or a browser session's change lacks the `X-Requested-With: DataSync` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description No such object for this account (another account's objects are not found either) */
             404: {
                 headers: {
@@ -2875,7 +3467,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A browser session's change without the `X-Requested-With: DataSync` header */
+            /** @description The token lacks the scope this operation needs (OAuth client tokens and scoped API keys), or a browser session's change lacks the `X-Requested-With: DataSync` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2989,7 +3581,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A browser session's change without the `X-Requested-With: DataSync` header */
+            /** @description The token lacks the scope this operation needs (OAuth client tokens and scoped API keys), or a browser session's change lacks the `X-Requested-With: DataSync` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3108,7 +3700,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A browser session's change without the `X-Requested-With: DataSync` header */
+            /** @description The token lacks the scope this operation needs (OAuth client tokens and scoped API keys), or a browser session's change lacks the `X-Requested-With: DataSync` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3191,6 +3783,15 @@ export interface operations {
             };
             /** @description No valid credentials: send `Authorization: Bearer <token>` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token lacks the scope this operation needs (OAuth client tokens and scoped API keys), or a browser session's change lacks the `X-Requested-With: DataSync` header */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3295,6 +3896,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The token lacks the scope this operation needs (OAuth client tokens and scoped API keys), or a browser session's change lacks the `X-Requested-With: DataSync` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description No such object for this account (another account's objects are not found either) */
             404: {
                 headers: {
@@ -3390,6 +4000,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The token lacks the scope this operation needs (OAuth client tokens and scoped API keys), or a browser session's change lacks the `X-Requested-With: DataSync` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Too many requests from this caller this minute: wait `Retry-After` seconds */
             429: {
                 headers: {
@@ -3475,7 +4094,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A browser session's change without the `X-Requested-With: DataSync` header */
+            /** @description The token lacks the scope this operation needs (OAuth client tokens and scoped API keys), or a browser session's change lacks the `X-Requested-With: DataSync` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3585,6 +4204,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The token lacks the scope this operation needs (OAuth client tokens and scoped API keys), or a browser session's change lacks the `X-Requested-With: DataSync` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description No such object for this account (another account's objects are not found either) */
             404: {
                 headers: {
@@ -3677,7 +4305,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A browser session's change without the `X-Requested-With: DataSync` header */
+            /** @description The token lacks the scope this operation needs (OAuth client tokens and scoped API keys), or a browser session's change lacks the `X-Requested-With: DataSync` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3791,7 +4419,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A browser session's change without the `X-Requested-With: DataSync` header */
+            /** @description The token lacks the scope this operation needs (OAuth client tokens and scoped API keys), or a browser session's change lacks the `X-Requested-With: DataSync` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3926,6 +4554,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The token lacks the scope this operation needs (OAuth client tokens and scoped API keys), or a browser session's change lacks the `X-Requested-With: DataSync` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description No such object for this account (another account's objects are not found either) */
             404: {
                 headers: {
@@ -4011,6 +4648,15 @@ export interface operations {
             };
             /** @description No valid credentials: send `Authorization: Bearer <token>` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token lacks the scope this operation needs (OAuth client tokens and scoped API keys), or a browser session's change lacks the `X-Requested-With: DataSync` header */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4119,6 +4765,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The token lacks the scope this operation needs (OAuth client tokens and scoped API keys), or a browser session's change lacks the `X-Requested-With: DataSync` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Too many requests from this caller this minute: wait `Retry-After` seconds */
             429: {
                 headers: {
@@ -4204,7 +4859,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A browser session's change without the `X-Requested-With: DataSync` header */
+            /** @description The token lacks the scope this operation needs (OAuth client tokens and scoped API keys), or a browser session's change lacks the `X-Requested-With: DataSync` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4314,6 +4969,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The token lacks the scope this operation needs (OAuth client tokens and scoped API keys), or a browser session's change lacks the `X-Requested-With: DataSync` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description No such object for this account (another account's objects are not found either) */
             404: {
                 headers: {
@@ -4410,7 +5074,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A browser session's change without the `X-Requested-With: DataSync` header */
+            /** @description The token lacks the scope this operation needs (OAuth client tokens and scoped API keys), or a browser session's change lacks the `X-Requested-With: DataSync` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4529,7 +5193,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A browser session's change without the `X-Requested-With: DataSync` header */
+            /** @description The token lacks the scope this operation needs (OAuth client tokens and scoped API keys), or a browser session's change lacks the `X-Requested-With: DataSync` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4634,6 +5298,15 @@ export interface operations {
             };
             /** @description No valid credentials: send `Authorization: Bearer <token>` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token lacks the scope this operation needs (OAuth client tokens and scoped API keys), or a browser session's change lacks the `X-Requested-With: DataSync` header */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4753,7 +5426,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A browser session's change without the `X-Requested-With: DataSync` header */
+            /** @description The token lacks the scope this operation needs (OAuth client tokens and scoped API keys), or a browser session's change lacks the `X-Requested-With: DataSync` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4863,6 +5536,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The token lacks the scope this operation needs (OAuth client tokens and scoped API keys), or a browser session's change lacks the `X-Requested-With: DataSync` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description No such object for this account (another account's objects are not found either) */
             404: {
                 headers: {
@@ -4957,6 +5639,15 @@ export interface operations {
             };
             /** @description No valid credentials: send `Authorization: Bearer <token>` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token lacks the scope this operation needs (OAuth client tokens and scoped API keys), or a browser session's change lacks the `X-Requested-With: DataSync` header */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5067,6 +5758,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The token lacks the scope this operation needs (OAuth client tokens and scoped API keys), or a browser session's change lacks the `X-Requested-With: DataSync` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Too many requests from this caller this minute: wait `Retry-After` seconds */
             429: {
                 headers: {
@@ -5146,6 +5846,15 @@ export interface operations {
             };
             /** @description No valid credentials: send `Authorization: Bearer <token>` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token lacks the scope this operation needs (OAuth client tokens and scoped API keys), or a browser session's change lacks the `X-Requested-With: DataSync` header */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5238,7 +5947,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A browser session's change without the `X-Requested-With: DataSync` header */
+            /** @description The token lacks the scope this operation needs (OAuth client tokens and scoped API keys), or a browser session's change lacks the `X-Requested-With: DataSync` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5348,6 +6057,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The token lacks the scope this operation needs (OAuth client tokens and scoped API keys), or a browser session's change lacks the `X-Requested-With: DataSync` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description No such object for this account (another account's objects are not found either) */
             404: {
                 headers: {
@@ -5440,7 +6158,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A browser session's change without the `X-Requested-With: DataSync` header */
+            /** @description The token lacks the scope this operation needs (OAuth client tokens and scoped API keys), or a browser session's change lacks the `X-Requested-With: DataSync` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5545,7 +6263,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A browser session's change without the `X-Requested-With: DataSync` header */
+            /** @description The token lacks the scope this operation needs (OAuth client tokens and scoped API keys), or a browser session's change lacks the `X-Requested-With: DataSync` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5669,6 +6387,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The token lacks the scope this operation needs (OAuth client tokens and scoped API keys), or a browser session's change lacks the `X-Requested-With: DataSync` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description No such object for this account (another account's objects are not found either) */
             404: {
                 headers: {
@@ -5761,7 +6488,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A browser session's change without the `X-Requested-With: DataSync` header */
+            /** @description The token lacks the scope this operation needs (OAuth client tokens and scoped API keys), or a browser session's change lacks the `X-Requested-With: DataSync` header */
             403: {
                 headers: {
                     [name: string]: unknown;
