@@ -184,7 +184,18 @@ async def _store_metrics(db: AsyncSession) -> list[Metric]:
         select(WebhookDelivery.status, func.count()).group_by(WebhookDelivery.status)
     ):
         webhooks.add_metric([outcome], count)
-    return [runs, active, rows, durations, lag, worst, overdue, webhooks]
+    skipped = CounterMetricFamily(
+        "datasync_sync_fetches_skipped",
+        "Successful runs that fetched nothing: the source reported no change",
+        labels=["source_type"],
+    )
+    for source_type, count in await db.execute(
+        select(SyncRun.data_source_type, func.count())
+        .where(SyncRun.status == RunStatus.SUCCESS, SyncRun.fetch_skipped.is_(True))
+        .group_by(SyncRun.data_source_type)
+    ):
+        skipped.add_metric([source_type], count)
+    return [runs, active, rows, skipped, durations, lag, worst, overdue, webhooks]
 
 
 async def _redis_metrics(redis: Redis, queue_name: str) -> list[Metric]:

@@ -8,7 +8,9 @@ from __future__ import annotations
 from connectors.base import JSON
 
 TIMING_KEYS = frozenset({"minute", "syncTime", "dayOfWeek", "timezone"})
-SYNC_OPTION_KEYS = frozenset({"primaryKey", "headerRow", "maxRowDropPercent"})
+SYNC_OPTION_KEYS = frozenset(
+    {"primaryKey", "headerRow", "maxRowDropPercent", "changeDetection", "fullRefreshHours"}
+)
 
 
 def merged_selection(source_settings: JSON, config: JSON, selection_keys: frozenset[str]) -> JSON:

@@ -47,6 +47,22 @@ class RunOut(CamelStruct):
         msgspec.Meta(description="A queued run: when it may start (a retry waits for its backoff)"),
     ] = None
     progress: Progress | None = None
+    fetch_skipped: Annotated[
+        bool,
+        msgspec.Meta(
+            description="The source reported no change since the fetch behind the current "
+            "file, so nothing was fetched: changes are all 0 and rowCount is the current "
+            "file's (config.changeDetection)"
+        ),
+    ] = False
+    change_detection: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="Why change detection did not decide this run, when the source "
+            'refused its metadata request (e.g. "skipped: the service account lacks '
+            'drive.metadata.readonly"); the run fetched as usual'
+        ),
+    ] = None
 
 
 class SyncResult(CamelStruct):
@@ -65,6 +81,10 @@ class SyncResult(CamelStruct):
     synced_at: str | None
     changes: Changes | None
     file_version: int | None
+    fetch_skipped: Annotated[
+        bool,
+        msgspec.Meta(description="Nothing was fetched: the source reported no change"),
+    ] = False
 
 
 class SyncCompleted(CamelStruct):

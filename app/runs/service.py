@@ -65,6 +65,8 @@ def run_out(run: SyncRun) -> RunOut:
         progress=Progress(rows_fetched=run.rows_fetched, phase=run.phase)
         if run.status in ACTIVE
         else None,
+        fetch_skipped=run.fetch_skipped,
+        change_detection=run.change_detection,
     )
 
 
@@ -82,6 +84,7 @@ def sync_result(run: SyncRun) -> SyncResult:
         synced_at=isoformat(run.completed_at),
         changes=changes_of(run),
         file_version=run.file_version,
+        fetch_skipped=run.fetch_skipped,
     )
 
 

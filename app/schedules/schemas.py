@@ -16,6 +16,12 @@ from litestar.params import KwargDefinition
 
 from app.scheduling import FREQUENCIES, WEEKDAYS
 from app.schema import CamelStruct, Pagination
+from app.sync.change_detection import (
+    DEFAULT_FULL_REFRESH_HOURS,
+    MAX_FULL_REFRESH_HOURS,
+    MIN_FULL_REFRESH_HOURS,
+    MODES,
+)
 
 NAME_MAX = 200
 
@@ -74,6 +80,21 @@ def _config_properties(nullable: bool) -> dict[str, Schema]:
             minimum=0,
             maximum=100,
             description="Safety hold: a run that would delete more rows than this is held",
+        ),
+        "changeDetection": Schema(
+            type=typed(OpenAPIType.STRING),
+            enum=[*MODES, None] if nullable else list(MODES),
+            description="auto (default): before fetching, ask the source whether anything "
+            "changed since the last full fetch (Drive version, workbook cTag, the SQL "
+            "changeQuery) and skip the fetch when nothing did; off: always fetch",
+        ),
+        "fullRefreshHours": Schema(
+            type=typed(OpenAPIType.INTEGER),
+            minimum=MIN_FULL_REFRESH_HOURS,
+            maximum=MAX_FULL_REFRESH_HOURS,
+            description=f"With change detection, fetch in full at least this often "
+            f"(default {DEFAULT_FULL_REFRESH_HOURS}): catches changes the source's marker "
+            "cannot see, such as volatile spreadsheet formulas",
         ),
     }
 

@@ -12,6 +12,7 @@ from typing import Any
 from app.errors import InvalidInput
 from app.scheduling import Cadence, parse_cadence
 from app.selection import SYNC_OPTION_KEYS, TIMING_KEYS, merged_selection
+from app.sync.change_detection import option_problems as change_detection_problems
 from connectors.base import JSON, Environment
 from connectors.declaration import field_problems, with_connector_problems
 from connectors.registry import connector_class, declaration_of, source_types
@@ -42,7 +43,7 @@ def _sync_option_problems(config: JSON) -> Problems:
         problems.append(
             {"field": "config.maxRowDropPercent", "message": "must be a number from 0 to 100"}
         )
-    return problems
+    return problems + change_detection_problems(config)
 
 
 def _foreign_keys(source_type: str, config: JSON, own_keys: frozenset[str]) -> Problems:

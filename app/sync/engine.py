@@ -12,6 +12,10 @@ success whatever happens to Redis afterwards, and a run that Redis interrupts (n
 a lost lock) ends as a transient error and is retried. Publication is fenced by the store,
 not by the Redis lock (`run_records.record_success`, `app/sync/file_lock.py`).
 
+Before fetching, a run asks the source whether anything changed since the fetch behind
+the current file (app/sync/change_detection.py); when nothing did, it records an unchanged
+run without fetching.
+
 This module orchestrates; the run's rows in the store are app/sync/run_records.py, when a
 failed run is retried is app/sync/retry_plan.py.
 """
@@ -32,7 +36,8 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import OperationalError
 
 from app.connector_environment import connector_environment
-from app.sync import run_records
+from app.db.models import utcnow
+from app.sync import change_detection, run_records
 from app.sync.admission import wake_next_runs
 from app.sync.change_sets import save_positions
 from app.sync.file_lock import TargetFileLock
@@ -46,7 +51,13 @@ from app.sync.run_context import (
 )
 from app.sync.snapshot import StagedSnapshot, previous_snapshot_of, stage_snapshot
 from app.webhooks.events import publish_run_events
-from connectors.base import JSON, ConnectorError, TransientError
+from connectors.base import (
+    JSON,
+    ChangeDetectionUnavailable,
+    Connector,
+    ConnectorError,
+    TransientError,
+)
 from connectors.registry import connector_class
 
 log = logging.getLogger("datasync.sync")
@@ -143,15 +154,49 @@ def _check_hold(inputs: RunInputs, staged: StagedSnapshot) -> None:
             )
 
 
-def _fetch_and_stage(ctx: EngineContext, inputs: RunInputs, progress: Progress) -> StagedSnapshot:
-    ctx.store.remove_temp_files(inputs.file_id)  # left by a crashed run; we hold the file lock
-    connector = connector_class(inputs.source_type)(
+def _connector(ctx: EngineContext, inputs: RunInputs) -> Connector:
+    return connector_class(inputs.source_type)(
         inputs.credentials,
         inputs.source_settings,
         connector_environment(
             ctx.settings, lambda new: _save_from_thread(ctx, inputs.data_source_id, new)
         ),
     )
+
+
+def _check_for_changes(connector: Connector, inputs: RunInputs) -> run_records.ChangeCheck:
+    """Reads the source's change marker, when the schedule and the connector allow it.
+    Read even when this run must fetch anyway (a forced run, a full refresh due, a new
+    selection): the fetch stores it for the next run to compare with."""
+    fetch_started_at = utcnow()  # before the marker: a change from here on is seen next time
+    read_marker = getattr(connector, "change_marker", None)
+    if not inputs.change_options.enabled or read_marker is None:
+        return run_records.ChangeCheck(None, fetch_started_at)
+    try:
+        marker = read_marker(inputs.selection)
+    except ChangeDetectionUnavailable as refused:
+        note = change_detection.skipped_note(refused.message)
+        return run_records.ChangeCheck(None, fetch_started_at, note)
+    return run_records.ChangeCheck(marker, fetch_started_at)
+
+
+def _may_skip_fetch(inputs: RunInputs, check: run_records.ChangeCheck) -> bool:
+    stored = inputs.stored_marker
+    return change_detection.unchanged(stored, check.marker) and change_detection.may_skip(
+        stored,
+        options=inputs.change_options,
+        forced=inputs.force,
+        schedule_id=inputs.schedule_id,
+        current_fingerprint=inputs.fingerprint,
+        file_version=inputs.file_version,
+        now=check.fetch_started_at,
+    )
+
+
+def _fetch_and_stage(
+    ctx: EngineContext, inputs: RunInputs, progress: Progress, connector: Connector
+) -> StagedSnapshot:
+    ctx.store.remove_temp_files(inputs.file_id)  # left by a crashed run; we hold the file lock
     previous = previous_snapshot_of(
         ctx.store, inputs.file_id, inputs.file_version, inputs.file_checksum, inputs.file_rows
     )
@@ -214,7 +259,12 @@ async def _to_the_end_in_thread(work: Callable[[], None]) -> None:
 
 
 async def _sync(ctx: EngineContext, inputs: RunInputs, progress: Progress, started: float) -> None:
-    staged = await anyio.to_thread.run_sync(_fetch_and_stage, ctx, inputs, progress)
+    connector = _connector(ctx, inputs)
+    check = await anyio.to_thread.run_sync(_check_for_changes, connector, inputs)
+    if _may_skip_fetch(inputs, check):
+        await _record_unchanged(ctx, inputs, progress, started)
+        return
+    staged = await anyio.to_thread.run_sync(_fetch_and_stage, ctx, inputs, progress, connector)
     try:
         _check_hold(inputs, staged)
         progress.enter("writing")
@@ -244,6 +294,7 @@ async def _sync(ctx: EngineContext, inputs: RunInputs, progress: Progress, start
             lambda kept: _to_the_end_in_thread(
                 functools.partial(_publish_and_prune, ctx, inputs, staged, version, unchanged, kept)
             ),
+            check,
         )
     finally:
         staged.discard()  # published files are no longer under their staged names
@@ -262,6 +313,25 @@ async def _sync(ctx: EngineContext, inputs: RunInputs, progress: Progress, start
             "rows": staged.row_count,
             **staged.changes.counts,
         },
+    )
+
+
+async def _record_unchanged(
+    ctx: EngineContext, inputs: RunInputs, progress: Progress, started: float
+) -> None:
+    progress.enter("writing")
+    if progress.file_lock is not None:
+        await progress.file_lock.ensure_held()
+    if not await run_records.record_unchanged(ctx, inputs, started):
+        log.info(
+            "the run ended elsewhere while it ran (taken for dead, or deleted)",
+            extra={"run_id": str(inputs.run_id)},
+        )
+        return
+    await _publish_events(ctx, inputs.run_id, held=False)
+    log.info(
+        "sync skipped its fetch: the source reports no change",
+        extra={"run_id": str(inputs.run_id), "schedule_id": str(inputs.schedule_id)},
     )
 
 

@@ -4,12 +4,13 @@ from the store, its progress, and the ways it can stop short of success."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.settings import Settings
+from app.sync.change_detection import Options, StoredMarker
 from app.sync.csv_store import CsvStore
 from app.sync.file_lock import TargetFileLock
 from app.sync.snapshot import CsvFormat
@@ -66,3 +67,8 @@ class RunInputs:
     file_rows: int
     force: bool
     max_drop_percent: float
+    # Change detection (app/sync/change_detection.py): the schedule's options, what the
+    # target file holds about the fetch it came from, and this run's settings fingerprint.
+    change_options: Options = field(default_factory=Options)
+    stored_marker: StoredMarker = field(default_factory=StoredMarker)
+    fingerprint: str = ""

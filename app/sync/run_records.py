@@ -31,6 +31,7 @@ from app.db.models import (
 )
 from app.scheduling import next_slot_after, parse_cadence
 from app.selection import merged_selection
+from app.sync import change_detection
 from app.sync.admission import Outcome, claim_run
 from app.sync.retry_plan import next_attempt_at
 from app.sync.run_context import EngineContext, Progress, RunInputs
@@ -91,6 +92,8 @@ async def load_inputs(ctx: EngineContext, run_id: uuid.UUID) -> RunInputs:
     escape_formulas = file.escape_formulas
     if escape_formulas is None:
         escape_formulas = bool(getattr(connector, "escapes_formulas_by_default", False))
+    selection = merged_selection(source.settings, config, selection_keys)
+    fmt = CsvFormat(file.delimiter, file.encoding, file.header, escape_formulas)
     return RunInputs(
         run_id=run.id,
         schedule_id=schedule.id,
@@ -99,13 +102,23 @@ async def load_inputs(ctx: EngineContext, run_id: uuid.UUID) -> RunInputs:
         source_type=source.type,
         credentials=credentials,
         source_settings=dict(source.settings),
-        selection=merged_selection(source.settings, config, selection_keys),
-        fmt=CsvFormat(file.delimiter, file.encoding, file.header, escape_formulas),
+        selection=selection,
+        fmt=fmt,
         file_version=file.version,
         file_checksum=file.checksum or "",
         file_rows=file.row_count,
         force=run.force,
         max_drop_percent=float(config.get("maxRowDropPercent", 50)),
+        change_options=change_detection.Options.of(config),
+        stored_marker=change_detection.StoredMarker(
+            marker=file.change_marker,
+            fingerprint=file.change_fingerprint,
+            schedule_id=file.change_schedule_id,
+            fully_fetched_at=file.fully_fetched_at,
+        ),
+        fingerprint=change_detection.fingerprint(
+            source.id, source.type, dict(source.settings), selection, fmt
+        ),
     )
 
 
@@ -147,6 +160,17 @@ async def keep_heartbeat(ctx: EngineContext, run_id: uuid.UUID, progress: Progre
             await progress.file_lock.renew()
 
 
+@dataclass(frozen=True, slots=True)
+class ChangeCheck:
+    """What a run learnt from the source's change marker before fetching: the marker (None
+    when detection is off, unavailable or has nothing to compare), the time the fetch
+    started, and why detection was skipped when the source refused to say."""
+
+    marker: str | None
+    fetch_started_at: datetime
+    note: str | None = None
+
+
 async def record_success(
     ctx: EngineContext,
     inputs: RunInputs,
@@ -155,6 +179,7 @@ async def record_success(
     unchanged: bool,
     started: float,
     publish_files: Callable[[list[int]], Awaitable[None]],
+    check: ChangeCheck | None = None,
 ) -> bool:
     """Publishes the staged files as `version` (unless unchanged; `publish_files` moves them
     into place and prunes all but the kept versions) and records the run's success, in one
@@ -215,6 +240,12 @@ async def record_success(
             file.row_count = staged.row_count
             file.column_count = len(staged.columns)
             file.checksum = staged.checksum
+        # The file now reflects this fetch: what the source's marker said before it.
+        file.change_marker = check.marker if check else None
+        file.change_fingerprint = inputs.fingerprint
+        file.change_schedule_id = inputs.schedule_id
+        file.fully_fetched_at = check.fetch_started_at if check else None
+        run.change_detection = check.note if check else None
         run.status, run.phase = RunStatus.SUCCESS, "done"
         run.completed_at, run.duration_ms = utcnow(), duration_ms
         run.rows_fetched = run.row_count = staged.row_count
@@ -230,6 +261,61 @@ async def record_success(
         await db.flush()
         kept = await _prune_versions(db, file.id, ctx.settings.file_versions_kept)
         await publish_files(kept)
+        await db.commit()
+    return True
+
+
+async def record_unchanged(ctx: EngineContext, inputs: RunInputs, started: float) -> bool:
+    """Records a run whose source said nothing changed since the current file was fetched:
+    a success with no changes, the current file's rows, and no fetch. False if the run
+    ended elsewhere meanwhile.
+
+    The decision was taken on the file's state as the run read it; the same compare-and-set
+    as a publication (record_success) makes sure that state is still current: a file
+    another sync published meanwhile fails this run transiently, and its retry decides
+    again."""
+    duration_ms = int((time.monotonic() - started) * 1000)
+    stored = inputs.stored_marker
+    async with ctx.sessions() as db:
+        ours = await db.execute(
+            update(SyncRun)
+            .where(SyncRun.id == inputs.run_id, SyncRun.status == RunStatus.RUNNING)
+            .values(phase="writing")
+            .execution_options(synchronize_session=False)
+        )
+        if ours.rowcount != 1:  # type: ignore[attr-defined]
+            return False
+        same = await db.execute(
+            update(TargetFile)
+            .where(
+                TargetFile.id == inputs.file_id,
+                TargetFile.version == inputs.file_version,
+                TargetFile.change_marker == stored.marker,
+                TargetFile.change_schedule_id == inputs.schedule_id,
+            )
+            .values(version=inputs.file_version)
+            .execution_options(synchronize_session=False)
+        )
+        if same.rowcount != 1:  # type: ignore[attr-defined]
+            raise TransientError(
+                "another sync published the same target file meanwhile; will try again"
+            )
+        run = await db.get(SyncRun, inputs.run_id)
+        schedule = await db.get(Schedule, inputs.schedule_id)
+        file = await db.get(TargetFile, inputs.file_id)
+        if run is None or schedule is None or file is None:
+            return False
+        run.status, run.phase = RunStatus.SUCCESS, "done"
+        run.completed_at, run.duration_ms = utcnow(), duration_ms
+        run.rows_fetched = 0
+        run.row_count, run.column_count = file.row_count, file.column_count
+        run.added = run.updated = run.deleted = 0
+        run.columns_added = run.columns_removed = None
+        run.file_version = file.version
+        run.bytes_written = 0
+        run.fetch_skipped = True
+        _update_schedule_after_run(schedule, run)
+        schedule.last_sync_row_count = file.row_count
         await db.commit()
     return True
 

@@ -57,6 +57,8 @@ def run_payload(run: SyncRun, schedule: Schedule) -> dict[str, Any]:
         "retryAfter": isoformat(run.retry_at),
         "fileId": str(schedule.target_file_id),
         "fileVersion": run.file_version,
+        # An unchanged source: nothing fetched, no sync.changed (config.changeDetection).
+        "fetchSkipped": run.fetch_skipped,
     }
 
 

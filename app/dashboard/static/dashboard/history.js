@@ -82,8 +82,13 @@ function details(ctx, run, status) {
   if (run.status === 'error') {
     return [h('span', { class: 'error-text' }, run.error || 'Failed'), run.retryAfter ? h('span', { class: 'muted' }, ' · retry ', timeEl(run.retryAfter)) : null];
   }
+  if (run.status === 'success' && run.fetchSkipped) {
+    // The source reported no change (config.changeDetection): nothing was read.
+    return h('span', { class: 'muted' }, 'unchanged — not fetched');
+  }
+  const note = run.changeDetection ? h('span', { class: 'muted' }, `Change detection ${run.changeDetection}`) : null;
   if (run.status === 'success' && run.changes && (run.changes.added || run.changes.updated || run.changes.deleted)) {
-    return h('button', {
+    return [h('button', {
       type: 'button', class: 'small', 'aria-label': `Download the changes of the run started ${run.startedAt}`,
       onclick: async () => {
         try {
@@ -92,7 +97,7 @@ function details(ctx, run, status) {
           if (!e.handled) status.replaceChildren(notice('error', e.message));
         }
       },
-    }, 'Changes CSV');
+    }, 'Changes CSV'), note ? ' ' : null, note];
   }
-  return run.progress ? `${run.progress.phase} · ${num(run.progress.rowsFetched)} rows` : '';
+  return run.progress ? `${run.progress.phase} · ${num(run.progress.rowsFetched)} rows` : note || '';
 }

@@ -14,7 +14,7 @@ import { syncNowControl } from './sync-now.js';
 
 const DAYS = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'];
 const TIMING_KEYS = ['minute', 'syncTime', 'dayOfWeek', 'timezone'];
-const OPTION_KEYS = ['primaryKey', 'headerRow', 'maxRowDropPercent'];
+const OPTION_KEYS = ['primaryKey', 'headerRow', 'maxRowDropPercent', 'changeDetection', 'fullRefreshHours'];
 const capital = (/** @type {string} */ s) => s.charAt(0).toUpperCase() + s.slice(1);
 
 /**
@@ -229,6 +229,8 @@ export async function scheduleFormView(ctx) {
       ...advanced,
       field({ label: 'Header row', field: 'config.headerRow', type: 'number', value: config.headerRow, hint: 'Default 1.', attrs: { inputmode: 'numeric', min: 1 } }),
       field({ label: 'Safety hold: maximum row drop (%)', field: 'config.maxRowDropPercent', type: 'number', value: config.maxRowDropPercent, hint: 'Default 50: a sync that loses more rows than this leaves the CSV untouched.', attrs: { inputmode: 'numeric', min: 0, max: 100 } }),
+      field({ label: 'Change detection', field: 'config.changeDetection', type: 'select', value: config.changeDetection ?? '', options: [['', 'Auto (default): skip the fetch when the source reports no change'], ['off', 'Off: always fetch']] }),
+      field({ label: 'Full refresh at least every (hours)', field: 'config.fullRefreshHours', type: 'number', value: config.fullRefreshHours, hint: 'Default 24: with change detection, a full fetch at least this often catches changes the source cannot report (volatile formulas such as NOW()).', attrs: { inputmode: 'numeric', min: 1, max: 720 } }),
       declared ? field({ label: 'Other options (JSON)', field: 'config', type: 'textarea', value: restText, attrs: { rows: 2, spellcheck: 'false' } }) : '');
   };
   frequencySelect.addEventListener('change', showTiming);
@@ -250,11 +252,11 @@ export async function scheduleFormView(ctx) {
     const next = { ...rest, ...declaredValues(el, 'config', declared, problems) };
     if (problems.length) throw { message: 'Check the fields marked below.', details: problems };
     const numeric = (/** @type {string} */ v) => (/^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v);
-    for (const key of ['minute', 'headerRow', 'maxRowDropPercent']) {
+    for (const key of ['minute', 'headerRow', 'maxRowDropPercent', 'fullRefreshHours']) {
       const v = valueOf(el, `config.${key}`);
       if (v) next[key] = numeric(v);
     }
-    for (const key of ['syncTime', 'dayOfWeek', 'timezone']) {
+    for (const key of ['syncTime', 'dayOfWeek', 'timezone', 'changeDetection']) {
       const v = valueOf(el, `config.${key}`);
       if (v) next[key] = v;
     }
