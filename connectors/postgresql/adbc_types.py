@@ -16,7 +16,10 @@ becomes of it:
 - real: float32; becomes float64 through its shortest text, which is what psqlODBC reads
   (0.1, not 0.10000000149011612).
 - smallint, integer, bigint, boolean, double, date, timestamp, time, text, varchar, char,
-  name, enums, bytea: the same types as psqlODBC's, as they are.
+  name, enums, bytea: the same types as psqlODBC's, as they are. A date or timestamp the
+  driver cannot carry over ('infinity', years past about 262,000) fails the read naming
+  the column, where psqlODBC writes a wrong date (today's, for 'infinity'); dates before
+  the common era are right through ADBC (4713 BC is -4712) and wrong through psqlODBC.
 
 Every other type the driver decodes into something psqlODBC does not give: interval
 (month_day_nano_interval), arrays (lists), money (an int64 of cents), inet, bit, xml,
@@ -135,12 +138,43 @@ def _converter(field: pa.Field) -> Convert | None:
         if name == "arrow.opaque":
             return _numeric_converter(field)
         return _storage
-    if pa.types.is_timestamp(kind) and kind.tz is not None:
+    if pa.types.is_date32(kind):
+        return _within_calendar(field.name, pa.int32(), _EARLIEST_DAY)
+    if pa.types.is_timestamp(kind):  # the driver's are in microseconds
+        check = _within_calendar(field.name, pa.int64(), _EARLIEST_MICROSECOND)
+        if kind.tz is None:
+            return check
         unit = kind.unit
-        return lambda values: values.cast(pa.timestamp(unit))
+        return lambda values: check(values).cast(pa.timestamp(unit))
     if pa.types.is_float32(kind):
         return _float32_as_float64
     return None
+
+
+# PostgreSQL's earliest date, 4713 BC, is 2,440,588 days before 1970. The driver moves
+# dates and timestamps from PostgreSQL's epoch (2000) to Arrow's by an addition that wraps
+# around for 'infinity' and '-infinity' (stored as the integer type's extremes) and for
+# timestamps after about 262,000 AD: they all land far below the earliest real value.
+_EARLIEST_DAY = -2_500_000
+_EARLIEST_MICROSECOND = _EARLIEST_DAY * 86_400 * 1_000_000
+
+
+def _within_calendar(column: str, storage: pa.DataType, earliest: int) -> Convert:
+    """Refuses what the driver could not carry over (psqlODBC gives wrong dates for
+    these, today's date for 'infinity'): a wrong date in a file is worse than a failed
+    sync that says what to change."""
+
+    def checked(values: pa.Array) -> pa.Array:
+        lowest = pc.min(values.view(storage)).as_py()
+        if lowest is not None and lowest < earliest:
+            raise ConfigError(
+                f"column {column!r} holds infinity or a date beyond what can be carried "
+                "over exactly; CAST it to text in the query",
+                field="config.query",
+            )
+        return values
+
+    return checked
 
 
 def _storage(values: pa.Array) -> pa.Array:

@@ -153,6 +153,23 @@ def test_a_numeric_with_precision_holding_nan_is_refused_naming_the_query(
     assert raised.value.field == "config.query" and "CAST it to text" in raised.value.message
 
 
+@pytest.mark.parametrize(
+    "value", ["'infinity'::date", "'-infinity'::timestamp", "'infinity'::timestamptz"]
+)
+def test_infinity_is_refused_naming_the_column_rather_than_written_as_a_wrong_date(
+    database: tuple[str, str, int], value: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        read(postgres(database), f"SELECT {value} AS due")
+    assert raised.value.field == "config.query"
+    assert "'due' holds infinity" in raised.value.message
+
+
+def test_dates_before_the_common_era_keep_their_year(database: tuple[str, str, int]) -> None:
+    table = read(postgres(database), "SELECT '4713-01-01 BC'::date AS first_day")
+    assert csv_text(table) == {"first_day": ["-4712-01-01"]}  # ISO 8601: year 0 is 1 BC
+
+
 # --- streaming ----------------------------------------------------------------------------
 
 
