@@ -27,6 +27,7 @@ from connectors.base import AuthError, ConfigError, Environment, TransientError
 from connectors.postgresql import PostgresConnector, adbc_path
 from tests.connectors.test_sql_connect_by_checked_address import LOOPBACK_ALLOWED as ENV
 from tests.services import create_postgres_database, free_port
+from tests.standins.network import silent_listener, unanswering_port
 
 PSQLODBC = "PostgreSQL Unicode"
 ROWS = 200_000
@@ -296,6 +297,47 @@ def test_a_loopback_host_is_refused_before_any_packet_under_the_default_policy()
         with pytest.raises(BlockingIOError):
             listener.accept()
     assert raised.value.field == "credentials.server"
+
+
+def unreachable(port: int) -> PostgresConnector:
+    credentials = {
+        "server": "127.0.0.1",
+        "port": port,
+        "username": "postgres",
+        "password": "fake;leaky=pw{7",
+        "database": "postgres",
+    }
+    return PostgresConnector(credentials, {"driver": "ADBC", "loginTimeoutSeconds": 1}, ENV)
+
+
+def test_a_closed_port_is_told_as_refused_within_the_login_timeout() -> None:
+    port = free_port()
+    started = time.monotonic()
+    with pytest.raises(TransientError) as raised:
+        unreachable(port).test({})
+    assert time.monotonic() - started < 2.5
+    assert raised.value.message.startswith(
+        f"could not connect to 127.0.0.1:{port}: the connection was refused (nothing is "
+        "listening on that port)."
+    )
+    assert "leaky" not in raised.value.message
+
+
+def test_a_port_where_nothing_answers_is_told_as_a_timeout() -> None:
+    with unanswering_port() as port, pytest.raises(TransientError) as raised:
+        unreachable(port).test({})
+    assert raised.value.message.startswith(
+        f"could not connect to 127.0.0.1:{port}: nothing answered within the 1 s login timeout"
+    )
+
+
+def test_a_server_that_accepts_but_never_answers_is_told_as_a_login_timeout() -> None:
+    with silent_listener() as port, pytest.raises(TransientError) as raised:
+        unreachable(port).test({})
+    assert raised.value.message.startswith(
+        f"could not connect to 127.0.0.1:{port}: the server accepted the connection but did "
+        "not complete the PostgreSQL login within the 1 s login timeout."
+    )
 
 
 def test_sslmode_require_against_a_server_without_tls_names_the_setting(
