@@ -161,11 +161,15 @@ class Connector(Protocol):
 
     # Optional: `change_marker(self, selection: JSON) -> str | None`, for change detection
     # before fetch. One cheap metadata request (Drive's file version, a driveItem's cTag,
-    # the one row of `config.changeQuery`), no data: a short text that differs whenever the
-    # selected data may have changed. None when this selection offers nothing to compare
-    # (say, a SQL source without a changeQuery). Raises ChangeDetectionUnavailable when the
-    # source refuses the request, other ConnectorErrors as `fetch` does. The engine compares
-    # it with the marker read before the last full fetch and skips the fetch when equal
+    # the one row of `config.changeQuery`, connectors/toolkit/change_query.py), no data: a
+    # short text (at most 200 characters is stored as is, a longer one as its digest) that
+    # differs whenever the selected data may have changed, and holds nothing secret. None
+    # when this selection offers nothing to compare (a SQL source without a changeQuery).
+    # Raises ChangeDetectionUnavailable when the source refuses the request or cannot
+    # answer it (a scope not granted, the item's metadata not found: the fetch then says
+    # what is wrong in its own words), other ConnectorErrors as `fetch` does (a
+    # TransientError is retried like a failed fetch). The engine compares it with the
+    # marker read before the last full fetch and skips the fetch when equal
     # (app/sync/change_detection.py). Absent means every run fetches.
 
     def fetch(self, selection: JSON, progress: ProgressCallback) -> Table:

@@ -32,6 +32,8 @@ from typing import Any
 from app.selection import TIMING_KEYS
 from connectors.base import JSON
 
+# target_files.change_marker's width; a plugin's longer marker is stored as its digest.
+MAX_STORED_MARKER = 200
 AUTO = "auto"
 OFF = "off"
 MODES = (AUTO, OFF)
@@ -134,6 +136,14 @@ def may_skip(
     if stored.schedule_id != schedule_id or stored.fingerprint != current_fingerprint:
         return False
     return now - stored.fully_fetched_at < options.full_refresh
+
+
+def storable(marker: str | None) -> str | None:
+    """The marker as the store keeps it: as given when it fits, else its digest (equal
+    markers still store equal, different ones different)."""
+    if marker is None or len(marker) <= MAX_STORED_MARKER:
+        return marker
+    return "sha256:" + hashlib.sha256(marker.encode()).hexdigest()
 
 
 def unchanged(stored: StoredMarker, marker: str | None) -> bool:

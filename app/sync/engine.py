@@ -177,7 +177,7 @@ def _check_for_changes(connector: Connector, inputs: RunInputs) -> run_records.C
     except ChangeDetectionUnavailable as refused:
         note = change_detection.skipped_note(refused.message)
         return run_records.ChangeCheck(None, fetch_started_at, note)
-    return run_records.ChangeCheck(marker, fetch_started_at)
+    return run_records.ChangeCheck(change_detection.storable(marker), fetch_started_at)
 
 
 def _may_skip_fetch(inputs: RunInputs, check: run_records.ChangeCheck) -> bool:

@@ -18,6 +18,7 @@ from app.sync.change_detection import (
     may_skip,
     option_problems,
     skipped_note,
+    storable,
     unchanged,
 )
 from app.sync.snapshot import CsvFormat
@@ -205,3 +206,16 @@ def test_timing_and_change_detection_options_leave_the_fingerprint_alone() -> No
 def test_the_note_says_detection_was_skipped_and_why() -> None:
     reason = "the service account lacks drive.metadata.readonly"
     assert skipped_note(reason) == f"skipped: {reason}"
+
+
+def test_a_marker_that_fits_is_stored_as_it_is() -> None:
+    assert storable(None) is None
+    assert storable("ctag:" + "x" * 195) == "ctag:" + "x" * 195
+
+
+def test_a_longer_marker_is_stored_as_its_digest_equal_for_equal_markers() -> None:
+    long, other = "row:" + "a" * 197, "row:" + "a" * 196 + "b"
+    assert storable(long) == storable(long)
+    assert storable(long) != storable(other)
+    assert storable(long).startswith("sha256:")  # type: ignore[union-attr]
+    assert len(storable(long)) <= 200  # type: ignore[arg-type]
