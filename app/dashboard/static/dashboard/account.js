@@ -1,17 +1,19 @@
 // @ts-check
-// The signed-in user: their password and their API keys (for scripts and the JS client
-// outside a browser).
+// The signed-in user: their password, their API keys (for scripts and the JS client outside
+// a browser) and their OAuth clients (oauth-clients.js).
 
 import { h, notice, timeEl, confirmAction } from './dom.js';
 import { field, form, invalid, onSubmit, valueOf } from './forms.js';
 import { PASSWORD_HINT, passwordOf } from './auth.js';
+import { clientsSection, listClients } from './oauth-clients.js';
 
 /** @import { ApiKey } from '../../client/datasync.js' */
 /** @import { ViewContext } from './app.js' */
 
 /** @param {ViewContext} ctx */
 export async function accountView(ctx) {
-  const [{ user }, { apiKeys }] = await Promise.all([ctx.client.me({ signal: ctx.signal }), ctx.client.listApiKeys({ signal: ctx.signal })]);
+  const [{ user }, { apiKeys }, clients] = await Promise.all([
+    ctx.client.me({ signal: ctx.signal }), ctx.client.listApiKeys({ signal: ctx.signal }), listClients(ctx, { signal: ctx.signal })]);
   const created = h('div', { role: 'status', 'aria-live': 'polite' });
   const keys = h('div');
   const renderKeys = (/** @type {ApiKey[]} */ list) => keys.replaceChildren(keyList(ctx, list));
@@ -46,6 +48,7 @@ export async function accountView(ctx) {
       h('p', { class: 'muted' }, 'Bearer tokens for scripts and servers: ', h('code', null, 'Authorization: Bearer ds_live_…'), '. Revoking takes effect at once.'),
       createForm, created,
       keys),
+    clientsSection(ctx, clients),
   ];
 }
 
