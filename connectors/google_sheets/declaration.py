@@ -21,7 +21,8 @@ SERVICE_ACCOUNT = CredentialVariant(
             kind="json",
             required=True,
             help="Paste the key file from Google Cloud (IAM → Service accounts → Keys → Add "
-            "key → JSON). Then share each spreadsheet with the key's client_email.",
+            "key → JSON). Then share each spreadsheet with the key's client_email. Enable the "
+            "Google Drive API in the same project for change detection.",
             placeholder='{ "type": "service_account", "client_email": "…", "private_key": "…" }',
         ),
     ),
@@ -37,7 +38,8 @@ OAUTH = CredentialVariant(
             "Refresh token",
             kind="secret",
             required=True,
-            help="Issued for the spreadsheets.readonly scope.",
+            help="Issued for the spreadsheets.readonly scope, and drive.metadata.readonly so "
+            "that an unchanged spreadsheet is not downloaded again (change detection).",
         ),
     ),
 )

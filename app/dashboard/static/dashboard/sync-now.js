@@ -84,7 +84,8 @@ function showResult(region, run) {
       h('span', { class: 'updated' }, `${num(c.updated)} updated`), ' · ',
       h('span', { class: 'deleted' }, `${num(c.deleted)} deleted`)),
     c.columnsAdded?.length ? h('p', null, `New columns: ${c.columnsAdded.join(', ')}`) : null,
-    c.columnsRemoved?.length ? h('p', null, `Removed columns: ${c.columnsRemoved.join(', ')}`) : null));
+    c.columnsRemoved?.length ? h('p', null, `Removed columns: ${c.columnsRemoved.join(', ')}`) : null,
+    run.fetchSkipped ? h('p', { class: 'muted' }, 'Unchanged — not fetched: the source reports no change since the last full fetch.') : null));
 }
 
 /**
