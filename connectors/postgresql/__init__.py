@@ -1,4 +1,4 @@
-"""PostgreSQL source type ("postgresql"), over ODBC (psqlODBC)."""
+"""PostgreSQL source type ("postgresql"): ADBC (libpq binary COPY) by default, or psqlODBC."""
 
 from connectors.postgresql.connector import PostgresConnector
 

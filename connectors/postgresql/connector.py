@@ -5,8 +5,8 @@ Drivers (`settings.driver`): absent or "ADBC" reads through `adbc-driver-postgre
 record batches, streamed. Measured through this connector on bench/'s 1M rows x 12
 columns (a shared 2-core machine, medians of 5 interleaved runs): 2.3 s and 200 MB peak
 RSS, against 3.7 s and 302 MB through psqlODBC + arrow-odbc (psql's `\\copy` of the same
-rows: 1.1 s). A psqlODBC driver name ("PostgreSQL
-Unicode", or one the operator lists) reads through ODBC (connectors/odbc/), as before.
+rows: 1.1 s). A psqlODBC driver name ("PostgreSQL Unicode", or one the operator lists)
+reads through ODBC (connectors/odbc/), as before.
 Choose psqlODBC for servers that speak PostgreSQL's protocol but not all of what the ADBC
 path relies on: Amazon Redshift and other PostgreSQL-compatible servers without
 `COPY (query) TO STDOUT (FORMAT binary)` (the ADBC driver's documented Redshift support
