@@ -56,7 +56,7 @@ class ClientController(Controller):
     tags = ["Authentication"]
     dependencies = {"oauth_client": owned_by_caller(ApiClient, "OAuth client", "client_id")}
 
-    @post("/", operation_id="createClient", status_code=201, opt={"scope": FULL_ACCESS})
+    @post("/", operation_id="createClient", status_code=200, opt={"scope": FULL_ACCESS})
     async def create_client(
         self,
         request: Request[Principal, Any, Any],

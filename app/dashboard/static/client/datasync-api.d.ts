@@ -2817,8 +2817,8 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Document created, URL follows */
-            201: {
+            /** @description Request fulfilled, document follows */
+            200: {
                 headers: {
                     /** @description Requests allowed per minute for this caller */
                     "X-RateLimit-Limit"?: number;
