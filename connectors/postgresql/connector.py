@@ -4,19 +4,21 @@ Drivers (`settings.driver`): absent or "ADBC" reads through `adbc-driver-postgre
 (adbc_path.py): libpq's COPY ... TO STDOUT in binary format decoded straight into Arrow
 record batches, streamed. Measured through this connector on bench/'s 1M rows x 12
 columns (a shared 2-core machine, medians of 5 interleaved runs): 2.3 s and 200 MB peak
-RSS, against 3.7 s and 302 MB through psqlODBC + arrow-odbc (psql's `\\copy` of the same
-rows: 1.1 s). A psqlODBC driver name ("PostgreSQL Unicode", or one the operator lists)
-reads through ODBC (connectors/odbc/), as before.
-Choose psqlODBC for servers that speak PostgreSQL's protocol but not all of what the ADBC
-path relies on: Amazon Redshift and other PostgreSQL-compatible servers without
-`COPY (query) TO STDOUT (FORMAT binary)` (the ADBC driver's documented Redshift support
-is experimental and reads without COPY), and servers whose pg_type
-catalogue (which the driver reads when it connects) or binary formats differ from
-PostgreSQL's. Through a pooler (not measured here: there is none on this machine):
-neither path suits statement mode, both reading inside a transaction (psqlODBC's server
-cursor, ADBC's read-only transaction); in transaction mode only the ADBC path keeps its
-read-only rule and timeout, which are set for the transaction, where psqlODBC's are
-session settings a pooler does not carry to the next transaction's server connection.
+RSS (38 MB above the process at rest), against 3.7 s and 302 MB (140 MB above) through
+psqlODBC + arrow-odbc; psql's `\\copy` of the same rows took 1.1 s.
+
+A psqlODBC driver name ("PostgreSQL Unicode", or one the operator lists) reads through
+ODBC (connectors/odbc/), as before. Choose psqlODBC for servers that speak PostgreSQL's
+protocol but not all of what the ADBC path relies on: Amazon Redshift and other
+PostgreSQL-compatible servers without `COPY (query) TO STDOUT (FORMAT binary)` (the ADBC
+driver's documented Redshift support is experimental and reads without COPY), and
+servers whose pg_type catalogue (which the driver reads when it connects) or binary
+formats differ from PostgreSQL's. Through a pooler (not measured here: there is none on
+this machine): neither path suits statement mode, both reading inside a transaction
+(psqlODBC's server cursor, ADBC's read-only transaction); in transaction mode only the
+ADBC path keeps its read-only rule and timeout, which are set for the transaction, where
+psqlODBC's are session settings a pooler does not carry to the next transaction's server
+connection.
 
 Both paths hand the engine the same Arrow types for the same columns, so a data source's
 CSV files do not change when its driver does (adbc_types.py): smallint int16, integer
