@@ -6,10 +6,12 @@ test starts a server of its own that asks for passwords."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -130,6 +132,28 @@ def test_every_type_renders_the_same_csv_text_through_adbc_as_through_psqlodbc(
     assert csv_text(through_adbc)["special"] == ["NaN", None, "-Infinity"]  # the server's words
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT ROW(1, 'a') AS r",
+        "SELECT t FROM (SELECT 1 AS a, 'x' AS b) AS t",
+        "SELECT to_tsvector('a fat cat') AS v",
+        "SELECT int4range(1, 5) AS r",
+        "SELECT ARRAY[1.5::numeric] AS a, ARRAY[ARRAY[1, 2], ARRAY[3, 4]] AS m",
+        "SELECT '{\"a\": 1}'::jsonb -> 'a' AS j, NULL AS n, 'a'::\"char\" AS c",
+        "SELECT '08:00:2b:01:02:03'::macaddr AS m, pg_lsn('0/16B3748') AS l",
+        "SELECT 1 AS one WHERE false",
+    ],
+)
+def test_values_of_other_types_render_the_same_through_both_drivers(
+    database: tuple[str, str, int], psqlodbc: str, query: str
+) -> None:
+    through_adbc = read(postgres(database), query)
+    through_odbc = read(postgres(database, driver=psqlodbc), query)
+    assert through_adbc.schema.types == through_odbc.schema.types
+    assert csv_text(through_adbc) == csv_text(through_odbc)
+
+
 def test_repeated_names_survive_the_server_side_cast_of_a_column(
     database: tuple[str, str, int],
 ) -> None:
@@ -190,6 +214,43 @@ def test_rows_reach_the_engine_while_the_server_is_still_running_the_query(
     sizes = [first.num_rows] + [batch.num_rows for batch in batches]
     assert first_after < 1.5 <= time.monotonic() - started
     assert sum(sizes) == ROWS + 1 and max(sizes) <= 50_000 and len(sizes) > 2
+
+
+_MEMORY_PROBE = """
+import json, resource, sys
+from connectors.postgresql import PostgresConnector
+from tests.connectors.test_sql_connect_by_checked_address import LOOPBACK_ALLOWED
+port, database, rows = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+connector = PostgresConnector(
+    {"server": "127.0.0.1", "port": port, "username": "postgres", "password": "x",
+     "database": database}, {}, LOOPBACK_ALLOWED)
+def peak(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+connector.fetch({"query": "SELECT 1 AS warm"}, lambda _r: None).batches.close()
+before = peak()
+query = f"SELECT generate_series(1, {rows}) AS n, repeat('x', 100) AS pad"
+read = sum(b.num_rows for b in connector.fetch({"query": query}, lambda _r: None).batches)
+print(json.dumps({"rows": read, "grew_mb": peak() - before}))
+"""
+
+
+def test_memory_stays_bounded_however_many_rows_stream(
+    database: tuple[str, str, int],
+) -> None:
+    """2M rows of about 110 bytes (over 200 MB of values) pass through a process whose
+    peak memory grows by a few batches only."""
+    _url, name, port = database
+    root = Path(__file__).resolve().parents[2]
+    probe = subprocess.run(
+        [sys.executable, "-c", _MEMORY_PROBE, str(port), name, "2000000"],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    measured = json.loads(probe.stdout)
+    assert measured["rows"] == 2_000_000
+    assert measured["grew_mb"] < 80, measured  # measured: 32 MB, as for 6M rows
 
 
 def test_a_stream_closed_early_ends_its_copy_and_its_connection(
