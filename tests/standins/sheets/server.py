@@ -113,6 +113,7 @@ class _AccessToken:
     principal: str
     scopes: frozenset[str]
     expires_at: float
+    refresh_token: str | None = None  # the OAuth grant it was issued from
 
 
 @dataclass
@@ -432,17 +433,22 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _grant(self, form: dict[str, str]) -> dict[str, Any]:
         grant_type = form.get("grant_type")
+        refresh_token = None
         if grant_type == "urn:ietf:params:oauth:grant-type:jwt-bearer":
             principal, scopes = self._verify_assertion(form.get("assertion", ""))
         elif grant_type == "refresh_token":
             principal, scopes = self._verify_refresh(form)
+            refresh_token = form.get("refresh_token")
         else:
             raise oauth_error(400, "unsupported_grant_type", f"Invalid grant_type: {grant_type}")
         token = "ya29.standin-" + secrets.token_urlsafe(24)
         state = self.server.state
         with self.server.lock:
             state.access_tokens[token] = _AccessToken(
-                principal, frozenset(scopes), time.time() + state.token_lifetime_seconds
+                principal,
+                frozenset(scopes),
+                time.time() + state.token_lifetime_seconds,
+                refresh_token,
             )
         return {
             "access_token": token,
@@ -539,6 +545,12 @@ class _Handler(BaseHTTPRequestHandler):
                     state.oauth_clients[client_id] = body
                 case "PUT", ["refresh-tokens", token]:
                     state.refresh_tokens[token] = body
+                    if body.get("revoked"):
+                        # Revoking a grant ends the access tokens issued from it, as
+                        # Google's revocation does.
+                        for access in state.access_tokens.values():
+                            if access.refresh_token == token:
+                                access.expires_at = 0
                 case "POST", ["faults"]:
                     state.faults.append(Fault.from_json(body))
                 case "DELETE", ["faults"]:
