@@ -50,8 +50,7 @@ from connectors.odbc.hosts import checked_address
 from connectors.odbc.limits import MAX_BYTES_PER_BATCH, ReadLimits, limit_problems
 from connectors.odbc.reachability import Destination, probe
 from connectors.odbc.read_only import checked_query, read_only_problem
-from connectors.toolkit.change_query import change_query_problems, checked_change_query
-from connectors.toolkit.change_query import marker_of_batches as change_marker_of
+from connectors.toolkit import change_query  # a module: it imports odbc.read_only back
 from connectors.toolkit.problems import raise_first_problem
 from connectors.toolkit.retry import Retrier, RetriesExhausted, Retryable, RetryBudget, RetryPolicy
 
@@ -213,7 +212,7 @@ class OdbcConnector(ABC):
             problem = read_only_problem(query, cls.dialect)
             if problem:
                 problems.append(Problem("config.query", problem))
-        problems += change_query_problems(selection, cls.dialect)
+        problems += change_query.change_query_problems(selection, cls.dialect)
         timeout = selection.get("queryTimeoutSeconds")
         ceiling = env.max_query_timeout_seconds
         if timeout is not None and not (_positive_int(timeout) and timeout <= ceiling):
@@ -249,7 +248,7 @@ class OdbcConnector(ABC):
         """The marker of `config.changeQuery`'s one row; None without a change query. Run
         like the query itself: the same checks, connection, read-only rule and timeout."""
         raise_first_problem(self.validate_selection(selection, self.env))
-        query = checked_change_query(selection, self.dialect)
+        query = change_query.checked_change_query(selection, self.dialect)
         if query is None:
             return None
         timeout = int(selection.get("queryTimeoutSeconds") or DEFAULT_QUERY_TIMEOUT_SECONDS)
@@ -263,7 +262,7 @@ class OdbcConnector(ABC):
                 map_schema=self.map_schema,
                 query_timeout_sec=timeout,
             )
-            return change_marker_of(reader)
+            return change_query.marker_of_batches(reader)
         except arrow_odbc.Error as exc:
             raise classify(exc, secrets=self._secrets()) from None
         finally:
