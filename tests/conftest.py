@@ -30,6 +30,13 @@ from tests.services import create_postgres_database, free_port, redis_server_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# The suite starts hundreds of Python processes (API servers, workers, connection tests, the
+# xdist workers themselves). With PYTHONDONTWRITEBYTECODE set (as on the CI machine) each of
+# them compiled app/, Litestar, SQLAlchemy… from source again: seconds per process. Cached
+# bytecode is what a deployment runs too; the source is what it is compiled from.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+sys.dont_write_bytecode = False
+
 
 @pytest.fixture(scope="session")
 def redis_url() -> str:
