@@ -26,6 +26,7 @@ from app.files.controllers import TargetFileController
 from app.health import HealthController
 from app.metrics import MetricsController, count_request
 from app.openapi import document_responses, openapi_config
+from app.preview.controllers import PreviewController
 from app.rate_limit import RedisRateLimitMiddleware
 from app.request_id import stamp_request_id
 from app.request_limits import screen_request
@@ -48,6 +49,7 @@ CONTROLLERS = [
     TargetFileController,
     ScheduleController,
     ManualSyncController,
+    PreviewController,
     RunController,
     WebhookController,
     HealthController,

@@ -23,6 +23,7 @@ from app.logs import configure_logging
 from app.settings import Settings
 from app.sync.csv_store import CsvStore
 from app.sync.engine import execute_run
+from app.sync.preview import PREVIEW_JOB_TIMEOUT_SECONDS, PREVIEW_SYNC, run_preview
 from app.sync.queue import RUN_SYNC, queue_client
 from app.sync.recovery import recover_stalled_runs, requeue_lost_jobs
 from app.sync.run_context import EngineContext
@@ -40,6 +41,10 @@ RECOVERY_INTERVAL_SECONDS = 5
 
 async def run_sync(ctx: dict[str, Any], run_id: str) -> None:
     await execute_run(ctx["engine"], uuid.UUID(run_id))
+
+
+async def preview_sync(ctx: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+    return await run_preview(ctx["engine"], request)
 
 
 async def deliver_webhook(ctx: dict[str, Any], delivery_id: str) -> None:
@@ -121,6 +126,15 @@ def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
             # A run waiting for its user's turn ends its job (app/sync/admission.py), so tries
             # count only re-deliveries after a worker stopped or died mid-job.
             func(run_sync, name=RUN_SYNC, timeout=settings.job_timeout_seconds, max_tries=3),
+            # The API waits for the result and answers 504 once it stops waiting: never retried,
+            # and kept only as long as anyone could still read it.
+            func(
+                preview_sync,
+                name=PREVIEW_SYNC,
+                timeout=PREVIEW_JOB_TIMEOUT_SECONDS,
+                max_tries=1,
+                keep_result=PREVIEW_JOB_TIMEOUT_SECONDS,
+            ),
             func(
                 deliver_webhook,
                 name=DELIVER_WEBHOOK,

@@ -81,6 +81,7 @@ JUDGED_BY_THE_SERVICE = [
     "testDataSource",
     "createSchedule",
     "updateSchedule",
+    "previewSync",
     "createWebhook",
     "updateWebhook",
     "register",
