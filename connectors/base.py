@@ -172,6 +172,13 @@ class Connector(Protocol):
     # marker read before the last full fetch and skips the fetch when equal
     # (app/sync/change_detection.py). Absent means every run fetches.
 
+    # Optional: `credential_health(self) -> CredentialHealth` (connectors/credential_health.py),
+    # for the daily credentials check: proves the credentials without reading data (mints a
+    # token, logs in) and says `ok`, `expiring` (a known expiry is near) or `failed` (the
+    # source rejected them) with how to fix it, naming the credential field to replace.
+    # Raises TransientError when the source could not answer; the previous status stands.
+    # Absent means sources of this type are not checked.
+
     def fetch(self, selection: JSON, progress: ProgressCallback) -> Table:
         """Reads the selected table. Raises ConnectorError subclasses; retries transient
         failures inside its own bounded budget before raising TransientError."""

@@ -22,6 +22,7 @@ from connectors.base import (
     Table,
     TransientError,
 )
+from connectors.credential_health import CredentialHealth, proved
 from connectors.declaration import SourceTypeDeclaration
 from connectors.excel.addresses import (
     Bounds,
@@ -136,6 +137,27 @@ class ExcelConnector:
             # drive setting too.
             self._translate_call(lambda: client.get(""), workbook_id=None)
         return details
+
+    def credential_health(self) -> CredentialHealth:
+        """Redeems the refresh token (or the client secret) for an access token, nothing
+        more. A redeemed refresh token starts a new 90 days of validity, so a daily check
+        keeps a delegated source's token alive: there is no expiry to warn about."""
+        fix = (
+            "Sign in to Microsoft again and PATCH /api/data-sources/{id} with the new "
+            "credentials.refreshToken"
+            if self._delegated
+            else "Create a new client secret in the app registration and PATCH "
+            "/api/data-sources/{id} with it as credentials.clientSecret"
+        )
+
+        def attempt() -> CredentialHealth:
+            raise_first_problem(
+                self.validate_credentials(self._credentials, self._settings, self._env)
+            )
+            self._tokens().access_token()
+            return CredentialHealth("ok", "The credentials work")
+
+        return proved(attempt, fix)
 
     def change_marker(self, selection: JSON) -> str | None:
         """The workbook's cTag, Graph's tag for the item's content (the eTag also moves on

@@ -94,6 +94,8 @@ class GoogleSheetsAPI:
             credentials, api_root=api_root, token_uri=token_uri, timeout=timeout, retrier=retrier
         )
         self.failures = SheetsFailures(self.account)
+        # From the last token answer (TokenEndpointOnly.refresh_token_expires_in).
+        self.refresh_token_expires_in: float | None = None
 
     def close(self) -> None:
         if self.cached_token is not None:
@@ -124,6 +126,7 @@ class GoogleSheetsAPI:
             self.http.retrier.call(attempt)
         except (google.auth.exceptions.RefreshError, RetriesExhausted) as error:
             raise self.failures.translate(error) from None
+        self.refresh_token_expires_in = request.refresh_token_expires_in
         # OAuth refreshes ask for no scope (credentials.oauth_scopes): what the user
         # consented to is only known from the answer.
         granted = request.granted_scopes

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
 from connectors.base import JSON, ConfigError, Environment, Problem, ProgressCallback, Table
+from connectors.credential_health import CredentialHealth, expiry_health, proved
 from connectors.declaration import SourceTypeDeclaration
 from connectors.google_sheets.a1 import spreadsheet_id_from
 from connectors.google_sheets.api import CachedToken, GoogleSheetsAPI
@@ -23,6 +25,9 @@ from connectors.google_sheets.selection import (
 from connectors.google_sheets.token_cache import TokenCache
 from connectors.toolkit.problems import raise_first_problem
 from connectors.toolkit.retry import Retrier, RetryBudget
+
+# How long before a refresh token's known end its source is reported as expiring.
+REFRESH_TOKEN_WARNING = timedelta(days=2)
 
 
 class GoogleSheetsConnector:
@@ -79,6 +84,31 @@ class GoogleSheetsConnector:
             return self._test(api, selection)
         finally:
             api.close()
+
+    def credential_health(self) -> CredentialHealth:
+        """Mints an access token; `expiring` two days before a refresh token's known end
+        (Google tells it for apps in testing mode, whose grants last 7 days)."""
+        oauth = "serviceAccountInfo" not in self._credentials
+        fix = (
+            "Authorise DataSync again and PATCH /api/data-sources/{id} with the new "
+            "credentials.refreshToken"
+            if oauth
+            else "Create a new key for the service account and PATCH /api/data-sources/{id} "
+            "with it as credentials.serviceAccountInfo"
+        )
+
+        def attempt() -> CredentialHealth:
+            api = self._api()
+            try:
+                api.obtain_token()
+            finally:
+                api.close()
+            now = datetime.now(UTC)
+            seconds = api.refresh_token_expires_in
+            expires_at = None if seconds is None else now + timedelta(seconds=seconds)
+            return expiry_health(expires_at, now, REFRESH_TOKEN_WARNING, fix)
+
+        return proved(attempt, fix)
 
     def _test(self, api: GoogleSheetsAPI, selection: JSON) -> JSON:
         api.obtain_token()

@@ -108,6 +108,9 @@ class TokenEndpointOnly(GoogleAuthRequest):
         # The scopes of the last token answer (OAuth refreshes ask for none, see
         # oauth_scopes, and google-auth keeps them only for a refresh that asked).
         self.granted_scopes: frozenset[str] | None = None
+        # Seconds the refresh token has left, when Google says (apps in testing mode: their
+        # refresh tokens end 7 days after the grant).
+        self.refresh_token_expires_in: float | None = None
 
     def __call__(
         self,
@@ -128,6 +131,7 @@ class TokenEndpointOnly(GoogleAuthRequest):
             url, method, body, headers, timeout=timeout or self._timeout, **kwargs
         )
         self.granted_scopes = _granted_scopes(response)
+        self.refresh_token_expires_in = _refresh_token_expires_in(response)
         return response
 
 
@@ -137,3 +141,13 @@ def _granted_scopes(response: Any) -> frozenset[str] | None:
     except (ValueError, AttributeError, TypeError):
         return None
     return frozenset(scope.split()) if isinstance(scope, str) else None
+
+
+def _refresh_token_expires_in(response: Any) -> float | None:
+    try:
+        seconds = json.loads(response.data).get("refresh_token_expires_in")
+    except (ValueError, AttributeError, TypeError):
+        return None
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        return None
+    return float(seconds)

@@ -43,6 +43,7 @@ from connectors.base import (
     Table,
     TransientError,
 )
+from connectors.credential_health import CredentialHealth, proved
 from connectors.odbc import connection_string, drivers
 from connectors.odbc.drivers import Driver
 from connectors.odbc.errors import classify, connect_failure
@@ -243,6 +244,19 @@ class OdbcConnector(ABC):
             "serverVersionFull": version.strip(),
             "database": database,
         }
+
+    def credential_health(self) -> CredentialHealth:
+        """Logs in (and asks the server's version, as a connection test does); reads no data."""
+        fix = (
+            "PATCH /api/data-sources/{id} with the right credentials.password (or "
+            "credentials.connectionString)"
+        )
+
+        def attempt() -> CredentialHealth:
+            self.test({})
+            return CredentialHealth("ok", "The login works")
+
+        return proved(attempt, fix)
 
     def change_marker(self, selection: JSON) -> str | None:
         """The marker of `config.changeQuery`'s one row; None without a change query. Run
