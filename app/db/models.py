@@ -149,6 +149,13 @@ class DataSource(Timestamped, Base):
     type: Mapped[str] = mapped_column(String(50))
     credentials_encrypted: Mapped[str] = mapped_column(Text)
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The daily credentials check (app/sources/credential_health.py): ok, expiring, failed,
+    # or NULL while never checked. `credential_checked_at` is also the claim a worker makes
+    # (compare-and-set), so one check runs per source per day across workers.
+    credential_status: Mapped[str | None] = mapped_column(String(16))
+    credential_message: Mapped[str | None] = mapped_column(Text)
+    credential_checked_at: Mapped[datetime | None] = mapped_column(index=True)
+    credential_expires_at: Mapped[datetime | None] = mapped_column()
 
 
 class TargetFile(Timestamped, Base):
