@@ -460,6 +460,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/sync/schedules/{schedule_id}/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** PreviewSaved */
+        post: operations["previewScheduleSync"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sync/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** PreviewUnsaved */
+        post: operations["previewSync"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/sync/runs/{run_id}/changes": {
         parameters: {
             query?: never;
@@ -839,7 +873,7 @@ export interface components {
             id: string;
             eventId: string;
             /** @enum {string} */
-            event: "ping" | "sync.success" | "sync.failure" | "sync.changed" | "sync.held";
+            event: "ping" | "sync.success" | "sync.failure" | "sync.changed" | "sync.held" | "source.credentials_failed";
             /** @description 1 for the first attempt, counting retries */
             attempt: number;
             /** @enum {string} */
@@ -1019,7 +1053,7 @@ export interface components {
             /** @description The same as `id` */
             webhookId: string;
             url: string;
-            events: ("sync.success" | "sync.failure" | "sync.changed" | "sync.held")[];
+            events: ("sync.success" | "sync.failure" | "sync.changed" | "sync.held" | "source.credentials_failed")[];
             isEnabled: boolean;
             /** @description Only events of these schedules; null: every one */
             scheduleIds: string[] | null;
@@ -1070,6 +1104,57 @@ export interface components {
             /** @constant */
             success: true;
             delivery: components["schemas"]["DeliveryOut"];
+            message: string;
+        };
+        /** Preview */
+        Preview: {
+            columns: string[];
+            /** @description The first rows as the CSV renders them, in column order */
+            rows: string[][];
+            rowCount: number;
+            changes: components["schemas"]["PreviewChanges"];
+            columnsAdded: string[];
+            columnsRemoved: string[];
+            warnings: components["schemas"]["PreviewWarning"][];
+        };
+        /** PreviewAnswer */
+        PreviewAnswer: {
+            success: boolean;
+            preview: components["schemas"]["Preview"];
+        };
+        /**
+         * PreviewBody
+         * @description A schedule not yet saved
+         */
+        PreviewBody: {
+            /** Format: uuid */
+            dataSourceId: string;
+            /** @description As in a schedule: timing, sync options and the source selection; selection keys missing here come from the data source's settings */
+            config?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Format: uuid
+             * @description The file the schedule would write: the counts compare with its current version. Without it every row counts as added.
+             */
+            targetFileId?: string | null;
+            /**
+             * @description Validated with the config's timing keys, as in a schedule
+             * @default daily
+             * @enum {string}
+             */
+            frequency?: "hourly" | "daily" | "weekly";
+        };
+        /** PreviewChanges */
+        PreviewChanges: {
+            added: number;
+            updated: number;
+            deleted: number;
+        };
+        /** PreviewWarning */
+        PreviewWarning: {
+            /** @description primary_key | blank_header | duplicate_header | safety_hold | type_changed | formulas_escaped */
+            code: string;
             message: string;
         };
         /** Progress */
@@ -1537,8 +1622,8 @@ export interface components {
         WebhookCreate: {
             /** @description An absolute http:// or https:// URL without user name or password, on port 80 or 443 unless the operator allows more (WEBHOOK_ALLOWED_PORTS), whose host resolves only to public addresses unless the operator allows private networks (WEBHOOK_ALLOW_PRIVATE) */
             url: string;
-            /** @description The events to receive: `sync.success` and `sync.failure` for every finished run, `sync.changed` when a run changed the file, `sync.held` when the safety hold kept the file */
-            events: ("sync.success" | "sync.failure" | "sync.changed" | "sync.held")[];
+            /** @description The events to receive: `sync.success` and `sync.failure` for every finished run, `sync.changed` when a run changed the file, `sync.held` when the safety hold kept the file, `source.credentials_failed` when a data source's credentials check finds them rejected (once, until they work again) */
+            events: ("sync.success" | "sync.failure" | "sync.changed" | "sync.held" | "source.credentials_failed")[];
             secret?: string | null;
             /** @default true */
             isEnabled?: boolean;
@@ -1571,7 +1656,7 @@ export interface components {
             /** @description The same as `id` */
             webhookId: string;
             url: string;
-            events: ("sync.success" | "sync.failure" | "sync.changed" | "sync.held")[];
+            events: ("sync.success" | "sync.failure" | "sync.changed" | "sync.held" | "source.credentials_failed")[];
             isEnabled: boolean;
             /** @description Only events of these schedules; null: every one */
             scheduleIds: string[] | null;
@@ -1581,7 +1666,7 @@ export interface components {
         /** WebhookUpdate */
         WebhookUpdate: {
             url?: string | null;
-            events?: ("sync.success" | "sync.failure" | "sync.changed" | "sync.held")[] | null;
+            events?: ("sync.success" | "sync.failure" | "sync.changed" | "sync.held" | "source.credentials_failed")[] | null;
             isEnabled?: boolean | null;
             scheduleIds?: string[] | null;
         };
@@ -5484,6 +5569,243 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before trying again */
                     "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    previewScheduleSync: {
+        parameters: {
+            query?: {
+                /** @description Sample rows to return, 1 to 500 */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                schedule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What a sync would write now: the first rows, the counts against the target file's current version, and what a run would trip over. Nothing is written. */
+            200: {
+                headers: {
+                    /** @description Requests allowed per minute for this caller */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current minute */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the current minute's window ends */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PreviewAnswer"];
+                };
+            };
+            /** @description The request is invalid: `details` names each bad field and what it must be */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials: send `Authorization: Bearer <token>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token lacks the scope this operation needs (OAuth client tokens and scoped API keys), or a browser session's change lacks the `X-Requested-With: DataSync` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such object for this account (another account's objects are not found either) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests from this caller this minute: wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After": number;
+                    /** @description Requests allowed per minute for this caller */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current minute */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the current minute's window ends */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The source failed as a sync would: `message` says why */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No worker is running, or Redis is unreachable: retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The preview did not finish in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    previewSync: {
+        parameters: {
+            query?: {
+                /** @description Sample rows to return, 1 to 500 */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PreviewBody"];
+            };
+        };
+        responses: {
+            /** @description What a sync would write now: the first rows, the counts against the target file's current version, and what a run would trip over. Nothing is written. */
+            200: {
+                headers: {
+                    /** @description Requests allowed per minute for this caller */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current minute */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the current minute's window ends */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PreviewAnswer"];
+                };
+            };
+            /** @description The request is invalid: `details` names each bad field and what it must be */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials: send `Authorization: Bearer <token>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token lacks the scope this operation needs (OAuth client tokens and scoped API keys), or a browser session's change lacks the `X-Requested-With: DataSync` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is larger than the service accepts (MAX_BODY_BYTES) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not JSON: send it with `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests from this caller this minute: wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After": number;
+                    /** @description Requests allowed per minute for this caller */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current minute */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the current minute's window ends */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The source failed as a sync would: `message` says why */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No worker is running, or Redis is unreachable: retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The preview did not finish in time */
+            504: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {

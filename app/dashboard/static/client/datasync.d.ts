@@ -75,6 +75,10 @@ export type Progress = NonNullable<Run['progress']>;
 export type Phase = Progress['phase'];
 export type SyncResult = Answer<'manualSync'>['syncResult'];
 export type RunQuery = Query<'getSyncHistory'>;
+/** A schedule not yet saved, as `preview` takes it. */
+export type PreviewDraft = Body<'previewSync'>;
+export type Preview = Answer<'previewSync'>['preview'];
+export type PreviewWarning = Preview['warnings'][number];
 
 export interface ClientOptions {
   /** The service root, e.g. "https://datasync.example.com". Default: the page's origin. */
@@ -174,6 +178,17 @@ export declare class DataSyncClient {
     scheduleId: string,
     options?: RequestOptions & Pick<Query<'manualSync'>, 'wait' | 'force'>,
   ): Promise<Answer<'manualSync'>>;
+  /** A dry run of a saved schedule (its id) or of one not yet saved: the first `limit` rows,
+   * the counts against the target file's current version and the warnings; nothing written.
+   * A failing source rejects as a failed sync (500 "Sync failed"); a slow one with 504. */
+  preview(
+    scheduleId: string,
+    options?: RequestOptions & Pick<Query<'previewScheduleSync'>, 'limit'>,
+  ): Promise<Answer<'previewScheduleSync'>>;
+  preview(
+    draft: PreviewDraft,
+    options?: RequestOptions & Pick<Query<'previewSync'>, 'limit'>,
+  ): Promise<Answer<'previewSync'>>;
   getSyncHistory(scheduleId: string, query?: RunQuery, options?: RequestOptions): Promise<Answer<'getSyncHistory'>>;
 
   /** Runs across all schedules, newest first. */

@@ -309,6 +309,25 @@ export class DataSyncClient {
     return this.request('POST', `/api/sync/schedules/${enc(scheduleId)}/sync`, { ...rest, query });
   }
 
+  /**
+   * A dry run: what a sync would write now, written nowhere. Pass a saved schedule's id, or
+   * a schedule not yet saved (`{dataSourceId, config, targetFileId?, frequency?}`, validated
+   * as creating it would be). Resolves to `{preview: {columns, rows, rowCount, changes,
+   * columnsAdded, columnsRemoved, warnings}}` with the first `limit` rows (default 50, at
+   * most 500). A source that fails rejects as a failed sync does (500 "Sync failed"); one
+   * that outlasts the server's wait rejects with status 504.
+   * @param {string | {dataSourceId: string, config?: object, targetFileId?: string, frequency?: string}} scheduleOrDraft
+   * @param {RequestOptions & {limit?: number}} [options]
+   */
+  preview(scheduleOrDraft, options = {}) {
+    const { limit, ...rest } = options;
+    const query = { ...(rest.query || {}), limit };
+    if (typeof scheduleOrDraft === 'string') {
+      return this.request('POST', `/api/sync/schedules/${enc(scheduleOrDraft)}/preview`, { ...rest, query });
+    }
+    return this.request('POST', '/api/sync/preview', { ...rest, query, body: scheduleOrDraft });
+  }
+
   /** @param {{status?: string, from?: string, to?: string, limit?: number, offset?: number}} [query] */
   getSyncHistory(scheduleId, query = {}, options = {}) {
     return this.request('GET', `/api/sync/schedules/${enc(scheduleId)}/history`, { ...options, query });

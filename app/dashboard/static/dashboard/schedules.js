@@ -3,10 +3,11 @@
 // create/edit form (frequency, time, weekday, time zone, the source's selection).
 
 import { h, notice, timeEl, num, statusBadge, confirmAction, announce } from './dom.js';
-import { field, form, onSubmit, valueOf, jsonOf } from './forms.js';
+import { field, form, onSubmit, valueOf, jsonOf, clearErrors, showErrors } from './forms.js';
 import { loadSourceTypes, typeNames } from './source-types.js';
 import { declaredFields, declaredValues, topKeys } from './declared-fields.js';
 import { syncNowControl } from './sync-now.js';
+import { previewPanel } from './preview.js';
 
 /** @import { ErrorDetail, Frequency, Schedule, ScheduleConfig, ScheduleQuery } from '../../client/datasync.js' */
 /** @import { ViewContext } from './app.js' */
@@ -201,7 +202,9 @@ export async function scheduleFormView(ctx) {
     field({ label: 'Enabled (runs on its schedule)', field: 'enabled', type: 'checkbox', value: existing ? existing.enabled : true }),
     h('div', { class: 'actions' },
       h('button', { type: 'submit', class: 'primary' }, existing ? 'Save changes' : 'Create schedule'),
+      h('button', { type: 'button', class: 'preview-button' }, 'Preview'),
       h('a', { class: 'button', href: existing ? `#/schedules/${existing.id}` : '#/schedules' }, 'Cancel')));
+  const previewSlot = h('div', { class: 'preview-slot', 'aria-live': 'polite' });
 
   const frequencySelect = /** @type {HTMLSelectElement} */ (el.querySelector('[data-field="frequency"] select'));
   const sourceSelect = /** @type {HTMLSelectElement} */ (el.querySelector('[data-field="dataSourceId"] select'));
@@ -238,7 +241,8 @@ export async function scheduleFormView(ctx) {
   showTiming();
   renderSelection();
 
-  onSubmit(el, async () => {
+  /** The form as the API takes it; throws field problems as the API would. */
+  const formBody = () => {
     /** @type {ErrorDetail[]} */
     const problems = [];
     const declared = catalog.usable(sourceType())?.selection ?? [];
@@ -274,6 +278,33 @@ export async function scheduleFormView(ctx) {
       enabled: valueOf(el, 'enabled'),
       config: next,
     };
+    return body;
+  };
+
+  const previewButton = /** @type {HTMLButtonElement} */ (el.querySelector('.preview-button'));
+  previewButton.addEventListener('click', async () => {
+    clearErrors(el);
+    previewButton.disabled = true;
+    previewSlot.setAttribute('aria-busy', 'true');
+    previewSlot.replaceChildren(h('p', null, 'Fetching a preview from the source…'));
+    try {
+      const { dataSourceId, targetFileId, frequency, config: draft } = formBody();
+      const { preview } = await ctx.client.preview({ dataSourceId, targetFileId, frequency, config: draft }, { signal: ctx.signal });
+      previewSlot.replaceChildren(previewPanel(preview));
+    } catch (error) {
+      const e = /** @type {any} */ (error);
+      previewSlot.replaceChildren();
+      if (e && e.status === 401 && e.handled) return;
+      showErrors(el, { message: e?.message || String(e), details: e?.details || [] });
+    } finally {
+      previewButton.disabled = false;
+      previewSlot.removeAttribute('aria-busy');
+    }
+  });
+
+  onSubmit(el, async () => {
+    const body = formBody();
+    const next = body.config;
     if (existing) {
       // PUT merges config key by key: keys no longer in the form are removed with null.
       for (const key of Object.keys(config)) if (!(key in next)) next[key] = null;
@@ -285,5 +316,5 @@ export async function scheduleFormView(ctx) {
     }
   });
 
-  return [h('h1', { id: 'schedule-form-title' }, existing ? `Edit “${existing.name}”` : 'New schedule'), el];
+  return [h('h1', { id: 'schedule-form-title' }, existing ? `Edit “${existing.name}”` : 'New schedule'), el, previewSlot];
 }
