@@ -66,6 +66,8 @@ class Settings:
     max_query_timeout_seconds: int = 3600
     # Hard deadline of `POST /api/data-sources/{id}/test` (the test process is killed then).
     connection_test_timeout_seconds: float = 60.0
+    # Each data source's credentials are checked this often (0: never on a timer).
+    credential_check_hours: int = 24
     # `GET /metrics` needs `Authorization: Bearer <token>` when set.
     metrics_token: str = ""
     # The store's metrics are recomputed at most this often across all API processes.
@@ -183,6 +185,8 @@ def _check(settings: Settings) -> None:
         raise SettingsError("RATE_LIMIT_PER_MINUTE must be at least 1")
     if not 1 <= settings.connection_test_timeout_seconds <= 600:
         raise SettingsError("CONNECTION_TEST_TIMEOUT_SECONDS must be from 1 to 600")
+    if not 0 <= settings.credential_check_hours <= 720:
+        raise SettingsError("CREDENTIAL_CHECK_HOURS must be from 0 (off) to 720")
     if settings.registration not in {"open", "first-user", "closed"}:
         raise SettingsError(
             f"REGISTRATION must be open, first-user or closed, got {settings.registration!r}"

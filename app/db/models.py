@@ -150,12 +150,14 @@ class DataSource(Timestamped, Base):
     credentials_encrypted: Mapped[str] = mapped_column(Text)
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # The daily credentials check (app/sources/credential_health.py): ok, expiring, failed,
-    # or NULL while never checked. `credential_checked_at` is also the claim a worker makes
-    # (compare-and-set), so one check runs per source per day across workers.
+    # or NULL while never checked. A worker claims a due check by moving
+    # `credential_check_due_at` on (compare-and-set), so one check runs per source per day
+    # across workers; NULL means due now (never checked, or new credentials).
     credential_status: Mapped[str | None] = mapped_column(String(16))
     credential_message: Mapped[str | None] = mapped_column(Text)
-    credential_checked_at: Mapped[datetime | None] = mapped_column(index=True)
+    credential_checked_at: Mapped[datetime | None] = mapped_column()
     credential_expires_at: Mapped[datetime | None] = mapped_column()
+    credential_check_due_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
 class TargetFile(Timestamped, Base):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from arq.connections import ArqRedis
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
@@ -15,9 +16,11 @@ from app.db.models import DataSource
 from app.openapi import error_response
 from app.schema import Done, Limit, Offset
 from app.settings import Settings
-from app.sources import service
+from app.sources import credential_checks, service
 from app.sources.schemas import (
     ConnectionTested,
+    CredentialsChecked,
+    CredentialStatus,
     DataSourceCreate,
     DataSourceCreated,
     DataSourceDetail,
@@ -43,6 +46,16 @@ _IN_USE = error_response(
     title="Conflict",
     example="The data source is used by 1 schedule(s): delete or repoint them first",
 )
+_NO_WORKER = error_response(
+    "No worker is running to check the credentials",
+    title="Service Unavailable",
+    example="No worker is running to check the credentials; try again shortly",
+)
+_CHECK_TIMED_OUT = error_response(
+    "The check did not finish in time; the status is unchanged",
+    title="Check timed out",
+    example="The credentials check did not finish within 75 s; try again later",
+)
 _CONNECTION_FAILED = error_response(
     "The source refused the connection or did not answer in time; `message` gives its reason "
     "(bad password, unknown spreadsheet, missing permission), or its type is not available "
@@ -59,8 +72,18 @@ def source_out(source: DataSource) -> DataSourceOut:
         type=source.type,
         settings=source.settings,
         has_credentials=bool(source.credentials_encrypted),
+        credential_status=credential_status_out(source),
         created_at=isoformat(source.created_at) or "",
         updated_at=isoformat(source.updated_at) or "",
+    )
+
+
+def credential_status_out(source: DataSource) -> CredentialStatus:
+    status = source.credential_status
+    return CredentialStatus(
+        status=status if status in ("ok", "expiring", "failed") else None,  # type: ignore[arg-type]
+        checked_at=isoformat(source.credential_checked_at),
+        message=source.credential_message,
     )
 
 
@@ -164,3 +187,24 @@ class DataSourceController(Controller):
         CONNECTION_TEST_TIMEOUT_SECONDS."""
         details = await service.test_connection(db_session, app_settings, source)
         return ConnectionTested(success=True, message="Connection OK", details=details)
+
+    @post(
+        "/{source_id:str}/check-credentials",
+        operation_id="checkDataSourceCredentials",
+        opt={"scope": Scope.SOURCES_WRITE},
+        status_code=200,
+        responses={503: _NO_WORKER, 504: _CHECK_TIMED_OUT},
+    )
+    async def check_credentials(
+        self,
+        source: NamedDependency[DataSource],
+        db_session: NamedDependency[AsyncSession],
+        app_settings: NamedDependency[Settings],
+        queue: NamedDependency[ArqRedis],
+    ) -> CredentialsChecked:
+        """Checks the stored credentials now, on a worker (mints a token or logs in, reads no
+        data) and records the result as the daily check does, `source.credentials_failed`
+        included."""
+        await credential_checks.check_now(queue, app_settings, source.id)
+        await db_session.refresh(source)
+        return CredentialsChecked(success=True, credential_status=credential_status_out(source))

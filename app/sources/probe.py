@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from connectors.base import JSON, ConnectorError, Environment
+from connectors.base import JSON, ConnectorError, Environment, TransientError
+from connectors.credential_health import CredentialHealth
 from connectors.network_policy import NetworkPolicy
 
 log = logging.getLogger("datasync.sources")
@@ -34,6 +35,8 @@ log = logging.getLogger("datasync.sources")
 # The service's own secrets: a connector has no business seeing them.
 _WITHHELD_VARIABLES = frozenset({"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "JWT_SECRET"})
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]
+TEST_CONNECTION = "test"
+CHECK_CREDENTIALS = "check-credentials"
 
 
 class ProbeTimeout(Exception):
@@ -84,15 +87,19 @@ async def run_connection_test(
     source_settings: JSON,
     env: Environment,
     deadline_seconds: float,
+    action: str = TEST_CONNECTION,
 ) -> ProbeResult:
-    """Runs `connector.test(source_settings)` in a child process; raises ProbeTimeout when
-    it takes longer than `deadline_seconds` (the child is killed before this returns)."""
+    """Runs `connector.test(source_settings)` (or with `action=CHECK_CREDENTIALS`, its
+    `credential_health()`: details are `{status, message, expiresAt}`, a null status for a
+    connector without the check) in a child process; raises ProbeTimeout when it takes
+    longer than `deadline_seconds` (the child is killed before this returns)."""
     request = json.dumps(
         {
             "type": source_type,
             "credentials": credentials,
             "settings": source_settings,
             "environment": environment_to_json(env),
+            "action": action,
         }
     ).encode()
     child = await asyncio.create_subprocess_exec(
@@ -129,7 +136,8 @@ def _parse_answer(stdout: bytes, stderr: bytes, returncode: int | None) -> Probe
     rotated = list(answer.get("rotatedCredentials") or [])
     if "error" in answer:
         error = answer["error"]
-        return ProbeResult(error=ConnectorError(str(error["message"])), rotated_credentials=rotated)
+        kind = TransientError if error.get("transient") else ConnectorError
+        return ProbeResult(error=kind(str(error["message"])), rotated_credentials=rotated)
     return ProbeResult(details=answer["details"], rotated_credentials=rotated)
 
 
@@ -140,10 +148,27 @@ def _answer(request: JSON) -> JSON:
     env = environment_from_json(request["environment"], rotated)
     connector = connector_class(request["type"])(request["credentials"], request["settings"], env)
     try:
-        details = connector.test(dict(request["settings"]))
+        if request.get("action") == CHECK_CREDENTIALS:
+            details = _health(connector)
+        else:
+            details = connector.test(dict(request["settings"]))
     except ConnectorError as exc:
-        return {"error": {"message": exc.message}, "rotatedCredentials": rotated}
+        error = {"message": exc.message, "transient": isinstance(exc, TransientError)}
+        return {"error": error, "rotatedCredentials": rotated}
     return {"details": details, "rotatedCredentials": rotated}
+
+
+def _health(connector: Any) -> JSON:
+    check = getattr(connector, "credential_health", None)
+    if check is None:
+        return {"status": None, "message": None, "expiresAt": None}
+    health: CredentialHealth = check()
+    expires_at = health.expires_at
+    return {
+        "status": health.status,
+        "message": health.message,
+        "expiresAt": expires_at.isoformat() if expires_at else None,
+    }
 
 
 def main() -> None:

@@ -71,6 +71,31 @@ class DataSourceUpdate(CamelStruct):
     ] = None
 
 
+class CredentialStatus(CamelStruct):
+    """What the last credentials check found (a daily check on the worker, or
+    POST /api/data-sources/{id}/check-credentials)."""
+
+    status: Annotated[
+        Literal["ok", "expiring", "failed"] | None,
+        msgspec.Meta(
+            description="`ok`; `expiring`: a known expiry is near (a Google app in testing "
+            "mode ends refresh tokens 7 days after the grant); `failed`: the source rejected "
+            "the credentials (a revoked grant, a wrong password); null: never checked (or "
+            "new credentials not checked yet, or a source type without the check)"
+        ),
+    ]
+    checked_at: Annotated[
+        str | None, msgspec.Meta(description="When the last check finished (ISO 8601)")
+    ]
+    message: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="What was found and, when not ok, how to fix it (authorise again, "
+            "or PATCH the data source with new credentials, naming the field)"
+        ),
+    ]
+
+
 class DataSourceOut(CamelStruct):
     id: str
     name: str
@@ -79,6 +104,7 @@ class DataSourceOut(CamelStruct):
     has_credentials: Annotated[
         bool, msgspec.Meta(description="Credentials are stored (they are never returned)")
     ]
+    credential_status: CredentialStatus
     created_at: str
     updated_at: str
 
@@ -114,3 +140,8 @@ class ConnectionTested(CamelStruct):
         dict[str, Any],
         msgspec.Meta(description="What the source reported, by source type (e.g. the server)"),
     ]
+
+
+class CredentialsChecked(CamelStruct):
+    success: Literal[True]
+    credential_status: CredentialStatus

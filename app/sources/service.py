@@ -15,6 +15,7 @@ from app.db.models import DataSource, Schedule
 from app.errors import ApiError, InvalidInput
 from app.schema import Pagination, fetch_rows
 from app.settings import Settings
+from app.sources import credential_health
 from app.sources.probe import ProbeTimeout, run_connection_test
 from app.sources.schemas import SOURCE_NAME_MAX, SOURCE_NAME_PATTERN
 from connectors.base import JSON
@@ -132,6 +133,7 @@ async def update(
         source.name = _checked_name(name)
     if credentials is not None:
         source.credentials_encrypted = vault.seal(credentials)
+        credential_health.forget(source)  # checked again at the next tick
     source.settings = new_settings
     await db.flush()
     return source

@@ -37,6 +37,7 @@ from sqlalchemy.exc import OperationalError
 
 from app.connector_environment import connector_environment
 from app.db.models import utcnow
+from app.sources.credential_health import clear_failed_after_sync
 from app.sync import change_detection, run_records
 from app.sync.admission import wake_next_runs
 from app.sync.change_sets import save_positions
@@ -305,6 +306,7 @@ async def _sync(ctx: EngineContext, inputs: RunInputs, progress: Progress, start
         )
         return
     await _publish_events(ctx, inputs.run_id, held=False)
+    await _credentials_proved(ctx, inputs.data_source_id)
     log.info(
         "sync succeeded",
         extra={
@@ -329,10 +331,19 @@ async def _record_unchanged(
         )
         return
     await _publish_events(ctx, inputs.run_id, held=False)
+    await _credentials_proved(ctx, inputs.data_source_id)
     log.info(
         "sync skipped its fetch: the source reports no change",
         extra={"run_id": str(inputs.run_id), "schedule_id": str(inputs.schedule_id)},
     )
+
+
+async def _credentials_proved(ctx: EngineContext, source_id: uuid.UUID) -> None:
+    # The source's credential health is a side channel too.
+    try:
+        await clear_failed_after_sync(ctx.sessions, source_id)
+    except Exception:
+        log.exception("could not clear failed credentials", extra={"source_id": str(source_id)})
 
 
 async def _publish_events(ctx: EngineContext, run_id: uuid.UUID, held: bool) -> None:

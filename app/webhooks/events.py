@@ -2,7 +2,8 @@
 
 `sync.success` and `sync.failure` for every finished run, `sync.changed` for a successful run
 that added, updated or deleted rows or changed columns, `sync.held` when the safety hold kept
-the file (that run is also a failure).
+the file (that run is also a failure). `source.credentials_failed` when a data source's
+credentials check finds them rejected (once per change to failed: app/sources/credential_health.py).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from arq.connections import ArqRedis
@@ -22,6 +24,9 @@ from app.time_text import isoformat
 log = logging.getLogger("datasync.webhooks")
 
 RUN_EVENTS = ("sync.success", "sync.failure", "sync.changed", "sync.held")
+CREDENTIALS_FAILED = "source.credentials_failed"
+# What a webhook may subscribe to.
+EVENTS = (*RUN_EVENTS, CREDENTIALS_FAILED)
 DELIVER_WEBHOOK = "deliver_webhook"
 
 
@@ -73,6 +78,40 @@ def subscribed(webhook: Webhook, event_type: str, schedule_id: uuid.UUID) -> boo
     if not webhook.is_enabled or event_type not in webhook.events:
         return False
     return webhook.schedule_ids is None or str(schedule_id) in webhook.schedule_ids
+
+
+def subscribed_to_source(
+    webhook: Webhook, event_type: str, schedule_ids: Iterable[uuid.UUID]
+) -> bool:
+    """A source's event reaches a webhook filtered by schedules when one of them reads it."""
+    if not webhook.is_enabled or event_type not in webhook.events:
+        return False
+    return webhook.schedule_ids is None or any(
+        str(schedule_id) in webhook.schedule_ids for schedule_id in schedule_ids
+    )
+
+
+async def queue_deliveries(
+    db: AsyncSession, webhooks: Iterable[Webhook], event_type: str, data: dict[str, Any]
+) -> list[WebhookDelivery]:
+    """One event, one delivery per webhook given, added to `db` (the caller commits and
+    then enqueues them with `enqueue_deliveries`)."""
+    event_id = uuid.uuid4()
+    body = event_body(event_id, event_type, data)
+    deliveries = [
+        WebhookDelivery(
+            webhook_id=webhook.id, event_id=event_id, event_type=event_type, payload=body
+        )
+        for webhook in webhooks
+    ]
+    db.add_all(deliveries)
+    await db.flush()
+    return deliveries
+
+
+async def enqueue_deliveries(queue: ArqRedis, deliveries: Iterable[WebhookDelivery]) -> None:
+    for delivery in deliveries:
+        await queue.enqueue_job(DELIVER_WEBHOOK, str(delivery.id), _job_id=f"webhook:{delivery.id}")
 
 
 async def publish_run_events(

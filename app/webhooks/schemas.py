@@ -15,7 +15,7 @@ from msgspec import Meta
 
 from app.schema import CamelStruct, Pagination
 from app.webhooks.addresses import MAX_URL_LENGTH
-from app.webhooks.events import RUN_EVENTS
+from app.webhooks.events import EVENTS
 from app.webhooks.service import MAX_SECRET, MIN_SECRET
 
 # The values of app.db.models.DeliveryStatus, spelled out so that the document lists them
@@ -34,14 +34,15 @@ Url = Annotated[
 ]
 # An enum documented, not enforced, is `schema_extra`; ParameterKwarg rather than its base
 # KwargDefinition because only its hash skips that dict, and `X | None` hashes what X holds.
-Event = Annotated[str, ParameterKwarg(schema_extra={"enum": list(RUN_EVENTS)})]
+Event = Annotated[str, ParameterKwarg(schema_extra={"enum": list(EVENTS)})]
 Events = Annotated[
     list[Event],
     KwargDefinition(
         min_items=1,
         description="The events to receive: `sync.success` and `sync.failure` for every "
         "finished run, `sync.changed` when a run changed the file, `sync.held` when the "
-        "safety hold kept the file",
+        "safety hold kept the file, `source.credentials_failed` when a data source's "
+        "credentials check finds them rejected (once, until they work again)",
     ),
 ]
 Secret = Annotated[
@@ -107,7 +108,7 @@ class DeliveryOut(CamelStruct):
     event_id: str
     event: Annotated[
         str,
-        ParameterKwarg(schema_extra={"enum": ["ping", *RUN_EVENTS]}),
+        ParameterKwarg(schema_extra={"enum": ["ping", *EVENTS]}),
     ]
     attempt: Annotated[int, Meta(description="1 for the first attempt, counting retries")]
     status: DeliveryStatusValue

@@ -16,7 +16,7 @@ from app.errors import InvalidInput
 from app.schema import Pagination, fetch_rows
 from app.settings import Settings
 from app.webhooks.addresses import check_destination
-from app.webhooks.events import RUN_EVENTS
+from app.webhooks.events import EVENTS
 from app.webhooks.signing import new_secret
 from connectors.network_policy import AddressRefused, LookupUnavailable
 
@@ -34,10 +34,10 @@ async def _url_problems(settings: Settings, url: str) -> Problems:
 
 
 def _event_problems(events: list[str]) -> Problems:
-    unknown = [e for e in events if e not in RUN_EVENTS]
+    unknown = [e for e in events if e not in EVENTS]
     if not events or unknown:
         what = f"unknown event(s) {', '.join(unknown)}; " if unknown else ""
-        return [{"field": "events", "message": f"{what}use one or more of {', '.join(RUN_EVENTS)}"}]
+        return [{"field": "events", "message": f"{what}use one or more of {', '.join(EVENTS)}"}]
     return []
 
 

@@ -15,7 +15,7 @@ import pytest
 from litestar.testing import TestClient
 
 from app.auth.accounts import REGISTRATION_CLOSED
-from app.webhooks.events import RUN_EVENTS
+from app.webhooks.events import EVENTS
 from tests.api.openapi_document import component, served_document
 from tests.conftest import ApiUser
 
@@ -147,7 +147,7 @@ def test_the_documented_limits_are_those_of_the_rules(document: dict[str, Any]) 
     for method, path in (("post", "/api/webhooks"), ("patch", "/api/webhooks/{webhook_id}")):
         assert body_field(document, method, path, "url")["maxLength"] == 2048
         events = body_field(document, method, path, "events")
-        assert events["minItems"] == 1 and events["items"]["enum"] == list(RUN_EVENTS)
+        assert events["minItems"] == 1 and events["items"]["enum"] == list(EVENTS)
     secret = body_field(document, "post", "/api/webhooks", "secret")
     assert (secret["minLength"], secret["maxLength"]) == (16, 256)
     deliveries = document["paths"]["/api/webhooks/{webhook_id}/deliveries"]["get"]

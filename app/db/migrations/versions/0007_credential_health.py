@@ -36,16 +36,24 @@ def upgrade() -> None:
                 nullable=True,
             )
         )
+        batch_op.add_column(
+            sa.Column(
+                "credential_check_due_at",
+                advanced_alchemy.types.datetime.DateTimeUTC(timezone=True),
+                nullable=True,
+            )
+        )
         batch_op.create_index(
-            batch_op.f("ix_data_sources_credential_checked_at"),
-            ["credential_checked_at"],
+            batch_op.f("ix_data_sources_credential_check_due_at"),
+            ["credential_check_due_at"],
             unique=False,
         )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("data_sources", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_data_sources_credential_checked_at"))
+        batch_op.drop_index(batch_op.f("ix_data_sources_credential_check_due_at"))
+        batch_op.drop_column("credential_check_due_at")
         batch_op.drop_column("credential_expires_at")
         batch_op.drop_column("credential_checked_at")
         batch_op.drop_column("credential_message")
