@@ -21,6 +21,12 @@ from redis.exceptions import RedisError
 from app.db.engine import create_engine, session_factory
 from app.logs import configure_logging
 from app.settings import Settings
+from app.sources.credential_health import (
+    CHECK_CREDENTIALS_JOB,
+    CLAIM_TICK_SECONDS,
+    check_source,
+    claim_and_enqueue,
+)
 from app.sync.csv_store import CsvStore
 from app.sync.engine import execute_run
 from app.sync.preview import PREVIEW_JOB_TIMEOUT_SECONDS, PREVIEW_SYNC, run_preview
@@ -50,6 +56,15 @@ async def preview_sync(ctx: dict[str, Any], request: dict[str, Any]) -> dict[str
 async def deliver_webhook(ctx: dict[str, Any], delivery_id: str) -> None:
     engine: EngineContext = ctx["engine"]
     await deliver(engine.settings, engine.sessions, engine.queue, uuid.UUID(delivery_id))
+
+
+async def check_credentials(ctx: dict[str, Any], source_id: str) -> str | None:
+    engine: EngineContext = ctx["engine"]
+    return await check_source(engine.settings, engine.sessions, engine.queue, uuid.UUID(source_id))
+
+
+async def credential_tick(engine: EngineContext) -> None:
+    await claim_and_enqueue(engine.settings, engine.sessions, engine.queue)
 
 
 async def scheduler_tick(engine: EngineContext) -> None:
@@ -114,6 +129,8 @@ def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
                     scheduler_tick, engine, lambda: seconds_to_next_tick(time.time(), interval)
                 )
             ),
+            # Claims due credentials checks, a batch a tick, and queues them as jobs.
+            asyncio.create_task(keep_doing(credential_tick, engine, lambda: CLAIM_TICK_SECONDS)),
         ]
 
     async def shutdown(ctx: dict[str, Any]) -> None:
@@ -134,6 +151,13 @@ def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
                 timeout=PREVIEW_JOB_TIMEOUT_SECONDS,
                 max_tries=1,
                 keep_result=PREVIEW_JOB_TIMEOUT_SECONDS,
+            ),
+            # A check the API waits for, or a daily one: a missed one is claimed again later.
+            func(
+                check_credentials,
+                name=CHECK_CREDENTIALS_JOB,
+                timeout=settings.connection_test_timeout_seconds + 30,
+                max_tries=1,
             ),
             func(
                 deliver_webhook,
