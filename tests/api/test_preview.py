@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from app.preview import service
 from app.settings import Settings
 from app.sync.queue import queue_client
 from app.sync.worker_liveness import count_live_workers
-from tests.conftest import ApiUser
+from tests.conftest import ApiUser, IsolatedService
 from tests.sync.tables import write_table
 
 
@@ -250,3 +250,34 @@ def test_a_preview_that_outlasts_the_wait_answers_504(
     assert response.status_code == 504, response.text
     assert response.json()["success"] is False
     assert "within 1 s" in response.json()["message"]
+
+
+def test_a_target_that_escapes_formulas_previews_the_escaped_cells_and_says_so(
+    user: ApiUser, tmp_path: Path
+) -> None:
+    table = write_table(tmp_path / "t.csv", HEADER, [["1", "=HYPERLINK(1)", "-5"]])
+    body = {
+        "dataSourceId": user.data_source(),
+        "targetFileId": user.target_file(escapeFormulas=True),
+        "config": {"path": str(table)},
+    }
+
+    preview = user.ok("POST", "/api/sync/preview", json=body)["preview"]
+
+    assert preview["rows"] == [["1", "'=HYPERLINK(1)", "-5"]]
+    assert codes(preview) == ["formulas_escaped"]
+    assert "'name'" in preview["warnings"][0]["message"]
+
+
+def test_without_a_worker_a_preview_answers_503_with_retry_after(
+    isolated_service: Callable[..., IsolatedService], tmp_path: Path
+) -> None:
+    service = isolated_service()  # a queue of its own, that no worker serves
+    table = write_table(tmp_path / "t.csv", HEADER, [["1", "Ann", "1"]])
+    body = {"dataSourceId": service.user.data_source(), "config": {"path": str(table)}}
+
+    response = unsaved(service.user, body)
+
+    assert response.status_code == 503, response.text
+    assert response.headers["Retry-After"] == "5"
+    assert response.json()["success"] is False
