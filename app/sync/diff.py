@@ -29,6 +29,9 @@ _NULL = "\x00"
 
 Positions = np.ndarray  # int64 row positions
 
+# Matched key pairs compared against each other at a time.
+_PAIRS_PER_CHECK = 65_536
+
 
 @dataclass(slots=True)
 class ChangeSet:
@@ -63,6 +66,11 @@ class KeyProblem(ValueError):
 
 def row_hashes(batch: pa.RecordBatch | pa.Table, columns: list[str]) -> np.ndarray:
     """uint64 hash per row over `columns` (canonical strings), in the given order."""
+    if isinstance(batch, pa.Table):
+        # Chunk by chunk: the per-row values below are Python objects, and a whole table's
+        # worth of them at once would cost far more memory than the hashes.
+        parts = [row_hashes(chunk, columns) for chunk in batch.select(columns).to_batches()]
+        return np.concatenate(parts) if parts else np.empty(0, dtype=np.uint64)
     if batch.num_rows == 0:
         return np.empty(0, dtype=np.uint64)
     if not columns:
@@ -89,10 +97,19 @@ class KeyedRows:
     keys: pa.Table
     key_hashes: np.ndarray
     value_hashes: np.ndarray
+    _index: pd.Index | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def of(cls, keys: pa.Table, value_hashes: np.ndarray) -> KeyedRows:
         return cls(keys, row_hashes(keys, keys.column_names), value_hashes)
+
+    @property
+    def index(self) -> pd.Index:
+        """The key hashes as an index, built once: the hash table that tells whether they
+        are unique is the one the diff then looks rows up in."""
+        if self._index is None:
+            self._index = pd.Index(self.key_hashes)
+        return self._index
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(
@@ -105,9 +122,12 @@ class KeyedRows:
 
     def duplicated(self) -> np.ndarray:
         """Mask of rows whose key occurs more than once (exact, collisions ruled out)."""
+        # Sorted, repeats sit side by side: a copy of the hashes where a hash table would
+        # take five times that.
+        ordered = np.sort(self.key_hashes)
+        if not (ordered[1:] == ordered[:-1]).any():
+            return np.zeros(len(self.key_hashes), dtype=bool)
         suspects: np.ndarray = pd.Series(self.key_hashes).duplicated(keep=False).to_numpy()
-        if not suspects.any():
-            return suspects
         exact: np.ndarray = self.keys.to_pandas().duplicated(keep=False).to_numpy()
         return np.asarray(suspects & exact)
 
@@ -137,7 +157,11 @@ def check_keys(rows: KeyedRows, examples: int = 3) -> None:
 def keyed_diff(old: KeyedRows, new: KeyedRows) -> ChangeSet:
     """Both sides hold unique keys (`check_keys`), so a hash index on the old key hashes
     finds each new row's partner directly."""
-    partner = pd.Index(old.key_hashes).get_indexer(new.key_hashes)
+    if not old.index.is_unique:
+        # Two different old keys share a hash (`check_keys` rules out equal keys): the hash
+        # index cannot say which one a new row's key is.
+        return _exact_keyed_diff(old, new)
+    partner = old.index.get_indexer(new.key_hashes)
     matched_new = np.flatnonzero(partner >= 0)
     matched_old = partner[matched_new]
     if not _same_keys(old, new, matched_old, matched_new):
@@ -154,12 +178,16 @@ def keyed_diff(old: KeyedRows, new: KeyedRows) -> ChangeSet:
 
 
 def _same_keys(old: KeyedRows, new: KeyedRows, old_rows: np.ndarray, new_rows: np.ndarray) -> bool:
-    old_keys = old.keys.take(pa.array(old_rows, pa.int64()))
-    new_keys = new.keys.take(pa.array(new_rows, pa.int64()))
-    return all(
-        pc.all(pc.equal(a, b)).as_py() is not False
-        for a, b in zip(old_keys.columns, new_keys.columns, strict=True)
-    )
+    # A slice at a time: the keys of every matched pair at once would be two more copies of
+    # the key columns in memory.
+    for start in range(0, len(old_rows), _PAIRS_PER_CHECK):
+        end = start + _PAIRS_PER_CHECK
+        old_keys = old.keys.take(pa.array(old_rows[start:end], pa.int64()))
+        new_keys = new.keys.take(pa.array(new_rows[start:end], pa.int64()))
+        for a, b in zip(old_keys.columns, new_keys.columns, strict=True):
+            if pc.all(pc.equal(a, b)).as_py() is False:
+                return False
+    return True
 
 
 def _exact_keyed_diff(old: KeyedRows, new: KeyedRows) -> ChangeSet:

@@ -101,20 +101,24 @@ def _float64_text(values: pa.Array) -> pa.Array:
     # decimal digits, so a 17-digit repr is arithmetic noise (0.30000000000000004). Those are
     # rounded to 15 significant digits, as spreadsheets display them: the exact binary value
     # rounded half to even, as format(x, ".15g") does.
-    text = values.cast(pa.string())
-    noisy = pc.fill_null(pc.greater(pc.utf8_length(text), 16), False)
-    if not pc.any(noisy).as_py():
-        return text
-    numbers = np.asarray(values)  # nulls are NaN, and not noisy
+    #
+    # Inside [1e-8, 1e14) the rounding is taken for every value, noisy or not, and the text
+    # cast once: a repr of 16 characters or fewer there has at most 15 significant digits
+    # (16 digits would need a point or a sign besides), so rounding gives the same double.
+    numbers = np.asarray(values)  # nulls are NaN, which is outside
     rounded, inside = _rounded_to_fifteen_digits(numbers)
-    fixed = pa.array(rounded).cast(pa.string())
-    outside = np.asarray(noisy) & ~inside
-    if outside.any():
-        # format pads exponents to two digits, as Arrow does not: "e-09" becomes "e-9". From
-        # 1e14 up they have two or three digits already.
-        written = [f"{x:.15g}".replace("e-0", "e-") for x in numbers[outside].tolist()]
-        fixed = pc.replace_with_mask(fixed, pa.array(outside), pa.array(written))
-    return pc.if_else(noisy, fixed, text)
+    chosen = np.where(inside, rounded, numbers)
+    nulls = np.asarray(values.is_null()) if values.null_count else None
+    text = pa.array(chosen, pa.float64(), mask=nulls).cast(pa.string())
+    if inside.all():
+        return text
+    noisy = np.asarray(pc.fill_null(pc.greater(pc.utf8_length(text), 16), False)) & ~inside
+    if not noisy.any():
+        return text
+    # format pads exponents to two digits, as Arrow does not: "e-09" becomes "e-9". From
+    # 1e14 up they have two or three digits already.
+    written = [f"{x:.15g}".replace("e-0", "e-") for x in numbers[noisy].tolist()]
+    return pc.replace_with_mask(text, pa.array(noisy), pa.array(written, pa.string()))
 
 
 def _timestamp_text(values: pa.Array) -> pa.Array:

@@ -153,6 +153,20 @@ def test_a_key_hash_collision_falls_back_to_an_exact_join() -> None:
     assert keyed_diff(old, new).counts == {"added": 1, "updated": 0, "deleted": 1}
 
 
+def test_two_old_keys_sharing_a_hash_fall_back_to_an_exact_join() -> None:
+    # "a" and "b" are different keys forced onto one hash: the old side holds its keys
+    # uniquely, but its hash index cannot tell them apart.
+    old = KeyedRows(
+        pa.table({"id": ["a", "b"]}), np.array([1, 1], np.uint64), np.array([10, 20], np.uint64)
+    )
+    new = KeyedRows(
+        pa.table({"id": ["b", "a"]}), np.array([1, 1], np.uint64), np.array([21, 10], np.uint64)
+    )
+
+    assert not old.duplicated().any()
+    assert positions(keyed_diff(old, new)) == {"added": [], "updated": [0], "deleted": []}
+
+
 def test_composite_keys_identify_rows_by_all_their_columns() -> None:
     def rows(data: list[tuple[str, str, str]]) -> KeyedRows:
         keys = pa.table({"region": [r[0] for r in data], "id": [r[1] for r in data]})
