@@ -1,10 +1,20 @@
 """A whole sync run at scale, through the product's own path.
 
 1,000,000 rows x 12 mixed columns in a throwaway PostgreSQL database are read by the
-`postgresql` connector (psqlODBC + arrow-odbc), rendered, diffed by primary key against the
+`postgresql` connector (its default driver), rendered, diffed by primary key against the
 previous snapshot after 1% of rows were updated, 0.5% deleted and 0.5% inserted, written as
-the target CSV and recorded — `execute_run`, as a worker runs it, in a fresh process so that
-its peak RSS is its own. The yardstick is `psql \\copy (query) to file csv` of the same rows.
+the target CSV and recorded: `execute_run`, as a worker runs it, each run in a fresh process
+whose own peak RSS is measured. The yardstick is `psql \\copy (query) to file csv` of the
+same rows.
+
+The first run (every row added) is timed once. Then three rounds each make such a change,
+time `\\copy`, and time the diff run right after it, so that the machine's drift over the
+rounds touches both sides of each ratio alike; the figures are medians over the rounds.
+Each run prints where staging's time went, step by step (fetching runs on one thread and
+the other steps on a second, so they overlap). The last line is
+`rows=… seconds=… ratio_to_copy=… peak_rss_mb=…`.
+
+Usage: bench/run [--rows N] [--rounds N] [--keep]
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from app.auth.secrets import hash_password
@@ -53,13 +64,17 @@ FROM generate_series(1, {rows}) AS g;
 ALTER TABLE bench_orders ADD PRIMARY KEY (id);
 """
 
+# Round r (from 1) updates 1% of the rows (the same ones each round, changed again), deletes
+# 0.5% (other ones each round) and inserts 0.5% (copies of original rows under new ids).
+DELETED_RESIDUES = (3, 9, 11, 13, 21, 23, 25, 27, 29)
+INSERTED_RESIDUES = (5, 15, 17, 19, 31, 33, 35, 37, 39)
 CHANGES = """
 UPDATE bench_orders SET status = 'refunded', amount = amount + 1 WHERE id % 100 = 7;
-DELETE FROM bench_orders WHERE id % 200 = 3;
+DELETE FROM bench_orders WHERE id <= {rows} AND id % 200 = {deleted};
 INSERT INTO bench_orders
-SELECT id + {rows}, customer_id, amount, quantity, customer_name, reference, created_at, ship_date,
-       priority, score, discount, status
-FROM bench_orders WHERE id % 200 = 5;
+SELECT id + {rows}::bigint * {round}, customer_id, amount, quantity, customer_name, reference,
+       created_at, ship_date, priority, score, discount, status
+FROM bench_orders WHERE id <= {rows} AND id % 200 = {inserted};
 """
 
 
@@ -88,16 +103,14 @@ def psql(url: str, sql: str) -> str:
     return result.stdout.strip()
 
 
-def time_copy(url: str, directory: Path, repeats: int = 3) -> float:
+def time_copy(url: str, directory: Path) -> float:
     target = directory / "copy.csv"
-    timings = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        copy = f"\\copy ({QUERY}) to '{target}' csv header"
-        subprocess.run([*psql_command(url), "-c", copy], capture_output=True, check=True)
-        timings.append(time.perf_counter() - start)
+    start = time.perf_counter()
+    copy = f"\\copy ({QUERY}) to '{target}' csv header"
+    subprocess.run([*psql_command(url), "-c", copy], capture_output=True, check=True)
+    seconds = time.perf_counter() - start
     target.unlink(missing_ok=True)
-    return statistics.median(timings)
+    return seconds
 
 
 async def create_schedule(settings: Settings, pg_url: str) -> tuple[uuid.UUID, uuid.UUID]:
@@ -158,21 +171,41 @@ async def queue_run(settings: Settings, schedule_id: uuid.UUID, user_id: uuid.UU
     return run_id
 
 
-def run_in_fresh_process(env: dict[str, str], run_id: uuid.UUID) -> dict[str, float]:
+def run_in_fresh_process(env: dict[str, str], run_id: uuid.UUID) -> dict[str, Any]:
     output = subprocess.run(
-        [sys.executable, "-m", "bench.run_once", str(run_id)],
+        [sys.executable, "-m", "bench.run_once", str(run_id), "postgresql"],
         env={**os.environ, **env},
         capture_output=True,
         text=True,
-        check=True,
     )
-    result: dict[str, float] = json.loads(output.stdout.strip().splitlines()[-1])
+    if output.returncode != 0:
+        raise SystemExit(f"the sync run failed:\n{output.stderr}{output.stdout}")
+    result: dict[str, Any] = json.loads(output.stdout.strip().splitlines()[-1])
     return result
+
+
+def where_the_time_went(run: dict[str, Any]) -> str:
+    """Staging's steps: the fetch on one thread, the rest on another, and what is left of the
+    run (reading its inputs, publishing the files, recording it)."""
+    steps = run["steps"]
+    wall, cpu = steps.get("wall", {}), steps.get("cpu", {})
+    parts = [f"{name} {wall[name]:.2f} (cpu {cpu.get(name, 0.0):.2f})" for name in wall]
+    rest = run["seconds"] - steps.get("seconds", 0.0)
+    return (
+        f"    staging {steps.get('seconds', 0.0):.2f} s: {', '.join(parts)}\n"
+        f"    the rest of the run (inputs, publishing, recording): {rest:.2f} s"
+    )
+
+
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.1f} (1 min), {five:.1f} (5 min) on {os.cpu_count()} cores"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=3, choices=range(1, 10))
     parser.add_argument("--keep", action="store_true", help="keep the database and data directory")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="datasync-bench-"))
@@ -184,6 +217,9 @@ def main() -> None:
             "REDIS_URL": f"{redis_server_url()}/14",
             "SECRET_KEY": secrets.token_urlsafe(48),
             "LOG_LEVEL": "WARNING",
+            # The throwaway database is on this machine, which sources may not reach unless
+            # the operator allows it.
+            "SQL_ALLOWED_NETWORKS": "127.0.0.0/8",
         }
         settings = load_settings(env)
         upgrade_to_head(settings)
@@ -194,27 +230,58 @@ def main() -> None:
         psql(pg_url, SCHEMA.format(rows=args.rows))
         psql(pg_url, "VACUUM ANALYZE bench_orders")
         schedule_id, user_id = asyncio.run(create_schedule(settings, pg_url))
-        baseline = run_in_fresh_process(env, asyncio.run(queue_run(settings, schedule_id, user_id)))
+        print(f"before: {load()}")
+
+        def sync_run() -> dict[str, Any]:
+            return run_in_fresh_process(env, asyncio.run(queue_run(settings, schedule_id, user_id)))
+
+        copy = time_copy(pg_url, workdir)
+        first = sync_run()
         print(
-            f"first run (every row added): {baseline['seconds']:.2f} s, peak RSS {baseline['peak_rss_mb']:.0f} MB"
+            f"first run (every row added): {first['seconds']:.2f} s, "
+            f"{first['seconds'] / copy:.2f}x \\copy ({copy:.2f} s), "
+            f"peak RSS {first['peak_rss_mb']:.0f} MB"
         )
-        psql(pg_url, CHANGES.format(rows=args.rows))
-        psql(pg_url, "VACUUM ANALYZE bench_orders")
-        rows = int(psql(pg_url, "SELECT count(*) FROM bench_orders"))
-        copy_seconds = time_copy(pg_url, workdir)
-        print(f"psql \\copy of the same {rows:,} rows: {copy_seconds:.2f} s (median of 3)")
-        measured = run_in_fresh_process(env, asyncio.run(queue_run(settings, schedule_id, user_id)))
-        seconds, peak = measured["seconds"], measured["peak_rss_mb"]
+        print(where_the_time_went(first), flush=True)
+        runs: list[dict[str, Any]] = []
+        for round in range(1, args.rounds + 1):
+            psql(
+                pg_url,
+                CHANGES.format(
+                    rows=args.rows,
+                    round=round,
+                    deleted=DELETED_RESIDUES[round - 1],
+                    inserted=INSERTED_RESIDUES[round - 1],
+                ),
+            )
+            psql(pg_url, "VACUUM ANALYZE bench_orders")
+            rows = int(psql(pg_url, "SELECT count(*) FROM bench_orders"))
+            copy = time_copy(pg_url, workdir)
+            run = sync_run() | {"copy": copy, "rows": rows}
+            run["ratio"] = run["seconds"] / copy
+            runs.append(run)
+            print(
+                f"round {round}: \\copy of {rows:,} rows {copy:.2f} s; diff run {run['seconds']:.2f} s "
+                f"({run['ratio']:.2f}x), peak RSS {run['peak_rss_mb']:.0f} MB; changes "
+                f"added={run['added']:.0f} updated={run['updated']:.0f} deleted={run['deleted']:.0f}"
+            )
+            print(where_the_time_went(run), flush=True)
         print(
-            f"diff run: {seconds:.2f} s, {rows / seconds:,.0f} rows/s, peak RSS {peak:.0f} MB; "
-            f"changes added={measured['added']:.0f} updated={measured['updated']:.0f} deleted={measured['deleted']:.0f}"
+            f"expected per round: added={args.rows // 200} deleted={args.rows // 200} "
+            f"updated=the rows with id % 100 = 7"
         )
-        expected = {"added": args.rows // 200, "deleted": args.rows // 200}
+        print(f"after: {load()}")
+        seconds = statistics.median(r["seconds"] for r in runs)
+        ratio = statistics.median(r["ratio"] for r in runs)
+        peak = statistics.median(r["peak_rss_mb"] for r in runs)
         print(
-            f"expected: added={expected['added']} deleted={expected['deleted']} updated=rows with id % 100 = 7 not deleted"
+            f"medians over {len(runs)} rounds: diff run {seconds:.2f} s, "
+            f"\\copy {statistics.median(r['copy'] for r in runs):.2f} s, ratio {ratio:.2f}x "
+            f"(each run over the \\copy just before it), peak RSS {peak:.0f} MB "
+            f"(highest {max(r['peak_rss_mb'] for r in runs):.0f} MB)"
         )
         print(
-            f"rows={rows} seconds={seconds:.2f} ratio_to_copy={seconds / copy_seconds:.2f} peak_rss_mb={peak:.0f}"
+            f"rows={runs[-1]['rows']} seconds={seconds:.2f} ratio_to_copy={ratio:.2f} peak_rss_mb={peak:.0f}"
         )
         if args.keep:
             print(
