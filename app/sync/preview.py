@@ -277,7 +277,7 @@ def _header_warnings(raw: list[str]) -> list[dict[str, str]]:
 
 def _hold_warnings(inputs: _Inputs, staged: StagedSnapshot) -> list[dict[str, str]]:
     advice = (
-        "a scheduled sync would stop and leave the CSV untouched; a manual sync with "
+        "a sync would stop there and leave the CSV untouched; a manual sync with "
         "?force=true accepts it"
     )
     if staged.row_count == 0:
