@@ -154,7 +154,10 @@ class ExcelConnector:
             raise_first_problem(
                 self.validate_credentials(self._credentials, self._settings, self._env)
             )
-            self._tokens().access_token()
+            tokens = self._tokens()
+            # A token still in the process's cache proves nothing about the grant today.
+            tokens.discard_access_token()
+            tokens.access_token()
             return CredentialHealth("ok", "The credentials work")
 
         return proved(attempt, fix)

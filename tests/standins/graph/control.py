@@ -73,6 +73,9 @@ class GraphStandInControl:
     def revoke_access_tokens(self) -> None:
         self.call("revoke_access_tokens")
 
+    def revoke_grants(self, user_id: str) -> None:
+        self.call("revoke_grants", user_id=user_id)
+
     def request_log(self) -> list[list[Any]]:
         return list(self.call("request_log"))
 

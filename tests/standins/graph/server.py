@@ -37,6 +37,7 @@ CONTROL_OPERATIONS = frozenset(
         "refuse_item_metadata",
         "request_counts",
         "revoke_access_tokens",
+        "revoke_grants",
         "request_log",
         "clear_request_log",
     }

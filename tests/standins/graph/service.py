@@ -243,6 +243,14 @@ class GraphService:
         with self._lock:
             self._faults.clear()
 
+    def revoke_grants(self, user_id: str) -> None:
+        """The user's consent is revoked (or the account disabled): every refresh token issued
+        for the user answers invalid_grant from now on, as Entra ID's AADSTS50173 does."""
+        with self._lock:
+            for token, owner in list(self._refresh_tokens.items()):
+                if owner[2] == user_id:
+                    del self._refresh_tokens[token]
+
     def revoke_access_tokens(self) -> None:
         """Every access token issued so far stops working (as after a password reset or
         token revocation); clients holding cached tokens get 401 and must get new ones."""

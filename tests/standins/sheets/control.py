@@ -100,13 +100,22 @@ class SheetsStandInControl:
         user: str = "alice@example.com",
         revoked: bool = False,
         scopes: list[str] | None = None,
+        expires_in_seconds: int | None = None,
     ) -> None:
         """A refresh token as Google would have issued it; `scopes` granted (default: the
-        Sheets and Drive scopes), `revoked` makes the grant answer invalid_grant."""
+        Sheets and Drive scopes), `revoked` makes the grant answer invalid_grant (putting
+        a token again with `revoked=True` revokes its grant), `expires_in_seconds` is told
+        in every token answer as `refresh_token_expires_in` (apps in testing mode)."""
         self._call(
             "PUT",
             f"refresh-tokens/{quote(token, safe='')}",
-            {"clientId": client_id, "user": user, "revoked": revoked, "scopes": scopes},
+            {
+                "clientId": client_id,
+                "user": user,
+                "revoked": revoked,
+                "scopes": scopes,
+                "expiresInSeconds": expires_in_seconds,
+            },
         )
 
     def add_fault(

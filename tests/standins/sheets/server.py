@@ -450,12 +450,18 @@ class _Handler(BaseHTTPRequestHandler):
                 time.time() + state.token_lifetime_seconds,
                 refresh_token,
             )
-        return {
+        answer: dict[str, Any] = {
             "access_token": token,
             "expires_in": state.token_lifetime_seconds,
             "scope": " ".join(sorted(scopes)),
             "token_type": "Bearer",
         }
+        with self.server.lock:
+            grant = state.refresh_tokens.get(refresh_token or "") or {}
+        if grant.get("expiresInSeconds") is not None:
+            # Google's answer for an app in testing mode: the grant ends 7 days after consent.
+            answer["refresh_token_expires_in"] = grant["expiresInSeconds"]
+        return answer
 
     def _verify_assertion(self, assertion: str) -> tuple[str, set[str]]:
         try:
