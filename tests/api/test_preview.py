@@ -113,6 +113,7 @@ def test_a_preview_writes_no_version_history_run_webhook_or_byte(
     }
     folder = Path(settings.files_dir)
     files_before = sorted(p.relative_to(folder) for p in folder.rglob("*"))
+    assert any(p.suffix == ".csv" for p in files_before)
 
     preview = user.ok("POST", f"/api/sync/schedules/{schedule_id}/preview")["preview"]
 
@@ -185,17 +186,23 @@ def test_a_preview_warns_of_the_safety_hold_and_of_numbers_turned_to_text(
     assert codes(empty) == ["safety_hold"] and "no rows" in empty["warnings"][0]["message"]
 
 
-def test_a_connector_error_answers_as_a_failed_manual_sync(user: ApiUser, tmp_path: Path) -> None:
+def test_a_connector_error_answers_as_a_failed_manual_sync_and_leaves_no_file(
+    user: ApiUser, tmp_path: Path, settings: Settings
+) -> None:
     schedule_id = user.schedule(
         user.data_source(), user.target_file(), path=str(tmp_path / "gone.csv")
     )
+    folder = Path(settings.files_dir)
+    files_before = sorted(folder.rglob("*"))
 
     preview = user.post(f"/api/sync/schedules/{schedule_id}/preview")
+    files_after = sorted(folder.rglob("*"))
     sync = user.post(f"/api/sync/schedules/{schedule_id}/sync")
 
     assert preview.status_code == sync.status_code == 500
     assert preview.json()["error"] == sync.json()["error"] == "Sync failed"
     assert preview.json()["message"] == sync.json()["message"] == "no table file at gone.csv"
+    assert files_after == files_before
 
 
 def test_unknown_and_foreign_schedules_answer_404(
