@@ -1,8 +1,10 @@
 """Credential health: each data source's credentials proved once a day, on a worker.
 
 A worker's tick claims due sources with a compare-and-set on `credential_check_due_at`
-(any number of workers check each source once), at most CLAIM_BATCH per tick, so a store of
-many sources spreads its checks over the day instead of checking them all at once. The check
+(any number of workers check each source once), at most CLAIM_BATCH per tick. A new source
+(or new credentials) is first due at a random point of the interval and each check moves it
+one interval on, so a store of many sources spreads its checks over the day; sources never
+given a due date (those stored before the check existed) are due at once, a batch a tick. The check
 runs the connector's `credential_health()` in the connection test's child process (killed at
 CONNECTION_TEST_TIMEOUT_SECONDS: a login blocked in a driver cannot be cancelled otherwise).
 
@@ -15,6 +17,7 @@ credentials clear `failed`.
 from __future__ import annotations
 
 import logging
+import random
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -258,13 +261,21 @@ async def _failed_event(
     )
 
 
-def forget(source: DataSource) -> None:
-    """New credentials: nothing known about them yet, and checked at the next tick."""
+def first_due(settings: Settings, now: datetime) -> datetime | None:
+    """When new credentials are first checked: at a random point of the next interval, so
+    sources created together (an import, a migration) are not all checked at once. Someone
+    who wants to know now asks POST /api/data-sources/{id}/check-credentials."""
+    interval = check_interval(settings)
+    return None if interval is None else now + interval * random.random()
+
+
+def forget(settings: Settings, source: DataSource) -> None:
+    """New credentials: nothing known about them yet (null), checked within the interval."""
     source.credential_status = None
     source.credential_message = None
     source.credential_checked_at = None
     source.credential_expires_at = None
-    source.credential_check_due_at = None
+    source.credential_check_due_at = first_due(settings, utcnow())
 
 
 async def clear_failed_after_sync(

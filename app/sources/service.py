@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connector_environment import connector_environment
 from app.credential_vault import CredentialsUnreadable, CredentialVault
-from app.db.models import DataSource, Schedule
+from app.db.models import DataSource, Schedule, utcnow
 from app.errors import ApiError, InvalidInput
 from app.schema import Pagination, fetch_rows
 from app.settings import Settings
@@ -100,6 +100,7 @@ async def create(
         type=type_name,
         credentials_encrypted=CredentialVault(settings.secret_key).seal(credentials),
         settings=source_settings,
+        credential_check_due_at=credential_health.first_due(settings, utcnow()),
     )
     db.add(source)
     await db.flush()
@@ -133,7 +134,7 @@ async def update(
         source.name = _checked_name(name)
     if credentials is not None:
         source.credentials_encrypted = vault.seal(credentials)
-        credential_health.forget(source)  # checked again at the next tick
+        credential_health.forget(settings, source)
     source.settings = new_settings
     await db.flush()
     return source
