@@ -230,6 +230,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/data-sources/{source_id}/check-credentials": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** CheckCredentials */
+        post: operations["checkDataSourceCredentials"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/data-sources": {
         parameters: {
             query?: never;
@@ -775,12 +792,30 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        /** CredentialStatus */
+        CredentialStatus: {
+            /**
+             * @description `ok`; `expiring`: a known expiry is near (a Google app in testing mode ends refresh tokens 7 days after the grant); `failed`: the source rejected the credentials (a revoked grant, a wrong password); null: never checked (or new credentials not checked yet, or a source type without the check)
+             * @enum {null|string}
+             */
+            status: "ok" | "expiring" | "failed" | null;
+            /** @description When the last check finished (ISO 8601) */
+            checkedAt: string | null;
+            /** @description What was found and, when not ok, how to fix it (authorise again, or PATCH the data source with new credentials, naming the field) */
+            message: string | null;
+        };
         /** CredentialVariantOut */
         CredentialVariantOut: {
             key: string;
             label: string;
             help: string;
             fields: components["schemas"]["FieldOut"][];
+        };
+        /** CredentialsChecked */
+        CredentialsChecked: {
+            /** @constant */
+            success: true;
+            credentialStatus: components["schemas"]["CredentialStatus"];
         };
         /** CurrentUser */
         CurrentUser: {
@@ -837,6 +872,7 @@ export interface components {
             };
             /** @description Credentials are stored (they are never returned) */
             hasCredentials: boolean;
+            credentialStatus: components["schemas"]["CredentialStatus"];
             createdAt: string;
             updatedAt: string;
         };
@@ -3190,6 +3226,116 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before trying again */
                     "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    checkDataSourceCredentials: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                source_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    /** @description Requests allowed per minute for this caller */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current minute */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the current minute's window ends */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CredentialsChecked"];
+                };
+            };
+            /** @description The request is invalid: `details` names each bad field and what it must be */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials: send `Authorization: Bearer <token>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token lacks the scope this operation needs (OAuth client tokens and scoped API keys), or a browser session's change lacks the `X-Requested-With: DataSync` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such object for this account (another account's objects are not found either) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests from this caller this minute: wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After": number;
+                    /** @description Requests allowed per minute for this caller */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current minute */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the current minute's window ends */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An unexpected error; the `requestId` finds it in the service's logs */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No worker is running to check the credentials */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The check did not finish in time; the status is unchanged */
+            504: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
