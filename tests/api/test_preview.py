@@ -288,3 +288,21 @@ def test_without_a_worker_a_preview_answers_503_with_retry_after(
     assert response.status_code == 503, response.text
     assert response.headers["Retry-After"] == "5"
     assert response.json()["success"] is False
+
+
+def test_a_blank_key_value_is_warned_with_the_error_the_following_sync_then_fails_with(
+    user: ApiUser, tmp_path: Path
+) -> None:
+    table = write_table(tmp_path / "t.csv", HEADER, [["1", "Ann", "1"], ["", "Bob", "2"]])
+    schedule_id = user.schedule(
+        user.data_source(), user.target_file(), path=str(table), primaryKey="id"
+    )
+
+    preview = user.ok("POST", f"/api/sync/schedules/{schedule_id}/preview")["preview"]
+    sync = user.post(f"/api/sync/schedules/{schedule_id}/sync")
+
+    assert sync.status_code == 500
+    assert codes(preview) == ["primary_key"]
+    assert preview["warnings"][0]["message"].startswith("A sync would fail: ")
+    assert sync.json()["message"] in preview["warnings"][0]["message"]
+    assert preview["rowCount"] == 2 and preview["changes"]["added"] == 2
