@@ -7,6 +7,7 @@ import { readableName } from './field-names.js';
 import { loadSourceTypes, settingNames, typeNames } from './source-types.js';
 import { credentialsSection, declaredFields, declaredValues, topKeys } from './declared-fields.js';
 import { connectionFacts } from './connection-facts.js';
+import { credentialBanner, credentialFact } from './credential-banner.js';
 
 /** @import { DataSource, DataSourceCreate, DataSourceUpdate, ErrorDetail } from '../../client/datasync.js' */
 /** @import { ViewContext } from './app.js' */
@@ -24,6 +25,7 @@ export async function sourcesView(ctx) {
       h('h1', null, 'Data sources'),
       h('a', { class: 'button primary', href: '#/sources/new' }, 'New data source')),
     h('p', { class: 'muted' }, 'Connections and credentials that schedules read from. Credentials are encrypted at rest and never shown again.'),
+    credentialBanner(dataSources),
     totalCount ? list : notice('info', 'No data sources yet. ', h('a', { href: '#/sources/new' }, 'Connect your first one'), '.'),
   ];
 }
@@ -40,6 +42,7 @@ function sourceCard(ctx, source, names) {
       h('span', { class: 'tag' }, names.type(source.type))),
     h('dl', { class: 'facts' },
       h('div', null, h('dt', null, 'Credentials'), h('dd', null, source.hasCredentials ? 'Stored (encrypted)' : 'None')),
+      credentialFact(source),
       settings.length
         ? h('div', null, h('dt', null, 'Settings'), h('dd', null, settings.map(([k, v]) => h('span', { class: 'kv', dataset: { setting: k } },
           names.setting(source.type, k), ': ', h('code', null, typeof v === 'string' ? v : JSON.stringify(v))))))
