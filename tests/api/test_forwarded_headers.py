@@ -29,7 +29,7 @@ def _fourth_login_after_three(env: dict[str, str], tmp_path: Path, spoofed: str)
         tmp_path / f"api-{port}.log",
     )
     try:
-        wait_for_port(port)
+        wait_for_port(port, timeout=60)
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
 
             def login(headers: dict[str, str]) -> int:

@@ -140,7 +140,7 @@ def test_logs_are_json_lines_with_ids_and_never_contain_a_password(
     api = start_process(["serve"], {**iso.env, "PORT": str(port)}, tmp_path / "api.log")
     worker = start_process(["worker"], iso.env, tmp_path / "worker.log")
     try:
-        wait_for_port(port)
+        wait_for_port(port, timeout=60)
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
             user = register(client)
             credentials = {
