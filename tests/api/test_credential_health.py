@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,6 +36,7 @@ from tests.standins.sheets.fixtures import (  # noqa: F401  (pytest fixtures)
     service_account_key,
     sheets_standin,
 )
+from tests.sync.tables import write_table
 from tests.webhooks.receiver import Receiver, start_receiver
 
 
@@ -219,3 +221,28 @@ def test_two_workers_claiming_at_once_claim_each_due_source_once(
     mine = set(ids)
     assert not (set(a) & set(b) & mine)
     assert not (set(again) & mine)  # claimed sources are due a day later, not now
+
+
+def test_a_successful_sync_clears_failed(user: ApiUser, settings: Settings, tmp_path: Path) -> None:
+    table = write_table(tmp_path / "t.csv", ["id", "name"], [["1", "Ann"]])
+    source_id = user.data_source()
+    schedule_id = user.schedule(source_id, user.target_file(), path=str(table))
+
+    async def mark_failed() -> None:
+        engine = create_engine(settings)
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(
+                    update(DataSource)
+                    .where(DataSource.id == uuid.UUID(source_id))
+                    .values(credential_status="failed", credential_message="rejected")
+                )
+        finally:
+            await engine.dispose()
+
+    asyncio.run(mark_failed())
+    assert reported(user, source_id)["status"] == "failed"
+    result = user.ok("POST", f"/api/sync/schedules/{schedule_id}/sync?wait=120")["syncResult"]
+    assert result["status"] == "success", result
+    status = reported(user, source_id)
+    assert status["status"] == "ok" and status["checkedAt"]
