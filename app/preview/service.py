@@ -13,6 +13,7 @@ from app.connector_environment import connector_environment
 from app.db.models import DataSource, Schedule, TargetFile
 from app.errors import ApiError, InvalidInput
 from app.preview.schemas import Preview, PreviewBody
+from app.schedules.service import owned_reference
 from app.schedules.validation import check_config
 from app.scheduling import parse_cadence
 from app.settings import Settings
@@ -23,37 +24,18 @@ from app.sync.worker_liveness import count_live_workers
 Problems = list[dict[str, str]]
 
 
-async def _owned(
-    db: AsyncSession,
-    model: type[DataSource] | type[TargetFile],
-    user_id: uuid.UUID,
-    raw: str,
-    field: str,
-    problems: Problems,
-) -> DataSource | TargetFile | None:
-    # The messages schedule creation gives (app/schedules/service.py).
-    what = "data source" if model is DataSource else "target file"
-    row: DataSource | TargetFile | None
-    try:
-        row = await db.get(model, uuid.UUID(raw))
-    except ValueError:
-        row = None
-    if row is None or row.user_id != user_id:
-        problems.append(
-            {"field": field, "message": f"no {what} with this id; create one first or check the id"}
-        )
-        return None
-    return row
-
-
 async def unsaved_request(
     db: AsyncSession, settings: Settings, user_id: uuid.UUID, body: PreviewBody, limit: int
 ) -> PreviewRequest:
     """The job for a schedule not yet saved; 400 with the details creating it would give."""
     problems: Problems = []
-    source = await _owned(db, DataSource, user_id, body.data_source_id, "dataSourceId", problems)
+    source = await owned_reference(
+        db, DataSource, user_id, body.data_source_id, "dataSourceId", problems
+    )
     if body.target_file_id is not None:
-        await _owned(db, TargetFile, user_id, body.target_file_id, "targetFileId", problems)
+        await owned_reference(
+            db, TargetFile, user_id, body.target_file_id, "targetFileId", problems
+        )
     if not isinstance(source, DataSource) or problems:
         _, cadence_problems = parse_cadence(body.frequency, body.config)
         raise InvalidInput(problems + cadence_problems)

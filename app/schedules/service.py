@@ -22,7 +22,7 @@ from app.settings import Settings
 Problems = list[dict[str, str]]
 
 
-async def _owned_ref(
+async def owned_reference(
     db: AsyncSession,
     model: type[DataSource] | type[TargetFile],
     user_id: uuid.UUID,
@@ -76,10 +76,10 @@ async def create(
     db: AsyncSession, settings: Settings, user_id: uuid.UUID, data: ScheduleCreate
 ) -> Schedule:
     problems = _name_problems(data.name)
-    source = await _owned_ref(
+    source = await owned_reference(
         db, DataSource, user_id, data.data_source_id, "dataSourceId", problems
     )
-    target = await _owned_ref(
+    target = await owned_reference(
         db, TargetFile, user_id, data.target_file_id, "targetFileId", problems
     )
     if source is None or problems:
@@ -108,11 +108,11 @@ async def update(
     source = schedule.data_source
     target = schedule.target_file
     if data.data_source_id is not None:
-        source = await _owned_ref(
+        source = await owned_reference(
             db, DataSource, schedule.user_id, data.data_source_id, "dataSourceId", problems
         )
     if data.target_file_id is not None:
-        target = await _owned_ref(
+        target = await owned_reference(
             db, TargetFile, schedule.user_id, data.target_file_id, "targetFileId", problems
         )
     config = dict(schedule.config)

@@ -1,7 +1,7 @@
 # ruff: noqa: F811 - the pytest fixture imported from the stand-in is a parameter here
 """The `sql-server` and `postgresql` sources end to end: the HTTP API, a real arq worker
 process, ODBC drivers and the TDS stand-in (tests/standins/tds), or the machine's
-PostgreSQL through psqlODBC.
+PostgreSQL through its default driver (ADBC).
 
 Every SQL Server test runs once per driver present (FreeTDS and Microsoft's ODBC Driver
 18), chosen by the data source's `settings.driver`. Per store (SQLite, PostgreSQL) the
@@ -411,6 +411,6 @@ def test_postgresql_source_syncs_exact_values_then_100k_rows_end_to_end(
     result = user.ok("POST", f"/api/sync/schedules/{numbers}/sync")["syncResult"]
     seconds = time.perf_counter() - started
     assert (result["rowCount"], result["columnCount"]) == (THROUGHPUT_ROWS, 3)
-    report_throughput("postgresql via psqlODBC", THROUGHPUT_ROWS, seconds, result)
+    report_throughput("postgresql via ADBC", THROUGHPUT_ROWS, seconds, result)
     rows = parse_csv(user.get(f"/api/files/{numbers_id}/content").text)
     assert (len(rows), rows[-1]) == (THROUGHPUT_ROWS + 1, ["99999", "row 99999", "999.25"])
