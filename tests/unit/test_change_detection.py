@@ -219,3 +219,18 @@ def test_a_longer_marker_is_stored_as_its_digest_equal_for_equal_markers() -> No
     assert storable(long) != storable(other)
     assert storable(long).startswith("sha256:")  # type: ignore[union-attr]
     assert len(storable(long)) <= 200  # type: ignore[arg-type]
+
+
+def test_a_fingerprint_is_the_same_from_one_release_to_the_next() -> None:
+    # Stored fingerprints outlive the code that wrote them: if the digest's text changed
+    # with an upgrade, every schedule would fetch in full once, all at the same time.
+    assert (
+        fingerprint(
+            uuid.UUID("00000000-0000-4000-8000-000000000001"),
+            "postgresql",
+            {"driver": "ADBC"},
+            {"query": "SELECT 1", "primaryKey": ["id"]},
+            CsvFormat(),
+        )
+        == "b57bcc620f1c6a23de297d05a23791f98f1f7e7003e8e4aae80301d91abbe8b4"
+    )
