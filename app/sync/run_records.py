@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.credential_vault import CredentialsUnreadable, CredentialVault
@@ -201,29 +201,10 @@ async def record_success(
     duration_ms = int((time.monotonic() - started) * 1000)
     changes = staged.changes
     async with ctx.sessions() as db:
-        ours = await db.execute(
-            update(SyncRun)
-            .where(SyncRun.id == inputs.run_id, SyncRun.status == RunStatus.RUNNING)
-            .values(phase="writing")
-            .execution_options(synchronize_session=False)
-        )
-        if ours.rowcount != 1:  # type: ignore[attr-defined]
+        taken = await _take_for_writing(db, inputs, version)
+        if taken is None:
             return False
-        moved = await db.execute(
-            update(TargetFile)
-            .where(TargetFile.id == inputs.file_id, TargetFile.version == inputs.file_version)
-            .values(version=version)
-            .execution_options(synchronize_session=False)
-        )
-        if moved.rowcount != 1:  # type: ignore[attr-defined]
-            raise TransientError(
-                "another sync published the same target file meanwhile; will try again"
-            )
-        run = await db.get(SyncRun, inputs.run_id)
-        schedule = await db.get(Schedule, inputs.schedule_id)
-        file = await db.get(TargetFile, inputs.file_id)
-        if run is None or schedule is None or file is None:
-            return False  # deleted meanwhile; the files are pruned with the target file
+        run, schedule, file = taken
         if not unchanged:
             db.add(
                 FileVersion(
@@ -265,6 +246,39 @@ async def record_success(
     return True
 
 
+async def _take_for_writing(
+    db: AsyncSession, inputs: RunInputs, version: int, *still: ColumnElement[bool]
+) -> tuple[SyncRun, Schedule, TargetFile] | None:
+    """The compare-and-sets a run's success is recorded behind (see record_success): the run
+    is still running, and the file is still at the version the run read (and `still` holds
+    of it), moved to `version`. None if the run ended or anything was deleted meanwhile;
+    TransientError if another sync published the file first."""
+    ours = await db.execute(
+        update(SyncRun)
+        .where(SyncRun.id == inputs.run_id, SyncRun.status == RunStatus.RUNNING)
+        .values(phase="writing")
+        .execution_options(synchronize_session=False)
+    )
+    if ours.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    moved = await db.execute(
+        update(TargetFile)
+        .where(TargetFile.id == inputs.file_id, TargetFile.version == inputs.file_version, *still)
+        .values(version=version)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        raise TransientError(
+            "another sync published the same target file meanwhile; will try again"
+        )
+    run = await db.get(SyncRun, inputs.run_id)
+    schedule = await db.get(Schedule, inputs.schedule_id)
+    file = await db.get(TargetFile, inputs.file_id)
+    if run is None or schedule is None or file is None:
+        return None  # deleted meanwhile; the files are pruned with the target file
+    return run, schedule, file
+
+
 async def record_unchanged(ctx: EngineContext, inputs: RunInputs, started: float) -> bool:
     """Records a run whose source said nothing changed since the current file was fetched:
     a success with no changes, the current file's rows, and no fetch. False if the run
@@ -277,34 +291,16 @@ async def record_unchanged(ctx: EngineContext, inputs: RunInputs, started: float
     duration_ms = int((time.monotonic() - started) * 1000)
     stored = inputs.stored_marker
     async with ctx.sessions() as db:
-        ours = await db.execute(
-            update(SyncRun)
-            .where(SyncRun.id == inputs.run_id, SyncRun.status == RunStatus.RUNNING)
-            .values(phase="writing")
-            .execution_options(synchronize_session=False)
+        taken = await _take_for_writing(
+            db,
+            inputs,
+            inputs.file_version,
+            TargetFile.change_marker == stored.marker,
+            TargetFile.change_schedule_id == inputs.schedule_id,
         )
-        if ours.rowcount != 1:  # type: ignore[attr-defined]
+        if taken is None:
             return False
-        same = await db.execute(
-            update(TargetFile)
-            .where(
-                TargetFile.id == inputs.file_id,
-                TargetFile.version == inputs.file_version,
-                TargetFile.change_marker == stored.marker,
-                TargetFile.change_schedule_id == inputs.schedule_id,
-            )
-            .values(version=inputs.file_version)
-            .execution_options(synchronize_session=False)
-        )
-        if same.rowcount != 1:  # type: ignore[attr-defined]
-            raise TransientError(
-                "another sync published the same target file meanwhile; will try again"
-            )
-        run = await db.get(SyncRun, inputs.run_id)
-        schedule = await db.get(Schedule, inputs.schedule_id)
-        file = await db.get(TargetFile, inputs.file_id)
-        if run is None or schedule is None or file is None:
-            return False
+        run, schedule, file = taken
         run.status, run.phase = RunStatus.SUCCESS, "done"
         run.completed_at, run.duration_ms = utcnow(), duration_ms
         run.rows_fetched = 0
