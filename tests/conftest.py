@@ -6,6 +6,7 @@ per store: SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import os
 import secrets
@@ -26,6 +27,8 @@ from litestar.testing import TestClient
 from app.db.migrate import upgrade_to_head
 from app.main import create_app
 from app.settings import Settings, load_settings
+from app.sync.queue import queue_client
+from app.sync.worker_liveness import count_live_workers
 from tests.services import create_postgres_database, free_port, redis_server_url, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -246,6 +249,24 @@ def worker(
     assert process.poll() is None, log.read_text()
     yield process
     stop_process(process)
+
+
+@pytest.fixture
+def live_worker(worker: subprocess.Popen[bytes], settings: Settings) -> None:
+    """The session's worker once it has announced itself: routes that hand work to a worker
+    (preview, credential checks) answer 503 until one has."""
+
+    async def live() -> int:
+        redis = queue_client(settings)
+        try:
+            return await count_live_workers(redis, settings.queue_name)
+        finally:
+            await redis.aclose()
+
+    deadline = time.monotonic() + 30
+    while not asyncio.run(live()):
+        assert time.monotonic() < deadline, "no worker announced itself"
+        time.sleep(0.2)
 
 
 @pytest.fixture(scope="session")

@@ -25,8 +25,6 @@ from app.db.engine import create_engine, session_factory
 from app.db.models import DataSource, utcnow
 from app.settings import Settings
 from app.sources.credential_health import claim_due_sources
-from app.sync.queue import queue_client
-from app.sync.worker_liveness import count_live_workers
 from tests.conftest import ApiUser
 from tests.standins.sheets.control import InThreadStandIn
 from tests.standins.sheets.fixtures import (  # noqa: F401  (pytest fixtures)
@@ -39,23 +37,7 @@ from tests.standins.sheets.fixtures import (  # noqa: F401  (pytest fixtures)
 from tests.sync.tables import write_table
 from tests.webhooks.receiver import Receiver, start_receiver
 
-
-@pytest.fixture(autouse=True)
-def live_worker(worker: Any, settings: Settings) -> Iterator[None]:
-    """The API answers 503 while no worker has announced itself: wait for the first one."""
-
-    async def live() -> int:
-        redis = queue_client(settings)
-        try:
-            return await count_live_workers(redis, settings.queue_name)
-        finally:
-            await redis.aclose()
-
-    deadline = time.monotonic() + 30
-    while not asyncio.run(live()):
-        assert time.monotonic() < deadline, "no worker announced itself"
-        time.sleep(0.2)
-    yield
+pytestmark = pytest.mark.usefixtures("live_worker")
 
 
 @pytest.fixture

@@ -3,9 +3,7 @@ what a sync would write and trip over, and writes nothing."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,28 +11,10 @@ import pytest
 
 from app.preview import service
 from app.settings import Settings
-from app.sync.queue import queue_client
-from app.sync.worker_liveness import count_live_workers
 from tests.conftest import ApiUser, IsolatedService
 from tests.sync.tables import write_table
 
-
-@pytest.fixture(autouse=True)
-def live_worker(worker: Any, settings: Settings) -> Iterator[None]:
-    """The API answers 503 while no worker has announced itself: wait for the first one."""
-
-    async def live() -> int:
-        redis = queue_client(settings)
-        try:
-            return await count_live_workers(redis, settings.queue_name)
-        finally:
-            await redis.aclose()
-
-    deadline = time.monotonic() + 30
-    while not asyncio.run(live()):
-        assert time.monotonic() < deadline, "no worker announced itself"
-        time.sleep(0.2)
-    yield
+pytestmark = pytest.mark.usefixtures("live_worker")
 
 
 HEADER = ["id", "name", "amount"]
