@@ -42,6 +42,7 @@ from app.sync import change_detection, run_records
 from app.sync.admission import wake_next_runs
 from app.sync.change_sets import save_positions
 from app.sync.file_lock import TargetFileLock
+from app.sync.previous_snapshot import previous_snapshot_of
 from app.sync.queue import enqueue_run
 from app.sync.run_context import (
     EngineContext,
@@ -50,7 +51,7 @@ from app.sync.run_context import (
     RunInterrupted,
     SafetyHold,
 )
-from app.sync.snapshot import StagedSnapshot, previous_snapshot_of, stage_snapshot
+from app.sync.snapshot import StagedSnapshot, stage_snapshot
 from app.webhooks.events import publish_run_events
 from connectors.base import (
     JSON,

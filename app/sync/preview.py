@@ -31,15 +31,10 @@ from app.credential_vault import CredentialsUnreadable, CredentialVault
 from app.db.models import DataSource, TargetFile
 from app.selection import merged_selection
 from app.sync.headers import normalise_headers
+from app.sync.previous_snapshot import PreviousSnapshot, previous_snapshot_of
 from app.sync.run_context import EngineContext
 from app.sync.run_records import save_rotated_credentials
-from app.sync.snapshot import (
-    CsvFormat,
-    PreviousSnapshot,
-    StagedSnapshot,
-    previous_snapshot_of,
-    stage_snapshot,
-)
+from app.sync.snapshot import CsvFormat, StagedSnapshot, stage_snapshot
 from connectors.base import JSON, ConfigError, Connector, ConnectorError, Table
 from connectors.registry import connector_class
 

@@ -38,6 +38,7 @@ from app.sync.diff import (
 from app.sync.formulas import escape_formulas
 from app.sync.headers import normalise_headers
 from app.sync.prefetch import process_while_fetching
+from app.sync.previous_snapshot import PreviousSnapshot
 from app.sync.render import render_batch
 from connectors.base import ConfigError, Table
 
@@ -58,16 +59,6 @@ class CsvFormat:
     encoding: str = "utf-8"  # or utf-8-sig: with a BOM, for Excel
     header: bool = True
     escape_formulas: bool = False  # see app/sync/formulas.py
-
-
-@dataclass(frozen=True, slots=True)
-class PreviousSnapshot:
-    version: int
-    checksum: str
-    row_count: int
-    columns: list[str]
-    parquet: Path
-    hashes: Path
 
 
 @dataclass(slots=True)
@@ -98,18 +89,6 @@ class _HashingSink:
         self.sha256.update(data)
         self.size += len(memoryview(data))
         self.handle.write(data)
-
-
-def previous_snapshot_of(
-    store: CsvStore, file_id: uuid.UUID, version: int, checksum: str, row_count: int
-) -> PreviousSnapshot | None:
-    parquet = store.snapshot_path(file_id, version)
-    hashes = store.hashes_path(file_id, version)
-    if version == 0 or not parquet.exists() or not hashes.exists():
-        return None
-    return PreviousSnapshot(
-        version, checksum, row_count, pq.read_schema(parquet).names, parquet, hashes
-    )
 
 
 def _key_columns(primary_key: object) -> list[str]:
