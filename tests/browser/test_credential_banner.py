@@ -70,3 +70,37 @@ def test_a_failed_source_is_named_in_the_banner_with_a_link_to_fix_it(
     expect(page.locator("dd.credential-failed")).to_contain_text("Rejected")
     banner.get_by_role("link", name="Update the credentials of Sales table").click()
     expect(page).to_have_url(f"{page.url.split('#')[0]}#/sources/{sources[0]['id']}/edit")
+
+
+@pytest.mark.usefixtures("worker")
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_check_credentials_shows_the_outcome_on_the_card_and_names_the_fix(
+    page: Page, store: str, tmp_path: Path
+) -> None:
+    sign_up(page, f"carl-{store}-{tmp_path.name[-12:]}@example.com")
+    create_table_source(page)
+    card = page.locator(".card").filter(has_text="Sales table")
+    expect(card.locator("dd.credential-unchecked")).to_have_text("Not checked yet")
+
+    card.get_by_role("button", name="Check the credentials of Sales table").click()
+    expect(card.get_by_role("status")).to_contain_text("✓ The credentials work.")
+    expect(card.locator("dd.credential-ok")).to_contain_text("Working")
+
+    # The grant is revoked at the source: the next check says so, and how to fix it.
+    source_id = page.context.request.get("/api/data-sources").json()["dataSources"][0]["id"]
+    answer = page.context.request.patch(
+        f"/api/data-sources/{source_id}",
+        data={"credentials": {"token": "revoked"}},
+        headers={"X-Requested-With": "DataSync"},
+    )
+    assert answer.ok, answer.text()
+    nav(page, "Schedules")
+    nav(page, "Data sources")
+    card.get_by_role("button", name="Check the credentials of Sales table").click()
+    expect(card.get_by_role("status")).to_contain_text(
+        "✗ The credentials were rejected: Token expired - re-authentication required. "
+        "Enter a new access token"
+    )
+    expect(card.locator("dd.credential-failed")).to_contain_text("Rejected")
+    card.get_by_role("link", name="Update the credentials").click()
+    expect(page).to_have_url(f"{page.url.split('#')[0]}#/sources/{source_id}/edit")

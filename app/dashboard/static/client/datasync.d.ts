@@ -152,6 +152,9 @@ export declare class DataSyncClient {
   deleteDataSource(dataSourceId: string, options?: RequestOptions): Promise<Answer<'deleteDataSource'>>;
   /** Connects with the stored credentials: `{message: "Connection OK", details}`. */
   testDataSource(dataSourceId: string, options?: RequestOptions): Promise<Answer<'testDataSource'>>;
+  /** Checks the stored credentials now on a worker (reads no data) and records the result;
+   * `credentialStatus.status` stays null for a type without a check. */
+  checkDataSourceCredentials(dataSourceId: string, options?: RequestOptions): Promise<Answer<'checkDataSourceCredentials'>>;
   /** Every installed source type, plugins included: its display name, the fields its
    * credentials, settings and selection take (and as JSON Schema), whether it loads here. */
   listSourceTypes(options?: RequestOptions): Promise<Answer<'listSourceTypes'>>;

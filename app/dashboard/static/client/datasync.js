@@ -219,6 +219,12 @@ export class DataSyncClient {
     return this.request('POST', `/api/data-sources/${enc(dataSourceId)}/test`, options);
   }
 
+  /** Checks the stored credentials now on a worker (reads no data) and records the result:
+   * resolves to `{success, credentialStatus}`; `status` stays null for a type without a check. */
+  checkDataSourceCredentials(dataSourceId, options = {}) {
+    return this.request('POST', `/api/data-sources/${enc(dataSourceId)}/check-credentials`, options);
+  }
+
   /** What each installed source type asks for (credentials, settings, selection) and whether it loads here. */
   listSourceTypes(options = {}) {
     return this.request('GET', '/api/source-types', options);

@@ -35,6 +35,11 @@ function sourceCard(ctx, source, names) {
   const result = h('div', { class: 'test-result', role: 'status', 'aria-live': 'polite' });
   const titleId = `source-${source.id}`;
   const testButton = /** @type {HTMLButtonElement} */ (h('button', { type: 'button', onclick: () => testConnection(ctx, source, testButton, result) }, 'Test connection'));
+  const fact = credentialFact(source);
+  const checkButton = /** @type {HTMLButtonElement} */ (h('button', {
+    type: 'button', 'aria-label': `Check the credentials of ${source.name}`,
+    onclick: () => checkCredentials(ctx, source, { button: checkButton, fact, result }),
+  }, 'Check credentials'));
   const settings = Object.entries(source.settings || {});
   const card = h('li', { class: 'card', 'aria-labelledby': titleId, dataset: { sourceId: source.id } },
     h('div', { class: 'card-head' },
@@ -42,7 +47,7 @@ function sourceCard(ctx, source, names) {
       h('span', { class: 'tag' }, names.type(source.type))),
     h('dl', { class: 'facts' },
       h('div', null, h('dt', null, 'Credentials'), h('dd', null, source.hasCredentials ? 'Stored (encrypted)' : 'None')),
-      credentialFact(source),
+      fact,
       settings.length
         ? h('div', null, h('dt', null, 'Settings'), h('dd', null, settings.map(([k, v]) => h('span', { class: 'kv', dataset: { setting: k } },
           names.setting(source.type, k), ': ', h('code', null, typeof v === 'string' ? v : JSON.stringify(v))))))
@@ -50,6 +55,7 @@ function sourceCard(ctx, source, names) {
       h('div', null, h('dt', null, 'Updated'), h('dd', null, timeEl(source.updatedAt)))),
     h('div', { class: 'actions' },
       testButton,
+      checkButton,
       h('a', { class: 'button', href: `#/sources/${source.id}/edit`, 'aria-label': `Edit ${source.name}` }, 'Edit'),
       h('button', {
         type: 'button', class: 'danger', 'aria-label': `Delete ${source.name}`,
@@ -81,6 +87,43 @@ async function testConnection(ctx, source, button, result) {
     result.replaceChildren(h('div', { class: 'notice notice-error' },
       h('p', null, h('strong', null, '✗ Connection failed: '), e.message),
       e.details?.length ? h('ul', null, e.details.map((/** @type {ErrorDetail} */ d) => h('li', null, sentence(readableName(d.field), d.message)))) : null));
+  } finally {
+    button.disabled = false;
+    announce(result.textContent);
+  }
+}
+
+const CHECKED = /** @type {const} */ ({
+  ok: ['success', '✓ The credentials work.'],
+  expiring: ['warning', '⚠ The credentials work but expire soon: '],
+  failed: ['error', '✗ The credentials were rejected: '],
+});
+
+/**
+ * Runs the credentials check now (the daily one, on a worker) and shows its outcome in the
+ * card; a rejection also names the fix, as the banner does.
+ * @param {ViewContext} ctx @param {DataSource} source
+ * @param {{button: HTMLButtonElement, fact: HTMLElement, result: HTMLElement}} parts
+ */
+async function checkCredentials(ctx, source, { button, fact, result }) {
+  button.disabled = true;
+  result.replaceChildren(h('p', { class: 'muted' }, 'Checking the credentials…'));
+  try {
+    const { credentialStatus } = await ctx.client.checkDataSourceCredentials(source.id);
+    fact.replaceWith(credentialFact({ ...source, credentialStatus }));
+    const { status, message } = credentialStatus;
+    if (!status) {
+      result.replaceChildren(notice('info', 'This type of source has no credentials check; use “Test connection”.'));
+      return;
+    }
+    const [kind, text] = CHECKED[status];
+    result.replaceChildren(h('div', { class: `notice notice-${kind}` },
+      h('p', null, h('strong', null, text), status === 'ok' ? null : message ?? ''),
+      status === 'failed'
+        ? h('p', null, h('a', { href: `#/sources/${source.id}/edit` }, 'Update the credentials'))
+        : null));
+  } catch (/** @type {any} */ e) {
+    if (!e.handled) result.replaceChildren(notice('error', e.message));
   } finally {
     button.disabled = false;
     announce(result.textContent);

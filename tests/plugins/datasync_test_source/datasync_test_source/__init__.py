@@ -28,6 +28,7 @@ from connectors.base import (
     Table,
     TransientError,
 )
+from connectors.credential_health import CredentialHealth, proved
 from connectors.declaration import (
     Choice,
     CredentialVariant,
@@ -133,6 +134,13 @@ class TableFileConnector:
     def _check_access(self) -> None:
         if self.credentials.get("token") == "revoked":
             raise AuthError("Token expired - re-authentication required")
+
+    def credential_health(self) -> CredentialHealth:
+        def attempt() -> CredentialHealth:
+            self._check_access()
+            return CredentialHealth("ok", "The token is accepted")
+
+        return proved(attempt, "Enter a new access token in the data source's credentials")
 
     def test(self, selection: JSON) -> JSON:
         self._check_access()
