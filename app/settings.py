@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from app.storage.location import StorageLocation, StorageUrlError, parse_storage_url
+
 
 class SettingsError(Exception):
     """One clear line about one setting."""
@@ -39,6 +41,11 @@ class Settings:
     job_timeout_seconds: int = 3600
     manual_sync_wait_seconds: float = 60.0
     file_versions_kept: int = 10
+    # Where target files live (app/storage/location.py): a local folder (default
+    # DATA_DIR/files) or s3://bucket/prefix, gs://bucket/prefix, az://container/prefix.
+    storage_url: str = ""
+    # Lifetime of the URLs a download with ?redirect=true sends clients to (object stores).
+    storage_presign_seconds: int = 300
     max_body_bytes: int = 1_048_576
     session_token_minutes: int = 60
     # Lifetime of the access tokens OAuth clients get from POST /oauth/token (at most an hour).
@@ -91,6 +98,10 @@ class Settings:
     @property
     def files_dir(self) -> Path:
         return self.data_dir / "files"
+
+    @property
+    def storage_location(self) -> StorageLocation:
+        return parse_storage_url(self.storage_url, self.data_dir)
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -219,6 +230,15 @@ def _check(settings: Settings) -> None:
             raise SettingsError(
                 f"ODBC_DRIVERS must name drivers registered in odbcinst.ini (no paths), got {name!r}"
             )
+    try:
+        settings.storage_location  # noqa: B018 (parsed for its errors)
+    except StorageUrlError as error:
+        raise SettingsError(str(error)) from None
+    if not 1 <= settings.storage_presign_seconds <= 3600:
+        raise SettingsError(
+            "STORAGE_PRESIGN_SECONDS must be from 1 to 3600: presigned download URLs are "
+            "meant to be short-lived"
+        )
     ports = [p.lower() for p in settings.webhook_allowed_ports]
     if ports != ["any"] and not all(p.isdigit() and 1 <= int(p) <= 65535 for p in ports):
         raise SettingsError(

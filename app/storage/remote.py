@@ -1,0 +1,115 @@
+"""The object-store backend (S3 and what speaks its protocol, GCS, Azure Blob), through
+obstore: one client for all of them that streams both ways and uploads large files in
+parts, so memory stays flat whatever the file's size.
+
+Objects are never changed once written (each version has keys of its own), so a local copy
+of one, once downloaded into this machine's cache, stays valid for as long as it is kept.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import obstore
+from obstore.store import AzureStore, GCSStore, S3Store
+
+from app.storage.objects import ObjectStream, StoredObject
+
+if TYPE_CHECKING:
+    from obstore import BytesStream
+    from obstore.store import ObjectStore as ObstoreStore
+
+# Parts of a multipart upload, and how many are in flight at once: at most 4 x 8 MiB of a
+# file is in memory while it uploads.
+PART_BYTES = 8 * 1024 * 1024
+PARTS_IN_FLIGHT = 4
+CHUNK_BYTES = 1024 * 1024
+# Cached copies unused this long are removed when another copy of the same file's objects
+# is downloaded: the cache holds what runs and change sets read now, not every version.
+CACHE_IDLE_SECONDS = 3600
+
+
+class RemoteObjectStore:
+    remote = True
+
+    def __init__(self, store: ObstoreStore, cache: Path) -> None:
+        self.store = store
+        self.cache = cache
+
+    def put_file(self, key: str, source: Path) -> None:
+        obstore.put(self.store, key, source, chunk_size=PART_BYTES, max_concurrency=PARTS_IN_FLIGHT)
+        source.unlink(missing_ok=True)
+
+    def local_copy(self, key: str) -> Path:
+        cached = self.cache.joinpath(*key.split("/"))
+        if cached.is_file():
+            os.utime(cached)  # recently used: kept by the eviction below
+            return cached
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        temp = cached.with_name(f".tmp-{uuid.uuid4().hex}")
+        try:
+            with open(temp, "wb") as handle:
+                for chunk in obstore.get(self.store, key).stream(min_chunk_size=CHUNK_BYTES):
+                    handle.write(chunk)
+            # Workers on one machine share the cache: the rename makes a copy appear whole.
+            os.replace(temp, cached)
+        finally:
+            temp.unlink(missing_ok=True)
+        _evict_idle(cached.parent, keep=cached)
+        return cached
+
+    def exists(self, key: str) -> bool:
+        try:
+            obstore.head(self.store, key)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def list(self, prefix: str) -> list[StoredObject]:
+        return [
+            StoredObject(meta["path"], meta["size"], meta["last_modified"])
+            for batch in obstore.list(self.store, prefix or None, chunk_size=1000)
+            for meta in batch
+        ]
+
+    def delete(self, keys: Iterable[str]) -> None:
+        # S3 answers a bulk delete of a missing key with success, as the interface asks.
+        batch = list(keys)
+        if batch:
+            obstore.delete(self.store, batch)
+
+    def delete_prefix(self, prefix: str) -> None:
+        self.delete(found.key for found in self.list(prefix))
+
+    async def open(self, key: str) -> ObjectStream:
+        result = await obstore.get_async(self.store, key)
+        meta = result.meta
+        return ObjectStream(
+            meta["size"], meta["last_modified"], _chunks_of(result.stream(CHUNK_BYTES))
+        )
+
+    async def presigned_url(self, key: str, expires_in: timedelta) -> str | None:
+        if not isinstance(self.store, S3Store | GCSStore | AzureStore):
+            return None
+        return await obstore.sign_async(self.store, "GET", key, expires_in)
+
+
+async def _chunks_of(stream: BytesStream) -> AsyncIterator[bytes]:
+    async for chunk in stream:
+        yield bytes(chunk)
+
+
+def _evict_idle(folder: Path, keep: Path) -> None:
+    stale_before = time.time() - CACHE_IDLE_SECONDS
+    for path in folder.iterdir():
+        try:
+            if path != keep and path.is_file() and path.stat().st_mtime < stale_before:
+                path.unlink()
+        except FileNotFoundError:
+            continue  # another worker on this machine evicted it first
