@@ -36,7 +36,7 @@ from app.security_headers import stamp_security_headers
 from app.settings import Settings, get_settings
 from app.source_types.controllers import SourceTypeController, described_types
 from app.sources.controllers import DataSourceController
-from app.sync.csv_store import CsvStore
+from app.sync.csv_store import csv_store_for
 from app.sync.queue import queue_client
 from app.webhooks.controllers import WebhookController
 
@@ -71,7 +71,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     sessions = session_factory(engine)
     # One lazy client: it serves the job queue, the shared rate-limit budget and /ready.
     redis = queue_client(settings)
-    csv_store = CsvStore(settings.files_dir)
+    csv_store = csv_store_for(settings)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

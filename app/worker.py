@@ -27,7 +27,7 @@ from app.sources.credential_health import (
     check_source,
     claim_and_enqueue,
 )
-from app.sync.csv_store import CsvStore
+from app.sync.csv_store import csv_store_for
 from app.sync.engine import execute_run
 from app.sync.preview import PREVIEW_JOB_TIMEOUT_SECONDS, PREVIEW_SYNC, run_preview
 from app.sync.queue import RUN_SYNC, queue_client
@@ -114,7 +114,7 @@ def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
             settings=settings,
             sessions=session_factory(db_engine),
             queue=ctx["redis"],
-            store=CsvStore(settings.files_dir),
+            store=csv_store_for(settings),
         )
         # Once before polling: a worker started after Redis lost its data gives the lost runs
         # their jobs back first, and one started after downtime claims what fell due.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post
@@ -13,7 +14,13 @@ from app.auth.middleware import Principal
 from app.auth.scopes import Scope
 from app.db.models import FileVersion, TargetFile
 from app.files import service
-from app.files.downloads import CSV_HEADERS, NOT_MODIFIED, IfNoneMatch, csv_response
+from app.files.downloads import (
+    CSV_HEADERS,
+    DOWNLOAD_ANSWERS,
+    IfNoneMatch,
+    Redirected,
+    csv_response,
+)
 from app.files.schemas import (
     FileCreated,
     FileDetail,
@@ -27,7 +34,8 @@ from app.files.schemas import (
 )
 from app.openapi import error_response
 from app.schema import Done, Limit, Offset
-from app.sync.csv_store import EMPTY_SHA256, CsvStore
+from app.settings import Settings
+from app.sync.csv_store import EMPTY_SHA256, CsvStore, stored_stem
 from app.tenancy import owned_by_caller
 from app.time_text import isoformat
 
@@ -142,7 +150,7 @@ class TargetFileController(Controller):
         opt={"scope": Scope.FILES_READ},
         media_type="text/csv",
         response_headers=CSV_HEADERS,
-        responses=NOT_MODIFIED,
+        responses=DOWNLOAD_ANSWERS,
         response_description="The current content as CSV (empty before the first sync)",
     )
     async def content(
@@ -150,10 +158,24 @@ class TargetFileController(Controller):
         file: NamedDependency[TargetFile],
         db_session: NamedDependency[AsyncSession],
         csv_store: NamedDependency[CsvStore],
+        app_settings: NamedDependency[Settings],
         if_none_match: IfNoneMatch = None,
-    ) -> Response[bytes]:
-        path = csv_store.csv_path(file.id, file.version) if file.version else None
-        return csv_response(if_none_match, path, file.checksum or EMPTY_SHA256, file.name)
+        redirect: Redirected = False,
+    ) -> Response[Any]:
+        key = None
+        if file.version:
+            current = await service.kept_version(db_session, file, file.version)
+            key = csv_store.version_keys(
+                file.id, stored_stem(current.version, current.object_stem)
+            ).csv
+        return await csv_response(
+            csv_store.objects,
+            if_none_match,
+            key,
+            file.checksum or EMPTY_SHA256,
+            file.name,
+            _presigned_for(app_settings, redirect),
+        )
 
     @get(
         "/{file_id:str}/versions", operation_id="listFileVersions", opt={"scope": Scope.FILES_READ}
@@ -174,7 +196,7 @@ class TargetFileController(Controller):
         opt={"scope": Scope.FILES_READ},
         media_type="text/csv",
         response_headers=CSV_HEADERS,
-        responses=NOT_MODIFIED,
+        responses=DOWNLOAD_ANSWERS,
         response_description="That version's content as CSV",
     )
     async def version_content(
@@ -188,9 +210,21 @@ class TargetFileController(Controller):
         ],
         db_session: NamedDependency[AsyncSession],
         csv_store: NamedDependency[CsvStore],
+        app_settings: NamedDependency[Settings],
         if_none_match: IfNoneMatch = None,
-    ) -> Response[bytes]:
+        redirect: Redirected = False,
+    ) -> Response[Any]:
         kept = await service.kept_version(db_session, file, version)
-        return csv_response(
-            if_none_match, csv_store.csv_path(file.id, version), kept.checksum, file.name
+        key = csv_store.version_keys(file.id, stored_stem(kept.version, kept.object_stem)).csv
+        return await csv_response(
+            csv_store.objects,
+            if_none_match,
+            key,
+            kept.checksum,
+            file.name,
+            _presigned_for(app_settings, redirect),
         )
+
+
+def _presigned_for(settings: Settings, redirect: bool) -> timedelta | None:
+    return timedelta(seconds=settings.storage_presign_seconds) if redirect else None

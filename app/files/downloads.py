@@ -1,19 +1,23 @@
 """CSV downloads of a file's content: the attachment's name, revalidation by ETag (304
-while unchanged), and what the content routes document about both."""
+while unchanged), the bytes streamed from the storage backend or a redirect to it, and what
+the content routes document about all of that."""
 
 from __future__ import annotations
 
 import unicodedata
-from pathlib import Path
-from typing import Annotated
+from datetime import timedelta
+from email.utils import format_datetime
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from litestar import Response
-from litestar.datastructures import ETag, ResponseHeader
+from litestar.datastructures import ResponseHeader
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import HeaderParameter
-from litestar.response import File
+from litestar.params import HeaderParameter, QueryParameter
+from litestar.response import Redirect, Stream
 
+from app.errors import not_found
+from app.storage.objects import ObjectStore
 from app.sync.csv_store import EMPTY_SHA256
 
 # What the two content routes document besides their CSV body. Litestar types a header by
@@ -35,12 +39,25 @@ CSV_HEADERS = [
         description="attachment, with the file's name (`filename*` in UTF-8)",
     ),
 ]
-NOT_MODIFIED = {
+DOWNLOAD_ANSWERS = {
     304: ResponseSpec(
         data_container=None,
         description="Not modified: If-None-Match names the current ETag; no body",
-    )
+    ),
+    307: ResponseSpec(
+        data_container=None,
+        description="With ?redirect=true and files kept in an object store: the CSV is at "
+        "the short-lived presigned URL in Location (STORAGE_PRESIGN_SECONDS); no body",
+    ),
 }
+Redirected = Annotated[
+    bool,
+    QueryParameter(
+        description="Answer 307 to a short-lived presigned URL of the object store instead of "
+        "sending the bytes through the API (large files); where files are kept on the "
+        "service's own disk the CSV is sent as usual"
+    ),
+]
 IfNoneMatch = Annotated[
     str | None,
     HeaderParameter(
@@ -70,13 +87,34 @@ def attachment_disposition(name: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
 
 
-def csv_response(
-    if_none_match: str | None, path: Path | None, checksum: str, name: str
-) -> Response[bytes]:
+async def csv_response(
+    objects: ObjectStore,
+    if_none_match: str | None,
+    key: str | None,
+    checksum: str,
+    name: str,
+    redirect_for: timedelta | None = None,
+) -> Response[Any]:
+    """The CSV under `key` (None: no version yet, an empty body), streamed in chunks; or 304
+    while `if_none_match` names it; or, given `redirect_for`, a 307 to a URL valid that long
+    when the backend can sign one."""
     etag = f'"{checksum}"'
     if (if_none_match or "").strip() in {etag, checksum, f"W/{etag}"}:
         return Response(content=b"", status_code=304, headers={"ETag": etag})
-    headers = {"Content-Disposition": attachment_disposition(name)}
-    if path is None:
-        return Response(content=b"", media_type="text/csv", headers={**headers, "ETag": etag})
-    return File(path=path, media_type="text/csv", etag=ETag(value=checksum), headers=headers)
+    headers = {"Content-Disposition": attachment_disposition(name), "ETag": etag}
+    if key is None:
+        return Response(content=b"", media_type="text/csv", headers=headers)
+    if redirect_for is not None:
+        url = await objects.presigned_url(key, redirect_for)
+        if url is not None:
+            # Never cached: the URL expires, the ETag does not.
+            return Redirect(
+                path=url, status_code=307, headers={"ETag": etag, "Cache-Control": "no-store"}
+            )
+    try:
+        stored = await objects.open(key)
+    except FileNotFoundError:
+        raise not_found("This version's content (pruned meanwhile)") from None
+    headers["Content-Length"] = str(stored.size)
+    headers["Last-Modified"] = format_datetime(stored.last_modified, usegmt=True)
+    return Stream(stored.chunks, media_type="text/csv", headers=headers)

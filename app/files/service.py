@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
+import anyio
 from msgspec import UnsetType
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -104,7 +105,7 @@ async def delete(db: AsyncSession, csv_store: CsvStore, file: TargetFile) -> Non
         )
     await db.delete(file)
     await db.flush()
-    csv_store.delete(file.id)
+    await anyio.to_thread.run_sync(csv_store.delete, file.id)
 
 
 async def versions(db: AsyncSession, file: TargetFile) -> Sequence[FileVersion]:

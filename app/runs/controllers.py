@@ -11,13 +11,13 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import QueryParameter
-from litestar.response import File
+from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.middleware import Principal
 from app.auth.scopes import Scope
 from app.db.models import RunStatus, Schedule, SyncRun
-from app.errors import ApiError, InvalidInput
+from app.errors import ApiError, InvalidInput, not_found
 from app.openapi import error_response
 from app.runs import service
 from app.runs.schemas import History, RunDetail, RunList, SyncCompleted
@@ -275,7 +275,18 @@ class RunController(Controller):
         db_session: NamedDependency[AsyncSession],
         csv_store: NamedDependency[CsvStore],
     ) -> Response[Any]:
-        path = await service.change_set(db_session, csv_store, run)
-        if path is None:
+        key = await service.change_set(db_session, csv_store, run)
+        if key is None:
             return Response(content=f"{CHANGE_COLUMN}\n".encode(), media_type="text/csv")
-        return File(path=path, media_type="text/csv", filename=f"changes-{run.id}.csv")
+        try:
+            stored = await csv_store.objects.open(key)
+        except FileNotFoundError:
+            raise not_found("The change set of this run (pruned meanwhile)") from None
+        return Stream(
+            stored.chunks,
+            media_type="text/csv",
+            headers={
+                "Content-Disposition": f'attachment; filename="changes-{run.id}.csv"',
+                "Content-Length": str(stored.size),
+            },
+        )

@@ -6,7 +6,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 import anyio
 from arq.connections import ArqRedis
@@ -136,8 +135,9 @@ async def _newest_first(
     return await fetch_rows(db, query, (SyncRun.created_at.desc(),), limit, offset)
 
 
-async def change_set(db: AsyncSession, csv_store: CsvStore, run: SyncRun) -> Path | None:
-    """The CSV of the rows the run added, updated or deleted; None when it changed none.
+async def change_set(db: AsyncSession, csv_store: CsvStore, run: SyncRun) -> str | None:
+    """The key of the CSV of the rows the run added, updated or deleted in the file store;
+    None when it changed none.
     409 for a run that did not succeed, 404 once the change set has gone with the file
     versions it was computed from."""
     if run.status != RunStatus.SUCCESS:

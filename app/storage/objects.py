@@ -2,8 +2,9 @@
 as a stream, listed under a prefix, deleted, and (where the backend can) handed out as a
 short-lived URL.
 
-A missing key raises `FileNotFoundError` on every backend. `put_file` is atomic: a reader
-sees the old object, no object, or the whole new one, never part of it.
+A missing key raises `FileNotFoundError` on every backend; a backend that cannot be reached
+or refuses the request raises `StorageUnavailable`. `put_file` is atomic: a reader sees the
+old object, no object, or the whole new one, never part of it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
+
+
+class StorageUnavailable(Exception):
+    """The object store failed a request (unreachable, refused, throttled): worth retrying
+    later. The message says what failed, without credentials."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,15 +11,17 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import obstore
+from obstore.exceptions import BaseError
 from obstore.store import AzureStore, GCSStore, S3Store
 
-from app.storage.objects import ObjectStream, StoredObject
+from app.storage.objects import ObjectStream, StorageUnavailable, StoredObject
 
 if TYPE_CHECKING:
     from obstore import BytesStream
@@ -54,7 +56,7 @@ class RemoteObjectStore:
         cached.parent.mkdir(parents=True, exist_ok=True)
         temp = cached.with_name(f".tmp-{uuid.uuid4().hex}")
         try:
-            with open(temp, "wb") as handle:
+            with _failures_named("download", key), open(temp, "wb") as handle:
                 for chunk in obstore.get(self.store, key).stream(min_chunk_size=CHUNK_BYTES):
                     handle.write(chunk)
             # Workers on one machine share the cache: the rename makes a copy appear whole.
@@ -66,29 +68,33 @@ class RemoteObjectStore:
 
     def exists(self, key: str) -> bool:
         try:
-            obstore.head(self.store, key)
+            with _failures_named("look up", key):
+                obstore.head(self.store, key)
         except FileNotFoundError:
             return False
         return True
 
     def list(self, prefix: str) -> list[StoredObject]:
-        return [
-            StoredObject(meta["path"], meta["size"], meta["last_modified"])
-            for batch in obstore.list(self.store, prefix or None, chunk_size=1000)
-            for meta in batch
-        ]
+        with _failures_named("list", prefix or "/"):
+            return [
+                StoredObject(meta["path"], meta["size"], meta["last_modified"])
+                for batch in obstore.list(self.store, prefix or None, chunk_size=1000)
+                for meta in batch
+            ]
 
     def delete(self, keys: Iterable[str]) -> None:
         # S3 answers a bulk delete of a missing key with success, as the interface asks.
         batch = list(keys)
         if batch:
-            obstore.delete(self.store, batch)
+            with _failures_named("delete", batch[0]):
+                obstore.delete(self.store, batch)
 
     def delete_prefix(self, prefix: str) -> None:
         self.delete(found.key for found in self.list(prefix))
 
     async def open(self, key: str) -> ObjectStream:
-        result = await obstore.get_async(self.store, key)
+        with _failures_named("download", key):
+            result = await obstore.get_async(self.store, key)
         meta = result.meta
         return ObjectStream(
             meta["size"], meta["last_modified"], _chunks_of(result.stream(CHUNK_BYTES))
@@ -97,12 +103,28 @@ class RemoteObjectStore:
     async def presigned_url(self, key: str, expires_in: timedelta) -> str | None:
         if not isinstance(self.store, S3Store | GCSStore | AzureStore):
             return None
-        return await obstore.sign_async(self.store, "GET", key, expires_in)
+        with _failures_named("sign a URL for", key):
+            return await obstore.sign_async(self.store, "GET", key, expires_in)
+
+
+@contextmanager
+def _failures_named(action: str, key: str) -> Iterator[None]:
+    """obstore's errors, but for a missing object, as StorageUnavailable. Its messages can
+    quote a whole signed request, so only the error's kind is kept."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise
+    except (BaseError, OSError) as error:
+        raise StorageUnavailable(
+            f"the object store failed to {action} {key} ({type(error).__name__})"
+        ) from error
 
 
 async def _chunks_of(stream: BytesStream) -> AsyncIterator[bytes]:
-    async for chunk in stream:
-        yield bytes(chunk)
+    with _failures_named("download", "an object"):
+        async for chunk in stream:
+            yield bytes(chunk)
 
 
 def _evict_idle(folder: Path, keep: Path) -> None:

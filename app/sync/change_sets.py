@@ -1,9 +1,10 @@
 """A run's change set: which rows were added, updated or deleted, as CSV on request.
 
-A run stores only the row positions (`changes/{run_id}.npz`), which costs nothing next to
-the run itself. The CSV — `_change` (added|updated|deleted), then the new snapshot's
-columns, then removed ones — is built from the two kept snapshot versions the first time
-it is asked for, and cached beside them. Once either version is pruned it is gone.
+A run stores only the row positions (`changes/{run_id}.npz` under the file's keys, with the
+two versions and their object stems), which costs nothing next to the run itself. The CSV —
+`_change` (added|updated|deleted), then the new snapshot's columns, then removed ones — is
+built from the two kept snapshot versions the first time it is asked for, and stored beside
+them. Once either version is pruned it is gone.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from app.sync.csv_store import CsvStore
+from app.sync.csv_store import CsvStore, stored_stem
 from app.sync.csv_text import csv_lines, header_bytes
 from app.sync.diff import ChangeSet
 
@@ -26,25 +27,17 @@ class ChangeSetGone(LookupError):
     """The snapshots a change set is read from were pruned."""
 
 
-def positions_path(store: CsvStore, file_id: uuid.UUID, run_id: uuid.UUID) -> Path:
-    return store.folder(file_id) / "changes" / f"{run_id}.npz"
-
-
-def csv_path(store: CsvStore, file_id: uuid.UUID, run_id: uuid.UUID) -> Path:
-    return store.folder(file_id) / "changes" / f"{run_id}.csv"
-
-
 def save_positions(
     store: CsvStore,
     file_id: uuid.UUID,
     run_id: uuid.UUID,
     changes: ChangeSet,
-    new_version: int,
-    old_version: int,
+    new: tuple[int, str | None],
+    old: tuple[int, str | None],
 ) -> None:
-    path = positions_path(store, file_id, run_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".tmp-{uuid.uuid4().hex}.npz")
+    """`new` and `old` are the versions diffed, each with its object stem (None: `v{n}`)."""
+    (new_version, new_stem), (old_version, old_stem) = new, old
+    temp = store.temp_path(file_id, ".npz")
     with open(temp, "wb") as handle:
         np.savez(
             handle,
@@ -52,34 +45,41 @@ def save_positions(
             updated=changes.updated,
             deleted=changes.deleted,
             versions=np.array([new_version, old_version], dtype=np.int64),
+            stems=np.array(
+                [stored_stem(new_version, new_stem), stored_stem(old_version, old_stem)]
+            ),
         )
-    temp.replace(path)
+    store.objects.put_file(store.change_positions_key(file_id, run_id), temp)
 
 
-def change_set_csv(store: CsvStore, file_id: uuid.UUID, run_id: uuid.UUID, delimiter: str) -> Path:
-    """The change set as a CSV file, built on first request. Raises ChangeSetGone."""
-    cached = csv_path(store, file_id, run_id)
-    if cached.exists():
+def change_set_csv(store: CsvStore, file_id: uuid.UUID, run_id: uuid.UUID, delimiter: str) -> str:
+    """The key of the change set as a CSV object, built on first request. Raises
+    ChangeSetGone."""
+    cached = store.change_csv_key(file_id, run_id)
+    if store.objects.exists(cached):
         return cached
-    source = positions_path(store, file_id, run_id)
-    if not source.exists():
-        raise ChangeSetGone(run_id)
+    try:
+        source = store.objects.local_copy(store.change_positions_key(file_id, run_id))
+    except FileNotFoundError:
+        raise ChangeSetGone(run_id) from None
     with np.load(source) as saved:
         added, updated, deleted = saved["added"], saved["updated"], saved["deleted"]
         new_version, old_version = (int(v) for v in saved["versions"])
-    new_snapshot = store.snapshot_path(file_id, new_version)
-    old_snapshot = store.snapshot_path(file_id, old_version) if old_version else None
-    if not new_snapshot.exists() or (
-        len(deleted) and (old_snapshot is None or not old_snapshot.exists())
-    ):
+        # Change sets saved before stems existed name versions of that time: `v{n}`.
+        new_stem, old_stem = (
+            (str(s) for s in saved["stems"])
+            if "stems" in saved.files
+            else (f"v{new_version}", f"v{old_version}")
+        )
+    new_snapshot = _snapshot(store, file_id, new_stem)
+    old_snapshot = _snapshot(store, file_id, old_stem) if old_version else None
+    if new_snapshot is None or (len(deleted) and old_snapshot is None):
         raise ChangeSetGone(run_id)
     new_columns = pq.read_schema(new_snapshot).names
-    old_columns = (
-        pq.read_schema(old_snapshot).names if old_snapshot and old_snapshot.exists() else []
-    )
+    old_columns = pq.read_schema(old_snapshot).names if old_snapshot else []
     columns = new_columns + [c for c in old_columns if c not in new_columns]
     schema = pa.schema([(CHANGE_COLUMN, pa.string())] + [(c, pa.string()) for c in columns])
-    temp = cached.with_name(f".tmp-{uuid.uuid4().hex}.csv")
+    temp = store.scratch_path(file_id, ".csv")
     with open(temp, "wb") as writer:
         writer.write(header_bytes(schema.names, delimiter))
         for label, positions, snapshot in (
@@ -99,8 +99,15 @@ def change_set_csv(store: CsvStore, file_id: uuid.UUID, run_id: uuid.UUID, delim
                 writer.write(
                     csv_lines(pa.RecordBatch.from_arrays(arrays, schema=schema), delimiter)
                 )
-    temp.replace(cached)
+    store.objects.put_file(cached, temp)
     return cached
+
+
+def _snapshot(store: CsvStore, file_id: uuid.UUID, stem: str) -> Path | None:
+    try:
+        return store.objects.local_copy(store.version_keys(file_id, stem).parquet)
+    except FileNotFoundError:
+        return None
 
 
 def _rows_at(parquet: Path, positions: np.ndarray) -> list[pa.RecordBatch]:

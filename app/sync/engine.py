@@ -12,6 +12,11 @@ success whatever happens to Redis afterwards, and a run that Redis interrupts (n
 a lost lock) ends as a transient error and is retried. Publication is fenced by the store,
 not by the Redis lock (`run_records.record_success`, `app/sync/file_lock.py`).
 
+A new version's objects are put in the storage backend (app/sync/csv_store.py) under keys
+named by this run before the transaction that names the version commits: a reader never
+sees them before then, a crash leaves only objects no row names, and a run that loses the
+race for the version cannot overwrite the winner's.
+
 Before fetching, a run asks the source whether anything changed since the fetch behind
 the current file (app/sync/change_detection.py); when nothing did, it records an unchanged
 run without fetching.
@@ -25,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import os
 import time
 import uuid
 from collections.abc import Callable
@@ -38,11 +42,13 @@ from sqlalchemy.exc import OperationalError
 from app.connector_environment import connector_environment
 from app.db.models import utcnow
 from app.sources.credential_health import clear_failed_after_sync
+from app.storage.objects import StorageUnavailable
 from app.sync import change_detection, run_records
 from app.sync.admission import wake_next_runs
 from app.sync.change_sets import save_positions
+from app.sync.csv_store import version_stem
 from app.sync.file_lock import TargetFileLock
-from app.sync.previous_snapshot import previous_snapshot_of
+from app.sync.previous_snapshot import previous_snapshot_of, published_stem
 from app.sync.queue import enqueue_run
 from app.sync.run_context import (
     EngineContext,
@@ -93,10 +99,16 @@ async def _execute(ctx: EngineContext, run_id: uuid.UUID) -> None:
         raise
     except (SafetyHold, ConnectorError) as error:
         await record_failure(ctx, run_id, error)
-    except (RedisError, OperationalError) as error:
-        # A blip of the service's own Redis or store, not the source's fault: retried. What
-        # went wrong is for the operator's log, not for the tenant's run.
-        which = "Redis" if isinstance(error, RedisError) else "the database"
+    except (RedisError, OperationalError, StorageUnavailable) as error:
+        # A blip of the service's own Redis, database or file storage, not the source's
+        # fault: retried. What went wrong is for the operator's log, not the tenant's run.
+        which = (
+            "Redis"
+            if isinstance(error, RedisError)
+            else "its file storage"
+            if isinstance(error, StorageUnavailable)
+            else "the database"
+        )
         log.warning("sync interrupted", extra={"run_id": str(run_id), "error": str(error)})
         interrupted = TransientError(f"the service lost {which} during the sync; will try again")
         await record_failure(ctx, run_id, interrupted)
@@ -196,11 +208,20 @@ def _may_skip_fetch(inputs: RunInputs, check: run_records.ChangeCheck) -> bool:
 
 
 def _fetch_and_stage(
-    ctx: EngineContext, inputs: RunInputs, progress: Progress, connector: Connector
+    ctx: EngineContext,
+    inputs: RunInputs,
+    progress: Progress,
+    connector: Connector,
+    previous_stem: str | None,
 ) -> StagedSnapshot:
     ctx.store.remove_temp_files(inputs.file_id)  # left by a crashed run; we hold the file lock
     previous = previous_snapshot_of(
-        ctx.store, inputs.file_id, inputs.file_version, inputs.file_checksum, inputs.file_rows
+        ctx.store,
+        inputs.file_id,
+        inputs.file_version,
+        inputs.file_checksum,
+        inputs.file_rows,
+        previous_stem,
     )
     table = connector.fetch(inputs.selection, progress.rows)
     return stage_snapshot(
@@ -214,38 +235,29 @@ def _fetch_and_stage(
     )
 
 
-def _flush_to_disk(staged: StagedSnapshot) -> None:
-    # Before the transaction that publishes: the fsyncs inside it (CsvStore.publish) then find
-    # nothing left to write, and on SQLite that transaction holds the database's write lock.
-    for path in (staged.parquet, staged.hashes, staged.csv):
-        with open(path, "rb") as handle:
-            os.fsync(handle.fileno())
+def _upload(ctx: EngineContext, file_id: uuid.UUID, stem: str, staged: StagedSnapshot) -> None:
+    """Puts the staged files under the new version's keys. Before the transaction that
+    publishes: it then has nothing left to write (on SQLite it holds the database's write
+    lock), and nothing names these keys until it commits."""
+    try:
+        ctx.store.publish(
+            file_id, stem, csv=staged.csv, parquet=staged.parquet, hashes=staged.hashes
+        )
+    except FileNotFoundError:
+        # Only a sync that took the file's lock after this run lost it removes this run's
+        # staged files (as a crashed run's leftovers): Redis forgot the lock.
+        _discard_unpublished(ctx, file_id, stem)
+        raise TransientError(
+            "another sync of the same target file removed this run's staged files; will try again"
+        ) from None
 
 
-def _publish_and_prune(
-    ctx: EngineContext,
-    inputs: RunInputs,
-    staged: StagedSnapshot,
-    version: int,
-    unchanged: bool,
-    kept: list[int],
-) -> None:
-    store = ctx.store
-    if not unchanged:
-        try:
-            store.publish(staged.parquet, store.snapshot_path(inputs.file_id, version))
-            store.publish(staged.hashes, store.hashes_path(inputs.file_id, version))
-            # The CSV goes last: once it exists under its version name, everything it needs
-            # does.
-            store.publish(staged.csv, store.csv_path(inputs.file_id, version))
-        except FileNotFoundError:
-            # Only a sync that took the file's lock after this run lost it removes this run's
-            # staged files (as a crashed run's leftovers): Redis forgot the lock.
-            raise TransientError(
-                "another sync of the same target file removed this run's staged files; "
-                "will try again"
-            ) from None
-    store.prune(inputs.file_id, kept)
+def _discard_unpublished(ctx: EngineContext, file_id: uuid.UUID, stem: str) -> None:
+    # Keys named by this run, which no row names: nothing can be reading them.
+    try:
+        ctx.store.objects.delete(ctx.store.version_keys(file_id, stem).all())
+    except StorageUnavailable as error:
+        log.warning("could not remove an unpublished version", extra={"error": str(error)})
 
 
 async def _to_the_end_in_thread(work: Callable[[], None]) -> None:
@@ -266,12 +278,17 @@ async def _sync(ctx: EngineContext, inputs: RunInputs, progress: Progress, start
     if _may_skip_fetch(inputs, check):
         await _record_unchanged(ctx, inputs, progress, started)
         return
-    staged = await anyio.to_thread.run_sync(_fetch_and_stage, ctx, inputs, progress, connector)
+    previous_stem = await published_stem(ctx.sessions, inputs.file_id, inputs.file_version)
+    staged = await anyio.to_thread.run_sync(
+        _fetch_and_stage, ctx, inputs, progress, connector, previous_stem
+    )
     try:
         _check_hold(inputs, staged)
         progress.enter("writing")
         unchanged = inputs.file_version > 0 and staged.checksum == inputs.file_checksum
         version = inputs.file_version if unchanged else inputs.file_version + 1
+        # The stem the new version's row will name (FileVersion.object_stem is made alike).
+        new_stem = None if unchanged else version_stem(version, inputs.run_id)
         if staged.changes.any:
             await anyio.to_thread.run_sync(
                 save_positions,
@@ -279,25 +296,35 @@ async def _sync(ctx: EngineContext, inputs: RunInputs, progress: Progress, start
                 inputs.file_id,
                 inputs.run_id,
                 staged.changes,
-                version,
-                inputs.file_version,
+                (version, new_stem or previous_stem),
+                (inputs.file_version, previous_stem),
             )
-        if not unchanged:
-            await anyio.to_thread.run_sync(_flush_to_disk, staged)
+        if new_stem is not None:
+            await _to_the_end_in_thread(
+                functools.partial(_upload, ctx, inputs.file_id, new_stem, staged)
+            )
         if progress.file_lock is not None:
             await progress.file_lock.ensure_held()
-        recorded = await run_records.record_success(
-            ctx,
-            inputs,
-            staged,
-            version,
-            unchanged,
-            started,
-            lambda kept: _to_the_end_in_thread(
-                functools.partial(_publish_and_prune, ctx, inputs, staged, version, unchanged, kept)
-            ),
-            check,
-        )
+        recorded: bool | None = None  # None: unknown, the commit may have happened
+        try:
+            recorded = await run_records.record_success(
+                ctx,
+                inputs,
+                staged,
+                version,
+                unchanged,
+                started,
+                lambda kept: _to_the_end_in_thread(
+                    functools.partial(ctx.store.prune, inputs.file_id, kept)
+                ),
+                check,
+            )
+        except TransientError:  # another sync published the file first: rolled back
+            recorded = False
+            raise
+        finally:
+            if recorded is False and new_stem is not None:
+                await anyio.to_thread.run_sync(_discard_unpublished, ctx, inputs.file_id, new_stem)
     finally:
         staged.discard()  # published files are no longer under their staged names
     if not recorded:

@@ -15,7 +15,6 @@ import csv
 import itertools
 import logging
 import re
-import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -175,7 +174,7 @@ def _preview(ctx: EngineContext, inputs: _Inputs, connector: Connector) -> dict[
     try:
         return _stage_and_read(ctx, inputs, connector, staging_id)
     finally:
-        shutil.rmtree(ctx.store.folder(staging_id), ignore_errors=True)
+        ctx.store.remove_staging(staging_id)
 
 
 def _stage_and_read(

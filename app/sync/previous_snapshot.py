@@ -1,4 +1,7 @@
-"""The previous version of a target file, as the next run diffs against it."""
+"""The previous version of a target file, as the next run diffs against it: its row in the
+store says which objects hold it, and the storage backend gives them as local files (a
+download into this machine's cache when the objects live elsewhere), so any worker on any
+machine diffs against the version another one wrote."""
 
 from __future__ import annotations
 
@@ -7,8 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow.parquet as pq
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.sync.csv_store import CsvStore
+from app.db.models import FileVersion
+from app.sync.csv_store import CsvStore, stored_stem
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,13 +27,59 @@ class PreviousSnapshot:
     hashes: Path
 
 
+async def published_stem(
+    sessions: async_sessionmaker[AsyncSession], file_id: uuid.UUID, version: int
+) -> str | None:
+    """The stem of `version`'s objects; None for version 0 or a version no longer kept."""
+    if version == 0:
+        return None
+    async with sessions() as db:
+        found = (
+            await db.execute(
+                select(FileVersion.object_stem).where(
+                    FileVersion.file_id == file_id, FileVersion.version == version
+                )
+            )
+        ).one_or_none()
+    return None if found is None else stored_stem(version, found.object_stem)
+
+
 def previous_snapshot_of(
-    store: CsvStore, file_id: uuid.UUID, version: int, checksum: str, row_count: int
+    store: CsvStore,
+    file_id: uuid.UUID,
+    version: int,
+    checksum: str,
+    row_count: int,
+    stem: str | None = None,
 ) -> PreviousSnapshot | None:
-    parquet = store.snapshot_path(file_id, version)
-    hashes = store.hashes_path(file_id, version)
-    if version == 0 or not parquet.exists() or not hashes.exists():
+    """None when there is nothing to diff against: no version yet, or its objects are gone
+    (the run then diffs against nothing, as for a first run).
+
+    `stem` is the version's as its row names it (`published_stem`). A caller that did not
+    read it (a preview) gets the version's objects found by listing the file's: one attempt
+    publishes a version, unless a second writer lost the race for it, and then the newest
+    is taken — close enough for a preview, never for a run."""
+    if version == 0:
+        return None
+    stem = stem or _stem_by_listing(store, file_id, version)
+    if stem is None:
+        return None
+    keys = store.version_keys(file_id, stem)
+    try:
+        parquet = store.objects.local_copy(keys.parquet)
+        hashes = store.objects.local_copy(keys.hashes)
+    except FileNotFoundError:
         return None
     return PreviousSnapshot(
         version, checksum, row_count, pq.read_schema(parquet).names, parquet, hashes
     )
+
+
+def _stem_by_listing(store: CsvStore, file_id: uuid.UUID, version: int) -> str | None:
+    found = [
+        (item.last_modified, stem)
+        for item in store.objects.list(str(file_id))
+        if (stem := store.stem_of(file_id, item.key, ".hashes.npy")) is not None
+        and stem.split("-")[0] == f"v{version}"
+    ]
+    return max(found)[1] if found else None
