@@ -16,7 +16,12 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from app.storage.location import StorageLocation, StorageUrlError, parse_storage_url
+from app.storage.location import (
+    StorageLocation,
+    StorageUrlError,
+    open_object_store,
+    parse_storage_url,
+)
 
 
 class SettingsError(Exception):
@@ -231,7 +236,8 @@ def _check(settings: Settings) -> None:
                 f"ODBC_DRIVERS must name drivers registered in odbcinst.ini (no paths), got {name!r}"
             )
     try:
-        settings.storage_location  # noqa: B018 (parsed for its errors)
+        # Opening an object store's client checks its settings, without a request yet.
+        open_object_store(settings.storage_location, settings.data_dir / "cache")
     except StorageUrlError as error:
         raise SettingsError(str(error)) from None
     if not 1 <= settings.storage_presign_seconds <= 3600:

@@ -80,8 +80,12 @@ def open_object_store(location: StorageLocation, cache: Path) -> ObjectStore:
     try:
         store = from_url(location.url)
     except (BaseError, ValueError) as error:
+        # The client's first line says what is missing ("Account must be specified"); what
+        # follows it is a debug dump.
+        reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
         raise StorageUrlError(
-            f"STORAGE_URL {location.url!r} could not be opened ({type(error).__name__}); check "
-            "it and the provider's environment variables (AWS_REGION, AWS_ENDPOINT_URL, ...)"
+            f"STORAGE_URL {location.url!r} could not be opened ({reason or type(error).__name__}): "
+            "check it and the provider's environment variables (e.g. AWS_REGION, "
+            "AWS_ENDPOINT_URL, AZURE_STORAGE_ACCOUNT_NAME, GOOGLE_SERVICE_ACCOUNT)"
         ) from None
     return RemoteObjectStore(store, cache)

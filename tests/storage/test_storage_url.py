@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import secrets
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from app.settings import SettingsError, load_settings
-from app.storage.location import StorageLocation, parse_storage_url
+from app.storage.location import FIX, StorageLocation, parse_storage_url
 
 DATA = Path("/srv/datasync")
 
@@ -60,3 +63,37 @@ def test_the_presigned_url_lifetime_must_be_a_short_positive_time(seconds: str) 
     environ = {"SECRET_KEY": secrets.token_urlsafe(48), "STORAGE_PRESIGN_SECONDS": seconds}
     with pytest.raises(SettingsError, match="STORAGE_PRESIGN_SECONDS"):
         load_settings(environ)
+
+
+def test_an_object_store_whose_client_lacks_its_settings_stops_start_up_saying_which(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("AZURE_STORAGE_ACCOUNT_NAME", "AZURE_STORAGE_ACCOUNT", "AZURE_ACCOUNT_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    environ = {"SECRET_KEY": secrets.token_urlsafe(48), "STORAGE_URL": "az://container/prefix"}
+    with pytest.raises(SettingsError) as refused:
+        load_settings(environ)
+    assert str(refused.value).startswith("STORAGE_URL 'az://container/prefix' could not be opened")
+    assert "Account must be specified" in str(refused.value)
+
+
+def test_a_worker_with_a_bad_storage_url_exits_at_once_with_one_line_naming_it(
+    tmp_path: Path,
+) -> None:
+    env = {
+        **os.environ,
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "DATA_DIR": str(tmp_path),
+        "STORAGE_URL": "ftp://files.example.com/datasync",
+    }
+    finished = subprocess.run(
+        [sys.executable, "-m", "app.cli", "worker"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert finished.returncode == 2
+    assert finished.stderr.strip().splitlines() == [
+        "datasync: configuration error: STORAGE_URL has the unsupported scheme 'ftp': " + FIX
+    ]
