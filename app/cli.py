@@ -1,4 +1,5 @@
-"""`datasync` command: serve, worker, migrate, and `dev` (everything, embedded defaults)."""
+"""`datasync` command: serve, worker, migrate, `dev` (everything, embedded defaults), and the
+storage chores: `sweep-storage` and `migrate-storage`."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 from app.settings import Settings, SettingsError, get_settings
@@ -196,6 +198,160 @@ def create_user(args: argparse.Namespace) -> None:
         print(f"datasync: its password (shown once): {password}")
 
 
+def _print(line: str) -> None:
+    print(f"datasync: {line}", flush=True)
+
+
+def _refuse(message: str) -> NoReturn:
+    print(f"datasync: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def sweep_storage(args: argparse.Namespace) -> None:
+    """Removes stored objects no database row names, older than the grace period."""
+    import asyncio
+
+    from app.db.engine import create_engine, session_factory
+    from app.storage.objects import StorageUnavailable
+    from app.storage.sweep import grace_for, sweep_unreferenced
+    from app.sync.csv_store import csv_store_for
+
+    settings = _settings_or_exit()
+    try:
+        store = csv_store_for(settings)
+    except SettingsError as exc:
+        _refuse(f"configuration error: {exc}")
+    grace = grace_for(settings)
+
+    async def sweep() -> None:
+        engine = create_engine(settings)
+        try:
+            report = await sweep_unreferenced(
+                session_factory(engine), store, grace, dry_run=args.dry_run
+            )
+        except StorageUnavailable as exc:
+            _refuse(
+                f"the store STORAGE_URL={settings.storage_location} could not be reached "
+                f"({exc}): check STORAGE_URL and the provider's environment variables"
+            )
+        finally:
+            await engine.dispose()
+        verb = "would remove" if args.dry_run else "removed"
+        for found in report.removed:
+            _print(
+                f"{verb} {found.key} ({found.size} bytes, "
+                f"last modified {found.last_modified.isoformat(timespec='seconds')})"
+            )
+        for path in report.removed_staged:
+            _print(f"{verb} the staged file {path}")
+        _print(
+            f"{verb} {len(report.removed)} unreferenced objects ({report.removed_bytes} bytes) "
+            f"and {len(report.removed_staged)} staged files from {settings.storage_location}; "
+            f"kept {report.referenced} referenced objects and {report.too_recent} unreferenced "
+            f"ones younger than {int(grace.total_seconds() // 60)} minutes (maybe still being "
+            f"uploaded); left {report.not_ours} objects outside file folders alone"
+        )
+
+    asyncio.run(sweep())
+
+
+def migrate_storage(args: argparse.Namespace) -> None:
+    """Copies every kept version and change set to another store; see app/storage/migrate.py."""
+    import asyncio
+
+    from redis.exceptions import RedisError
+
+    from app.db.engine import create_engine, session_factory
+    from app.storage.location import StorageUrlError, open_object_store
+    from app.storage.migrate import (
+        MigrationRefused,
+        check_writable,
+        destination_location,
+        migrate_storage,
+    )
+    from app.sync.queue import queue_client
+    from app.sync.worker_liveness import count_live_workers
+
+    settings = _settings_or_exit()
+    source_location = settings.storage_location
+    scratch = settings.data_dir / "staging" / "migrate-storage"
+    try:
+        destination_at = destination_location(args.to, source_location, settings.data_dir)
+        source = open_object_store(source_location, settings.data_dir / "cache")
+        try:
+            destination = open_object_store(destination_at, settings.data_dir / "cache")
+        except StorageUrlError as exc:
+            raise MigrationRefused(str(exc).replace("STORAGE_URL", "--to", 1)) from None
+        scratch.mkdir(parents=True, exist_ok=True)
+        check_writable(destination, scratch, f"the destination {destination_at}")
+    except (MigrationRefused, StorageUrlError) as exc:
+        _refuse(str(exc))
+
+    async def live_workers() -> int:
+        redis = queue_client(settings)
+        try:
+            return await count_live_workers(redis, settings.queue_name)
+        finally:
+            await redis.aclose()
+
+    async def migrate() -> None:
+        if not args.force:
+            try:
+                live = await live_workers()
+            except RedisError:
+                _refuse(
+                    "could not reach Redis (REDIS_URL) to check that no worker runs: start "
+                    "Redis, or pass --force if you are sure every worker is stopped"
+                )
+            if live:
+                _refuse(
+                    f"{live} worker(s) of queue {settings.queue_name} are running: stop every "
+                    "worker first (the API may keep serving), or pass --force to copy now "
+                    "and run this again once they are stopped"
+                )
+        engine = create_engine(settings)
+        try:
+            report = await migrate_storage(
+                session_factory(engine), source, source_location, destination, scratch, _print
+            )
+        except MigrationRefused as exc:
+            _refuse(str(exc))
+        finally:
+            await engine.dispose()
+        for key in report.missing_in_source:
+            _print(f"warning: the database names {key}, which {source_location} does not hold")
+        _print(
+            f"copied {len(report.copied)} objects ({report.copied_bytes} bytes) from "
+            f"{source_location} to {destination_at}; {report.already_there} were already "
+            "there and verified"
+        )
+        if report.mismatched:
+            for problem in report.mismatched:
+                print(f"datasync: copy failed verification: {problem}", file=sys.stderr)
+            print(
+                f"datasync: {len(report.mismatched)} copies failed verification: run the "
+                "command again; do not switch STORAGE_URL until it reports none",
+                file=sys.stderr,
+            )
+            raise SystemExit(1)
+        if args.force:
+            _print(
+                "copied while workers may be running (--force): versions they published "
+                "meanwhile may be missing. Stop every worker, run this command again (it "
+                "copies only what is missing), then switch over"
+            )
+            return
+        _print(
+            f"every kept version and change set is in {destination_at}. To switch over: "
+            f"set STORAGE_URL={destination_at} (with the provider's environment variables) "
+            "for the API and every worker, then restart the API and the workers. "
+            f"{source_location} is no longer read after that; keep it until you have "
+            "checked the service"
+        )
+
+    asyncio.run(migrate())
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="datasync", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -219,6 +375,29 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("dev", help="API + worker + scheduler with embedded defaults").set_defaults(
         func=dev
     )
+    sweep_parser = commands.add_parser(
+        "sweep-storage",
+        help="remove stored objects no database row names (left by crashed uploads)",
+    )
+    sweep_parser.add_argument(
+        "--dry-run", action="store_true", help="print what would be removed, remove nothing"
+    )
+    sweep_parser.set_defaults(func=sweep_storage)
+    migrate_storage_parser = commands.add_parser(
+        "migrate-storage",
+        help="copy every kept file version and change set to another store (STORAGE_URL)",
+    )
+    migrate_storage_parser.add_argument(
+        "--to",
+        required=True,
+        help="the destination store: s3://bucket/prefix, gs://, az://, or a folder",
+    )
+    migrate_storage_parser.add_argument(
+        "--force",
+        action="store_true",
+        help="copy even while workers run (then run again once they are stopped)",
+    )
+    migrate_storage_parser.set_defaults(func=migrate_storage)
     args = parser.parse_args(argv)
     args.func(args)
 

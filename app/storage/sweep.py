@@ -1,0 +1,176 @@
+"""The sweep: removes stored objects no database row names, once they are old enough that no
+run can still be about to name them.
+
+A run puts a new version's objects in the store before the transaction that names them
+commits (app/sync/engine.py). A worker killed in between, or whose commit fails, leaves
+objects nothing refers to (app/storage/references.py says what is referenced), and staged
+`.tmp-*` files in its machine's staging folder. They cannot be told apart from an upload
+still under way except by age: an object is referenced, if ever, before the run that wrote
+it ends, and a run ends within JOB_TIMEOUT_SECONDS (arq cancels it then; a cancelled run
+finishes the upload it is in but commits nothing). So the sweep leaves alone anything
+younger than `grace_for(settings)`: the job timeout plus GRACE_MARGIN, which covers
+
+- the store's clock against this machine's (an object's time is the store's; S3 refuses
+  requests signed more than 15 minutes off, so a working client is within that),
+- the upload a cancelled run finishes after its timeout, and the 20 s shutdown wait.
+
+On S3 the time of an object put in parts is when its upload began, so a slow upload makes
+its object look older, never younger, than its run: still inside the run's lifetime.
+
+Parts of a multipart upload that never completed are not objects: no listing shows them
+and the storage client cannot list or abort another process's. The bucket's lifecycle rule
+(AbortIncompleteMultipartUpload, e.g. after 1 day) removes them; Azure drops uncommitted
+blocks after 7 days by itself.
+
+Every worker runs `sweep_storage` periodically; one of them sweeps per interval. `datasync
+sweep-storage` runs it at once and prints what it removed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import anyio
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.settings import Settings
+from app.storage.local import LocalObjectStore
+from app.storage.objects import StorageUnavailable, StoredObject
+from app.storage.references import file_id_of, referenced_keys
+from app.sync.csv_store import CsvStore
+from app.sync.run_context import EngineContext
+
+log = logging.getLogger("datasync.storage")
+
+GRACE_MARGIN = timedelta(hours=1)
+# How often the workers sweep between them. Leftovers cost only storage: hourly is plenty.
+SWEEP_INTERVAL_SECONDS = 3600
+STAGED_PREFIX = ".tmp-"
+
+
+def grace_for(settings: Settings) -> timedelta:
+    """How old an unreferenced object must be before it is swept (see the module docstring)."""
+    return timedelta(seconds=settings.job_timeout_seconds) + GRACE_MARGIN
+
+
+@dataclass(slots=True)
+class SweepReport:
+    removed: list[StoredObject] = field(default_factory=list)
+    removed_staged: list[Path] = field(default_factory=list)
+    referenced: int = 0
+    too_recent: int = 0  # unreferenced but younger than the grace period: maybe in flight
+    not_ours: int = 0  # outside any file's folder: not written by the service, left alone
+
+    @property
+    def removed_bytes(self) -> int:
+        return sum(found.size for found in self.removed)
+
+
+def unreferenced_before(
+    listed: Iterable[StoredObject], referenced: set[str], cutoff: datetime, report: SweepReport
+) -> list[StoredObject]:
+    """The listed objects to sweep: under a file's folder, named by no row, older than
+    `cutoff`. Counts the others into `report`."""
+    sweep = []
+    for found in listed:
+        if found.key in referenced:
+            report.referenced += 1
+        elif file_id_of(found.key) is None:
+            report.not_ours += 1
+        elif found.last_modified >= cutoff:
+            report.too_recent += 1
+        else:
+            sweep.append(found)
+    return sweep
+
+
+async def sweep_unreferenced(
+    sessions: async_sessionmaker[AsyncSession],
+    store: CsvStore,
+    grace: timedelta,
+    *,
+    now: datetime | None = None,
+    dry_run: bool = False,
+) -> SweepReport:
+    """Removes (unless `dry_run`) the store's unreferenced objects older than `grace`, and
+    staged files as old in this machine's staging folder. Raises StorageUnavailable."""
+    cutoff = (now or datetime.now(UTC)) - grace
+    # Listed before the database is read: an object uploaded after the listing is not
+    # judged, and one whose row commits after the read is younger than the cutoff.
+    listed = await anyio.to_thread.run_sync(store.objects.list, "")
+    async with sessions() as db:
+        referenced = await referenced_keys(db, store, (found.key for found in listed))
+    report = SweepReport()
+    report.removed = unreferenced_before(listed, referenced, cutoff, report)
+    if not dry_run and report.removed:
+        await anyio.to_thread.run_sync(store.objects.delete, [f.key for f in report.removed])
+    if not _stages_in_store(store):
+        report.removed_staged = await anyio.to_thread.run_sync(
+            _staged_files_before, store.staging, cutoff, dry_run
+        )
+    return report
+
+
+def _stages_in_store(store: CsvStore) -> bool:
+    """With the local backend, runs stage in the store's own folder: the listing saw them."""
+    objects = store.objects
+    return isinstance(objects, LocalObjectStore) and _same_folder(objects.root, store.staging)
+
+
+def _same_folder(one: Path, other: Path) -> bool:
+    return one.resolve() == other.resolve()
+
+
+def _staged_files_before(staging: Path, cutoff: datetime, dry_run: bool) -> list[Path]:
+    removed = []
+    threshold = cutoff.timestamp()
+    for directory, _, names in os.walk(staging):
+        for name in names:
+            if not name.startswith(STAGED_PREFIX):
+                continue
+            path = Path(directory) / name
+            try:
+                if path.stat().st_mtime >= threshold:
+                    continue
+                if not dry_run:
+                    path.unlink()
+            except FileNotFoundError:
+                continue  # its run or another sweep removed it meanwhile
+            removed.append(path)
+    return removed
+
+
+def _claim_key(settings: Settings) -> str:
+    return f"{settings.queue_name}:storage-sweep"
+
+
+async def sweep_storage(engine: EngineContext) -> SweepReport | None:
+    """The workers' periodic sweep: whichever worker claims the interval in Redis sweeps,
+    the others skip it (each would list the whole store). None when skipped."""
+    # Claimed a minute short of the interval, so the next one is free when the workers'
+    # timers (not aligned with each other) come round again.
+    claimed = await engine.queue.set(
+        _claim_key(engine.settings), b"1", nx=True, ex=SWEEP_INTERVAL_SECONDS - 60
+    )
+    if not claimed:
+        return None
+    try:
+        report = await sweep_unreferenced(engine.sessions, engine.store, grace_for(engine.settings))
+    except StorageUnavailable as error:
+        log.warning("the storage sweep could not reach the store", extra={"error": str(error)})
+        return None
+    if report.removed or report.removed_staged:
+        log.info(
+            "swept unreferenced objects",
+            extra={
+                "objects": len(report.removed),
+                "bytes": report.removed_bytes,
+                "staged_files": len(report.removed_staged),
+            },
+        )
+    return report
