@@ -1,11 +1,14 @@
-"""What changed between two snapshots of a table, computed on row hashes with pandas.
+"""What changed between two snapshots of a table, computed on row hashes.
 
 Each row is summarised by a 64-bit hash of its canonical values in the columns both
-snapshots share (see `row_hashes`), so a diff of a million rows needs keys and hashes in
-memory, not two copies of the table.
+snapshots share (see `row_hashes`), so a diff of a million rows needs hashes, not two
+copies of the table.
 
 - With a primary key: added = keys only in the new snapshot, deleted = keys only in the
-  old, updated = keys in both whose shared columns differ.
+  old, updated = keys in both whose shared columns differ. A key is known by a 128-bit
+  hash (`key_hashes`), and each side's rows are kept as fixed-size records split into
+  partitions by key (`keyed_records`, `partition_of`), so the diff holds one partition of
+  each side at a time (`keyed_diff`): its memory does not grow with the table.
 - Without one: rows are aligned in order the way diff(1) aligns lines; in a block of old
   rows replaced by new ones, as many rows as both sides have count as updated and the
   rest as deleted or added.
@@ -14,10 +17,10 @@ memory, not two copies of the table.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
@@ -28,9 +31,6 @@ _SEPARATOR = "\x1f"
 _NULL = "\x00"
 
 Positions = np.ndarray  # int64 row positions
-
-# Matched key pairs compared against each other at a time.
-_PAIRS_PER_CHECK = 65_536
 
 
 @dataclass(slots=True)
@@ -75,131 +75,197 @@ def row_hashes(batch: pa.RecordBatch | pa.Table, columns: list[str]) -> np.ndarr
         return np.empty(0, dtype=np.uint64)
     if not columns:
         return np.zeros(batch.num_rows, dtype=np.uint64)
-    arrays = [batch.column(name) for name in columns]
-    joined = pc.binary_join_element_wise(
-        *arrays, _SEPARATOR, null_handling="replace", null_replacement=_NULL
-    )
-    values = joined.cast(pa.binary()).to_numpy(zero_copy_only=False)
+    values = _joined(batch, columns)
     digest = xxhash.xxh3_64_intdigest
     return np.fromiter(map(digest, values), dtype=np.uint64, count=len(values))
 
 
-def _positions(mask: pd.Series, column: pd.Series) -> Positions:
-    return np.sort(column[mask].to_numpy(dtype=np.int64))
+def _joined(batch: pa.RecordBatch, columns: list[str]) -> np.ndarray:
+    """Per row, the bytes its hash is taken of."""
+    arrays = [batch.column(name) for name in columns]
+    joined = pc.binary_join_element_wise(
+        *arrays, _SEPARATOR, null_handling="replace", null_replacement=_NULL
+    )
+    values: np.ndarray = joined.cast(pa.binary()).to_numpy(zero_copy_only=False)
+    return values
+
+
+# Key hashes are split into this many partitions by their top bits; the keyed diff holds one
+# partition of each side in memory at a time.
+_PARTITION_BITS = np.uint64(6)
+PARTITIONS = 2**6
+_PARTITION_SHIFT = np.uint64(64) - _PARTITION_BITS
+
+# The columns of a keyed record: a row's key as two independent 64-bit hashes, the hash of
+# its compared values, and its position in its snapshot.
+KEY_A, KEY_B, VALUE, ROW = range(4)
+
+
+def key_hashes(batch: pa.RecordBatch | pa.Table, columns: list[str]) -> np.ndarray:
+    """Per row, its key (the canonical text of `columns`) as a 128-bit hash: two uint64
+    columns. Two keys count as the same key when both halves agree; different keys do so
+    about once in 2**128 pairs, far more rarely than a changed row keeps its value hash."""
+    if isinstance(batch, pa.Table):
+        parts = [key_hashes(chunk, columns) for chunk in batch.select(columns).to_batches()]
+        return np.concatenate(parts) if parts else np.empty((0, 2), dtype=np.uint64)
+    if batch.num_rows == 0:
+        return np.empty((0, 2), dtype=np.uint64)
+    digest = xxhash.xxh3_128_digest
+    packed = b"".join(map(digest, _joined(batch, columns)))
+    return np.frombuffer(packed, dtype=np.uint64).reshape(-1, 2)
+
+
+def keyed_records(keys: np.ndarray, values: np.ndarray, first_row: int = 0) -> np.ndarray:
+    """One row per snapshot row: KEY_A, KEY_B, VALUE, ROW (uint64), rows numbered from
+    `first_row`."""
+    records = np.empty((len(values), 4), dtype=np.uint64)
+    records[:, KEY_A : KEY_B + 1] = keys
+    records[:, VALUE] = values
+    records[:, ROW] = np.arange(first_row, first_row + len(values), dtype=np.uint64)
+    return records
+
+
+def partition_of(records: np.ndarray) -> np.ndarray:
+    """Each record's partition, 0 … PARTITIONS - 1, from the top bits of its key."""
+    return (records[:, KEY_A] >> _PARTITION_SHIFT).astype(np.uint8)
+
+
+class RepeatedKeys(KeyProblem):
+    """Rows of the new snapshot share a key; `rows` are all of them, in order, and
+    `distinct` is how many key values repeat."""
+
+    def __init__(self, rows: Positions, distinct: int) -> None:
+        super().__init__(f"{distinct} key value(s) repeat")
+        self.rows = rows
+        self.distinct = distinct
 
 
 @dataclass(slots=True)
-class KeyedRows:
-    """A snapshot as the keyed diff sees it: the key values, and per row a hash of its key
-    and a hash of its compared values. Joining on 64-bit key hashes is several times faster
-    than joining on strings; matches are then checked against the real keys."""
-
-    keys: pa.Table
-    key_hashes: np.ndarray
-    value_hashes: np.ndarray
-    _index: pd.Index | None = field(default=None, repr=False, compare=False)
-
-    @classmethod
-    def of(cls, keys: pa.Table, value_hashes: np.ndarray) -> KeyedRows:
-        return cls(keys, row_hashes(keys, keys.column_names), value_hashes)
-
-    @property
-    def index(self) -> pd.Index:
-        """The key hashes as an index, built once: the hash table that tells whether they
-        are unique is the one the diff then looks rows up in."""
-        if self._index is None:
-            self._index = pd.Index(self.key_hashes)
-        return self._index
-
-    def frame(self) -> pd.DataFrame:
-        return pd.DataFrame(
-            {
-                "_key": self.key_hashes,
-                "_hash": self.value_hashes,
-                "_row": np.arange(len(self.key_hashes), dtype=np.int64),
-            }
-        )
-
-    def duplicated(self) -> np.ndarray:
-        """Mask of rows whose key occurs more than once (exact, collisions ruled out)."""
-        # Sorted, repeats sit side by side: a copy of the hashes where a hash table would
-        # take five times that.
-        ordered = np.sort(self.key_hashes)
-        if not (ordered[1:] == ordered[:-1]).any():
-            return np.zeros(len(self.key_hashes), dtype=bool)
-        suspects: np.ndarray = pd.Series(self.key_hashes).duplicated(keep=False).to_numpy()
-        exact: np.ndarray = self.keys.to_pandas().duplicated(keep=False).to_numpy()
-        return np.asarray(suspects & exact)
+class _Joined:
+    added: Positions
+    updated: Positions
+    deleted: Positions
+    repeated_new: Positions  # rows of the new side whose key another new row has too
+    repeated_new_keys: int  # how many key values those rows share
+    old_repeats: bool  # the old side holds a key more than once
 
 
-def check_keys(rows: KeyedRows, examples: int = 3) -> None:
-    """Fails on empty or duplicate keys, naming a few offending values."""
-    names = ", ".join(rows.keys.column_names)
-    empty = np.zeros(rows.keys.num_rows, dtype=bool)
-    for column in rows.keys.columns:
-        empty |= np.asarray(pc.fill_null(pc.equal(column, ""), True))
-    if empty.any():
-        shown = (np.flatnonzero(empty)[:examples] + 1).tolist()
-        raise KeyProblem(
-            f"primary key {names} is empty in {int(empty.sum())} row(s), e.g. data rows {shown}; every row needs a key value"
-        )
-    duplicated = rows.duplicated()
-    if duplicated.any():
-        repeated = rows.keys.filter(pa.array(duplicated)).to_pandas().drop_duplicates()
-        shown_keys = [
-            "/".join(map(str, row)) for row in repeated.head(examples).itertuples(index=False)
-        ]
-        raise KeyProblem(
-            f"primary key {names} is not unique: {len(repeated)} value(s) repeat, e.g. {', '.join(shown_keys)}"
-        )
+def join_partition(old: np.ndarray, new: np.ndarray) -> _Joined:
+    """The keyed diff of one partition of each side (records as `keyed_records` makes).
 
-
-def keyed_diff(old: KeyedRows, new: KeyedRows) -> ChangeSet:
-    """Both sides hold unique keys (`check_keys`), so a hash index on the old key hashes
-    finds each new row's partner directly."""
-    if not old.index.is_unique:
-        # Two different old keys share a hash (`check_keys` rules out equal keys): the hash
-        # index cannot say which one a new row's key is.
-        return _exact_keyed_diff(old, new)
-    partner = old.index.get_indexer(new.key_hashes)
-    matched_new = np.flatnonzero(partner >= 0)
-    matched_old = partner[matched_new]
-    if not _same_keys(old, new, matched_old, matched_new):
-        # Two different keys share a 64-bit hash (about once in 10^19 pairs): join exactly.
-        return _exact_keyed_diff(old, new)
-    unmatched_old = np.ones(len(old.key_hashes), dtype=bool)
+    Both sides sorted together by key, old before new, put the rows of one key side by
+    side: an old row followed by a new one is a matched pair, and two rows of one side are
+    a repeated key."""
+    key_a = np.concatenate([old[:, KEY_A], new[:, KEY_A]])
+    key_b = np.concatenate([old[:, KEY_B], new[:, KEY_B]])
+    from_new = np.concatenate([np.zeros(len(old), np.uint64), np.ones(len(new), np.uint64)])
+    # The partition's bits are the same in every key here: shifted out, they make room for
+    # the side, so one sort of one array orders by first key half, then side.
+    order = np.argsort((key_a << _PARTITION_BITS) | from_new)
+    a, b = key_a[order], key_b[order]
+    if ((a[1:] == a[:-1]) & (b[1:] != b[:-1])).any():
+        # Different keys share a first half: order by the second half too.
+        order = np.lexsort((from_new, key_b, key_a))
+        a, b = key_a[order], key_b[order]
+    side = from_new[order].astype(bool)
+    same_key = (a[1:] == a[:-1]) & (b[1:] == b[:-1])
+    repeated = same_key & (side[1:] == side[:-1])
+    repeated_new = repeated & side[1:]
+    in_repeat = np.zeros(len(order), bool)
+    in_repeat[1:] |= repeated_new
+    in_repeat[:-1] |= repeated_new
+    pair = same_key & ~side[:-1] & side[1:]
+    matched_old = order[:-1][pair]
+    matched_new = order[1:][pair] - len(old)
+    changed = old[matched_old, VALUE] != new[matched_new, VALUE]
+    unmatched_old = np.ones(len(old), bool)
     unmatched_old[matched_old] = False
-    changed = old.value_hashes[matched_old] != new.value_hashes[matched_new]
-    return ChangeSet(
-        added=np.flatnonzero(partner < 0).astype(np.int64),
-        updated=matched_new[changed].astype(np.int64),
-        deleted=np.flatnonzero(unmatched_old).astype(np.int64),
+    unmatched_new = np.ones(len(new), bool)
+    unmatched_new[matched_new] = False
+    rows = np.concatenate([old[:, ROW], new[:, ROW]])
+    return _Joined(
+        added=new[unmatched_new, ROW].astype(np.int64),
+        updated=new[matched_new[changed], ROW].astype(np.int64),
+        deleted=old[unmatched_old, ROW].astype(np.int64),
+        repeated_new=rows[order[in_repeat]].astype(np.int64),
+        # A repeated key's first pair is the one not preceded by another.
+        repeated_new_keys=int(
+            (repeated_new[1:] & ~repeated_new[:-1]).sum() + repeated_new[:1].sum()
+        ),
+        old_repeats=bool((repeated & ~side[1:]).any()),
     )
 
 
-def _same_keys(old: KeyedRows, new: KeyedRows, old_rows: np.ndarray, new_rows: np.ndarray) -> bool:
-    # A slice at a time: the keys of every matched pair at once would be two more copies of
-    # the key columns in memory.
-    for start in range(0, len(old_rows), _PAIRS_PER_CHECK):
-        end = start + _PAIRS_PER_CHECK
-        old_keys = old.keys.take(pa.array(old_rows[start:end], pa.int64()))
-        new_keys = new.keys.take(pa.array(new_rows[start:end], pa.int64()))
-        for a, b in zip(old_keys.columns, new_keys.columns, strict=True):
-            if pc.all(pc.equal(a, b)).as_py() is False:
-                return False
-    return True
+def keyed_diff(partitions: Iterable[tuple[np.ndarray, np.ndarray]]) -> ChangeSet | None:
+    """Joins old and new records partition by partition (the same key always lands in the
+    same partition). None when the old snapshot holds a key more than once, so that its
+    rows cannot be told apart by key (then rows are aligned in order instead); raises
+    `RepeatedKeys` when the new one does."""
+    added: list[Positions] = []
+    updated: list[Positions] = []
+    deleted: list[Positions] = []
+    repeated: list[Positions] = []
+    repeated_keys = 0
+    old_repeats = False
+    for old, new in partitions:
+        joined = join_partition(old, new)
+        added.append(joined.added)
+        updated.append(joined.updated)
+        deleted.append(joined.deleted)
+        repeated.append(joined.repeated_new)
+        repeated_keys += joined.repeated_new_keys
+        old_repeats |= joined.old_repeats
+    if repeated_keys:
+        raise RepeatedKeys(_sorted(repeated), repeated_keys)
+    if old_repeats:
+        return None
+    return ChangeSet(added=_sorted(added), updated=_sorted(updated), deleted=_sorted(deleted))
 
 
-def _exact_keyed_diff(old: KeyedRows, new: KeyedRows) -> ChangeSet:
-    names = old.keys.column_names
-    left = pd.concat([old.keys.to_pandas(), old.frame().drop(columns="_key")], axis=1)
-    right = pd.concat([new.keys.to_pandas(), new.frame().drop(columns="_key")], axis=1)
-    merged = left.merge(right, on=names, how="outer", suffixes=("_old", "_new"), indicator=True)
-    changed = (merged["_merge"] == "both") & (merged["_hash_old"] != merged["_hash_new"])
-    return ChangeSet(
-        added=_positions(merged["_merge"] == "right_only", merged["_row_new"]),
-        updated=_positions(changed, merged["_row_new"]),
-        deleted=_positions(merged["_merge"] == "left_only", merged["_row_old"]),
+def check_repeats(partitions: Iterable[np.ndarray]) -> None:
+    """Raises `RepeatedKeys` when the records (one side's, by partition) repeat a key."""
+    nothing = np.empty((0, 4), dtype=np.uint64)
+    repeated: list[Positions] = []
+    repeated_keys = 0
+    for records in partitions:
+        joined = join_partition(nothing, records)
+        repeated.append(joined.repeated_new)
+        repeated_keys += joined.repeated_new_keys
+    if repeated_keys:
+        raise RepeatedKeys(_sorted(repeated), repeated_keys)
+
+
+def _sorted(parts: list[Positions]) -> Positions:
+    return np.sort(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
+
+
+def empty_keys(batch: pa.RecordBatch | pa.Table, columns: list[str]) -> np.ndarray:
+    """Mask of the rows whose key is empty (null or "") in any of `columns`."""
+    empty = np.zeros(batch.num_rows, dtype=bool)
+    for name in columns:
+        empty |= np.asarray(pc.fill_null(pc.equal(batch.column(name), ""), True))
+    return empty
+
+
+def empty_keys_problem(columns: list[str], count: int, first_rows: list[int]) -> KeyProblem:
+    """`first_rows`: positions (from 0) of the first empty keys."""
+    shown = [row + 1 for row in first_rows]
+    return KeyProblem(
+        f"primary key {', '.join(columns)} is empty in {count} row(s), e.g. data rows {shown}; every row needs a key value"
+    )
+
+
+def repeated_keys_problem(keys: pa.Table, distinct: int, examples: int = 3) -> KeyProblem:
+    """`keys`: the key columns of the rows whose key repeats, in snapshot order."""
+    shown: list[str] = []
+    for row in keys.to_pylist():
+        text = "/".join(map(str, row.values()))
+        if text not in shown:
+            shown.append(text)
+            if len(shown) == examples:
+                break
+    return KeyProblem(
+        f"primary key {', '.join(keys.column_names)} is not unique: {distinct} value(s) repeat, e.g. {', '.join(shown)}"
     )
 
 

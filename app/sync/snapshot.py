@@ -28,18 +28,24 @@ from app.sync.csv_store import CsvStore
 from app.sync.csv_text import csv_lines, header_bytes
 from app.sync.diff import (
     ChangeSet,
-    KeyedRows,
-    KeyProblem,
-    check_keys,
+    RepeatedKeys,
+    check_repeats,
+    empty_keys,
+    empty_keys_problem,
+    key_hashes,
     keyed_diff,
+    keyed_records,
     ordered_diff,
+    repeated_keys_problem,
     row_hashes,
 )
 from app.sync.formulas import escape_formulas
 from app.sync.headers import normalise_headers
+from app.sync.key_partitions import PartitionedRecords
 from app.sync.prefetch import process_while_fetching
 from app.sync.previous_snapshot import PreviousSnapshot
 from app.sync.render import render_batch
+from app.sync.row_hashes_file import RowHashesFile, StoredRowHashes
 from connectors.base import ConfigError, Table
 
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -49,6 +55,8 @@ UTF8_BOM = b"\xef\xbb\xbf"
 BATCHES_AHEAD = 2
 # Rows per Parquet row group at most; change sets read one row group at a time.
 ROW_GROUP_ROWS = 65_536
+# Empty or repeated keys an error names at most.
+KEY_EXAMPLES = 3
 
 log = logging.getLogger("datasync.sync.steps")
 
@@ -122,13 +130,22 @@ class StepTimes:
 class _PreviousSide:
     """What the diff needs of the previous snapshot."""
 
-    hashes: np.ndarray  # a hash per old row over the columns both snapshots share
-    keyed: KeyedRows | None  # None: rows are aligned in order instead
+    previous: PreviousSnapshot
+    shared: list[str]  # the columns both snapshots have
+    keyed: PartitionedRecords | None  # None: rows are aligned in order instead
+    _hashes: np.ndarray | None = None
+
+    def hashes(self) -> np.ndarray:
+        """A hash per old row over the shared columns, in row order."""
+        if self._hashes is None:
+            self._hashes = _old_hashes(self.previous, self.shared)
+        return self._hashes
 
 
 class _SnapshotWriter:
-    """Turns fetched batches, in order, into the staged CSV and Parquet files and the row
-    hashes and keys the diff needs. Runs on the processing thread."""
+    """Turns fetched batches, in order, into the staged CSV, Parquet and row hashes files
+    and what the diff needs of the new rows: with a key, their keyed records on disk;
+    without one, their hashes. Runs on the processing thread."""
 
     def __init__(
         self,
@@ -136,7 +153,9 @@ class _SnapshotWriter:
         fmt: CsvFormat,
         csv: _HashingSink,
         parquet: pq.ParquetWriter,
+        stored_hashes: RowHashesFile,
         compared: list[list[str]],
+        keyed: PartitionedRecords | None,
         key_columns: list[str],
         steps: StepTimes,
     ) -> None:
@@ -144,12 +163,14 @@ class _SnapshotWriter:
         self.fmt = fmt
         self.csv = csv
         self.parquet = parquet
+        self.stored_hashes = stored_hashes
         self.compared = compared  # column sets to hash rows over: shared, then all if other
+        self.keyed = keyed
         self.key_columns = key_columns
         self.steps = steps
-        self.hashes: list[list[np.ndarray]] = [[] for _ in compared]
-        self.keys: list[pa.RecordBatch] = []
-        self.key_hashes: list[np.ndarray] = []
+        self.hashes: list[np.ndarray] = []  # over the shared columns, without a key only
+        self.empty_keys = 0
+        self.first_empty_keys: list[int] = []
         self.row_count = 0
 
     def write_all(self, batches: Iterator[pa.RecordBatch]) -> None:
@@ -177,25 +198,29 @@ class _SnapshotWriter:
         with steps.timing("parquet"):
             self.parquet.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
         with steps.timing("row hashes"):
-            for hashes, columns in zip(self.hashes, self.compared, strict=True):
-                hashes.append(row_hashes(batch, columns))
-            if self.key_columns:
-                self.keys.append(batch.select(self.key_columns))
-                self.key_hashes.append(row_hashes(batch, self.key_columns))
+            shared = row_hashes(batch, self.compared[0])
+            self.stored_hashes.write(
+                row_hashes(batch, self.compared[1]) if len(self.compared) > 1 else shared
+            )
+            if self.keyed is None:
+                self.hashes.append(shared)
+            else:
+                self._check_keys(batch)
+                keys = key_hashes(batch, self.key_columns)
+                self.keyed.append(keyed_records(keys, shared, self.row_count))
         self.row_count += batch.num_rows
 
-    def concatenated(self, which: int) -> np.ndarray:
-        parts = self.hashes[which]
-        return np.concatenate(parts) if parts else np.empty(0, np.uint64)
+    def _check_keys(self, batch: pa.RecordBatch) -> None:
+        empty = np.flatnonzero(empty_keys(batch, self.key_columns))
+        self.empty_keys += len(empty)
+        wanted = KEY_EXAMPLES - len(self.first_empty_keys)
+        self.first_empty_keys += (empty[:wanted] + self.row_count).tolist()
 
-    def keyed_rows(self, value_hashes: np.ndarray) -> KeyedRows:
-        keys = (
-            pa.Table.from_batches(self.keys)
-            if self.keys
-            else pa.table({k: pa.array([], pa.string()) for k in self.key_columns})
-        )
-        key_hashes = np.concatenate(self.key_hashes) if self.key_hashes else np.empty(0, np.uint64)
-        return KeyedRows(keys, key_hashes, value_hashes)
+    def new_hashes(self) -> np.ndarray:
+        """A hash per new row over the shared columns, in row order."""
+        if self.keyed is not None:
+            return self.keyed.value_hashes()
+        return np.concatenate(self.hashes) if self.hashes else np.empty(0, np.uint64)
 
 
 def _timed(batches: Iterator[pa.RecordBatch], steps: StepTimes) -> Iterator[pa.RecordBatch]:
@@ -240,6 +265,14 @@ def stage_snapshot(
     hashes_path = parquet_path.with_suffix(".hashes.npy")
     schema = pa.schema([(name, pa.string()) for name in columns])
     steps = StepTimes()
+    # The keyed records of each side, while staging; never published.
+    new_keyed = PartitionedRecords(store.temp_path(file_id, ".keys")) if key_columns else None
+    old_keyed = (
+        PartitionedRecords(store.temp_path(file_id, ".previous-keys"))
+        if key_columns and previous is not None and set(key_columns) <= set(previous.columns)
+        else None
+    )
+    stored_hashes = RowHashesFile(hashes_path)
     try:
         with open(csv_path, "wb") as handle:
             sink = _HashingSink(handle)
@@ -264,7 +297,9 @@ def stage_snapshot(
                     fmt,
                     sink,
                     parquet_writer,
+                    stored_hashes,
                     [shared] if every == shared else [shared, every],
+                    new_keyed,
                     key_columns,
                     steps,
                 )
@@ -272,7 +307,7 @@ def stage_snapshot(
                 def process(batches: Iterator[pa.RecordBatch]) -> _PreviousSide | None:
                     # Read while the first batches are on their way: it needs none of them.
                     with steps.timing("previous snapshot"):
-                        side = _previous_side(previous, shared, key_columns)
+                        side = _previous_side(previous, shared, key_columns, old_keyed)
                     writer.write_all(batches)
                     return side
 
@@ -280,20 +315,19 @@ def stage_snapshot(
                     _timed(table.batches, steps), process, BATCHES_AHEAD
                 )
         checksum, size = sink.sha256.hexdigest(), sink.size
-        new_hashes = writer.concatenated(0)
-        np.save(
-            hashes_path,
-            writer.concatenated(1) if every != shared else new_hashes,
-            allow_pickle=False,
-        )
+        stored_hashes.finish()
         on_phase("diffing")
         with steps.timing("diff"):
-            new_rows = _checked_keys(writer.keyed_rows(new_hashes)) if key_columns else None
-            changes = _diff(previous, previous_side, columns, new_hashes, new_rows)
+            changes = _diff(previous, previous_side, columns, writer, parquet_path)
     except BaseException:
+        stored_hashes.close()
         for path in (csv_path, parquet_path, hashes_path):
             path.unlink(missing_ok=True)
         raise
+    finally:
+        for records in (new_keyed, old_keyed):
+            if records is not None:
+                records.close()
     seconds = time.perf_counter() - started
     log.debug(
         "staged %d rows in %.2f s",
@@ -312,12 +346,40 @@ def stage_snapshot(
 
 
 def _previous_side(
-    previous: PreviousSnapshot | None, shared: list[str], key_columns: list[str]
+    previous: PreviousSnapshot | None,
+    shared: list[str],
+    key_columns: list[str],
+    keyed: PartitionedRecords | None,
 ) -> _PreviousSide | None:
     if previous is None:
         return None
-    hashes = _old_hashes(previous, shared)
-    return _PreviousSide(hashes, _old_keys(previous, key_columns, hashes) if key_columns else None)
+    side = _PreviousSide(previous, shared, keyed)
+    if keyed is None:
+        side.hashes()  # aligned in order: all of them are needed
+    else:
+        _write_old_records(previous, shared, key_columns, keyed)
+    return side
+
+
+def _write_old_records(
+    previous: PreviousSnapshot,
+    shared: list[str],
+    key_columns: list[str],
+    records: PartitionedRecords,
+) -> None:
+    """The previous snapshot's keyed records, from its key columns and its stored row
+    hashes, or, when columns were added or removed, from its rows over the shared ones."""
+    stored = StoredRowHashes(previous.hashes) if sorted(previous.columns) == shared else None
+    wanted = key_columns if stored else sorted(set(key_columns) | set(shared))
+    try:
+        parquet = pq.ParquetFile(previous.parquet)
+        for batch in parquet.iter_batches(batch_size=ROW_GROUP_ROWS, columns=wanted):
+            values = stored.read(batch.num_rows) if stored else row_hashes(batch, shared)
+            keys = key_hashes(batch, key_columns)
+            records.append(keyed_records(keys, values, records.count))
+    finally:
+        if stored is not None:
+            stored.close()
 
 
 def _old_hashes(previous: PreviousSnapshot, shared: list[str]) -> np.ndarray:
@@ -336,46 +398,43 @@ def _old_hashes(previous: PreviousSnapshot, shared: list[str]) -> np.ndarray:
 
 def _diff(
     previous: PreviousSnapshot | None,
-    previous_side: _PreviousSide | None,
+    side: _PreviousSide | None,
     columns: list[str],
-    new_hashes: np.ndarray,
-    new_rows: KeyedRows | None,
+    writer: _SnapshotWriter,
+    staged_parquet: Path,
 ) -> ChangeSet:
-    if previous is None or previous_side is None:
+    keyed = _keyed_diff(side, writer, staged_parquet) if writer.keyed is not None else None
+    if previous is None or side is None:
         return ChangeSet(
-            added=np.arange(len(new_hashes), dtype=np.int64),
+            added=np.arange(writer.row_count, dtype=np.int64),
             updated=np.empty(0, np.int64),
             deleted=np.empty(0, np.int64),
         )
-    old_rows = previous_side.keyed if new_rows is not None else None
-    if new_rows is not None and old_rows is not None:
-        changes = keyed_diff(old_rows, new_rows)
-    else:
-        changes = ordered_diff(previous_side.hashes, new_hashes)
+    changes = keyed if keyed is not None else ordered_diff(side.hashes(), writer.new_hashes())
     changes.columns_added = [c for c in columns if c not in previous.columns]
     changes.columns_removed = [c for c in previous.columns if c not in columns]
     return changes
 
 
-def _checked_keys(rows: KeyedRows) -> KeyedRows:
+def _keyed_diff(
+    side: _PreviousSide | None, writer: _SnapshotWriter, staged_parquet: Path
+) -> ChangeSet | None:
+    """The keyed diff, after the new keys are checked (empty, then repeated: also when
+    there is nothing to diff against). None when rows are to be aligned in order: the old
+    rows lack a key column or repeat a key."""
+    assert writer.keyed is not None
+    if writer.empty_keys:
+        problem = empty_keys_problem(writer.key_columns, writer.empty_keys, writer.first_empty_keys)
+        raise ConfigError(str(problem), field="config.primaryKey")
+    old = side.keyed if side is not None else None
     try:
-        check_keys(rows)
-    except KeyProblem as problem:
+        if old is None:
+            check_repeats(writer.keyed)
+            return None
+        return keyed_diff(zip(old, writer.keyed, strict=True))
+    except RepeatedKeys as repeated:
+        keys = pq.read_table(staged_parquet, columns=writer.key_columns)
+        problem = repeated_keys_problem(
+            keys.take(pa.array(repeated.rows, pa.int64())), repeated.distinct, KEY_EXAMPLES
+        )
         raise ConfigError(str(problem), field="config.primaryKey") from None
-    return rows
-
-
-def _old_keys(
-    previous: PreviousSnapshot, key_columns: list[str], hashes: np.ndarray
-) -> KeyedRows | None:
-    """The previous snapshot's keys, or None when they cannot serve (the key column is new,
-    or the user switched to a key the old rows do not hold uniquely): then rows are aligned
-    in order instead."""
-    if not set(key_columns) <= set(previous.columns):
-        return None
-    rows = KeyedRows.of(pq.read_table(previous.parquet, columns=key_columns), hashes)
-    # Built here, while the first batches are on their way, the index the diff looks new
-    # keys up in also tells at once that the old keys are unique.
-    if rows.index.is_unique or not rows.duplicated().any():
-        return rows
-    return None

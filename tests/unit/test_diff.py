@@ -8,7 +8,18 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from app.sync.diff import KeyedRows, KeyProblem, check_keys, keyed_diff, ordered_diff, row_hashes
+from app.sync.diff import (
+    PARTITIONS,
+    ChangeSet,
+    RepeatedKeys,
+    empty_keys,
+    key_hashes,
+    keyed_diff,
+    keyed_records,
+    ordered_diff,
+    partition_of,
+    row_hashes,
+)
 
 COLUMNS = ["id", "name", "amount"]
 
@@ -21,8 +32,25 @@ def hashes(rows: list[list[str | None]]) -> np.ndarray:
     return row_hashes(table(rows), sorted(COLUMNS))
 
 
-def keyed(rows: list[list[str | None]]) -> KeyedRows:
-    return KeyedRows.of(table(rows).select(["id"]), hashes(rows))
+def keyed(rows: list[list[str | None]]) -> np.ndarray:
+    return keyed_records(key_hashes(table(rows), ["id"]), hashes(rows))
+
+
+def records(key_a: list[int], key_b: list[int], values: list[int]) -> np.ndarray:
+    """Keyed records with chosen key hashes, to force keys onto one hash half."""
+    forced = np.array([key_a, key_b], np.uint64).T.reshape(-1, 2)
+    return keyed_records(forced, np.array(values, np.uint64))
+
+
+def diff(old: np.ndarray, new: np.ndarray) -> ChangeSet:
+    """keyed_diff over both sides split into partitions, as staging splits them."""
+
+    def split(side: np.ndarray) -> list[np.ndarray]:
+        return [side[partition_of(side) == p] for p in range(PARTITIONS)]
+
+    changes = keyed_diff(zip(split(old), split(new), strict=True))
+    assert changes is not None
+    return changes
 
 
 def generated(n: int, seed: int) -> list[list[str | None]]:
@@ -48,25 +76,25 @@ def test_keyed_diff_counts_match_the_generated_edits(seed: int) -> None:
     new += [[f"new-{i}", "fresh", "1"] for i in range(25)]
     rng.shuffle(new)  # order does not matter when rows have a key
 
-    changes = keyed_diff(keyed(old), keyed(new))
+    changes = diff(keyed(old), keyed(new))
 
     assert changes.counts == {"added": 25, "updated": 63, "deleted": 37}
 
 
 def test_keyed_diff_sees_null_versus_empty_string_as_a_change() -> None:
-    changes = keyed_diff(keyed([["1", "a", None]]), keyed([["1", "a", ""]]))
+    changes = diff(keyed([["1", "a", None]]), keyed([["1", "a", ""]]))
     assert changes.counts == {"added": 0, "updated": 1, "deleted": 0}
 
 
 def test_type_only_change_in_rendered_text_is_an_update() -> None:
-    changes = keyed_diff(keyed([["1", "a", "1"]]), keyed([["1", "a", "1.0"]]))
+    changes = diff(keyed([["1", "a", "1"]]), keyed([["1", "a", "1.0"]]))
     assert changes.counts["updated"] == 1
 
 
 def test_unicode_values_compare_by_their_exact_text() -> None:
-    same = keyed_diff(keyed([["1", "Zoë", "é"]]), keyed([["1", "Zoë", "é"]]))
+    same = diff(keyed([["1", "Zoë", "é"]]), keyed([["1", "Zoë", "é"]]))
     # "é" precomposed versus "e" + combining accent: different text, so an update.
-    different = keyed_diff(keyed([["1", "Zoë", "é"]]), keyed([["1", "Zoë", "e\u0301"]]))
+    different = diff(keyed([["1", "Zoë", "é"]]), keyed([["1", "Zoë", "e\u0301"]]))
     assert same.counts["updated"] == 0
     assert different.counts["updated"] == 1
 
@@ -128,54 +156,44 @@ def test_ordered_diff_counts_match_separated_generated_edits(seed: int) -> None:
     assert ordered_diff(hashes(old), hashes(new)).counts == expected
 
 
-def test_duplicate_keys_fail_with_examples() -> None:
-    with pytest.raises(KeyProblem, match=r"not unique: 1 value\(s\) repeat, e.g. 7"):
-        check_keys(KeyedRows.of(pa.table({"id": ["7", "8", "7"]}), np.zeros(3, np.uint64)))
+def test_repeated_keys_fail_naming_every_row_that_holds_one() -> None:
+    with pytest.raises(RepeatedKeys) as repeated:
+        diff(keyed([["1", "a", "1"]]), keyed([["7", "a", "1"], ["8", "b", "1"], ["7", "c", "1"]]))
+
+    assert repeated.value.rows.tolist() == [0, 2]
+    assert repeated.value.distinct == 1
 
 
-def test_empty_keys_fail_naming_the_rows() -> None:
-    with pytest.raises(KeyProblem, match=r"empty in 2 row\(s\), e.g. data rows \[2, 3\]"):
-        check_keys(
-            KeyedRows.of(
-                pa.table({"id": pa.array(["1", "", None], pa.string())}), np.zeros(3, np.uint64)
-            )
-        )
+def test_empty_keys_are_null_or_empty_text() -> None:
+    keys = pa.table({"id": pa.array(["1", "", None], pa.string())})
+
+    assert empty_keys(keys, ["id"]).tolist() == [False, True, True]
 
 
-def test_a_key_hash_collision_falls_back_to_an_exact_join() -> None:
-    old = KeyedRows(
-        pa.table({"id": ["a", "b"]}), np.array([1, 2], np.uint64), np.array([10, 20], np.uint64)
-    )
-    # "c" is forced onto the hash of "b": a collision the exact join must see through.
-    new = KeyedRows(
-        pa.table({"id": ["a", "c"]}), np.array([1, 2], np.uint64), np.array([10, 20], np.uint64)
-    )
-    assert keyed_diff(old, new).counts == {"added": 1, "updated": 0, "deleted": 1}
+def test_keys_sharing_one_half_of_their_hash_are_different_keys() -> None:
+    # "b" and "c" forced onto one first half: the second tells them apart.
+    old = records([1, 2], [100, 200], [10, 20])
+    new = records([1, 2], [100, 201], [10, 20])
+
+    assert positions(diff(old, new)) == {"added": [1], "updated": [], "deleted": [1]}
 
 
-def test_two_old_keys_sharing_a_hash_fall_back_to_an_exact_join() -> None:
-    # "a" and "b" are different keys forced onto one hash: the old side holds its keys
-    # uniquely, but its hash index cannot tell them apart.
-    old = KeyedRows(
-        pa.table({"id": ["a", "b"]}), np.array([1, 1], np.uint64), np.array([10, 20], np.uint64)
-    )
-    new = KeyedRows(
-        pa.table({"id": ["b", "a"]}), np.array([1, 1], np.uint64), np.array([21, 10], np.uint64)
-    )
+def test_two_old_keys_sharing_one_half_of_their_hash_are_told_apart() -> None:
+    old = records([1, 1], [100, 200], [10, 20])
+    new = records([1, 1], [200, 100], [21, 10])
 
-    assert not old.duplicated().any()
-    assert positions(keyed_diff(old, new)) == {"added": [], "updated": [0], "deleted": []}
+    assert positions(diff(old, new)) == {"added": [], "updated": [0], "deleted": []}
 
 
 def test_composite_keys_identify_rows_by_all_their_columns() -> None:
-    def rows(data: list[tuple[str, str, str]]) -> KeyedRows:
+    def rows(data: list[tuple[str, str, str]]) -> np.ndarray:
         keys = pa.table({"region": [r[0] for r in data], "id": [r[1] for r in data]})
         values = row_hashes(pa.table({"v": [r[2] for r in data]}), ["v"])
-        return KeyedRows.of(keys, values)
+        return keyed_records(key_hashes(keys, ["region", "id"]), values)
 
     old = rows([("eu", "1", "x"), ("us", "1", "y")])
     new = rows([("eu", "1", "x"), ("us", "1", "z"), ("us", "2", "w")])
-    assert keyed_diff(old, new).counts == {"added": 1, "updated": 1, "deleted": 0}
+    assert diff(old, new).counts == {"added": 1, "updated": 1, "deleted": 0}
 
 
 # --- positions: the rows /api/sync/runs/{id}/changes is built from ---------------------------
@@ -187,7 +205,7 @@ def positions(changes: object) -> dict[str, list[int]]:
     return {kind: getattr(changes, kind).tolist() for kind in ("added", "updated", "deleted")}
 
 
-def keyed_rows(rows: list[tuple[str, str]]) -> KeyedRows:
+def keyed_rows(rows: list[tuple[str, str]]) -> np.ndarray:
     """(id, value) rows keyed on id."""
     return keyed([[key, value, "0"] for key, value in rows])
 
@@ -196,23 +214,22 @@ def test_keyed_positions_follow_each_snapshots_own_order() -> None:
     old = keyed_rows([("1", "a"), ("2", "b"), ("3", "c"), ("4", "d")])
     new = keyed_rows([("4", "d"), ("3", "c-changed"), ("5", "e"), ("1", "a")])
 
-    assert positions(keyed_diff(old, new)) == {"added": [2], "updated": [1], "deleted": [1]}
+    assert positions(diff(old, new)) == {"added": [2], "updated": [1], "deleted": [1]}
 
 
 def test_keyed_positions_of_a_pure_reorder_are_empty() -> None:
     old = keyed_rows([("1", "a"), ("2", "b"), ("3", "c")])
     new = keyed_rows([("3", "c"), ("1", "a"), ("2", "b")])
 
-    assert positions(keyed_diff(old, new)) == {"added": [], "updated": [], "deleted": []}
+    assert positions(diff(old, new)) == {"added": [], "updated": [], "deleted": []}
 
 
-def test_keyed_positions_from_the_exact_join_after_a_key_hash_collision() -> None:
-    hashes_of = lambda *values: np.array(values, np.uint64)  # noqa: E731
-    old = KeyedRows(pa.table({"id": ["a", "b", "x"]}), hashes_of(1, 2, 3), hashes_of(10, 20, 30))
-    # "c" is forced onto the hash of "b"; "x" moved to the front and changed.
-    new = KeyedRows(pa.table({"id": ["x", "c", "a"]}), hashes_of(3, 2, 1), hashes_of(31, 20, 10))
+def test_keyed_positions_when_keys_share_one_half_of_their_hash() -> None:
+    # "c" is forced onto the first half of "b"'s hash; "x" moved to the front and changed.
+    old = records([1, 2, 3], [10, 20, 30], [10, 20, 30])
+    new = records([3, 2, 1], [30, 21, 10], [31, 20, 10])
 
-    assert positions(keyed_diff(old, new)) == {"added": [1], "updated": [0], "deleted": [1]}
+    assert positions(diff(old, new)) == {"added": [1], "updated": [0], "deleted": [1]}
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -235,7 +252,7 @@ def test_keyed_positions_match_the_generated_edits(seed: int) -> None:
         "updated": [i for i, r in enumerate(new) if str(r[1]).endswith("-changed")],
         "deleted": sorted(deleted),  # an old row's position is its id here
     }
-    assert positions(keyed_diff(keyed(old), keyed(new))) == expected
+    assert positions(diff(keyed(old), keyed(new))) == expected
 
 
 def letter_rows(text: str) -> np.ndarray:

@@ -9,12 +9,22 @@ import pyarrow as pa
 import pytest
 
 from app.sync.diff import (
+    KEY_A,
+    KEY_B,
+    PARTITIONS,
+    ROW,
+    VALUE,
     ChangeSet,
-    KeyedRows,
-    KeyProblem,
-    check_keys,
+    RepeatedKeys,
+    empty_keys,
+    empty_keys_problem,
+    join_partition,
+    key_hashes,
     keyed_diff,
+    keyed_records,
     ordered_diff,
+    partition_of,
+    repeated_keys_problem,
     row_hashes,
 )
 
@@ -24,10 +34,18 @@ def rows_of(text: str) -> np.ndarray:
     return np.array([ord(letter) for letter in text], np.uint64)
 
 
-def keyed(keys: dict[str, list[str | None]], values: list[int] | None = None) -> KeyedRows:
+def keyed(keys: dict[str, list[str | None]], values: list[int] | None = None) -> np.ndarray:
     table = pa.table({name: pa.array(column, pa.string()) for name, column in keys.items()})
     hashes = np.array(values if values is not None else [0] * table.num_rows, np.uint64)
-    return KeyedRows.of(table, hashes)
+    return keyed_records(key_hashes(table, table.column_names), hashes)
+
+
+def split(side: np.ndarray) -> list[np.ndarray]:
+    return [side[partition_of(side) == p] for p in range(PARTITIONS)]
+
+
+def diff(old: np.ndarray, new: np.ndarray) -> ChangeSet | None:
+    return keyed_diff(zip(split(old), split(new), strict=True))
 
 
 def positions(changes: ChangeSet) -> dict[str, list[int]]:
@@ -76,22 +94,9 @@ def assert_int64_positions(changes: ChangeSet) -> None:
 def test_keyed_positions_are_int64(
     old: dict[str, list[str | None]], new: dict[str, list[str | None]]
 ) -> None:
-    changes = keyed_diff(keyed(old, [1] * len(old["id"])), keyed(new, [2] * len(new["id"])))
+    changes = diff(keyed(old, [1] * len(old["id"])), keyed(new, [2] * len(new["id"])))
 
-    assert_int64_positions(changes)
-
-
-def test_positions_from_the_exact_join_after_a_hash_collision_are_int64() -> None:
-    old = KeyedRows(
-        pa.table({"id": ["a", "b"]}), np.array([1, 2], np.uint64), np.array([10, 20], np.uint64)
-    )
-    new = KeyedRows(
-        pa.table({"id": ["a", "c"]}), np.array([1, 2], np.uint64), np.array([11, 20], np.uint64)
-    )
-
-    changes = keyed_diff(old, new)
-
-    assert positions(changes) == {"added": [1], "updated": [0], "deleted": [1]}
+    assert changes is not None
     assert_int64_positions(changes)
 
 
@@ -103,60 +108,142 @@ def test_unkeyed_positions_are_int64(old: str, new: str) -> None:
 # --- key checks ----------------------------------------------------------------------------
 
 
-def test_distinct_keys_that_share_a_hash_are_not_duplicates() -> None:
-    rows = KeyedRows(
-        pa.table({"id": ["a", "b", "c"]}),
-        np.array([7, 7, 8], np.uint64),  # "a" and "b" forced onto one hash
-        np.zeros(3, np.uint64),
-    )
+def test_distinct_keys_that_share_one_half_of_their_hash_are_not_repeats() -> None:
+    forced = np.array([[7, 1], [7, 2], [8, 3]], np.uint64)  # "a" and "b" share a first half
+    new = keyed_records(forced, np.zeros(3, np.uint64))
 
-    check_keys(rows)  # no KeyProblem
-    assert rows.duplicated().tolist() == [False, False, False]
+    assert diff(np.empty((0, 4), np.uint64), new) is not None  # no RepeatedKeys
 
 
-def test_a_duplicate_next_to_a_hash_collision_is_found_exactly() -> None:
-    rows = KeyedRows(
-        pa.table({"id": ["a", "b", "a"]}),
-        np.array([7, 7, 7], np.uint64),
-        np.zeros(3, np.uint64),
-    )
+def test_a_repeat_next_to_keys_sharing_a_half_is_found_exactly() -> None:
+    forced = np.array([[7, 1], [7, 2], [7, 1]], np.uint64)
+    new = keyed_records(forced, np.zeros(3, np.uint64))
 
-    assert rows.duplicated().tolist() == [True, False, True]
+    with pytest.raises(RepeatedKeys) as repeated:
+        diff(np.empty((0, 4), np.uint64), new)
+
+    assert repeated.value.rows.tolist() == [0, 2]
+    assert repeated.value.distinct == 1
 
 
-def test_duplicate_keys_are_named_by_all_their_columns_three_at_most() -> None:
-    rows = keyed(
+def test_repeats_count_each_repeated_key_once_however_often_it_comes() -> None:
+    new = keyed({"id": ["a", "b", "a", "c", "a", "b", "d"]})
+
+    with pytest.raises(RepeatedKeys) as repeated:
+        diff(np.empty((0, 4), np.uint64), new)
+
+    assert repeated.value.rows.tolist() == [0, 1, 2, 4, 5]
+    assert repeated.value.distinct == 2
+
+
+def test_repeated_keys_are_named_by_all_their_columns_three_at_most() -> None:
+    keys = pa.table(
         {
             "region": ["eu", "eu", "us", "us", "ap", "ap", "sa", "sa"],
             "id": ["1", "1", "2", "2", "3", "3", "4", "4"],
         }
     )
 
-    with pytest.raises(KeyProblem) as problem:
-        check_keys(rows)
-
-    assert str(problem.value) == (
+    assert str(repeated_keys_problem(keys, distinct=4)) == (
         "primary key region, id is not unique: 4 value(s) repeat, e.g. eu/1, us/2, ap/3"
     )
 
 
-def test_empty_keys_are_found_in_any_key_column_and_named_by_data_row() -> None:
-    rows = keyed({"region": ["", "eu", "eu", None, "", "us"], "id": ["1", "2", "", "4", "5", "6"]})
+def test_the_number_of_repeated_examples_can_be_chosen() -> None:
+    keys = pa.table({"id": ["1", "1", "2", "2"]})
 
-    with pytest.raises(KeyProblem) as problem:
-        check_keys(rows)
+    assert str(repeated_keys_problem(keys, distinct=2, examples=1)) == (
+        "primary key id is not unique: 2 value(s) repeat, e.g. 1"
+    )
 
-    assert str(problem.value) == (
+
+def test_empty_keys_are_found_in_any_key_column() -> None:
+    keys = pa.table(
+        {"region": ["", "eu", "eu", None, "", "us"], "id": ["1", "2", "", "4", "5", "6"]}
+    )
+
+    assert empty_keys(keys, ["region", "id"]).tolist() == [True, False, True, True, True, False]
+
+
+def test_empty_keys_are_named_by_data_row_counted_from_one() -> None:
+    assert str(empty_keys_problem(["region", "id"], 4, [0, 2, 3])) == (
         "primary key region, id is empty in 4 row(s), e.g. data rows [1, 3, 4]; "
         "every row needs a key value"
     )
 
 
-def test_the_number_of_examples_can_be_chosen() -> None:
-    rows = keyed({"id": ["1", "1", "2", "2"]})
+# --- keyed records and partitions ---------------------------------------------------------------
 
-    with pytest.raises(KeyProblem, match=r"2 value\(s\) repeat, e.g. 1$"):
-        check_keys(rows, examples=1)
+
+def test_a_keyed_record_holds_both_key_halves_the_value_hash_and_the_row() -> None:
+    records = keyed_records(
+        np.array([[1, 2], [3, 4]], np.uint64), np.array([5, 6], np.uint64), first_row=10
+    )
+
+    assert records.dtype == np.uint64
+    assert records[:, KEY_A].tolist() == [1, 3]
+    assert records[:, KEY_B].tolist() == [2, 4]
+    assert records[:, VALUE].tolist() == [5, 6]
+    assert records[:, ROW].tolist() == [10, 11]
+
+
+def test_key_hashes_are_two_uint64_per_row_and_equal_for_equal_keys() -> None:
+    table = pa.table({"id": ["a", "b", "a"], "n": ["1", "1", "1"]})
+
+    hashes = key_hashes(table, ["id", "n"])
+
+    assert hashes.dtype == np.uint64
+    assert hashes.shape == (3, 2)
+    assert hashes[0].tolist() == hashes[2].tolist()
+    assert hashes[0, 0] != hashes[1, 0] and hashes[0, 1] != hashes[1, 1]
+    assert key_hashes(table.slice(0, 0), ["id"]).shape == (0, 2)
+
+
+def test_key_hashes_of_a_table_are_those_of_its_chunks() -> None:
+    whole = pa.table({"id": ["a", "b", "c"]})
+    chunked = pa.Table.from_batches(whole.to_batches(max_chunksize=1))
+
+    assert key_hashes(chunked, ["id"]).tolist() == key_hashes(whole, ["id"]).tolist()
+
+
+def test_partitions_are_the_top_six_bits_of_the_first_key_half() -> None:
+    first_halves = [0, 2**58 - 1, 2**58, 2**63, 2**64 - 1]
+    records = keyed_records(
+        np.array([[a, 0] for a in first_halves], np.uint64), np.zeros(5, np.uint64)
+    )
+
+    assert partition_of(records).tolist() == [0, 0, 1, 32, 63]
+    assert PARTITIONS == 64
+
+
+def test_old_rows_repeating_a_key_leave_the_keyed_diff_to_rows_in_order() -> None:
+    old = keyed({"id": ["a", "a"]})
+    new = keyed({"id": ["a", "b"]})
+
+    assert diff(old, new) is None
+
+
+def test_a_new_repeat_is_reported_even_when_the_old_rows_repeat_too() -> None:
+    with pytest.raises(RepeatedKeys):
+        diff(keyed({"id": ["a", "a"]}), keyed({"id": ["b", "b"]}))
+
+
+def test_one_partition_joined_names_rows_by_their_stored_position() -> None:
+    old = keyed_records(
+        np.array([[1, 1], [2, 2], [3, 3]], np.uint64), np.array([1, 2, 3], np.uint64), 100
+    )
+    new = keyed_records(
+        np.array([[3, 3], [4, 4], [2, 2]], np.uint64), np.array([3, 4, 9], np.uint64), 200
+    )
+
+    joined = join_partition(old, new)
+
+    assert joined.added.tolist() == [201]
+    assert joined.updated.tolist() == [202]
+    assert joined.deleted.tolist() == [100]
+    assert joined.repeated_new.tolist() == []
+    assert joined.repeated_new_keys == 0
+    assert joined.old_repeats is False
 
 
 # --- unkeyed alignment where rows repeat --------------------------------------------------------
