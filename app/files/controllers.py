@@ -161,7 +161,7 @@ class TargetFileController(Controller):
         app_settings: NamedDependency[Settings],
         if_none_match: IfNoneMatch = None,
         redirect: Redirected = False,
-    ) -> Response[Any]:
+    ) -> Response[bytes]:
         key = None
         if file.version:
             current = await service.kept_version(db_session, file, file.version)
@@ -213,7 +213,7 @@ class TargetFileController(Controller):
         app_settings: NamedDependency[Settings],
         if_none_match: IfNoneMatch = None,
         redirect: Redirected = False,
-    ) -> Response[Any]:
+    ) -> Response[bytes]:
         kept = await service.kept_version(db_session, file, version)
         key = csv_store.version_keys(file.id, stored_stem(kept.version, kept.object_stem)).csv
         return await csv_response(

@@ -14,7 +14,7 @@ from litestar import Response
 from litestar.datastructures import ResponseHeader
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import HeaderParameter, QueryParameter
-from litestar.response import Redirect, Stream
+from litestar.response import Stream
 
 from app.errors import not_found
 from app.storage.objects import ObjectStore
@@ -108,8 +108,10 @@ async def csv_response(
         url = await objects.presigned_url(key, redirect_for)
         if url is not None:
             # Never cached: the URL expires, the ETag does not.
-            return Redirect(
-                path=url, status_code=307, headers={"ETag": etag, "Cache-Control": "no-store"}
+            return Response(
+                content=b"",
+                status_code=307,
+                headers={"Location": url, "ETag": etag, "Cache-Control": "no-store"},
             )
     try:
         stored = await objects.open(key)

@@ -4071,7 +4071,10 @@ export interface operations {
     };
     getFileContent: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Answer 307 to a short-lived presigned URL of the object store instead of sending the bytes through the API (large files); where files are kept on the service's own disk the CSV is sent as usual */
+                redirect?: boolean;
+            };
             header?: {
                 /** @description An ETag from an earlier download: 304 without a body if it is current */
                 "If-None-Match"?: string | null;
@@ -4104,6 +4107,13 @@ export interface operations {
             };
             /** @description Not modified: If-None-Match names the current ETag; no body */
             304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description With ?redirect=true and files kept in an object store: the CSV is at the short-lived presigned URL in Location (STORAGE_PRESIGN_SECONDS); no body */
+            307: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4727,7 +4737,10 @@ export interface operations {
     };
     getFileVersionContent: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Answer 307 to a short-lived presigned URL of the object store instead of sending the bytes through the API (large files); where files are kept on the service's own disk the CSV is sent as usual */
+                redirect?: boolean;
+            };
             header?: {
                 /** @description An ETag from an earlier download: 304 without a body if it is current */
                 "If-None-Match"?: string | null;
@@ -4762,6 +4775,13 @@ export interface operations {
             };
             /** @description Not modified: If-None-Match names the current ETag; no body */
             304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description With ?redirect=true and files kept in an object store: the CSV is at the short-lived presigned URL in Location (STORAGE_PRESIGN_SECONDS); no body */
+            307: {
                 headers: {
                     [name: string]: unknown;
                 };
