@@ -235,7 +235,9 @@ def _fetch_and_stage(
     )
 
 
-def _upload(ctx: EngineContext, file_id: uuid.UUID, stem: str, staged: StagedSnapshot) -> None:
+def _upload(
+    ctx: EngineContext, file_id: uuid.UUID, run_id: uuid.UUID, stem: str, staged: StagedSnapshot
+) -> None:
     """Puts the staged files under the new version's keys. Before the transaction that
     publishes: it then has nothing left to write (on SQLite it holds the database's write
     lock), and nothing names these keys until it commits."""
@@ -246,16 +248,22 @@ def _upload(ctx: EngineContext, file_id: uuid.UUID, stem: str, staged: StagedSna
     except FileNotFoundError:
         # Only a sync that took the file's lock after this run lost it removes this run's
         # staged files (as a crashed run's leftovers): Redis forgot the lock.
-        _discard_unpublished(ctx, file_id, stem)
+        _discard_unpublished(ctx, file_id, run_id, stem)
         raise TransientError(
             "another sync of the same target file removed this run's staged files; will try again"
         ) from None
 
 
-def _discard_unpublished(ctx: EngineContext, file_id: uuid.UUID, stem: str) -> None:
+def _discard_unpublished(
+    ctx: EngineContext, file_id: uuid.UUID, run_id: uuid.UUID, stem: str | None
+) -> None:
     # Keys named by this run, which no row names: nothing can be reading them.
+    store = ctx.store
+    keys = [store.change_positions_key(file_id, run_id)]
+    if stem is not None:
+        keys += store.version_keys(file_id, stem).all()
     try:
-        ctx.store.objects.delete(ctx.store.version_keys(file_id, stem).all())
+        store.objects.delete(keys)
     except StorageUnavailable as error:
         log.warning("could not remove an unpublished version", extra={"error": str(error)})
 
@@ -301,7 +309,7 @@ async def _sync(ctx: EngineContext, inputs: RunInputs, progress: Progress, start
             )
         if new_stem is not None:
             await _to_the_end_in_thread(
-                functools.partial(_upload, ctx, inputs.file_id, new_stem, staged)
+                functools.partial(_upload, ctx, inputs.file_id, inputs.run_id, new_stem, staged)
             )
         if progress.file_lock is not None:
             await progress.file_lock.ensure_held()
@@ -323,8 +331,10 @@ async def _sync(ctx: EngineContext, inputs: RunInputs, progress: Progress, start
             recorded = False
             raise
         finally:
-            if recorded is False and new_stem is not None:
-                await anyio.to_thread.run_sync(_discard_unpublished, ctx, inputs.file_id, new_stem)
+            if recorded is False:
+                await anyio.to_thread.run_sync(
+                    _discard_unpublished, ctx, inputs.file_id, inputs.run_id, new_stem
+                )
     finally:
         staged.discard()  # published files are no longer under their staged names
     if not recorded:
