@@ -80,27 +80,31 @@ def change_set_csv(store: CsvStore, file_id: uuid.UUID, run_id: uuid.UUID, delim
     columns = new_columns + [c for c in old_columns if c not in new_columns]
     schema = pa.schema([(CHANGE_COLUMN, pa.string())] + [(c, pa.string()) for c in columns])
     temp = store.scratch_path(file_id, ".csv")
-    with open(temp, "wb") as writer:
-        writer.write(header_bytes(schema.names, delimiter))
-        for label, positions, snapshot in (
-            ("added", added, new_snapshot),
-            ("updated", updated, new_snapshot),
-            ("deleted", deleted, old_snapshot),
-        ):
-            if snapshot is None or len(positions) == 0:
-                continue
-            for batch in _rows_at(snapshot, positions):
-                arrays = [pa.array([label] * batch.num_rows, pa.string())]
-                for name in columns:
-                    index = batch.schema.get_field_index(name)
-                    arrays.append(
-                        batch.column(index) if index >= 0 else pa.nulls(batch.num_rows, pa.string())
-                    )
-                writer.write(
-                    csv_lines(pa.RecordBatch.from_arrays(arrays, schema=schema), delimiter)
-                )
-    store.objects.put_file(cached, temp)
+    try:
+        with open(temp, "wb") as writer:
+            writer.write(header_bytes(schema.names, delimiter))
+            for label, positions, snapshot in (
+                ("added", added, new_snapshot),
+                ("updated", updated, new_snapshot),
+                ("deleted", deleted, old_snapshot),
+            ):
+                if snapshot is not None and len(positions):
+                    for batch in _rows_at(snapshot, positions):
+                        writer.write(_labelled_lines(batch, label, columns, schema, delimiter))
+        store.objects.put_file(cached, temp)
+    finally:
+        temp.unlink(missing_ok=True)  # left only when building or storing it failed
     return cached
+
+
+def _labelled_lines(
+    batch: pa.RecordBatch, label: str, columns: list[str], schema: pa.Schema, delimiter: str
+) -> pa.Buffer:
+    arrays = [pa.array([label] * batch.num_rows, pa.string())]
+    for name in columns:
+        index = batch.schema.get_field_index(name)
+        arrays.append(batch.column(index) if index >= 0 else pa.nulls(batch.num_rows, pa.string()))
+    return csv_lines(pa.RecordBatch.from_arrays(arrays, schema=schema), delimiter)
 
 
 def _snapshot(store: CsvStore, file_id: uuid.UUID, stem: str) -> Path | None:
