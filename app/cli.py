@@ -264,9 +264,11 @@ def migrate_storage(args: argparse.Namespace) -> None:
     from app.db.engine import create_engine, session_factory
     from app.storage.location import StorageUrlError, open_object_store
     from app.storage.migrate import (
+        STORE_FAILURES,
         MigrationRefused,
         check_writable,
         destination_location,
+        failure_reason,
         migrate_storage,
     )
     from app.sync.queue import queue_client
@@ -316,6 +318,12 @@ def migrate_storage(args: argparse.Namespace) -> None:
             )
         except MigrationRefused as exc:
             _refuse(str(exc))
+        except STORE_FAILURES as exc:
+            _refuse(
+                f"a store failed during the copy ({failure_reason(exc)}): check that "
+                f"{source_location} and {destination_at} are reachable and run the command "
+                "again (it copies only what is missing)"
+            )
         finally:
             await engine.dispose()
         for key in report.missing_in_source:
@@ -341,12 +349,15 @@ def migrate_storage(args: argparse.Namespace) -> None:
                 "copies only what is missing), then switch over"
             )
             return
+        _print(f"every kept version and change set is in {destination_at}. To switch over:")
         _print(
-            f"every kept version and change set is in {destination_at}. To switch over: "
-            f"set STORAGE_URL={destination_at} (with the provider's environment variables) "
-            "for the API and every worker, then restart the API and the workers. "
-            f"{source_location} is no longer read after that; keep it until you have "
-            "checked the service"
+            f"  1. set STORAGE_URL={destination_at} for the API and every worker (with the "
+            "provider's environment variables, e.g. AWS_ENDPOINT_URL, AWS_REGION, credentials)"
+        )
+        _print("  2. restart the API and the workers")
+        _print(
+            f"{source_location} is not read after that; keep it until you have checked the "
+            "service, then remove it"
         )
 
     asyncio.run(migrate())

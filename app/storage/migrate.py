@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
+from obstore.exceptions import BaseError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.storage.location import StorageLocation, StorageUrlError, parse_storage_url
@@ -54,6 +55,19 @@ MAX_PASSES = 5
 
 class MigrationRefused(Exception):
     """The command cannot run as asked; the message says what to fix (exit code 2)."""
+
+
+# What a store raises when it cannot be reached or refuses a request: the interface's
+# StorageUnavailable, the object store client's own errors (uploads raise those as they
+# are), and a local folder's OSError.
+STORE_FAILURES = (StorageUnavailable, BaseError, OSError)
+
+
+def failure_reason(error: Exception) -> str:
+    """The first line of a store's error: what failed, without the client's debug dump
+    (which follows it). Request URLs carry no credentials: those go in headers."""
+    first = str(error).strip().splitlines()[0][:300] if str(error).strip() else ""
+    return first or type(error).__name__
 
 
 @dataclass(slots=True)
@@ -106,9 +120,9 @@ def check_writable(store: ObjectStore, scratch: Path, name: str) -> None:
     try:
         store.put_file(key, probe)
         store.delete([key])
-    except (StorageUnavailable, OSError) as error:
+    except STORE_FAILURES as error:
         raise MigrationRefused(
-            f"{name} could not be written ({error}): check that the bucket or folder exists "
+            f"{name} could not be written ({failure_reason(error)}): check that the bucket or folder exists "
             "and that the provider's environment variables (e.g. AWS_ENDPOINT_URL, "
             "AWS_ACCESS_KEY_ID) allow writing to it"
         ) from None
@@ -124,9 +138,10 @@ def list_source(store: ObjectStore, location: StorageLocation) -> list[StoredObj
         )
     try:
         return store.list("")
-    except StorageUnavailable as error:
+    except STORE_FAILURES as error:
         raise MigrationRefused(
-            f"the current store STORAGE_URL={location} could not be listed ({error}): check "
+            f"the current store STORAGE_URL={location} could not be listed "
+            f"({failure_reason(error)}): check "
             "STORAGE_URL and the provider's environment variables"
         ) from None
 
@@ -221,6 +236,13 @@ async def _copy(source: ObjectStore, destination: ObjectStore, key: str, scratch
             async for chunk in stream.chunks:
                 await handle.write(chunk)
         await anyio.to_thread.run_sync(destination.put_file, key, temp)
+    except FileNotFoundError:
+        raise
+    except STORE_FAILURES as error:
+        raise MigrationRefused(
+            f"copying {key} failed ({failure_reason(error)}): check that both stores are "
+            "reachable and run the command again (it copies only what is missing)"
+        ) from None
     finally:
         temp.unlink(missing_ok=True)
     return True

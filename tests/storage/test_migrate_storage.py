@@ -1,0 +1,171 @@
+"""`datasync migrate-storage --to s3://…`: a local store's files and versions, made by real
+syncs, are copied to the S3 server; a service switched to it serves every version with the
+same bytes and ETag, and its next sync diffs against the migrated snapshot. Re-running copies
+nothing; the command refuses to run beside live workers and names what to fix when the
+destination is unusable."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+
+from app.main import create_app
+from app.settings import load_settings
+from app.sync.csv_store import csv_store_for
+from tests.conftest import ROOT, ApiUser, IsolatedService, start_process, stop_process
+from tests.object_store_server import S3Server
+from tests.services import free_port
+from tests.sync.tables import write_table
+from tests.sync.test_user_fairness import follow, sync_now, wait_for
+
+HEADER = ["id", "name", "amount"]
+FILES = 3
+VERSIONS = 3
+
+
+def table_rows(file: int, version: int) -> list[list[str]]:
+    """Each version changes one row and adds one: a diff that is not "everything added"."""
+    rows = [[str(i), f"file {file} row {i}", str(i * 10)] for i in range(20 + version)]
+    rows[version][2] = f"changed in version {version}"
+    return rows
+
+
+def datasync(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@contextmanager
+def worker_of(env: dict[str, str], log: Path) -> Iterator[None]:
+    process = start_process(["worker"], env, log)
+    try:
+        wait_for(lambda: "Starting worker" in log.read_text(), "the worker to start", 60)
+        yield
+    finally:
+        stop_process(process)
+
+
+def sync_all(user: ApiUser, schedules: list[str], log: Path) -> list[dict[str, Any]]:
+    runs = follow(user, [sync_now(user, schedule) for schedule in schedules], timeout=60).runs
+    assert all(run["status"] == "success" for run in runs), (runs, log.read_text())
+    return runs
+
+
+def downloads(user: ApiUser, files: list[str]) -> dict[tuple[str, int], tuple[bytes, str]]:
+    """Every kept version of every file (0: the current content), as bytes and ETag."""
+    found = {}
+    for file_id in files:
+        current = user.get(f"/api/files/{file_id}/content")
+        assert current.status_code == 200, current.text
+        found[file_id, 0] = (current.content, current.headers["ETag"])
+        for version in user.ok("GET", f"/api/files/{file_id}/versions")["versions"]:
+            number = version["version"]
+            answer = user.get(f"/api/files/{file_id}/versions/{number}/content")
+            assert answer.status_code == 200, answer.text
+            found[file_id, number] = (answer.content, answer.headers["ETag"])
+    return found
+
+
+def test_a_migrated_store_serves_every_version_alike_and_the_next_sync_diffs_against_it(
+    isolated_service: Callable[..., IsolatedService], s3_server: S3Server, tmp_path: Path
+) -> None:
+    service = isolated_service()
+    user = service.user
+    tables = [tmp_path / f"table{i}.csv" for i in range(FILES)]
+    files = [user.target_file(f"file{i}.csv") for i in range(FILES)]
+    schedules = [
+        user.schedule(user.data_source(), file_id, enabled=False, path=str(table))
+        for file_id, table in zip(files, tables, strict=True)
+    ]
+    destination = s3_server.new_url()
+    log = tmp_path / "local-worker.log"
+    with worker_of(service.env, log):
+        for version in range(1, VERSIONS + 1):
+            for i, table in enumerate(tables):
+                write_table(table, HEADER, table_rows(i, version))
+            sync_all(user, schedules, log)
+            if version == VERSIONS - 1:
+                refused = datasync(["migrate-storage", "--to", destination], service.env)
+                # The bulk, copied while the service runs.
+                forced = datasync(["migrate-storage", "--to", destination, "--force"], service.env)
+    before = downloads(user, files)
+    assert len(before) == FILES * (VERSIONS + 1)
+    local_keys = {found.key for found in csv_store_for(service.settings).objects.list("")}
+    # Three objects a version, a change set a run.
+    assert len(local_keys) == FILES * VERSIONS * 4
+
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "1 worker(s) of queue" in refused.stderr and "stop every worker" in refused.stderr
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    assert f"copied {FILES * (VERSIONS - 1) * 4} objects" in forced.stdout, forced.stdout
+    assert "Stop every worker, run this command again" in forced.stdout
+    assert "set STORAGE_URL" not in forced.stdout
+    # With the workers stopped: what was published after the forced copy, and only that.
+    migrated = datasync(["migrate-storage", "--to", destination], service.env)
+    assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+    assert f"copied {FILES * 4} objects" in migrated.stdout, migrated.stdout
+    assert f"{FILES * (VERSIONS - 1) * 4} were already there and verified" in migrated.stdout
+    assert f"set STORAGE_URL={destination}" in migrated.stdout
+    assert "restart the API and the workers" in migrated.stdout
+    again = datasync(["migrate-storage", "--to", destination], service.env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f"copied 0 objects (0 bytes) from {service.settings.data_dir / 'files'}" in again.stdout
+    assert f"{len(local_keys)} were already there and verified" in again.stdout
+
+    # The old folder moved away: whatever the switched service serves comes from S3.
+    (service.settings.data_dir / "files").rename(service.settings.data_dir / "files-old")
+    s3_env = {**service.env, "STORAGE_URL": destination}
+    s3_settings = load_settings(s3_env)
+    assert {found.key for found in csv_store_for(s3_settings).objects.list("")} == local_keys
+    with TestClient(create_app(s3_settings)) as s3_client:
+        switched = ApiUser(s3_client, user.email, user.password, "")
+        switched.headers = user.headers
+        assert downloads(switched, files) == before
+        write_table(tables[0], HEADER, table_rows(0, VERSIONS + 1))
+        with worker_of(s3_env, tmp_path / "s3-worker.log"):
+            (run,) = sync_all(switched, schedules[:1], tmp_path / "s3-worker.log")
+        assert (run["changes"]["added"], run["changes"]["updated"]) == (1, 2), run
+        assert run["changes"]["deleted"] == 0 and run["fileVersion"] == VERSIONS + 1
+        content = switched.get(f"/api/files/{files[0]}/content").text
+        assert f"changed in version {VERSIONS + 1}" in content
+
+
+@pytest.mark.parametrize(
+    ("destination", "says"),
+    [
+        ("ftp://bucket/prefix", "--to has the unsupported scheme 'ftp'"),
+        ("s3://key:secret@bucket/prefix", "must not carry credentials"),
+        ("SOURCE", "which is (or is inside, or holds) the current store"),
+        ("SOURCE/inside", "which is (or is inside, or holds) the current store"),
+        (
+            "s3://datasync-test/unreachable",
+            "the destination s3://datasync-test/unreachable could not be written",
+        ),
+    ],
+)
+def test_migrate_storage_names_what_to_fix_with_exit_code_2(
+    isolated_service: Callable[..., IsolatedService], destination: str, says: str
+) -> None:
+    service = isolated_service()
+    source = str(service.settings.data_dir / "files")
+    # An S3 endpoint nothing listens on: the "unreachable" case.
+    nowhere = S3Server(f"http://127.0.0.1:{free_port()}", "datasync-test")
+    env = {**service.env, **nowhere.environment}
+    refused = datasync(["migrate-storage", "--to", destination.replace("SOURCE", source)], env)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert says in refused.stderr, refused.stderr
+    assert "secret" not in refused.stderr and "Traceback" not in refused.stderr
