@@ -14,8 +14,8 @@ younger than `grace_for(settings)`: the job timeout plus GRACE_MARGIN, which cov
   requests signed more than 15 minutes off, so a working client is within that),
 - the upload a cancelled run finishes after its timeout, and the 20 s shutdown wait.
 
-On S3 the time of an object put in parts is when its upload began, so a slow upload makes
-its object look older, never younger, than its run: still inside the run's lifetime.
+On S3 an object put in parts may carry the time its upload began rather than ended: either
+is inside its run's lifetime, which is what the grace period is measured against.
 
 Parts of a multipart upload that never completed are not objects: no listing shows them
 and the storage client cannot list or abort another process's. The bucket's lifecycle rule

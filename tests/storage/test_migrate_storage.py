@@ -169,3 +169,30 @@ def test_migrate_storage_names_what_to_fix_with_exit_code_2(
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert says in refused.stderr, refused.stderr
     assert "secret" not in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_a_copy_unlike_what_the_database_records_fails_verification_with_exit_code_1(
+    isolated_service: Callable[..., IsolatedService], s3_server: S3Server, tmp_path: Path
+) -> None:
+    service = isolated_service()
+    user = service.user
+    table = write_table(tmp_path / "table.csv", HEADER, table_rows(0, 1))
+    file_id = user.target_file("file.csv")
+    schedule = user.schedule(user.data_source(), file_id, enabled=False, path=str(table))
+    log = tmp_path / "worker.log"
+    with worker_of(service.env, log):
+        sync_all(user, [schedule], log)
+    store = csv_store_for(service.settings)
+    (csv,) = [f.key for f in store.objects.list(file_id) if f.key.endswith(".csv")]
+    # Damaged in the source, with its size kept: only the SHA-256 can tell.
+    damaged = store.objects.local_copy(csv)
+    damaged.write_bytes(damaged.read_bytes().replace(b"row", b"ROW"))
+
+    failed = datasync(["migrate-storage", "--to", s3_server.new_url()], service.env)
+
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert (
+        f"copy failed verification: {csv}: its SHA-256 is not the one the database records"
+    ) in failed.stderr
+    assert "do not switch STORAGE_URL until it reports none" in failed.stderr
+    assert "set STORAGE_URL" not in failed.stdout

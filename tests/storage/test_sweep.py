@@ -20,8 +20,10 @@ import pytest
 
 from app.db.engine import create_engine, session_factory
 from app.settings import Settings
-from app.storage.sweep import SweepReport, grace_for, sweep_unreferenced
+from app.storage.sweep import SweepReport, grace_for, sweep_storage, sweep_unreferenced
 from app.sync.csv_store import CsvStore, csv_store_for
+from app.sync.queue import queue_client
+from app.sync.run_context import EngineContext
 from tests.conftest import ROOT, ApiUser, IsolatedService, start_process, stop_process
 from tests.object_store_server import S3Server
 from tests.storage.backends import BACKENDS
@@ -241,3 +243,38 @@ def test_sweep_storage_command_prints_what_it_removed_and_keeps_what_rows_name(
         f"{file_id}/v8-fresh.csv",
         "not-a-file-folder.txt",
     }
+
+
+def test_of_workers_sweeping_together_one_sweeps_per_interval(
+    isolated_service: Callable[..., IsolatedService],
+) -> None:
+    service = isolated_service()
+    settings = service.settings
+    orphan = settings.data_dir / "files" / str(uuid.uuid4()) / f"v1-{'ef' * 16}.csv"
+    orphan.parent.mkdir(parents=True)
+    orphan.write_bytes(b"left by a killed run\n")
+    day_ago = (datetime.now(UTC) - timedelta(days=1)).timestamp()
+    os.utime(orphan, (day_ago, day_ago))
+
+    async def two_workers() -> list[SweepReport | None]:
+        engine = create_engine(settings)
+        queue = queue_client(settings)
+        try:
+            contexts = [
+                EngineContext(settings, session_factory(engine), queue, csv_store_for(settings))
+                for _ in range(2)
+            ]
+            return list(await asyncio.gather(*(sweep_storage(c) for c in contexts)))
+        finally:
+            await queue.aclose()
+            await engine.dispose()
+
+    reports = asyncio.run(two_workers())
+    swept = [report for report in reports if report is not None]
+    assert len(swept) == 1, reports
+    assert [found.key for found in swept[0].removed] == [
+        orphan.relative_to(settings.data_dir / "files").as_posix()
+    ]
+    assert not orphan.exists()
+    # The interval stays claimed: the next tick of either worker skips it.
+    assert asyncio.run(two_workers()) == [None, None]
