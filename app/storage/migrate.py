@@ -192,7 +192,12 @@ async def migrate_storage(
                 "store the service uses now"
             )
         report.missing_in_source = sorted(key for key in versions if key not in in_source)
-        wanted = [in_source[key] for key in sorted({*versions, *change_sets}) if key in in_source]
+        # Oldest first: the copies' times then keep the originals' order, which pruning keeps
+        # the newest change sets by.
+        wanted = sorted(
+            (in_source[key] for key in {*versions, *change_sets} if key in in_source),
+            key=lambda found: (found.last_modified, found.key),
+        )
         at_destination = {
             found.key: found.size for found in await anyio.to_thread.run_sync(destination.list, "")
         }

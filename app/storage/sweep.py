@@ -22,7 +22,8 @@ and the storage client cannot list or abort another process's. The bucket's life
 (AbortIncompleteMultipartUpload, e.g. after 1 day) removes them; Azure drops uncommitted
 blocks after 7 days by itself.
 
-Every worker runs `sweep_storage` periodically; one of them sweeps per interval. `datasync
+Every worker calls `sweep_storage` every SWEEP_TICK_SECONDS; the first to claim the
+interval in Redis sweeps, so the fleet sweeps once per SWEEP_INTERVAL_SECONDS. `datasync
 sweep-storage` runs it at once and prints what it removed.
 """
 
@@ -48,8 +49,11 @@ from app.sync.run_context import EngineContext
 log = logging.getLogger("datasync.storage")
 
 GRACE_MARGIN = timedelta(hours=1)
-# How often the workers sweep between them. Leftovers cost only storage: hourly is plenty.
+# How often the workers sweep between them: leftovers cost only storage, hourly is plenty.
 SWEEP_INTERVAL_SECONDS = 3600
+# How often each worker tries to claim the sweep: much shorter than the interval, so that a
+# fleet whose workers restart more often than hourly (deploys) still sweeps.
+SWEEP_TICK_SECONDS = 300
 STAGED_PREFIX = ".tmp-"
 
 
@@ -152,10 +156,8 @@ def _claim_key(settings: Settings) -> str:
 async def sweep_storage(engine: EngineContext) -> SweepReport | None:
     """The workers' periodic sweep: whichever worker claims the interval in Redis sweeps,
     the others skip it (each would list the whole store). None when skipped."""
-    # Claimed a minute short of the interval, so the next one is free when the workers'
-    # timers (not aligned with each other) come round again.
     claimed = await engine.queue.set(
-        _claim_key(engine.settings), b"1", nx=True, ex=SWEEP_INTERVAL_SECONDS - 60
+        _claim_key(engine.settings), b"1", nx=True, ex=SWEEP_INTERVAL_SECONDS
     )
     if not claimed:
         return None
