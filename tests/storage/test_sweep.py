@@ -100,7 +100,13 @@ def service_on(
 
         def staging_csv(file_id: str) -> bool:
             # The local backend's "upload" is staging in the store's folder, then a rename.
-            return any(p.stat().st_size > 0 for p in (files / file_id).glob(".tmp-*.csv"))
+            for staged in (files / file_id).glob(".tmp-*.csv"):
+                try:
+                    if staged.stat().st_size > 0:
+                        return True
+                except FileNotFoundError:
+                    continue
+            return False
 
         yield service, service.env, staging_csv
         return
