@@ -26,6 +26,7 @@ from app.sync.queue import queue_client
 from app.sync.run_context import EngineContext
 from tests.conftest import ROOT, ApiUser, IsolatedService, start_process, stop_process
 from tests.object_store_server import S3Server
+from tests.services import free_port
 from tests.storage.backends import BACKENDS
 from tests.storage.part_holding_proxy import part_holding_proxy
 from tests.sync.tables import write_table
@@ -284,3 +285,24 @@ def test_of_workers_sweeping_together_one_sweeps_per_interval(
     assert not orphan.exists()
     # The interval stays claimed: the next tick of either worker skips it.
     assert asyncio.run(two_workers()) == [None, None]
+
+
+def test_sweep_storage_with_an_unreachable_store_exits_2_naming_the_store(
+    isolated_service: Callable[..., IsolatedService],
+) -> None:
+    nowhere = S3Server(f"http://127.0.0.1:{free_port()}", "datasync-test")
+    service = isolated_service(STORAGE_URL="s3://datasync-test/files")
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", "sweep-storage"],
+        cwd=ROOT,
+        env={**os.environ, **service.env, **nowhere.environment},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.startswith(
+        "datasync: the store STORAGE_URL=s3://datasync-test/files could not be reached"
+    ), done.stderr
+    assert "check STORAGE_URL and the provider's environment variables" in done.stderr
+    assert "Traceback" not in done.stderr
