@@ -22,8 +22,9 @@ and the storage client cannot list or abort another process's. The bucket's life
 (AbortIncompleteMultipartUpload, e.g. after 1 day) removes them; Azure drops uncommitted
 blocks after 7 days by itself.
 
-Every worker calls `sweep_storage` every SWEEP_TICK_SECONDS; the first to claim the
-interval in Redis sweeps, so the fleet sweeps once per SWEEP_INTERVAL_SECONDS. `datasync
+Every worker calls `sweep_storage` every SWEEP_TICK_SECONDS: it sweeps its machine's
+staging folder, and the first to claim the interval in Redis sweeps the store, so the fleet
+lists the store once per SWEEP_INTERVAL_SECONDS. `datasync
 sweep-storage` runs it at once and prints what it removed.
 """
 
@@ -69,6 +70,9 @@ class SweepReport:
     referenced: int = 0
     too_recent: int = 0  # unreferenced but younger than the grace period: maybe in flight
     not_ours: int = 0  # outside any file's folder: not written by the service, left alone
+    # False when another worker had claimed this interval's sweep of the store: only this
+    # machine's staging folder was swept.
+    store_swept: bool = True
 
     @property
     def removed_bytes(self) -> int:
@@ -113,11 +117,16 @@ async def sweep_unreferenced(
     report.removed = unreferenced_before(listed, referenced, cutoff, report)
     if not dry_run and report.removed:
         await anyio.to_thread.run_sync(store.objects.delete, [f.key for f in report.removed])
-    if not _stages_in_store(store):
-        report.removed_staged = await anyio.to_thread.run_sync(
-            _staged_files_before, store.staging, cutoff, dry_run
-        )
+    report.removed_staged = await sweep_staging(store, cutoff, dry_run=dry_run)
     return report
+
+
+async def sweep_staging(store: CsvStore, cutoff: datetime, *, dry_run: bool = False) -> list[Path]:
+    """Removes staged files older than `cutoff` from this machine's staging folder, when it
+    is apart from the store (a remote backend's); the paths removed."""
+    if _stages_in_store(store):
+        return []  # the local backend stages in its own folder: the store's listing has them
+    return await anyio.to_thread.run_sync(_staged_files_before, store.staging, cutoff, dry_run)
 
 
 def _stages_in_store(store: CsvStore) -> bool:
@@ -154,15 +163,19 @@ def _claim_key(settings: Settings) -> str:
 
 
 async def sweep_storage(engine: EngineContext) -> SweepReport | None:
-    """The workers' periodic sweep: whichever worker claims the interval in Redis sweeps,
-    the others skip it (each would list the whole store). None when skipped."""
+    """The workers' periodic sweep. The store is swept by whichever worker claims the
+    interval in Redis (each would list the whole store); every worker sweeps its machine's
+    staging folder, which no other machine sees. None when the store was unreachable."""
+    grace = grace_for(engine.settings)
     claimed = await engine.queue.set(
         _claim_key(engine.settings), b"1", nx=True, ex=SWEEP_INTERVAL_SECONDS
     )
-    if not claimed:
-        return None
     try:
-        report = await sweep_unreferenced(engine.sessions, engine.store, grace_for(engine.settings))
+        if claimed:
+            report = await sweep_unreferenced(engine.sessions, engine.store, grace)
+        else:
+            report = SweepReport(store_swept=False)
+            report.removed_staged = await sweep_staging(engine.store, datetime.now(UTC) - grace)
     except StorageUnavailable as error:
         log.warning("the storage sweep could not reach the store", extra={"error": str(error)})
         return None

@@ -252,7 +252,7 @@ def test_sweep_storage_command_prints_what_it_removed_and_keeps_what_rows_name(
     }
 
 
-def test_of_workers_sweeping_together_one_sweeps_per_interval(
+def test_of_workers_sweeping_together_one_sweeps_the_store_per_interval(
     isolated_service: Callable[..., IsolatedService],
 ) -> None:
     service = isolated_service()
@@ -276,15 +276,15 @@ def test_of_workers_sweeping_together_one_sweeps_per_interval(
             await queue.aclose()
             await engine.dispose()
 
-    reports = asyncio.run(two_workers())
-    swept = [report for report in reports if report is not None]
-    assert len(swept) == 1, reports
+    reports = [report for report in asyncio.run(two_workers()) if report is not None]
+    swept = [report for report in reports if report.store_swept]
+    assert len(reports) == 2 and len(swept) == 1, reports
     assert [found.key for found in swept[0].removed] == [
         orphan.relative_to(settings.data_dir / "files").as_posix()
     ]
     assert not orphan.exists()
-    # The interval stays claimed: the next tick of either worker skips it.
-    assert asyncio.run(two_workers()) == [None, None]
+    # The interval stays claimed: the next tick of either worker leaves the store alone.
+    assert [r is not None and r.store_swept for r in asyncio.run(two_workers())] == [False] * 2
 
 
 def test_sweep_storage_with_an_unreachable_store_exits_2_naming_the_store(
@@ -306,3 +306,35 @@ def test_sweep_storage_with_an_unreachable_store_exits_2_naming_the_store(
     ), done.stderr
     assert "check STORAGE_URL and the provider's environment variables" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_every_worker_sweeps_its_machines_staging_folder_though_another_swept_the_store(
+    isolated_service: Callable[..., IsolatedService], s3_server: S3Server
+) -> None:
+    service = isolated_service(STORAGE_URL=s3_server.new_url())
+    settings = service.settings
+    staging = settings.data_dir / "staging" / str(uuid.uuid4())
+    staging.mkdir(parents=True)
+    stale, fresh = staging / f".tmp-{'0' * 32}.csv", staging / f".tmp-{'1' * 32}.csv"
+    stale.write_bytes(b"staged by a run killed yesterday")
+    fresh.write_bytes(b"being staged now")
+    day_ago = (datetime.now(UTC) - timedelta(days=1)).timestamp()
+    os.utime(stale, (day_ago, day_ago))
+
+    async def tick() -> SweepReport | None:
+        engine = create_engine(settings)
+        queue = queue_client(settings)
+        try:
+            await queue.set(f"{settings.queue_name}:storage-sweep", b"1", ex=60)  # another's
+            context = EngineContext(
+                settings, session_factory(engine), queue, csv_store_for(settings)
+            )
+            return await sweep_storage(context)
+        finally:
+            await queue.aclose()
+            await engine.dispose()
+
+    report = asyncio.run(tick())
+    assert report is not None and not report.store_swept
+    assert report.removed_staged == [stale]
+    assert not stale.exists() and fresh.exists()
