@@ -24,8 +24,8 @@ blocks after 7 days by itself.
 
 Every worker calls `sweep_storage` every SWEEP_TICK_SECONDS: it sweeps its machine's
 staging folder, and the first to claim the interval in Redis sweeps the store, so the fleet
-lists the store once per SWEEP_INTERVAL_SECONDS. `datasync
-sweep-storage` runs it at once and prints what it removed.
+lists the store once per SWEEP_INTERVAL_SECONDS. `datasync sweep-storage` sweeps both at
+once and prints what it removed.
 """
 
 from __future__ import annotations
