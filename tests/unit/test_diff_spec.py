@@ -70,6 +70,24 @@ def test_row_hashes_are_one_uint64_per_row(table: pa.Table, columns: list[str]) 
     assert len(hashes) == table.num_rows
 
 
+def test_a_batch_without_rows_has_no_hashes() -> None:
+    empty = pa.record_batch({"a": pa.array([], pa.string())})
+
+    hashes = row_hashes(empty, ["a"])
+    keys = key_hashes(empty, ["a"])
+
+    assert (hashes.dtype, hashes.shape) == (np.uint64, (0,))
+    assert (keys.dtype, keys.shape) == (np.uint64, (0, 2))
+
+
+def test_a_table_without_batches_has_no_key_hashes() -> None:
+    table = pa.Table.from_batches([], pa.schema([("id", pa.string())]))
+
+    keys = key_hashes(table, ["id"])
+
+    assert (keys.dtype, keys.shape) == (np.uint64, (0, 2))
+
+
 def test_without_compared_columns_every_row_hashes_the_same() -> None:
     hashes = row_hashes(pa.table({"a": ["x", "y", "z"]}), [])
 
@@ -133,7 +151,28 @@ def test_repeats_count_each_repeated_key_once_however_often_it_comes() -> None:
         diff(np.empty((0, 4), np.uint64), new)
 
     assert repeated.value.rows.tolist() == [0, 1, 2, 4, 5]
+    assert repeated.value.rows.dtype == np.int64
     assert repeated.value.distinct == 2
+    assert str(repeated.value) == "2 key value(s) repeat"
+
+
+def test_repeated_keys_in_one_partition_are_counted_one_by_one() -> None:
+    # Keys 1 and 2 repeat (twice, three times), key 3 does not; all in one partition.
+    forced = np.array([[2, 2], [1, 1], [3, 3], [2, 2], [1, 1], [2, 2]], np.uint64)
+    new = keyed_records(forced, np.zeros(6, np.uint64))
+
+    joined = join_partition(np.empty((0, 4), np.uint64), new)
+
+    assert joined.repeated_new_keys == 2
+    assert sorted(joined.repeated_new.tolist()) == [0, 1, 3, 4, 5]
+
+
+def test_without_partitions_nothing_changed() -> None:
+    changes = keyed_diff([])
+
+    assert changes is not None
+    assert positions(changes) == {"added": [], "updated": [], "deleted": []}
+    assert_int64_positions(changes)
 
 
 def test_repeated_keys_are_named_by_all_their_columns_three_at_most() -> None:

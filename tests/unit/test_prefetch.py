@@ -85,9 +85,9 @@ def source_pulled_while_holding(source: Source, count: int) -> bool:
         return source.pulled_changed.wait_for(lambda: source.pulled >= count, WAIT)
 
 
-@pytest.mark.parametrize("ahead", [1, 2, 4])
+@pytest.mark.parametrize("ahead", [1, 2, 4, None])
 def test_at_most_ahead_items_wait_and_one_more_is_held_while_processing_is_stuck(
-    ahead: int,
+    ahead: int | None,
 ) -> None:
     source = Source(items=100)
     release = threading.Event()
@@ -101,18 +101,24 @@ def test_at_most_ahead_items_wait_and_one_more_is_held_while_processing_is_stuck
         return total
 
     result: list[int] = []
-    caller = threading.Thread(
-        target=lambda: result.append(process_while_fetching(source.batches(), process, ahead))
-    )
+
+    def call() -> None:
+        if ahead is None:  # two wait by default
+            result.append(process_while_fetching(source.batches(), process))
+        else:
+            result.append(process_while_fetching(source.batches(), process, ahead))
+
+    caller = threading.Thread(target=call)
     caller.start()
     # One being processed, `ahead` queued, one in the fetching thread's hands.
-    source.wait_until_pulled(ahead + 2)
+    expected = (2 if ahead is None else ahead) + 2
+    source.wait_until_pulled(expected)
     time.sleep(0.3)  # room for a wrong bound to show
     pulled_while_stuck = source.pulled
     release.set()
     caller.join(WAIT)
 
-    assert pulled_while_stuck == ahead + 2
+    assert pulled_while_stuck == expected
     assert result == [100]
 
 
@@ -199,5 +205,14 @@ def test_the_processing_thread_sees_the_callers_context() -> None:
 
 
 def test_ahead_must_leave_room_for_one_item() -> None:
-    with pytest.raises(ValueError, match="at least 1"):
+    with pytest.raises(ValueError, match=r"^ahead must be at least 1$"):
         process_while_fetching(iter([1]), list, ahead=0)
+
+
+def test_processing_runs_on_a_thread_named_for_it() -> None:
+    # Thread dumps and profiles of a worker tell the processing from the fetching by name.
+    names = process_while_fetching(
+        iter([1, 2]), lambda items: [threading.current_thread().name for _ in items]
+    )
+
+    assert names == ["sync-processing", "sync-processing"]
