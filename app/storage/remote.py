@@ -45,7 +45,12 @@ class RemoteObjectStore:
         self.cache = cache
 
     def put_file(self, key: str, source: Path) -> None:
-        obstore.put(self.store, key, source, chunk_size=PART_BYTES, max_concurrency=PARTS_IN_FLIGHT)
+        if not source.is_file():
+            raise FileNotFoundError(source)
+        with _failures_named("upload", key):
+            obstore.put(
+                self.store, key, source, chunk_size=PART_BYTES, max_concurrency=PARTS_IN_FLIGHT
+            )
         source.unlink(missing_ok=True)
 
     def local_copy(self, key: str) -> Path:

@@ -12,9 +12,10 @@ import httpx
 import pytest
 
 from app.storage.location import open_object_store, parse_storage_url
-from app.storage.objects import ObjectStore
+from app.storage.objects import ObjectStore, StorageUnavailable
 from app.storage.remote import PART_BYTES
 from tests.object_store_server import S3Server
+from tests.services import free_port
 from tests.storage.backends import BACKENDS, object_store
 
 
@@ -139,3 +140,26 @@ def test_a_second_machine_reads_what_the_first_wrote_through_a_cache_of_its_own(
     first.delete(["f/v1.parquet"])
     # Objects never change under a key, so the cached copy stays good to read.
     assert second.local_copy("f/v1.parquet").read_bytes() == b"PAR1"
+
+
+@pytest.mark.parametrize("action", ["put_file", "local_copy", "list", "delete", "open"])
+async def test_an_unreachable_object_store_fails_as_unavailable_without_its_credentials(
+    action: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    closed = S3Server(f"http://127.0.0.1:{free_port()}", "nowhere")
+    for name, value in {**closed.environment, "AWS_SECRET_ACCESS_KEY": "hunter2-secret"}.items():
+        monkeypatch.setenv(name, value)
+    store = object_store("s3", closed, tmp_path)
+    with pytest.raises(StorageUnavailable) as failed:
+        if action == "put_file":
+            store.put_file("f/v1.csv", staged(tmp_path, b"id\n"))
+        elif action == "local_copy":
+            store.local_copy("f/v1.csv")
+        elif action == "list":
+            store.list("f")
+        elif action == "delete":
+            store.delete(["f/v1.csv"])
+        else:
+            await store.open("f/v1.csv")
+    assert str(failed.value).startswith("the object store failed to")
+    assert "hunter2" not in str(failed.value)
