@@ -38,18 +38,21 @@ def save_positions(
     """`new` and `old` are the versions diffed, each with its object stem (None: `v{n}`)."""
     (new_version, new_stem), (old_version, old_stem) = new, old
     temp = store.temp_path(file_id, ".npz")
-    with open(temp, "wb") as handle:
-        np.savez(
-            handle,
-            added=changes.added,
-            updated=changes.updated,
-            deleted=changes.deleted,
-            versions=np.array([new_version, old_version], dtype=np.int64),
-            stems=np.array(
-                [stored_stem(new_version, new_stem), stored_stem(old_version, old_stem)]
-            ),
-        )
-    store.objects.put_file(store.change_positions_key(file_id, run_id), temp)
+    try:
+        with open(temp, "wb") as handle:
+            np.savez(
+                handle,
+                added=changes.added,
+                updated=changes.updated,
+                deleted=changes.deleted,
+                versions=np.array([new_version, old_version], dtype=np.int64),
+                stems=np.array(
+                    [stored_stem(new_version, new_stem), stored_stem(old_version, old_stem)]
+                ),
+            )
+        store.objects.put_file(store.change_positions_key(file_id, run_id), temp)
+    finally:
+        temp.unlink(missing_ok=True)  # left only when writing or storing it failed
 
 
 def change_set_csv(store: CsvStore, file_id: uuid.UUID, run_id: uuid.UUID, delimiter: str) -> str:

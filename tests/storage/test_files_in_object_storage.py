@@ -24,6 +24,7 @@ from app.sync.queue import queue_client
 from app.sync.worker_liveness import count_live_workers
 from tests.conftest import ApiUser, IsolatedService, start_process, stop_process
 from tests.object_store_server import S3Server
+from tests.services import free_port
 from tests.sync.tables import read_csv, write_table
 
 HEADER = ["id", "name", "amount"]
@@ -40,11 +41,11 @@ class S3Service:
         return self.service.user
 
     @contextmanager
-    def worker(self, name: str) -> Iterator[Path]:
+    def worker(self, name: str, **extra_env: str) -> Iterator[Path]:
         """A worker process with a data directory of its own, running until the block
         ends; yields that directory."""
         data_dir = self.directory / name
-        env = {**self.service.env, "DATA_DIR": str(data_dir)}
+        env = {**self.service.env, "DATA_DIR": str(data_dir), **extra_env}
         log = self.directory / f"{name}.log"
         process = start_process(["worker"], env, log)
         try:
@@ -253,3 +254,24 @@ def test_where_files_are_on_the_services_own_disk_a_redirect_request_gets_the_cs
 
     assert answered.status_code == 200
     assert read_csv(answered.text) == [HEADER, ["1", "Ann", "1"]]
+
+
+def test_a_run_whose_worker_cannot_reach_the_object_store_fails_to_be_retried_saying_so(
+    s3_service: S3Service, tmp_path: Path
+) -> None:
+    user = s3_service.user
+    table = write_table(tmp_path / "t.csv", HEADER, [["1", "Ann", "1"]])
+    file_id = user.target_file()
+    schedule_id = user.schedule(user.data_source(), file_id, path=str(table))
+    unreachable = f"http://127.0.0.1:{free_port()}"
+
+    with s3_service.worker("cut-off", AWS_ENDPOINT_URL=unreachable) as worker_dir:
+        answered = user.post(f"/api/sync/schedules/{schedule_id}/sync")
+
+    assert answered.status_code == 500, answered.text
+    assert answered.json()["message"].startswith(
+        "the service lost its file storage during the sync; will try again (attempt 1; retrying at"
+    )
+    assert user.ok("GET", f"/api/files/{file_id}")["file"]["version"] == 0
+    assert s3_service.keys(file_id) == set()
+    assert files_under(worker_dir / "staging") == []  # the staged files went with the run
