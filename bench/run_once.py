@@ -14,7 +14,7 @@ from typing import Any
 from app.db.engine import create_engine, session_factory
 from app.db.models import SyncRun
 from app.settings import get_settings
-from app.sync.csv_store import CsvStore
+from app.sync.csv_store import csv_store_for
 from app.sync.engine import execute_run
 from app.sync.queue import queue_client
 from app.sync.run_context import EngineContext
@@ -49,7 +49,7 @@ async def main(run_id: uuid.UUID, source_type: str) -> dict[str, Any]:
     settings = get_settings()
     engine = create_engine(settings)
     queue = queue_client(settings)
-    context = EngineContext(settings, session_factory(engine), queue, CsvStore(settings.files_dir))
+    context = EngineContext(settings, session_factory(engine), queue, csv_store_for(settings))
     # A worker imports a source type's connector on its first run of that type and keeps it:
     # the run measured here is one of the runs after that.
     connector_class(source_type)

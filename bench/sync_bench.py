@@ -11,10 +11,12 @@ The first run (every row added) is timed once. Then three rounds each make such 
 time `\\copy`, and time the diff run right after it, so that the machine's drift over the
 rounds touches both sides of each ratio alike; the figures are medians over the rounds.
 Each run prints where staging's time went, step by step (fetching runs on one thread and
-the other steps on a second, so they overlap). The last line is
-`rows=… seconds=… ratio_to_copy=… peak_rss_mb=…`.
+the other steps on a second, so they overlap). Then the same first run and one more diff
+round write to an S3 object store instead (moto's server on this machine, through the real
+client, as `STORAGE_URL=s3://…` would), beside the local store's figures. The last line is
+`rows=… seconds=… ratio_to_copy=… peak_rss_mb=…`, of the local store's diff runs.
 
-Usage: bench/run [--rows N] [--rounds N] [--keep]
+Usage: bench/run [--rows N] [--rounds N] [--no-object-store] [--keep]
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import json
 import os
 import platform
 import secrets
+import shutil
 import statistics
 import subprocess
 import sys
@@ -41,6 +44,7 @@ from app.db.engine import create_engine, session_factory
 from app.db.migrate import upgrade_to_head
 from app.db.models import DataSource, Schedule, SyncRun, TargetFile, User
 from app.settings import Settings, load_settings
+from tests.object_store_server import running_s3_server
 from tests.services import create_postgres_database, redis_server_url
 
 QUERY = "SELECT * FROM bench_orders"
@@ -197,6 +201,55 @@ def where_the_time_went(run: dict[str, Any]) -> str:
     )
 
 
+def change_rows(pg_url: str, rows: int, round: int) -> int:
+    """Round `round`'s updates, deletions and insertions; the table's row count after them."""
+    psql(
+        pg_url,
+        CHANGES.format(
+            rows=rows,
+            round=round,
+            deleted=DELETED_RESIDUES[round - 1],
+            inserted=INSERTED_RESIDUES[round - 1],
+        ),
+    )
+    psql(pg_url, "VACUUM ANALYZE bench_orders")
+    return int(psql(pg_url, "SELECT count(*) FROM bench_orders"))
+
+
+def object_store_runs(
+    pg_url: str, env: dict[str, str], workdir: Path, rows: int, round: int
+) -> None:
+    """A first run and a diff run of a second target file kept in S3: uploads, and the
+    previous snapshot read back from the store."""
+    with running_s3_server() as s3:
+        s3_env = {**env, **s3.environment, "STORAGE_URL": s3.new_url()}
+        settings = load_settings(s3_env)
+        schedule_id, user_id = asyncio.run(create_schedule(settings, pg_url))
+
+        def sync_run() -> dict[str, Any]:
+            return run_in_fresh_process(
+                s3_env, asyncio.run(queue_run(settings, schedule_id, user_id))
+            )
+
+        copy = time_copy(pg_url, workdir)
+        first = sync_run()
+        print(
+            f"S3 store, first run (every row added): {first['seconds']:.2f} s, "
+            f"{first['seconds'] / copy:.2f}x \\copy ({copy:.2f} s), "
+            f"peak RSS {first['peak_rss_mb']:.0f} MB"
+        )
+        count = change_rows(pg_url, rows, round)
+        copy = time_copy(pg_url, workdir)
+        run = sync_run()
+        print(
+            f"S3 store, diff run: \\copy of {count:,} rows {copy:.2f} s; diff run "
+            f"{run['seconds']:.2f} s ({run['seconds'] / copy:.2f}x), "
+            f"peak RSS {run['peak_rss_mb']:.0f} MB; changes added={run['added']:.0f} "
+            f"updated={run['updated']:.0f} deleted={run['deleted']:.0f}"
+        )
+        print(where_the_time_went(run), flush=True)
+
+
 def load() -> str:
     one, five, _ = os.getloadavg()
     return f"load average {one:.1f} (1 min), {five:.1f} (5 min) on {os.cpu_count()} cores"
@@ -205,7 +258,11 @@ def load() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--rounds", type=int, default=3, choices=range(1, 10))
+    # One change round is left for the object store's diff run.
+    parser.add_argument("--rounds", type=int, default=3, choices=range(1, 9))
+    parser.add_argument(
+        "--no-object-store", action="store_true", help="skip the runs against an S3 store"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database and data directory")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="datasync-bench-"))
@@ -245,17 +302,7 @@ def main() -> None:
         print(where_the_time_went(first), flush=True)
         runs: list[dict[str, Any]] = []
         for round in range(1, args.rounds + 1):
-            psql(
-                pg_url,
-                CHANGES.format(
-                    rows=args.rows,
-                    round=round,
-                    deleted=DELETED_RESIDUES[round - 1],
-                    inserted=INSERTED_RESIDUES[round - 1],
-                ),
-            )
-            psql(pg_url, "VACUUM ANALYZE bench_orders")
-            rows = int(psql(pg_url, "SELECT count(*) FROM bench_orders"))
+            rows = change_rows(pg_url, args.rows, round)
             copy = time_copy(pg_url, workdir)
             run = sync_run() | {"copy": copy, "rows": rows}
             run["ratio"] = run["seconds"] / copy
@@ -270,6 +317,8 @@ def main() -> None:
             f"expected per round: added={args.rows // 200} deleted={args.rows // 200} "
             f"updated=the rows with id % 100 = 7"
         )
+        if not args.no_object_store:
+            object_store_runs(pg_url, env, workdir, args.rows, args.rounds + 1)
         print(f"after: {load()}")
         seconds = statistics.median(r["seconds"] for r in runs)
         ratio = statistics.median(r["ratio"] for r in runs)
@@ -290,6 +339,7 @@ def main() -> None:
     finally:
         if not args.keep:
             drop()
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
