@@ -27,6 +27,7 @@ from app.sources.credential_health import (
     check_source,
     claim_and_enqueue,
 )
+from app.storage.sweep import SWEEP_TICK_SECONDS, sweep_storage
 from app.sync.csv_store import csv_store_for
 from app.sync.engine import execute_run
 from app.sync.preview import PREVIEW_JOB_TIMEOUT_SECONDS, PREVIEW_SYNC, run_preview
@@ -131,6 +132,10 @@ def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
             ),
             # Claims due credentials checks, a batch a tick, and queues them as jobs.
             asyncio.create_task(keep_doing(credential_tick, engine, lambda: CLAIM_TICK_SECONDS)),
+            # Removes what crashed uploads left, once older than any run can live; one worker
+            # sweeps the store per interval, each sweeps its machine's staging folder
+            # (app/storage/sweep.py).
+            asyncio.create_task(keep_doing(sweep_storage, engine, lambda: SWEEP_TICK_SECONDS)),
         ]
 
     async def shutdown(ctx: dict[str, Any]) -> None:

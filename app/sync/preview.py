@@ -30,7 +30,7 @@ from app.credential_vault import CredentialsUnreadable, CredentialVault
 from app.db.models import DataSource, TargetFile
 from app.selection import merged_selection
 from app.sync.headers import normalise_headers
-from app.sync.previous_snapshot import PreviousSnapshot, previous_snapshot_of
+from app.sync.previous_snapshot import PreviousSnapshot, previous_snapshot_of, published_stem
 from app.sync.run_context import EngineContext
 from app.sync.run_records import save_rotated_credentials
 from app.sync.snapshot import CsvFormat, StagedSnapshot, stage_snapshot
@@ -81,6 +81,7 @@ class _Target:
     version: int
     checksum: str
     row_count: int
+    stem: str | None  # of the current version's objects, as its row names them
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +160,13 @@ async def _load(ctx: EngineContext, request: PreviewRequest) -> _Inputs:
         source_settings=dict(source.settings),
         selection=merged_selection(source.settings, config, connector.selection_keys),
         fmt=fmt,
-        target=_Target(file.id, file.version, file.checksum or "", file.row_count)
+        target=_Target(
+            file.id,
+            file.version,
+            file.checksum or "",
+            file.row_count,
+            await published_stem(ctx.sessions, file.id, file.version),
+        )
         if file is not None
         else None,
         max_drop_percent=float(config.get("maxRowDropPercent", 50)),
@@ -183,7 +190,12 @@ def _stage_and_read(
     target = inputs.target
     previous = (
         previous_snapshot_of(
-            ctx.store, target.file_id, target.version, target.checksum, target.row_count
+            ctx.store,
+            target.file_id,
+            target.version,
+            target.checksum,
+            target.row_count,
+            target.stem,
         )
         if target is not None
         else None

@@ -50,19 +50,14 @@ def previous_snapshot_of(
     version: int,
     checksum: str,
     row_count: int,
-    stem: str | None = None,
+    stem: str | None,
 ) -> PreviousSnapshot | None:
     """None when there is nothing to diff against: no version yet, or its objects are gone
     (the run then diffs against nothing, as for a first run).
 
-    `stem` is the version's as its row names it (`published_stem`). A caller that did not
-    read it (a preview) gets the version's objects found by listing the file's: one attempt
-    publishes a version, unless a second writer lost the race for it, and then the newest
-    is taken — close enough for a preview, never for a run."""
-    if version == 0:
-        return None
-    stem = stem or _stem_by_listing(store, file_id, version)
-    if stem is None:
+    `stem` is the version's as its row names it (`published_stem`): a second writer that
+    lost the race for the version may have left objects under another stem."""
+    if version == 0 or stem is None:
         return None
     keys = store.version_keys(file_id, stem)
     try:
@@ -73,13 +68,3 @@ def previous_snapshot_of(
     return PreviousSnapshot(
         version, checksum, row_count, pq.read_schema(parquet).names, parquet, hashes
     )
-
-
-def _stem_by_listing(store: CsvStore, file_id: uuid.UUID, version: int) -> str | None:
-    found = [
-        (item.last_modified, stem)
-        for item in store.objects.list(str(file_id))
-        if (stem := store.stem_of(file_id, item.key, ".hashes.npy")) is not None
-        and stem.split("-")[0] == f"v{version}"
-    ]
-    return max(found)[1] if found else None

@@ -18,7 +18,6 @@ class RowHashesFile:
     HEADER_BYTES = 128
 
     def __init__(self, path: Path) -> None:
-        self.path = path
         self.count = 0
         self._handle = open(path, "wb")  # noqa: SIM115 -- closed by finish()
         self._handle.write(bytes(self.HEADER_BYTES))

@@ -96,3 +96,15 @@ def test_closing_removes_the_file(tmp_path: Path) -> None:
     kept.close()
 
     assert not (tmp_path / "keys").exists()
+
+
+def test_closing_after_the_file_was_swept_away_is_quiet(tmp_path: Path) -> None:
+    # The staging sweep or a crashed run's cleanup may have removed it already; closing is
+    # part of cleaning up after a failed run and must not raise over the run's own error.
+    kept = PartitionedRecords(tmp_path / "keys")
+    (tmp_path / "keys").unlink()
+
+    kept.close()
+    kept.close()
+
+    assert not (tmp_path / "keys").exists()
