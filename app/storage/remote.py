@@ -88,11 +88,22 @@ class RemoteObjectStore:
             ]
 
     def delete(self, keys: Iterable[str]) -> None:
-        # S3 answers a bulk delete of a missing key with success, as the interface asks.
         batch = list(keys)
-        if batch:
-            with _failures_named("delete", batch[0]):
+        if not batch:
+            return
+        with _failures_named("delete", batch[0]):
+            try:
                 obstore.delete(self.store, batch)
+            except FileNotFoundError:
+                # S3 answers a bulk delete of a missing key with success; GCS, Azure and a
+                # local folder fail the whole call on it, maybe before deleting the others.
+                # Pruning and discarding name keys that may never have been written, so
+                # those are deleted one by one, and missing ones are what was asked.
+                for key in batch:
+                    try:
+                        obstore.delete(self.store, key)
+                    except FileNotFoundError:
+                        continue
 
     def delete_prefix(self, prefix: str) -> None:
         self.delete(found.key for found in self.list(prefix))

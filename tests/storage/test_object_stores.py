@@ -16,10 +16,10 @@ from app.storage.objects import ObjectStore, StorageUnavailable
 from app.storage.remote import PART_BYTES
 from tests.object_store_server import S3Server
 from tests.services import free_port
-from tests.storage.backends import BACKENDS, object_store
+from tests.storage.backends import STORE_BACKENDS, object_store
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=STORE_BACKENDS)
 def store(request: pytest.FixtureRequest, s3_server: S3Server, tmp_path: Path) -> ObjectStore:
     return object_store(request.param, s3_server, tmp_path)
 
@@ -96,8 +96,9 @@ def test_delete_removes_the_keys_given_and_ignores_missing_ones(
 ) -> None:
     for key in ("f/1.csv", "f/2.csv", "g/1.csv"):
         store.put_file(key, staged(tmp_path, key.encode()))
-    store.delete(["f/1.csv", "f/never.csv"])
+    store.delete(["f/never.csv", "f/1.csv", "g/never.csv"])
     assert {found.key for found in store.list("")} == {"f/2.csv", "g/1.csv"}
+    store.delete(["f/never.csv"])
     store.delete_prefix("f")
     assert {found.key for found in store.list("")} == {"g/1.csv"}
 
