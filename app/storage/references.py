@@ -26,9 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.models import FileVersion, RunStatus, SyncRun, TargetFile
 from app.sync.csv_store import CsvStore, stored_stem
 
-_CHANGE_SET_KEY = re.compile(
-    r"(?P<file>[0-9a-f-]{36})/changes/(?P<run>[0-9a-f-]{36})\.(?:npz|csv)", re.IGNORECASE
-)
+_CHANGE_SET_KEY = re.compile(r"(?P<file>[0-9a-f-]{36})/changes/(?P<run>[0-9a-f-]{36})\.(?:npz|csv)")
 # Runs looked up per query: well below SQLite's limit on bound parameters.
 RUN_BATCH = 500
 
@@ -47,18 +45,24 @@ class VersionObject:
 def file_id_of(key: str) -> uuid.UUID | None:
     """The target file a key is under, or None for a key the service did not write."""
     folder, _, rest = key.partition("/")
-    if not rest:
-        return None
-    try:
-        return uuid.UUID(folder)
-    except ValueError:
-        return None
+    return canonical_uuid(folder) if rest else None
 
 
 def change_set_run_of(key: str) -> uuid.UUID | None:
     """The run whose change set `key` is, or None when it is no change set's key."""
     matched = _CHANGE_SET_KEY.fullmatch(key)
-    return uuid.UUID(matched["run"]) if matched else None
+    return canonical_uuid(matched["run"]) if matched else None
+
+
+def canonical_uuid(text: str) -> uuid.UUID | None:
+    """The UUID `text` spells as the service writes one (lower case, hyphenated), else None.
+    uuid.UUID also reads 32 bare hex digits, upper case, `{...}` and `urn:uuid:...`: a store
+    shared with other tools may hold folders so named, and those are not the service's."""
+    try:
+        parsed = uuid.UUID(text)
+    except ValueError:
+        return None
+    return parsed if str(parsed) == text else None
 
 
 async def target_file_ids(db: AsyncSession) -> set[uuid.UUID]:

@@ -338,3 +338,33 @@ def test_every_worker_sweeps_its_machines_staging_folder_though_another_swept_th
     assert report is not None and not report.store_swept
     assert report.removed_staged == [stale]
     assert not stale.exists() and fresh.exists()
+
+
+def test_objects_of_other_tools_under_folders_that_only_parse_as_uuids_survive_a_sweep(
+    isolated_service: Callable[..., IsolatedService],
+) -> None:
+    service = isolated_service()
+    settings = service.settings
+    files = settings.data_dir / "files"
+    one = uuid.uuid4()
+    # A store shared with other tools (STORAGE_URL=s3://bucket) may hold folders named by
+    # UUIDs spelled otherwise than the service spells them: not the service's to sweep.
+    foreign = {
+        f"{one.hex}/report.csv",
+        f"{str(one).upper()}/report.csv",
+        f"{{{one}}}/report.csv",
+        f"urn:uuid:{one}/report.csv",
+        f"{one.hex}/changes/{uuid.uuid4()}.npz",
+    }
+    ours = f"{uuid.uuid4()}/v1-{'ab' * 16}.csv"  # a deleted file's leftover
+    for key in {*foreign, ours}:
+        path = files / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x\n")
+    later = datetime.now(UTC) + grace_for(settings) + timedelta(seconds=1)
+
+    report = sweep(settings, now=later)
+
+    assert [found.key for found in report.removed] == [ours]
+    assert report.not_ours == len(foreign)
+    assert stored_keys(csv_store_for(settings)) == foreign
