@@ -25,10 +25,7 @@ from sqlalchemy import (
     false,
     text,
 )
-from sqlalchemy.engine import ExecutionContext
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-
-from app.sync.csv_store import version_stem
 
 
 class RunStatus(StrEnum):
@@ -195,14 +192,6 @@ class TargetFile(Timestamped, Base):
     )
 
 
-def _stem_of_new_version(context: ExecutionContext) -> str:
-    # A version's objects are named by the run that published it, so that a run losing the
-    # race for the same version can never overwrite them (app/sync/csv_store.py); the engine
-    # puts them under this stem before the row is written.
-    row = context.get_current_parameters()  # type: ignore[attr-defined]
-    return version_stem(row["version"], row["run_id"])
-
-
 class FileVersion(Base):
     __tablename__ = "file_versions"
     __table_args__ = (UniqueConstraint("file_id", "version"),)
@@ -218,7 +207,7 @@ class FileVersion(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # The stem of the version's object keys; NULL for versions published before 0008, whose
     # objects are `v{version}.*` (app/sync/csv_store.py `stored_stem`).
-    object_stem: Mapped[str | None] = mapped_column(String(80), default=_stem_of_new_version)
+    object_stem: Mapped[str | None] = mapped_column(String(80))
 
     file: Mapped[TargetFile] = relationship(back_populates="versions")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 
@@ -22,6 +23,8 @@ from app.files.schemas import (
 )
 from app.schema import Pagination, fetch_rows
 from app.sync.csv_store import CsvStore
+
+log = logging.getLogger("datasync.files")
 
 # file_versions.version is a 32-bit INTEGER: a larger number names no version, so it is a
 # 404 like any unknown version (as a malformed id is).
@@ -103,9 +106,19 @@ async def delete(db: AsyncSession, csv_store: CsvStore, file: TargetFile) -> Non
             409,
             f"The file is the target of {writing_schedules} schedule(s): delete or repoint them first",
         )
+    file_id = file.id
     await db.delete(file)
-    await db.flush()
-    await anyio.to_thread.run_sync(csv_store.delete, file.id)
+    # Committed before the objects go: were the commit to fail after them, the file would
+    # stay with its versions' objects gone. The request's own commit then has nothing left.
+    await db.commit()
+    try:
+        await anyio.to_thread.run_sync(csv_store.delete, file_id)
+    except Exception as error:
+        # Nothing names a deleted file's objects any more: the sweep collects them.
+        log.warning(
+            "could not remove a deleted file's objects; the sweep will",
+            extra={"file_id": str(file_id), "error": repr(error)},
+        )
 
 
 async def versions(db: AsyncSession, file: TargetFile) -> Sequence[FileVersion]:

@@ -69,6 +69,8 @@ from connectors.base import (
 from connectors.registry import connector_class
 
 log = logging.getLogger("datasync.sync")
+# Change sets kept per file, newest first; older ones are removed when a run publishes.
+CHANGE_SETS_KEPT = 100
 
 
 async def execute_run(ctx: EngineContext, run_id: uuid.UUID) -> None:
@@ -241,13 +243,17 @@ def _upload(
     """Puts the staged files under the new version's keys. Before the transaction that
     publishes: it then has nothing left to write (on SQLite it holds the database's write
     lock), and nothing names these keys until it commits."""
+    sources = (staged.csv, staged.parquet, staged.hashes)
     try:
         ctx.store.publish(
             file_id, stem, csv=staged.csv, parquet=staged.parquet, hashes=staged.hashes
         )
     except FileNotFoundError:
+        if all(source.is_file() for source in sources):
+            raise  # the store's own "not found" (a missing bucket, say), not a staged file
         # Only a sync that took the file's lock after this run lost it removes this run's
-        # staged files (as a crashed run's leftovers): Redis forgot the lock.
+        # staged files (as a crashed run's leftovers): Redis forgot the lock. The store
+        # consumes each file it puts, so only a file not put yet can be missing here.
         _discard_unpublished(ctx, file_id, run_id, stem)
         raise TransientError(
             "another sync of the same target file removed this run's staged files; will try again"
@@ -264,8 +270,34 @@ def _discard_unpublished(
         keys += store.version_keys(file_id, stem).all()
     try:
         store.objects.delete(keys)
-    except StorageUnavailable as error:
-        log.warning("could not remove an unpublished version", extra={"error": str(error)})
+    except Exception as error:
+        # Called while the run fails or loses; a failure here must not replace that error.
+        # Nothing names these keys: the sweep collects them.
+        log.warning(
+            "could not remove an unpublished version",
+            extra={"run_id": str(run_id), "error": repr(error)},
+        )
+
+
+def _remove_stale_objects(ctx: EngineContext, file_id: uuid.UUID, keys: list[str]) -> None:
+    """After the commit that pruned their rows: removes the objects of pruned versions and
+    all but the newest CHANGE_SETS_KEPT change sets. Best effort: the run has succeeded,
+    and anything left is named by no row, so the sweep collects it."""
+    try:
+        change_sets = [
+            found
+            for found in ctx.store.objects.list(f"{file_id}/changes")
+            if found.key.endswith(".npz")
+        ]
+        change_sets.sort(key=lambda found: found.last_modified, reverse=True)
+        for old in change_sets[CHANGE_SETS_KEPT:]:
+            keys = [*keys, old.key, old.key.removesuffix(".npz") + ".csv"]
+        ctx.store.objects.delete(keys)
+    except Exception as error:
+        log.warning(
+            "could not remove the objects of pruned versions; the sweep will",
+            extra={"file_id": str(file_id), "error": repr(error)},
+        )
 
 
 async def _to_the_end_in_thread(work: Callable[[], None]) -> None:
@@ -295,7 +327,7 @@ async def _sync(ctx: EngineContext, inputs: RunInputs, progress: Progress, start
         progress.enter("writing")
         unchanged = inputs.file_version > 0 and staged.checksum == inputs.file_checksum
         version = inputs.file_version if unchanged else inputs.file_version + 1
-        # The stem the new version's row will name (FileVersion.object_stem is made alike).
+        # The stem the new version's objects are put under and its row names.
         new_stem = None if unchanged else version_stem(version, inputs.run_id)
         if staged.changes.any:
             await anyio.to_thread.run_sync(
@@ -322,8 +354,9 @@ async def _sync(ctx: EngineContext, inputs: RunInputs, progress: Progress, start
                 version,
                 unchanged,
                 started,
-                lambda kept: _to_the_end_in_thread(
-                    functools.partial(ctx.store.prune, inputs.file_id, kept)
+                new_stem,
+                lambda stale: _to_the_end_in_thread(
+                    functools.partial(_remove_stale_objects, ctx, inputs.file_id, stale)
                 ),
                 check,
             )

@@ -33,6 +33,7 @@ from app.scheduling import next_slot_after, parse_cadence
 from app.selection import merged_selection
 from app.sync import change_detection
 from app.sync.admission import Outcome, claim_run
+from app.sync.csv_store import stored_stem
 from app.sync.retry_plan import next_attempt_at
 from app.sync.run_context import EngineContext, Progress, RunInputs
 from app.sync.snapshot import CsvFormat, StagedSnapshot
@@ -178,12 +179,15 @@ async def record_success(
     version: int,
     unchanged: bool,
     started: float,
-    publish_files: Callable[[list[int]], Awaitable[None]],
+    new_stem: str | None,
+    remove_stale_objects: Callable[[list[str]], Awaitable[None]],
     check: ChangeCheck | None = None,
 ) -> bool:
-    """Publishes the staged files as `version` (unless unchanged; `publish_files` moves them
-    into place and prunes all but the kept versions) and records the run's success, in one
-    store transaction; False if the run ended elsewhere meanwhile.
+    """Records the run's success and, unless unchanged, `version` as the file's current
+    version, whose objects the run has already put under `new_stem`; False if the run ended
+    elsewhere meanwhile. Versions beyond the kept number lose their rows in the same
+    transaction; their objects go only after it commits (`remove_stale_objects`, given their
+    keys).
 
     Why publication is safe without trusting the Redis file lock: before it touches a file,
     the transaction moves the run's row (still `running`: the recovery tick may have failed
@@ -192,11 +196,15 @@ async def record_success(
     rows until the transaction ends; on SQLite the first one takes the database's write
     lock. So writers of one file publish one after the other, whatever Redis forgot: the
     second finds the version moved on, publishes nothing and fails transiently (its retry
-    diffs against the new version). Files are moved into place and old versions pruned
-    while the rows are held, and a version becomes current only when this transaction
-    commits: files published by a writer that then crashed or rolled back are never current,
-    and the next writer replaces them. (Should the commit itself fail after the prune, the
-    pruned versions' rows outlive their files until the next run prunes them.)
+    diffs against the new version). Each run's objects are keyed by the run, so a writer
+    that loses, crashes or rolls back never touched the winner's; a version becomes current
+    only when this transaction commits.
+
+    Objects of pruned versions are removed after the commit, not before: were the commit to
+    fail, the rows it would have deleted stay, and must still find their objects. Removal
+    also stays out of the transaction because a store call may retry for minutes while the
+    rows (on SQLite, the whole database) are locked. A removal that fails leaves objects no
+    row names, which the sweep collects (app/storage/sweep.py).
     """
     duration_ms = int((time.monotonic() - started) * 1000)
     changes = staged.changes
@@ -215,6 +223,7 @@ async def record_success(
                     column_count=len(staged.columns),
                     checksum=staged.checksum,
                     run_id=run.id,
+                    object_stem=new_stem,
                 )
             )
             file.size_bytes = staged.size_bytes
@@ -240,9 +249,11 @@ async def record_success(
         _update_schedule_after_run(schedule, run)
         schedule.last_sync_row_count = staged.row_count
         await db.flush()
-        kept = await _prune_versions(db, file.id, ctx.settings.file_versions_kept)
-        await publish_files(kept)
+        stale = await _prune_versions(db, file.id, ctx.settings.file_versions_kept)
         await db.commit()
+    await remove_stale_objects(
+        [key for old in stale for key in ctx.store.version_keys(file.id, old).all()]
+    )
     return True
 
 
@@ -316,7 +327,8 @@ async def record_unchanged(ctx: EngineContext, inputs: RunInputs, started: float
     return True
 
 
-async def _prune_versions(db: AsyncSession, file_id: uuid.UUID, keep: int) -> list[int]:
+async def _prune_versions(db: AsyncSession, file_id: uuid.UUID, keep: int) -> list[str]:
+    """Deletes the rows of all but the newest `keep` versions; the stems they named."""
     versions = (
         await db.scalars(
             select(FileVersion)
@@ -326,7 +338,7 @@ async def _prune_versions(db: AsyncSession, file_id: uuid.UUID, keep: int) -> li
     ).all()
     for old in versions[keep:]:
         await db.delete(old)
-    return [v.version for v in versions[:keep]]
+    return [stored_stem(old.version, old.object_stem) for old in versions[keep:]]
 
 
 def _update_schedule_after_run(schedule: Schedule, run: SyncRun) -> None:

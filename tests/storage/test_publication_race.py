@@ -1,6 +1,7 @@
-"""Two writers of one file after Redis forgot its lock, on an object store: both read
-version 0 and upload a version 1; the store's compare-and-set lets one publish, and the
-loser's objects (keyed by its own run) neither replace the winner's nor stay behind."""
+"""Two runs of one file that both read version 0 (as when Redis forgot the file's lock), on
+an object store. The test runs them one after the other, not at once: what it checks is the
+store's compare-and-set, which refuses the second its version 1, and the second's cleanup,
+which removes its own objects (keyed by its run) and leaves the first's alone."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from tests.sync.tables import read_csv, write_table
 HEADER = ["id", "name"]
 
 
-def test_the_loser_of_a_race_for_a_version_leaves_the_winners_objects_alone_and_none_of_its_own(
+def test_a_second_run_from_the_same_version_is_refused_by_the_compare_and_set_and_removes_only_its_own_objects(
     isolated_service: Callable[..., IsolatedService], s3_server: S3Server, tmp_path: Path
 ) -> None:
     service = isolated_service(STORAGE_URL=s3_server.new_url())
