@@ -23,6 +23,7 @@ from sqlalchemy.exc import OperationalError
 from app.errors import TITLES, ApiError
 from app.request_id import request_id_of
 from app.schema import ErrorBody, ErrorDetail
+from app.storage.objects import StorageUnavailable
 
 log = logging.getLogger("datasync.api")
 
@@ -155,6 +156,27 @@ def handle_dependency_down(request: Request[Any, Any, Any], exc: Exception) -> R
     )
 
 
+# The store client has already retried for a while before giving up: asking again at once
+# would find it as it is.
+STORAGE_RETRY_AFTER_SECONDS = 30
+
+
+def handle_storage_unavailable(
+    request: Request[Any, Any, Any], exc: StorageUnavailable
+) -> Response[ErrorBody]:
+    # Its message says what failed on which key and nothing more; the client's own error,
+    # which can quote a signed request, is neither chained to it nor logged.
+    log.error("object store unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return envelope(
+        request,
+        ApiError(
+            503,
+            "The object store holding the files is unavailable; try again shortly",
+            headers={"Retry-After": str(STORAGE_RETRY_AFTER_SECONDS)},
+        ),
+    )
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return envelope(
@@ -214,5 +236,6 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     HTTPException: handle_http_exception,
     RedisError: handle_dependency_down,
     OperationalError: handle_dependency_down,
+    StorageUnavailable: handle_storage_unavailable,
     Exception: handle_unexpected,
 }

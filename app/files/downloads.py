@@ -4,6 +4,7 @@ the content routes document about all of that."""
 
 from __future__ import annotations
 
+import logging
 import unicodedata
 from datetime import timedelta
 from email.utils import format_datetime
@@ -17,8 +18,10 @@ from litestar.params import HeaderParameter, QueryParameter
 from litestar.response import Stream
 
 from app.errors import not_found
-from app.storage.objects import ObjectStore
+from app.storage.objects import ObjectStore, StorageUnavailable
 from app.sync.csv_store import EMPTY_SHA256
+
+log = logging.getLogger("datasync.api")
 
 # What the two content routes document besides their CSV body. Litestar types a header by
 # its `value`; with documentation_only the value is never sent.
@@ -105,7 +108,7 @@ async def csv_response(
     if key is None:
         return Response(content=b"", media_type="text/csv", headers=headers)
     if redirect_for is not None:
-        url = await objects.presigned_url(key, redirect_for)
+        url = await _signed_url(objects, key, redirect_for)
         if url is not None:
             # Never cached: the URL expires, the ETag does not.
             return Response(
@@ -120,3 +123,14 @@ async def csv_response(
     headers["Content-Length"] = str(stored.size)
     headers["Last-Modified"] = format_datetime(stored.last_modified, usegmt=True)
     return Stream(stored.chunks, media_type="text/csv", headers=headers)
+
+
+async def _signed_url(objects: ObjectStore, key: str, expires_in: timedelta) -> str | None:
+    """A presigned URL of `key`, or None when the store cannot sign one: a local folder, or
+    credentials that cannot sign (GCS through a token of the machine's, with no key to sign
+    with). The redirect is an optimisation; the bytes can still go through the API."""
+    try:
+        return await objects.presigned_url(key, expires_in)
+    except StorageUnavailable as error:
+        log.warning("sending a download through the API: %s", error)
+        return None

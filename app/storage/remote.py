@@ -126,7 +126,8 @@ class RemoteObjectStore:
 @contextmanager
 def _failures_named(action: str, key: str) -> Iterator[None]:
     """obstore's errors, but for a missing object, as StorageUnavailable. Its messages can
-    quote a whole signed request, so only the error's kind is kept."""
+    quote a whole signed request, so only the error's kind is kept, and the error itself is
+    not chained: a logged traceback would print it."""
     try:
         yield
     except FileNotFoundError:
@@ -134,7 +135,7 @@ def _failures_named(action: str, key: str) -> Iterator[None]:
     except (BaseError, OSError) as error:
         raise StorageUnavailable(
             f"the object store failed to {action} {key} ({type(error).__name__})"
-        ) from error
+        ) from None
 
 
 async def _chunks_of(stream: BytesStream) -> AsyncIterator[bytes]:

@@ -16,7 +16,9 @@ from typing import Any
 
 import httpx
 import pytest
+from litestar.testing import TestClient
 
+from app.main import create_app
 from app.settings import Settings
 from app.storage.location import open_object_store, parse_storage_url
 from app.storage.objects import ObjectStore
@@ -275,3 +277,45 @@ def test_a_run_whose_worker_cannot_reach_the_object_store_fails_to_be_retried_sa
     assert user.ok("GET", f"/api/files/{file_id}")["file"]["version"] == 0
     assert s3_service.keys(file_id) == set()
     assert files_under(worker_dir / "staging") == []  # the staged files went with the run
+
+
+def test_downloads_from_an_unreachable_object_store_answer_503_without_its_secrets(
+    s3_service: S3Service,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    user = s3_service.user
+    table = write_table(tmp_path / "t.csv", HEADER, [["1", "Ann", "1"]])
+    file_id = user.target_file()
+    schedule_id = user.schedule(user.data_source(), file_id, path=str(table), primaryKey="id")
+    with s3_service.worker("worker"):
+        run_id = sync(user, schedule_id)["runId"]
+    # An API process started while the store is out of reach: nothing listens at its
+    # endpoint. The client reads the endpoint and the secret from the environment.
+    unreachable = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", unreachable)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "hunter2-secret")
+    with TestClient(create_app(s3_service.service.settings)) as client:
+        cut_off = ApiUser(client, user.email, user.password, user.headers["Authorization"][7:])
+        for path in (
+            f"/api/files/{file_id}/content",
+            f"/api/files/{file_id}/versions/1/content",
+            f"/api/sync/runs/{run_id}/changes",
+        ):
+            answered = cut_off.get(path)
+
+            assert answered.status_code == 503, (path, answered.text)
+            assert answered.headers["retry-after"] == "30"
+            body = answered.json()
+            assert body["success"] is False
+            assert body["error"] == "Service unavailable"
+            assert body["message"] == (
+                "The object store holding the files is unavailable; try again shortly"
+            )
+            assert body["requestId"]
+
+    logged = caplog.text
+    assert "object store unavailable on GET" in logged
+    for secret in ("hunter2", unreachable, "X-Amz", "Traceback"):
+        assert secret not in logged

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import traceback
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -164,3 +165,6 @@ async def test_an_unreachable_object_store_fails_as_unavailable_without_its_cred
             await store.open("f/v1.csv")
     assert str(failed.value).startswith("the object store failed to")
     assert "hunter2" not in str(failed.value)
+    # The client's own error, which can quote a signed request, is not in its traceback.
+    logged = "".join(traceback.format_exception(failed.value))
+    assert "Error performing" not in logged and "Debug source" not in logged
