@@ -3,19 +3,19 @@ obstore: one client for all of them that streams both ways and uploads large fil
 parts, so memory stays flat whatever the file's size.
 
 Objects are never changed once written (each version has keys of its own), so a local copy
-of one, once downloaded into this machine's cache, stays valid for as long as it is kept.
+of one, once downloaded into this machine's cache, stays valid for as long as it is kept;
+the per-machine sweep removes copies nothing has read for a while.
 """
 
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import obstore
 from obstore.exceptions import BaseError
@@ -32,9 +32,6 @@ if TYPE_CHECKING:
 PART_BYTES = 8 * 1024 * 1024
 PARTS_IN_FLIGHT = 4
 CHUNK_BYTES = 1024 * 1024
-# Cached copies unused this long are removed when another copy of the same file's objects
-# is downloaded: the cache holds what runs and change sets read now, not every version.
-CACHE_IDLE_SECONDS = 3600
 
 
 class RemoteObjectStore:
@@ -55,20 +52,24 @@ class RemoteObjectStore:
 
     def local_copy(self, key: str) -> Path:
         cached = self.cache.joinpath(*key.split("/"))
-        if cached.is_file():
-            os.utime(cached)  # recently used: kept by the eviction below
+        try:
+            # Read now: the per-machine sweep (app/storage/sweep.py) removes copies by the
+            # time they were last read, once no run can still be reading them.
+            os.utime(cached)
             return cached
-        cached.parent.mkdir(parents=True, exist_ok=True)
+        except FileNotFoundError:
+            pass
         temp = cached.with_name(f".tmp-{uuid.uuid4().hex}")
         try:
-            with _failures_named("download", key), open(temp, "wb") as handle:
-                for chunk in obstore.get(self.store, key).stream(min_chunk_size=CHUNK_BYTES):
+            with _failures_named("download", key):
+                found = obstore.get(self.store, key)  # FileNotFoundError: no such object
+            with _new_file(temp) as handle, _failures_named("download", key):
+                for chunk in found.stream(min_chunk_size=CHUNK_BYTES):
                     handle.write(chunk)
             # Workers on one machine share the cache: the rename makes a copy appear whole.
             os.replace(temp, cached)
         finally:
             temp.unlink(missing_ok=True)
-        _evict_idle(cached.parent, keep=cached)
         return cached
 
     def exists(self, key: str) -> bool:
@@ -144,11 +145,13 @@ async def _chunks_of(stream: BytesStream) -> AsyncIterator[bytes]:
             yield bytes(chunk)
 
 
-def _evict_idle(folder: Path, keep: Path) -> None:
-    stale_before = time.time() - CACHE_IDLE_SECONDS
-    for path in folder.iterdir():
+def _new_file(path: Path) -> BinaryIO:
+    """`path` opened for writing, its folder made first. The sweep removes empty cache
+    folders, maybe between the two: then the folder is made again."""
+    for _ in range(5):
+        path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            if path != keep and path.is_file() and path.stat().st_mtime < stale_before:
-                path.unlink()
+            return open(path, "xb")
         except FileNotFoundError:
-            continue  # another worker on this machine evicted it first
+            continue
+    return open(path, "xb")

@@ -22,8 +22,12 @@ and the storage client cannot list or abort another process's. The bucket's life
 (AbortIncompleteMultipartUpload, e.g. after 1 day) removes them; Azure drops uncommitted
 blocks after 7 days by itself.
 
+The same age bounds this machine's cache of downloaded objects (`DATA_DIR/cache`, remote
+backends only): a copy is removed once nothing has read it for the grace period (each read
+refreshes its time), so no run can still be reading it; emptied folders go with it.
+
 Every worker calls `sweep_storage` every SWEEP_TICK_SECONDS: it sweeps its machine's
-staging folder, and the first to claim the interval in Redis sweeps the store, so the fleet
+staging folder and cache, and the first to claim the interval in Redis sweeps the store, so the fleet
 lists the store once per SWEEP_INTERVAL_SECONDS. `datasync sweep-storage` sweeps both at
 once and prints what it removed.
 """
@@ -44,6 +48,7 @@ from app.settings import Settings
 from app.storage.local import LocalObjectStore
 from app.storage.objects import StorageUnavailable, StoredObject
 from app.storage.references import file_id_of, referenced_keys
+from app.storage.remote import RemoteObjectStore
 from app.sync.csv_store import CsvStore
 from app.sync.run_context import EngineContext
 
@@ -67,11 +72,12 @@ def grace_for(settings: Settings) -> timedelta:
 class SweepReport:
     removed: list[StoredObject] = field(default_factory=list)
     removed_staged: list[Path] = field(default_factory=list)
+    removed_cached: list[Path] = field(default_factory=list)
     referenced: int = 0
     too_recent: int = 0  # unreferenced but younger than the grace period: maybe in flight
     not_ours: int = 0  # outside any file's folder: not written by the service, left alone
     # False when another worker had claimed this interval's sweep of the store: only this
-    # machine's staging folder was swept.
+    # machine's staging folder and cache were swept.
     store_swept: bool = True
 
     @property
@@ -105,8 +111,9 @@ async def sweep_unreferenced(
     now: datetime | None = None,
     dry_run: bool = False,
 ) -> SweepReport:
-    """Removes (unless `dry_run`) the store's unreferenced objects older than `grace`, and
-    staged files as old in this machine's staging folder. Raises StorageUnavailable."""
+    """Removes (unless `dry_run`) the store's unreferenced objects older than `grace`,
+    staged files as old in this machine's staging folder, and cached copies unread for as
+    long. Raises StorageUnavailable."""
     cutoff = (now or datetime.now(UTC)) - grace
     # Listed before the database is read: an object uploaded after the listing is not
     # judged, and one whose row commits after the read is younger than the cutoff.
@@ -118,6 +125,7 @@ async def sweep_unreferenced(
     if not dry_run and report.removed:
         await anyio.to_thread.run_sync(store.objects.delete, [f.key for f in report.removed])
     report.removed_staged = await sweep_staging(store, cutoff, dry_run=dry_run)
+    report.removed_cached = await sweep_cache(store, cutoff, dry_run=dry_run)
     return report
 
 
@@ -127,6 +135,40 @@ async def sweep_staging(store: CsvStore, cutoff: datetime, *, dry_run: bool = Fa
     if _stages_in_store(store):
         return []  # the local backend stages in its own folder: the store's listing has them
     return await anyio.to_thread.run_sync(_staged_files_before, store.staging, cutoff, dry_run)
+
+
+async def sweep_cache(store: CsvStore, cutoff: datetime, *, dry_run: bool = False) -> list[Path]:
+    """Removes this machine's cached copies of remote objects unread since `cutoff`, and the
+    folders that leaves empty; the copies removed."""
+    objects = store.objects
+    if not isinstance(objects, RemoteObjectStore):
+        return []  # a local store reads its objects in place
+    return await anyio.to_thread.run_sync(_cached_files_unread, objects.cache, cutoff, dry_run)
+
+
+def _cached_files_unread(cache: Path, cutoff: datetime, dry_run: bool) -> list[Path]:
+    removed = []
+    threshold = cutoff.timestamp()
+    # Bottom up, so that a folder is looked at once its subfolders have gone.
+    for directory, _, names in os.walk(cache, topdown=False):
+        for name in names:
+            path = Path(directory) / name
+            try:
+                if path.stat().st_mtime >= threshold:
+                    continue
+                if not dry_run:
+                    path.unlink()
+            except FileNotFoundError:
+                continue
+            removed.append(path)
+        if not dry_run and Path(directory) != cache:
+            try:
+                # Only an empty folder goes; a download that finds its folder gone makes it
+                # again (app/storage/remote.py).
+                os.rmdir(directory)
+            except OSError:
+                continue  # not empty: still in use
+    return removed
 
 
 def _stages_in_store(store: CsvStore) -> bool:
@@ -165,7 +207,7 @@ def _claim_key(settings: Settings) -> str:
 async def sweep_storage(engine: EngineContext) -> SweepReport | None:
     """The workers' periodic sweep. The store is swept by whichever worker claims the
     interval in Redis (each would list the whole store); every worker sweeps its machine's
-    staging folder, which no other machine sees. None when the store was unreachable."""
+    staging folder and cache, which no other machine sees. None when the store was unreachable."""
     grace = grace_for(engine.settings)
     claimed = await engine.queue.set(
         _claim_key(engine.settings), b"1", nx=True, ex=SWEEP_INTERVAL_SECONDS
@@ -174,18 +216,21 @@ async def sweep_storage(engine: EngineContext) -> SweepReport | None:
         if claimed:
             report = await sweep_unreferenced(engine.sessions, engine.store, grace)
         else:
+            cutoff = datetime.now(UTC) - grace
             report = SweepReport(store_swept=False)
-            report.removed_staged = await sweep_staging(engine.store, datetime.now(UTC) - grace)
+            report.removed_staged = await sweep_staging(engine.store, cutoff)
+            report.removed_cached = await sweep_cache(engine.store, cutoff)
     except StorageUnavailable as error:
         log.warning("the storage sweep could not reach the store", extra={"error": str(error)})
         return None
-    if report.removed or report.removed_staged:
+    if report.removed or report.removed_staged or report.removed_cached:
         log.info(
             "swept unreferenced objects",
             extra={
                 "objects": len(report.removed),
                 "bytes": report.removed_bytes,
                 "staged_files": len(report.removed_staged),
+                "cached_files": len(report.removed_cached),
             },
         )
     return report

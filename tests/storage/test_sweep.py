@@ -308,6 +308,20 @@ def test_sweep_storage_with_an_unreachable_store_exits_2_naming_the_store(
     assert "Traceback" not in done.stderr
 
 
+async def tick_of_a_worker_that_did_not_claim_the_store(settings: Settings) -> SweepReport | None:
+    """A worker's periodic sweep while another worker holds this interval's sweep of the
+    store: only what is on this machine is swept."""
+    engine = create_engine(settings)
+    queue = queue_client(settings)
+    try:
+        await queue.set(f"{settings.queue_name}:storage-sweep", b"1", ex=60)  # another's
+        context = EngineContext(settings, session_factory(engine), queue, csv_store_for(settings))
+        return await sweep_storage(context)
+    finally:
+        await queue.aclose()
+        await engine.dispose()
+
+
 def test_every_worker_sweeps_its_machines_staging_folder_though_another_swept_the_store(
     isolated_service: Callable[..., IsolatedService], s3_server: S3Server
 ) -> None:
@@ -321,20 +335,7 @@ def test_every_worker_sweeps_its_machines_staging_folder_though_another_swept_th
     day_ago = (datetime.now(UTC) - timedelta(days=1)).timestamp()
     os.utime(stale, (day_ago, day_ago))
 
-    async def tick() -> SweepReport | None:
-        engine = create_engine(settings)
-        queue = queue_client(settings)
-        try:
-            await queue.set(f"{settings.queue_name}:storage-sweep", b"1", ex=60)  # another's
-            context = EngineContext(
-                settings, session_factory(engine), queue, csv_store_for(settings)
-            )
-            return await sweep_storage(context)
-        finally:
-            await queue.aclose()
-            await engine.dispose()
-
-    report = asyncio.run(tick())
+    report = asyncio.run(tick_of_a_worker_that_did_not_claim_the_store(settings))
     assert report is not None and not report.store_swept
     assert report.removed_staged == [stale]
     assert not stale.exists() and fresh.exists()
@@ -368,3 +369,34 @@ def test_objects_of_other_tools_under_folders_that_only_parse_as_uuids_survive_a
     assert [found.key for found in report.removed] == [ours]
     assert report.not_ours == len(foreign)
     assert stored_keys(csv_store_for(settings)) == foreign
+
+
+def test_every_worker_ages_out_its_machines_cache_by_when_each_copy_was_last_read(
+    isolated_service: Callable[..., IsolatedService], s3_server: S3Server, tmp_path: Path
+) -> None:
+    service = isolated_service(STORAGE_URL=s3_server.new_url())
+    settings = service.settings
+    store = csv_store_for(settings)
+    kept_file, gone_file = uuid.uuid4(), uuid.uuid4()
+    for key in (f"{kept_file}/v1.parquet", f"{gone_file}/v1.parquet", f"{gone_file}/v2.parquet"):
+        source = tmp_path / "staged"
+        source.write_bytes(key.encode())
+        store.objects.put_file(key, source)
+    read_again = store.objects.local_copy(f"{kept_file}/v1.parquet")
+    unread = [store.objects.local_copy(f"{gone_file}/v{n}.parquet") for n in (1, 2)]
+    day_ago = (datetime.now(UTC) - timedelta(days=1)).timestamp()
+    for copy in (read_again, *unread):
+        os.utime(copy, (day_ago, day_ago))
+    # A run reads the copy again: it is kept for another grace period from now.
+    assert store.objects.local_copy(f"{kept_file}/v1.parquet") == read_again
+
+    report = asyncio.run(tick_of_a_worker_that_did_not_claim_the_store(settings))
+
+    assert report is not None and not report.store_swept
+    assert sorted(report.removed_cached) == sorted(unread)
+    cache = settings.data_dir / "cache"
+    assert list(cache.rglob("*")) == [read_again.parent, read_again]
+    # Once gone, a copy is downloaded again when read, into a folder made anew.
+    assert store.objects.local_copy(f"{gone_file}/v2.parquet").read_bytes() == (
+        f"{gone_file}/v2.parquet".encode()
+    )
