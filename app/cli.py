@@ -4,6 +4,7 @@ storage chores: `sweep-storage` and `migrate-storage`."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import secrets
 import shutil
@@ -326,8 +327,6 @@ def migrate_storage(args: argparse.Namespace) -> None:
             )
         finally:
             await engine.dispose()
-        for key in report.missing_in_source:
-            _print(f"warning: the database names {key}, which {source_location} does not hold")
         _print(
             f"copied {len(report.copied)} objects ({report.copied_bytes} bytes) from "
             f"{source_location} to {destination_at}; {report.already_there} were already "
@@ -342,6 +341,22 @@ def migrate_storage(args: argparse.Namespace) -> None:
                 file=sys.stderr,
             )
             raise SystemExit(1)
+        if report.missing_in_source:
+            # Not copied because not there: the destination lacks them as the source does,
+            # and switching would not bring them back. Named so the operator can look.
+            for key in report.missing_in_source:
+                print(
+                    f"datasync: missing in the source: the database names {key}, which "
+                    f"{source_location} does not hold",
+                    file=sys.stderr,
+                )
+            print(
+                f"datasync: {len(report.missing_in_source)} objects the database names are "
+                f"missing in {source_location}, so they are missing in {destination_at} too: "
+                "do not switch STORAGE_URL before finding out why",
+                file=sys.stderr,
+            )
+            raise SystemExit(1)
         if args.force:
             _print(
                 "copied while workers may be running (--force): versions they published "
@@ -349,6 +364,20 @@ def migrate_storage(args: argparse.Namespace) -> None:
                 "copies only what is missing), then switch over"
             )
             return
+        # Checked again after the last pass: a worker started during the copy may have
+        # published to the source after that pass listed it.
+        started: int | None = None  # None: Redis could not tell
+        with contextlib.suppress(RedisError):
+            started = await live_workers()
+        if started != 0:
+            print(
+                f"datasync: {'some' if started is None else started} worker(s) of queue "
+                f"{settings.queue_name} started during the copy (or Redis could not tell): "
+                "versions they published may be missing. Stop every worker and run this "
+                "command again (it copies only what is missing) before switching over",
+                file=sys.stderr,
+            )
+            raise SystemExit(1)
         _print(f"every kept version and change set is in {destination_at}. To switch over:")
         _print(
             f"  1. set STORAGE_URL={destination_at} for the API and every worker (with the "

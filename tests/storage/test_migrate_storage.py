@@ -6,9 +6,11 @@ destination is unusable."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,9 +19,12 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
+from app import cli
 from app.main import create_app
 from app.settings import load_settings
 from app.sync.csv_store import csv_store_for
+from app.sync.queue import queue_client
+from app.sync.worker_liveness import WorkerLiveness
 from tests.conftest import ROOT, ApiUser, IsolatedService, start_process, stop_process
 from tests.object_store_server import S3Server
 from tests.services import free_port
@@ -196,3 +201,80 @@ def test_a_copy_unlike_what_the_database_records_fails_verification_with_exit_co
     ) in failed.stderr
     assert "do not switch STORAGE_URL until it reports none" in failed.stderr
     assert "set STORAGE_URL" not in failed.stdout
+
+
+def synced_file(service: IsolatedService, tmp_path: Path) -> str:
+    """A file with one version, synced by a worker that is stopped again."""
+    user = service.user
+    table = write_table(tmp_path / "table.csv", HEADER, table_rows(0, 1))
+    file_id = user.target_file("file.csv")
+    schedule = user.schedule(user.data_source(), file_id, enabled=False, path=str(table))
+    log = tmp_path / "worker.log"
+    with worker_of(service.env, log):
+        sync_all(user, [schedule], log)
+    return file_id
+
+
+def test_objects_the_database_names_but_the_source_lacks_are_named_with_exit_code_1(
+    isolated_service: Callable[..., IsolatedService], s3_server: S3Server, tmp_path: Path
+) -> None:
+    service = isolated_service()
+    file_id = synced_file(service, tmp_path)
+    store = csv_store_for(service.settings)
+    (parquet,) = [f.key for f in store.objects.list(file_id) if f.key.endswith(".parquet")]
+    store.objects.delete([parquet])
+
+    failed = datasync(["migrate-storage", "--to", s3_server.new_url()], service.env)
+
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert f"missing in the source: the database names {parquet}" in failed.stderr
+    assert "1 objects the database names are missing" in failed.stderr
+    assert "do not switch STORAGE_URL" in failed.stderr
+    assert "set STORAGE_URL" not in failed.stdout
+
+
+def test_a_worker_that_starts_during_the_copy_withholds_the_switch_over_with_exit_code_1(
+    isolated_service: Callable[..., IsolatedService],
+    s3_server: S3Server,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    service = isolated_service()
+    synced_file(service, tmp_path)
+    settings = service.settings
+
+    async def a_worker_goes_live() -> None:
+        redis = queue_client(settings)
+        try:
+            await WorkerLiveness(redis, settings.queue_name).refresh()
+        finally:
+            await redis.aclose()
+
+    said = cli._print
+    copies: list[str] = []
+
+    def say(line: str) -> None:
+        # At the first object copied the check before the copy has passed. A worker that
+        # starts now is live (its entry in Redis, made as a real worker makes it) until its
+        # entry expires, long after the command ends. The command runs its own event loop
+        # in this thread, so the entry is made from another.
+        if line.startswith("copied ") and not copies:
+            thread = threading.Thread(target=asyncio.run, args=(a_worker_goes_live(),))
+            thread.start()
+            thread.join()
+        copies.append(line)
+        said(line)
+
+    for name, value in service.env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(cli, "_print", say)
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["migrate-storage", "--to", s3_server.new_url()])
+
+    out, err = capsys.readouterr()
+    assert exited.value.code == 1, out + err
+    assert copies and "copied 4 objects" in out
+    assert f"1 worker(s) of queue {settings.queue_name} started during the copy" in err
+    assert "Stop every worker and run this command again" in err
+    assert "set STORAGE_URL" not in out
