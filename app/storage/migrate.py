@@ -38,14 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.storage.location import StorageLocation, StorageUrlError, parse_storage_url
 from app.storage.objects import ObjectStore, StorageUnavailable, StoredObject
-from app.storage.references import (
-    VersionObject,
-    change_set_run_of,
-    file_id_of,
-    kept_version_objects,
-    succeeded_runs,
-    target_file_ids,
-)
+from app.storage.references import named_objects
 from app.sync.csv_store import CsvStore
 
 # A pass copies what the database named at its start; the next catches what was published
@@ -146,25 +139,6 @@ def list_source(store: ObjectStore, location: StorageLocation) -> list[StoredObj
         ) from None
 
 
-async def _named_objects(
-    db: AsyncSession, layout: CsvStore, listed: list[StoredObject]
-) -> tuple[dict[str, VersionObject], set[str]]:
-    """Every kept version's objects, and the change sets among `listed` the database names."""
-    files = await target_file_ids(db)
-    versions = {
-        key: found
-        for key, found in (await kept_version_objects(db, layout)).items()
-        if found.file_id in files
-    }
-    change_sets = {
-        found.key: run
-        for found in listed
-        if (run := change_set_run_of(found.key)) is not None and file_id_of(found.key) in files
-    }
-    runs = await succeeded_runs(db, change_sets.values())
-    return versions, {key for key, run in change_sets.items() if run in runs}
-
-
 async def migrate_storage(
     sessions: async_sessionmaker[AsyncSession],
     source: ObjectStore,
@@ -183,7 +157,8 @@ async def migrate_storage(
         report.passes += 1
         listed = await anyio.to_thread.run_sync(list_source, source, source_location)
         async with sessions() as db:
-            versions, change_sets = await _named_objects(db, layout, listed)
+            in_database = await named_objects(db, layout, (found.key for found in listed))
+        versions, change_sets = in_database.versions, in_database.change_sets
         in_source = {found.key: found for found in listed}
         if versions and not any(key in in_source for key in versions):
             raise MigrationRefused(

@@ -108,19 +108,38 @@ async def succeeded_runs(db: AsyncSession, run_ids: Iterable[uuid.UUID]) -> set[
     return found
 
 
-async def referenced_keys(db: AsyncSession, store: CsvStore, listed: Iterable[str]) -> set[str]:
-    """Those of the `listed` keys the database names (see the module docstring)."""
-    listed = list(listed)
+@dataclass(frozen=True, slots=True)
+class NamedObjects:
+    """What the database names: every kept version's objects of files that exist (whether
+    the store holds them or not), and the change sets among the listed keys."""
+
+    versions: dict[str, VersionObject]
+    change_sets: set[str]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.versions or key in self.change_sets
+
+
+async def named_objects(db: AsyncSession, store: CsvStore, listed: Iterable[str]) -> NamedObjects:
+    """The objects the database names (see the module docstring); change sets are looked
+    for among the `listed` keys, since no row records whether a run saved one."""
     files = await target_file_ids(db)
-    versions = await kept_version_objects(db, store)
+    versions = {
+        key: found
+        for key, found in (await kept_version_objects(db, store)).items()
+        if found.file_id in files
+    }
     change_sets = {
         key: run
         for key in listed
         if (run := change_set_run_of(key)) is not None and file_id_of(key) in files
     }
     runs = await succeeded_runs(db, change_sets.values())
-    return {
-        key
-        for key in listed
-        if (key in versions and file_id_of(key) in files) or change_sets.get(key) in runs
-    }
+    return NamedObjects(versions, {key for key, run in change_sets.items() if run in runs})
+
+
+async def referenced_keys(db: AsyncSession, store: CsvStore, listed: Iterable[str]) -> set[str]:
+    """Those of the `listed` keys the database names."""
+    listed = list(listed)
+    named = await named_objects(db, store, listed)
+    return {key for key in listed if key in named}

@@ -36,7 +36,6 @@ from app.storage.location import StorageUrlError, open_object_store
 from app.storage.objects import ObjectStore
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
-VERSION_SUFFIXES = (".csv", ".parquet", ".hashes.npy")
 _VERSION_KEY = re.compile(r"v(\d+)(?:-[0-9a-f]{32})?(?:\.csv|\.parquet|\.hashes\.npy)")
 
 
@@ -90,14 +89,6 @@ class CsvStore:
     def version_keys(self, file_id: uuid.UUID, stem: str) -> VersionKeys:
         prefix = f"{file_id}/{stem}"
         return VersionKeys(f"{prefix}.csv", f"{prefix}.parquet", f"{prefix}.hashes.npy")
-
-    def stem_of(self, file_id: uuid.UUID, key: str, suffix: str) -> str | None:
-        """The version stem of `key` if it is one of `file_id`'s version objects ending in
-        `suffix` (one of VERSION_SUFFIXES), else None."""
-        name = key.removeprefix(f"{file_id}/")
-        if name == key or not name.endswith(suffix) or not _VERSION_KEY.fullmatch(name):
-            return None
-        return name.removesuffix(suffix)
 
     def change_positions_key(self, file_id: uuid.UUID, run_id: uuid.UUID) -> str:
         return f"{file_id}/changes/{run_id}.npz"
