@@ -77,14 +77,23 @@ def wait_until_a_worker_is_live(
         time.sleep(0.2)
 
 
+def s3_service_with(
+    isolated_service: Callable[..., IsolatedService],
+    s3_server: S3Server,
+    tmp_path: Path,
+    **settings: str,
+) -> S3Service:
+    url = s3_server.new_url()
+    service = isolated_service(STORAGE_URL=url, FILE_VERSIONS_KEPT="2", **settings)
+    bucket = open_object_store(parse_storage_url(url, tmp_path), tmp_path / "test-cache")
+    return S3Service(service, bucket, tmp_path)
+
+
 @pytest.fixture
 def s3_service(
     isolated_service: Callable[..., IsolatedService], s3_server: S3Server, tmp_path: Path
 ) -> S3Service:
-    url = s3_server.new_url()
-    service = isolated_service(STORAGE_URL=url, FILE_VERSIONS_KEPT="2")
-    bucket = open_object_store(parse_storage_url(url, tmp_path), tmp_path / "test-cache")
-    return S3Service(service, bucket, tmp_path)
+    return s3_service_with(isolated_service, s3_server, tmp_path)
 
 
 def version_keys(version: int, run_id: str) -> set[str]:
@@ -145,8 +154,11 @@ def test_a_synced_file_lives_in_the_bucket_and_downloads_through_the_api_with_it
 
 
 def test_a_download_with_redirect_answers_307_to_a_presigned_url_a_client_can_follow(
-    s3_service: S3Service, s3_server: S3Server, tmp_path: Path
+    isolated_service: Callable[..., IsolatedService], s3_server: S3Server, tmp_path: Path
 ) -> None:
+    s3_service = s3_service_with(
+        isolated_service, s3_server, tmp_path, STORAGE_PRESIGN_SECONDS="123"
+    )
     user = s3_service.user
     table = write_table(tmp_path / "t.csv", HEADER, [["1", "Ann", "1"]])
     file_id = user.target_file()
@@ -160,7 +172,7 @@ def test_a_download_with_redirect_answers_307_to_a_presigned_url_a_client_can_fo
         assert redirected.status_code == 307, redirected.text
         location = redirected.headers["location"]
         assert location.startswith(f"{s3_server.endpoint}/{s3_server.bucket}/")
-        assert "X-Amz-Expires=300" in location
+        assert "X-Amz-Expires=123&" in location  # STORAGE_PRESIGN_SECONDS
         assert redirected.headers["cache-control"] == "no-store"
         # Followed by a client that holds no credentials of the store or of the API.
         fetched = httpx.get(location)
