@@ -96,6 +96,9 @@ def test_check_credentials_shows_the_outcome_on_the_card_and_names_the_fix(
     assert answer.ok, answer.text()
     nav(page, "Schedules")
     nav(page, "Data sources")
+    # New credentials reset the status: this is the page drawn afresh, not the one before,
+    # which stays up until the new one is ready and would be replaced under the click.
+    expect(card.locator("dd.credential-unchecked")).to_have_text("Not checked yet")
     card.get_by_role("button", name="Check the credentials of Sales table").click()
     expect(card.get_by_role("status")).to_contain_text(
         "✗ The credentials were rejected: Token expired - re-authentication required. "
