@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -36,6 +37,7 @@ from app.security_headers import stamp_security_headers
 from app.settings import Settings, get_settings
 from app.source_types.controllers import SourceTypeController, described_types
 from app.sources.controllers import DataSourceController
+from app.storage.sweep import keep_cache_aged
 from app.sync.csv_store import csv_store_for
 from app.sync.queue import queue_client
 from app.webhooks.controllers import WebhookController
@@ -82,9 +84,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # Importing every connector takes seconds: done here, not on the event loop of the
         # first request for /api/source-types.
         described_types()
+        aging = asyncio.create_task(keep_cache_aged(csv_store, settings))
         try:
             yield
         finally:
+            aging.cancel()
             await redis.aclose()
             await engine.dispose()
 

@@ -28,12 +28,15 @@ refreshes its time), so no run can still be reading it; emptied folders go with 
 
 Every worker calls `sweep_storage` every SWEEP_TICK_SECONDS: it sweeps its machine's
 staging folder and cache, and the first to claim the interval in Redis sweeps the store, so the fleet
-lists the store once per SWEEP_INTERVAL_SECONDS. `datasync sweep-storage` sweeps both at
+lists the store once per SWEEP_INTERVAL_SECONDS. An API process ages its machine's cache
+too (`keep_cache_aged`): it reads snapshots into it to build change sets, and its machine
+may run no worker. `datasync sweep-storage` sweeps both at
 once and prints what it removed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import Iterable
@@ -234,3 +237,18 @@ async def sweep_storage(engine: EngineContext) -> SweepReport | None:
             },
         )
     return report
+
+
+async def keep_cache_aged(
+    store: CsvStore, settings: Settings, tick: float = SWEEP_TICK_SECONDS
+) -> None:
+    """An API process's share of the sweep, until cancelled: this machine's cached copies."""
+    while True:
+        await asyncio.sleep(tick)
+        try:
+            removed = await sweep_cache(store, datetime.now(UTC) - grace_for(settings))
+        except OSError as error:
+            log.warning("the cache could not be aged", extra={"error": str(error)})
+            continue
+        if removed:
+            log.info("aged out cached copies", extra={"cached_files": len(removed)})
