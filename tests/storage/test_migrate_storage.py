@@ -244,10 +244,14 @@ def test_a_worker_that_starts_during_the_copy_withholds_the_switch_over_with_exi
     synced_file(service, tmp_path)
     settings = service.settings
 
-    async def a_worker_goes_live() -> None:
+    worker = "a worker that started during the copy"
+
+    async def refresh_its_entry() -> None:
         redis = queue_client(settings)
         try:
-            await WorkerLiveness(redis, settings.queue_name).refresh()
+            liveness = WorkerLiveness(redis, settings.queue_name)
+            liveness.name = worker  # one worker, however often its entry is refreshed
+            await liveness.refresh()
         finally:
             await redis.aclose()
 
@@ -255,12 +259,13 @@ def test_a_worker_that_starts_during_the_copy_withholds_the_switch_over_with_exi
     copies: list[str] = []
 
     def say(line: str) -> None:
-        # At the first object copied the check before the copy has passed. A worker that
-        # starts now is live (its entry in Redis, made as a real worker makes it) until its
-        # entry expires, long after the command ends. The command runs its own event loop
-        # in this thread, so the entry is made from another.
-        if line.startswith("copied ") and not copies:
-            thread = threading.Thread(target=asyncio.run, args=(a_worker_goes_live(),))
+        # From the first object copied (the check before the copy has passed), a worker is
+        # live: its entry in Redis, made as a real worker makes it, and refreshed again at
+        # the summary the command prints after its last pass, so that it has not expired
+        # however slow the copy. The command runs its own event loop in this thread, so the
+        # entry is made from another.
+        if line.startswith("copied "):
+            thread = threading.Thread(target=asyncio.run, args=(refresh_its_entry(),))
             thread.start()
             thread.join()
         copies.append(line)
