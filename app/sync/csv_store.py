@@ -26,7 +26,6 @@ import hashlib
 import re
 import shutil
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,25 +131,18 @@ class CsvStore:
         self.objects.put_file(keys.csv, csv)
         return keys
 
-    def prune(
-        self, file_id: uuid.UUID, keep_versions: Iterable[int], keep_change_sets: int = 100
-    ) -> None:
-        """Deletes the objects of versions not in `keep_versions` and all but the newest
-        change sets (they are readable only while their snapshot versions are kept anyway)."""
-        keep = set(keep_versions)
-        stale: list[str] = []
-        change_sets = []
-        for found in self.objects.list(str(file_id)):
-            name = found.key.removeprefix(f"{file_id}/")
-            version = _VERSION_KEY.fullmatch(name)
-            if version is not None and int(version.group(1)) not in keep:
-                stale.append(found.key)
-            elif name.startswith("changes/") and name.endswith(".npz"):
-                change_sets.append(found)
+    def stale_change_sets(self, file_id: uuid.UUID, keep: int) -> list[str]:
+        """The keys of all but the newest `keep` change sets of a file, with their CSVs
+        (a change set reads only while its snapshot versions are kept anyway)."""
+        change_sets = [
+            found for found in self.objects.list(f"{file_id}/changes") if found.key.endswith(".npz")
+        ]
         change_sets.sort(key=lambda found: found.last_modified, reverse=True)
-        for old in change_sets[keep_change_sets:]:
-            stale += [old.key, old.key.removesuffix(".npz") + ".csv"]
-        self.objects.delete(stale)
+        return [
+            key
+            for old in change_sets[keep:]
+            for key in (old.key, old.key.removesuffix(".npz") + ".csv")
+        ]
 
     def delete(self, file_id: uuid.UUID) -> None:
         self.objects.delete_prefix(str(file_id))

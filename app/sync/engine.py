@@ -284,15 +284,7 @@ def _remove_stale_objects(ctx: EngineContext, file_id: uuid.UUID, keys: list[str
     all but the newest CHANGE_SETS_KEPT change sets. Best effort: the run has succeeded,
     and anything left is named by no row, so the sweep collects it."""
     try:
-        change_sets = [
-            found
-            for found in ctx.store.objects.list(f"{file_id}/changes")
-            if found.key.endswith(".npz")
-        ]
-        change_sets.sort(key=lambda found: found.last_modified, reverse=True)
-        for old in change_sets[CHANGE_SETS_KEPT:]:
-            keys = [*keys, old.key, old.key.removesuffix(".npz") + ".csv"]
-        ctx.store.objects.delete(keys)
+        ctx.store.objects.delete([*keys, *ctx.store.stale_change_sets(file_id, CHANGE_SETS_KEPT)])
     except Exception as error:
         log.warning(
             "could not remove the objects of pruned versions; the sweep will",

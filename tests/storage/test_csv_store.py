@@ -69,22 +69,7 @@ def test_versions_published_before_stems_carried_the_run_are_read_by_their_old_n
     assert keys(store, file_id) == {"v1.csv", "v1.parquet", "v1.hashes.npy"}
 
 
-def test_pruning_removes_every_object_of_the_versions_not_kept_old_names_included(
-    store: CsvStore,
-) -> None:
-    file_id = uuid.uuid4()
-    runs = [uuid.uuid4() for _ in range(4)]
-    publish(store, file_id, stored_stem(1, None))
-    for version, run_id in enumerate(runs[1:], start=2):
-        publish(store, file_id, version_stem(version, run_id))
-    store.prune(file_id, [3, 4])
-    kept = {version_stem(3, runs[2]), version_stem(4, runs[3])}
-    assert keys(store, file_id) == {
-        f"{stem}{suffix}" for stem in kept for suffix in (".csv", ".parquet", ".hashes.npy")
-    }
-
-
-def test_pruning_keeps_only_the_newest_change_sets_with_their_csv(store: CsvStore) -> None:
+def test_all_but_the_newest_change_sets_are_stale_with_their_csv(store: CsvStore) -> None:
     file_id = uuid.uuid4()
     runs = [uuid.uuid4() for _ in range(3)]
     for run_id in runs:  # oldest first
@@ -97,8 +82,9 @@ def test_pruning_keeps_only_the_newest_change_sets_with_their_csv(store: CsvStor
             staged = store.temp_path(file_id, ".tmp")
             staged.write_bytes(b"x")
             store.objects.put_file(key, staged)
-    store.prune(file_id, [], keep_change_sets=1)
-    assert keys(store, file_id) == {f"changes/{runs[-1]}.npz", f"changes/{runs[-1]}.csv"}
+    assert sorted(store.stale_change_sets(file_id, keep=1)) == sorted(
+        f"{file_id}/changes/{run_id}.{kind}" for run_id in runs[:-1] for kind in ("npz", "csv")
+    )
 
 
 def test_deleting_a_file_removes_its_objects_and_staged_files_and_no_other_files(
