@@ -255,7 +255,15 @@ def worker(
 def live_worker(worker: subprocess.Popen[bytes], settings: Settings) -> None:
     """The session's worker once it has announced itself: routes that hand work to a worker
     (preview, credential checks) answer 503 until one has."""
+    wait_until_a_worker_is_live(settings, worker, timeout=30)
 
+
+def wait_until_a_worker_is_live(
+    settings: Settings,
+    process: subprocess.Popen[bytes],
+    log: Path | None = None,
+    timeout: float = 60,
+) -> None:
     async def live() -> int:
         redis = queue_client(settings)
         try:
@@ -263,8 +271,9 @@ def live_worker(worker: subprocess.Popen[bytes], settings: Settings) -> None:
         finally:
             await redis.aclose()
 
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + timeout
     while not asyncio.run(live()):
+        assert process.poll() is None, log.read_text() if log else "the worker exited"
         assert time.monotonic() < deadline, "no worker announced itself"
         time.sleep(0.2)
 

@@ -156,14 +156,8 @@ def _cached_files_unread(cache: Path, cutoff: datetime, dry_run: bool) -> list[P
     for directory, _, names in os.walk(cache, topdown=False):
         for name in names:
             path = Path(directory) / name
-            try:
-                if path.stat().st_mtime >= threshold:
-                    continue
-                if not dry_run:
-                    path.unlink()
-            except FileNotFoundError:
-                continue
-            removed.append(path)
+            if _removed_if_older(path, threshold, dry_run):
+                removed.append(path)
         if not dry_run and Path(directory) != cache:
             try:
                 # Only an empty folder goes; a download that finds its folder gone makes it
@@ -192,15 +186,22 @@ def _staged_files_before(staging: Path, cutoff: datetime, dry_run: bool) -> list
             if not name.startswith(STAGED_PREFIX):
                 continue
             path = Path(directory) / name
-            try:
-                if path.stat().st_mtime >= threshold:
-                    continue
-                if not dry_run:
-                    path.unlink()
-            except FileNotFoundError:
-                continue  # its run or another sweep removed it meanwhile
-            removed.append(path)
+            if _removed_if_older(path, threshold, dry_run):
+                removed.append(path)
     return removed
+
+
+def _removed_if_older(path: Path, threshold: float, dry_run: bool) -> bool:
+    """Removes `path` if it was last written (or read, for a cached copy) before
+    `threshold`; whether it was, or with `dry_run` would have been."""
+    try:
+        if path.stat().st_mtime >= threshold:
+            return False
+        if not dry_run:
+            path.unlink()
+    except FileNotFoundError:
+        return False  # its run or another sweep removed it meanwhile
+    return True
 
 
 def _claim_key(settings: Settings) -> str:

@@ -4,9 +4,6 @@ Workers get data directories of their own: nothing on disk is shared but the SQL
 
 from __future__ import annotations
 
-import asyncio
-import subprocess
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,12 +16,15 @@ import pytest
 from litestar.testing import TestClient
 
 from app.main import create_app
-from app.settings import Settings
 from app.storage.location import open_object_store, parse_storage_url
 from app.storage.objects import ObjectStore
-from app.sync.queue import queue_client
-from app.sync.worker_liveness import count_live_workers
-from tests.conftest import ApiUser, IsolatedService, start_process, stop_process
+from tests.conftest import (
+    ApiUser,
+    IsolatedService,
+    start_process,
+    stop_process,
+    wait_until_a_worker_is_live,
+)
 from tests.object_store_server import S3Server
 from tests.services import free_port
 from tests.sync.tables import read_csv, write_table
@@ -58,23 +58,6 @@ class S3Service:
 
     def keys(self, file_id: str) -> set[str]:
         return {found.key.removeprefix(f"{file_id}/") for found in self.bucket.list(file_id)}
-
-
-def wait_until_a_worker_is_live(
-    settings: Settings, process: subprocess.Popen[bytes], log: Path
-) -> None:
-    async def live() -> int:
-        redis = queue_client(settings)
-        try:
-            return await count_live_workers(redis, settings.queue_name)
-        finally:
-            await redis.aclose()
-
-    deadline = time.monotonic() + 60
-    while not asyncio.run(live()):
-        assert process.poll() is None, log.read_text()
-        assert time.monotonic() < deadline, "the worker did not announce itself"
-        time.sleep(0.2)
 
 
 def s3_service_with(

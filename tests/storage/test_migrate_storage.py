@@ -21,10 +21,10 @@ from litestar.testing import TestClient
 
 from app import cli
 from app.main import create_app
-from app.settings import load_settings
+from app.settings import Settings, get_settings, load_settings
 from app.sync.csv_store import csv_store_for
 from app.sync.queue import queue_client
-from app.sync.worker_liveness import WorkerLiveness
+from app.sync.worker_liveness import WorkerLiveness, count_live_workers
 from tests.conftest import ROOT, ApiUser, IsolatedService, start_process, stop_process
 from tests.object_store_server import S3Server
 from tests.services import free_port
@@ -62,6 +62,18 @@ def worker_of(env: dict[str, str], log: Path) -> Iterator[None]:
         yield
     finally:
         stop_process(process)
+    # The command counts live workers: wait until the stopped one no longer counts (it
+    # withdraws its entry as it exits; were it killed, the entry would expire in LIVE_FOR).
+    settings = load_settings(env)
+    wait_for(lambda: asyncio.run(live_workers(settings)) == 0, "the worker to stop counting", 30)
+
+
+async def live_workers(settings: Settings) -> int:
+    redis = queue_client(settings)
+    try:
+        return await count_live_workers(redis, settings.queue_name)
+    finally:
+        await redis.aclose()
 
 
 def sync_all(user: ApiUser, schedules: list[str], log: Path) -> list[dict[str, Any]]:
@@ -180,13 +192,7 @@ def test_a_copy_unlike_what_the_database_records_fails_verification_with_exit_co
     isolated_service: Callable[..., IsolatedService], s3_server: S3Server, tmp_path: Path
 ) -> None:
     service = isolated_service()
-    user = service.user
-    table = write_table(tmp_path / "table.csv", HEADER, table_rows(0, 1))
-    file_id = user.target_file("file.csv")
-    schedule = user.schedule(user.data_source(), file_id, enabled=False, path=str(table))
-    log = tmp_path / "worker.log"
-    with worker_of(service.env, log):
-        sync_all(user, [schedule], log)
+    file_id = synced_file(service, tmp_path)
     store = csv_store_for(service.settings)
     (csv,) = [f.key for f in store.objects.list(file_id) if f.key.endswith(".csv")]
     # Damaged in the source, with its size kept: only the SHA-256 can tell.
@@ -273,10 +279,13 @@ def test_a_worker_that_starts_during_the_copy_withholds_the_switch_over_with_exi
 
     for name, value in service.env.items():
         monkeypatch.setenv(name, value)
+    # The command reads its settings once per process: this test's, not an earlier test's.
+    get_settings.cache_clear()
     monkeypatch.setattr(cli, "_print", say)
     with pytest.raises(SystemExit) as exited:
         cli.main(["migrate-storage", "--to", s3_server.new_url()])
 
+    get_settings.cache_clear()
     out, err = capsys.readouterr()
     assert exited.value.code == 1, out + err
     assert copies and "copied 4 objects" in out
