@@ -28,6 +28,7 @@ from app.sources.credential_health import (
     claim_and_enqueue,
 )
 from app.storage.sweep import SWEEP_TICK_SECONDS, sweep_storage
+from app.sync.arrow_memory import use_jemalloc_unless_chosen
 from app.sync.csv_store import csv_store_for
 from app.sync.engine import execute_run
 from app.sync.preview import PREVIEW_JOB_TIMEOUT_SECONDS, PREVIEW_SYNC, run_preview
@@ -109,6 +110,7 @@ async def keep_doing(
 
 def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
     async def startup(ctx: dict[str, Any]) -> None:
+        use_jemalloc_unless_chosen()
         db_engine = create_engine(settings)
         ctx["db_engine"] = db_engine
         engine = ctx["engine"] = EngineContext(

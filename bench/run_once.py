@@ -14,6 +14,7 @@ from typing import Any
 from app.db.engine import create_engine, session_factory
 from app.db.models import SyncRun
 from app.settings import get_settings
+from app.sync.arrow_memory import use_jemalloc_unless_chosen
 from app.sync.csv_store import csv_store_for
 from app.sync.engine import execute_run
 from app.sync.queue import queue_client
@@ -46,6 +47,7 @@ class StepRecorder(logging.Handler):
 
 
 async def main(run_id: uuid.UUID, source_type: str) -> dict[str, Any]:
+    use_jemalloc_unless_chosen()  # as a worker does at start-up
     settings = get_settings()
     engine = create_engine(settings)
     queue = queue_client(settings)

@@ -1,20 +1,25 @@
 """Streams a fetched table into a new snapshot of a target file, then diffs it.
 
-Runs in a worker thread, which keeps fetching while a second thread processes what was
-fetched (app/sync/prefetch.py). Each batch goes normalise → (CSV, Parquet, row hashes, key
-hashes) and is dropped, so a million-row table never sits in memory whole; only keys and
-hashes stay. The previous snapshot's side of the diff is read while the first batches are
-on their way. Nothing here is visible to readers until `publish` renames the staged files
-into place.
+Runs in a worker thread, which keeps fetching while the batches flow through two more
+threads, each a stage of a pipeline with a bounded queue in front (app/sync/prefetch.py):
+the first renders a batch, makes its CSV text and hashes its rows and keys; the second
+writes the CSV text (hashing it for the checksum) and the Parquet snapshot. A third thread
+reads the previous snapshot's side of the diff meanwhile: it needs none of the new rows.
+Each step spends most of its time in Arrow, zstd or hashlib, which release the GIL, so the
+stages overlap on separate cores. Each batch is dropped once written, so a million-row
+table never sits in memory whole; only keys and hashes stay, on disk. Nothing here is
+visible to readers until `publish` renames the staged files into place.
 """
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,7 +55,7 @@ from connectors.base import ConfigError, Table
 
 UTF8_BOM = b"\xef\xbb\xbf"
 
-# Fetched batches that may wait for processing: enough to ride out a slow batch on either
+# Batches that may wait in front of each stage: enough to ride out a slow batch on either
 # side, few enough that memory does not grow with the table (a batch is at most ~50k rows).
 BATCHES_AHEAD = 2
 # Rows per Parquet row group at most; change sets read one row group at a time.
@@ -110,8 +115,8 @@ def _key_columns(primary_key: object) -> list[str]:
 @dataclass(slots=True)
 class StepTimes:
     """Where staging's time goes: per step, seconds of wall time and of CPU time of the
-    thread that ran it. Fetching runs on one thread and the other steps on another, so the
-    steps add up to more than the wall time of the whole when they overlap."""
+    thread that ran it. The steps run on four threads (each step on one of them only), so
+    they add up to more than the wall time of the whole when they overlap."""
 
     wall: dict[str, float] = field(default_factory=dict)
     cpu: dict[str, float] = field(default_factory=dict)
@@ -145,7 +150,7 @@ class _PreviousSide:
 class _SnapshotWriter:
     """Turns fetched batches, in order, into the staged CSV, Parquet and row hashes files
     and what the diff needs of the new rows: with a key, their keyed records on disk;
-    without one, their hashes. Runs on the processing thread."""
+    without one, their hashes. `rendered` runs on one thread and `write_files` on another."""
 
     def __init__(
         self,
@@ -173,42 +178,58 @@ class _SnapshotWriter:
         self.first_empty_keys: list[int] = []
         self.row_count = 0
 
-    def write_all(self, batches: Iterator[pa.RecordBatch]) -> None:
+    def rendered(
+        self, batches: Iterator[pa.RecordBatch]
+    ) -> Iterator[tuple[pa.RecordBatch, pa.Buffer]]:
+        """Each fetched batch rendered, with its CSV lines, for `write_files`; its rows and
+        keys are hashed while the files are written."""
+        steps = self.steps
         while True:
-            with self.steps.timing("waiting for the fetch"):
+            with steps.timing("waiting for the fetch"):
                 raw = next(batches, None)
             if raw is None:
                 return
-            self.write(raw)
-
-    def write(self, raw: pa.RecordBatch) -> None:
-        if raw.num_columns != len(self.columns):
-            raise ConfigError(
-                f"the source returned {raw.num_columns} columns in a row block, expected {len(self.columns)}"
-            )
-        steps = self.steps
-        with steps.timing("render"):
-            batch = render_batch(raw, self.columns)
-            if self.fmt.escape_formulas:
-                batch = pa.RecordBatch.from_arrays(
-                    [escape_formulas(column) for column in batch.columns], schema=batch.schema
+            if raw.num_columns != len(self.columns):
+                raise ConfigError(
+                    f"the source returned {raw.num_columns} columns in a row block, expected {len(self.columns)}"
                 )
-        with steps.timing("csv"):
-            self.csv.write(csv_lines(batch, self.fmt.delimiter))
-        with steps.timing("parquet"):
-            self.parquet.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
-        with steps.timing("row hashes"):
-            shared = row_hashes(batch, self.compared[0])
-            self.stored_hashes.write(
-                row_hashes(batch, self.compared[1]) if len(self.compared) > 1 else shared
-            )
-            if self.keyed is None:
-                self.hashes.append(shared)
-            else:
-                self._check_keys(batch)
-                keys = key_hashes(batch, self.key_columns)
-                self.keyed.append(keyed_records(keys, shared, self.row_count))
-        self.row_count += batch.num_rows
+            with steps.timing("render"):
+                batch = render_batch(raw, self.columns)
+                if self.fmt.escape_formulas:
+                    batch = pa.RecordBatch.from_arrays(
+                        [escape_formulas(column) for column in batch.columns], schema=batch.schema
+                    )
+            with steps.timing("csv"):
+                lines = csv_lines(batch, self.fmt.delimiter)
+            yield batch, lines
+            with steps.timing("row hashes"):
+                self._hash(batch)
+            self.row_count += batch.num_rows
+
+    def _hash(self, batch: pa.RecordBatch) -> None:
+        shared = row_hashes(batch, self.compared[0])
+        self.stored_hashes.write(
+            row_hashes(batch, self.compared[1]) if len(self.compared) > 1 else shared
+        )
+        if self.keyed is None:
+            self.hashes.append(shared)
+        else:
+            self._check_keys(batch)
+            keys = key_hashes(batch, self.key_columns)
+            self.keyed.append(keyed_records(keys, shared, self.row_count))
+
+    def write_files(self, rendered: Iterator[tuple[pa.RecordBatch, pa.Buffer]]) -> None:
+        steps = self.steps
+        while True:
+            with steps.timing("waiting for rendering"):
+                item = next(rendered, None)
+            if item is None:
+                return
+            batch, lines = item
+            with steps.timing("write csv"):
+                self.csv.write(lines)
+            with steps.timing("parquet"):
+                self.parquet.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
 
     def _check_keys(self, batch: pa.RecordBatch) -> None:
         empty = np.flatnonzero(empty_keys(batch, self.key_columns))
@@ -304,12 +325,18 @@ def stage_snapshot(
                     steps,
                 )
 
-                def process(batches: Iterator[pa.RecordBatch]) -> _PreviousSide | None:
-                    # Read while the first batches are on their way: it needs none of them.
+                def read_previous() -> _PreviousSide | None:
                     with steps.timing("previous snapshot"):
-                        side = _previous_side(previous, shared, key_columns, old_keyed)
-                    writer.write_all(batches)
-                    return side
+                        return _previous_side(previous, shared, key_columns, old_keyed)
+
+                def process(batches: Iterator[pa.RecordBatch]) -> _PreviousSide | None:
+                    with ThreadPoolExecutor(1, thread_name_prefix="sync-previous") as pool:
+                        side = pool.submit(contextvars.copy_context().run, read_previous)
+                        process_while_fetching(
+                            writer.rendered(batches), writer.write_files, BATCHES_AHEAD
+                        )
+                        with steps.timing("waiting for the previous snapshot"):
+                            return side.result()
 
                 previous_side = process_while_fetching(
                     _timed(table.batches, steps), process, BATCHES_AHEAD

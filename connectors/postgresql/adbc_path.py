@@ -180,8 +180,7 @@ class AdbcReads:
         text = with_server_side_casts(query, len(described), casts) if casts else query
         cursor.execute(text + "\n")
         reader = cursor.fetch_record_batch()
-        names = described.names
-        return _Result(names, reader, batch_converter(reader.schema, names), cursor)
+        return _Result(described.names, reader, batch_converter(described, reader.schema), cursor)
 
     def _connect(self, database: str | None, query_timeout: int) -> Any:
         """An open connection in a read-only transaction with the query timeout set."""

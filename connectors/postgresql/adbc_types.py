@@ -3,11 +3,13 @@ data source renders the same CSV bytes whichever driver read it (app/sync/render
 
 What the ADBC PostgreSQL driver gives (adbc-driver-postgresql 1.13, measured) and what
 becomes of it:
-- numeric: an `arrow.opaque` extension over the server's exact text, the declared
-  precision and scale only in the field's `POSTGRESQL:typmod` metadata. numeric(p<=38, s)
-  becomes decimal128(p, s) (a cast of that exact text); numeric without precision, or wider
-  than decimal128's 38 digits, stays exact text, with NaN and the infinities spelled as the
-  server spells them ("NaN", "Infinity"), not as the driver does ("nan").
+- numeric: an `arrow.opaque` extension over exact text, the declared precision and scale
+  only in the field's `POSTGRESQL:typmod` metadata. The driver builds that text from the
+  binary wire format slowly (half the CPU of reading a table with two numeric columns), so
+  numeric columns are read as the server's own text instead (`::text`, numeric's output
+  function: exact, at the value's scale, NaN and the infinities spelled "NaN",
+  "Infinity"). numeric(p<=38, s) becomes decimal128(p, s), a cast of that text; numeric
+  without precision, or wider than decimal128's 38 digits, stays that text.
 - timestamptz: timestamp[us, tz=UTC]; becomes timestamp[us], the same UTC wall-clock time
   psqlODBC reads in the UTC session.
 - uuid: the `arrow.uuid` extension (16 bytes); becomes upper-case hyphenated text, as
@@ -44,8 +46,6 @@ _PG_TYPE = b"POSTGRESQL:type"
 _PG_TYPMOD = b"POSTGRESQL:typmod"
 _VARHDRSZ = 4
 _MAX_DECIMAL128_DIGITS = 38
-# The driver's spellings of numeric's special values, and the server's.
-_SPECIAL_NUMERIC_TEXT = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 _HEX = np.frombuffer(b"0123456789ABCDEF", dtype=np.uint8)
 # Where the four hyphens go in the 32 hex digits of a uuid.
 _UUID_GROUPS = ((0, 8), (8, 12), (12, 16), (16, 20), (20, 32))
@@ -60,8 +60,6 @@ def _is_faithful(field: pa.Field) -> bool:
     kind = field.type
     if isinstance(kind, pa.BaseExtensionType):
         name = kind.extension_name
-        if name == "arrow.opaque":
-            return bool(kind.type_name == "numeric")
         return name in ("arrow.uuid", "arrow.json")
     if _pg_type(field) == "money":
         return False
@@ -84,15 +82,29 @@ def _is_faithful(field: pa.Field) -> bool:
 # the value itself, where IS NULL would also be true for a row whose fields are all null.
 _AS_SERVER_TEXT = "CASE WHEN num_nulls({0}) = 0 THEN format('%s', {0}) END"
 _MONEY_AS_NUMBER = "{0}::numeric::float8"  # psqlODBC reads money as a double
+_NUMERIC_AS_TEXT = "{0}::text"
+
+
+def _is_numeric(field: pa.Field) -> bool:
+    kind = field.type
+    return (
+        isinstance(kind, pa.BaseExtensionType)
+        and kind.extension_name == "arrow.opaque"
+        and kind.type_name == "numeric"
+    )
 
 
 def server_side_casts(schema: pa.Schema) -> dict[int, str]:
     """The columns (by position) the server must convert, with the expression."""
-    return {
-        index: _MONEY_AS_NUMBER if _pg_type(field) == "money" else _AS_SERVER_TEXT
-        for index, field in enumerate(schema)
-        if not _is_faithful(field)
-    }
+    casts = {}
+    for index, field in enumerate(schema):
+        if _is_numeric(field):
+            casts[index] = _NUMERIC_AS_TEXT
+        elif _pg_type(field) == "money":
+            casts[index] = _MONEY_AS_NUMBER
+        elif not _is_faithful(field):
+            casts[index] = _AS_SERVER_TEXT
+    return casts
 
 
 def with_server_side_casts(query: str, width: int, casts: dict[int, str]) -> str:
@@ -107,11 +119,16 @@ def with_server_side_casts(query: str, width: int, casts: dict[int, str]) -> str
 
 
 def batch_converter(
-    schema: pa.Schema, names: list[str]
+    described: pa.Schema, schema: pa.Schema
 ) -> Callable[[pa.RecordBatch], pa.RecordBatch]:
-    """The conversion of every batch of a result with `schema` (the driver's) to the
-    psqlODBC path's types, its columns named `names` (the query's own)."""
-    converts = [_converter(field) for field in schema]
+    """The conversion of every batch of a result with `schema` (the driver's, after the
+    server-side casts) to the psqlODBC path's types, its columns named as in `described`
+    (the query's own schema, before the casts)."""
+    names = described.names
+    converts = [
+        _numeric_converter(declared) if _is_numeric(declared) else _converter(field)
+        for declared, field in zip(described, schema, strict=True)
+    ]
     if all(convert is None for convert in converts) and names == schema.names:
         return _unchanged
 
@@ -135,8 +152,6 @@ def _converter(field: pa.Field) -> Convert | None:
         name = kind.extension_name
         if name == "arrow.uuid":
             return uuid_text
-        if name == "arrow.opaque":
-            return _numeric_converter(field)
         return _storage
     if pa.types.is_date32(kind):
         return _within_calendar(field.name, pa.int32(), _EARLIEST_DAY)
@@ -194,16 +209,17 @@ def numeric_precision_and_scale(typmod: int) -> tuple[int, int] | None:
     return precision, scale
 
 
-def _numeric_converter(field: pa.Field) -> Convert:
+def _numeric_converter(field: pa.Field) -> Convert | None:
+    """For a numeric column as the driver describes it, the conversion of the server's
+    text of it (see `_NUMERIC_AS_TEXT`)."""
     typmod = int((field.metadata or {}).get(_PG_TYPMOD, b"-1"))
     declared = numeric_precision_and_scale(typmod)
     if declared is None or not 0 < declared[0] <= _MAX_DECIMAL128_DIGITS:
-        return _numeric_text
+        return None  # the text is the exact value
     decimal = pa.decimal128(*declared)
     column = field.name
 
-    def exact(values: pa.Array) -> pa.Array:
-        text = _storage(values)
+    def exact(text: pa.Array) -> pa.Array:
         try:
             return text.cast(decimal)
         except pa.ArrowInvalid:
@@ -214,15 +230,6 @@ def _numeric_converter(field: pa.Field) -> Convert:
             ) from None
 
     return exact
-
-
-def _numeric_text(values: pa.Array) -> pa.Array:
-    text = _storage(values)
-    special = pc.is_in(text, value_set=pa.array(list(_SPECIAL_NUMERIC_TEXT)))
-    if not pc.any(special).as_py():
-        return text
-    spelled = [_SPECIAL_NUMERIC_TEXT.get(value, value) for value in text.to_pylist()]
-    return pa.array(spelled, pa.string())
 
 
 def _float32_as_float64(values: pa.Array) -> pa.Array:

@@ -185,6 +185,64 @@ def test_two_old_keys_sharing_one_half_of_their_hash_are_told_apart() -> None:
     assert positions(diff(old, new)) == {"added": [], "updated": [0], "deleted": []}
 
 
+# Keys that look alike but are different text, and whole numbers at the edges of the
+# vectorised path (18 digits) and past it (19 digits: hashed as text).
+LOOKALIKE_KEYS = [
+    "7",
+    "007",
+    "+7",
+    "7.0",
+    " 7",
+    "-7",
+    "0",
+    "-0",
+    "00",
+    "x7",
+    "\x007",
+    "999999999999999999",
+    "-999999999999999999",
+    "1000000000000000000",
+    "9223372036854775807",
+    None,
+]
+
+
+def key_pairs(keys: list[str | None]) -> list[tuple[int, int]]:
+    found = key_hashes(pa.table({"id": pa.array(keys, pa.string())}), ["id"])
+    return [(int(a), int(b)) for a, b in found]
+
+
+def test_keys_that_read_alike_are_different_keys() -> None:
+    pairs = key_pairs(LOOKALIKE_KEYS)
+
+    assert len(set(pairs)) == len(LOOKALIKE_KEYS)
+
+
+def test_a_keys_hash_does_not_depend_on_the_other_keys_of_its_batch() -> None:
+    """A batch of whole numbers only is hashed all at once; a mixed batch value by value.
+    Either way a key gets the same hash, so a key matches across snapshots whatever rows
+    surround it."""
+    alone = {key: key_pairs([key])[0] for key in LOOKALIKE_KEYS}
+    whole_numbers = ["7", "-7", "0", "999999999999999999", "-999999999999999999"]
+
+    assert key_pairs(LOOKALIKE_KEYS) == [alone[key] for key in LOOKALIKE_KEYS]
+    assert key_pairs(whole_numbers) == [alone[key] for key in whole_numbers]
+
+
+def test_whole_number_keys_never_share_a_first_half() -> None:
+    keys = [str(n) for n in range(-50_000, 50_000)]
+
+    assert len({a for a, _ in key_pairs(keys)}) == len(keys)
+
+
+def test_whole_number_keys_spread_over_every_partition() -> None:
+    keys = [str(n) for n in range(6_400)]
+    found = keyed_records(key_hashes(pa.table({"id": keys}), ["id"]), np.zeros(6_400, np.uint64))
+
+    counts = np.bincount(partition_of(found), minlength=PARTITIONS)
+    assert counts.min() > 50 and counts.max() < 150  # 100 each on average
+
+
 def test_composite_keys_identify_rows_by_all_their_columns() -> None:
     def rows(data: list[tuple[str, str, str]]) -> np.ndarray:
         keys = pa.table({"region": [r[0] for r in data], "id": [r[1] for r in data]})
