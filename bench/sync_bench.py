@@ -10,8 +10,9 @@ same rows.
 The first run (every row added) is timed once. Then three rounds each make such a change,
 time `\\copy`, and time the diff run right after it, so that the machine's drift over the
 rounds touches both sides of each ratio alike; the figures are medians over the rounds.
-Each run prints where staging's time went, step by step (fetching runs on one thread and
-the other steps on a second, so they overlap). Then the same first run and one more diff
+Each run prints where staging's time went, step by step (fetching, rendering and hashing,
+writing the files and reading the previous snapshot each run on a thread of their own, so
+they overlap). Then the same first run and one more diff
 round write to an S3 object store instead (moto's server on this machine, through the real
 client, as `STORAGE_URL=s3://…` would), beside the local store's figures. The last line is
 `rows=… seconds=… ratio_to_copy=… peak_rss_mb=…`, of the local store's diff runs.
@@ -189,8 +190,8 @@ def run_in_fresh_process(env: dict[str, str], run_id: uuid.UUID) -> dict[str, An
 
 
 def where_the_time_went(run: dict[str, Any]) -> str:
-    """Staging's steps: the fetch on one thread, the rest on another, and what is left of the
-    run (reading its inputs, publishing the files, recording it)."""
+    """Staging's steps (on four threads: their times overlap), and what is left of the run
+    (reading its inputs, publishing the files, recording it)."""
     steps = run["steps"]
     wall, cpu = steps.get("wall", {}), steps.get("cpu", {})
     parts = [f"{name} {wall[name]:.2f} (cpu {cpu.get(name, 0.0):.2f})" for name in wall]

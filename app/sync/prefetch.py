@@ -4,12 +4,15 @@ wait in between.
 The calling thread keeps pulling from the source iterator (a connector's lazy batches) and
 hands each item to a second thread that processes them in order. Both sides spend most of
 their time in C code that releases the GIL (the driver's reads; Arrow's kernels, Parquet,
-zstd, hashlib), so on two cores fetching batch N+1 overlaps processing batch N.
+zstd, hashlib), so on two cores fetching batch N+1 overlaps processing batch N. The
+processing may itself be such a call, to make a pipeline of more stages
+(app/sync/snapshot.py).
 
-The source is advanced, and closed, only on the calling thread: that is the thread the
-engine gave the connector, and some connectors depend on it (a rotated Microsoft refresh
-token is saved through `anyio.from_thread.run`, which works only from the engine's worker
-thread), and a generator cannot be closed while another thread is inside it.
+The source is advanced, and closed, only on the calling thread: for a connector's batches
+that is the thread the engine gave the connector, and some connectors depend on it (a
+rotated Microsoft refresh token is saved through `anyio.from_thread.run`, which works only
+from the engine's worker thread), and a generator cannot be closed while another thread is
+inside it.
 
 Whichever side fails first ends both: an error from the source stops the processing and is
 raised as it is (a `ConnectorError` reaches the engine with its type); an error from the
@@ -88,6 +91,7 @@ def process_while_fetching(
     source: Iterator[Item],
     process: Callable[[Iterator[Item]], Result],
     ahead: int = 2,
+    thread_name: str = "sync-processing",
 ) -> Result:
     """`process(items)` on a thread of its own, `items` being `source`'s items in order,
     while this thread fetches ahead: at most `ahead` items wait for processing, and one
@@ -108,9 +112,7 @@ def process_while_fetching(
 
     # The processing thread sees this thread's context (log fields bound to the run).
     context = contextvars.copy_context()
-    worker = threading.Thread(
-        target=context.run, args=(processing,), name="sync-processing", daemon=True
-    )
+    worker = threading.Thread(target=context.run, args=(processing,), name=thread_name, daemon=True)
     worker.start()
     try:
         try:

@@ -5,10 +5,11 @@ threads, each a stage of a pipeline with a bounded queue in front (app/sync/pref
 the first renders a batch, makes its CSV text and hashes its rows and keys; the second
 writes the CSV text (hashing it for the checksum) and the Parquet snapshot. A third thread
 reads the previous snapshot's side of the diff meanwhile: it needs none of the new rows.
-Each step spends most of its time in Arrow, zstd or hashlib, which release the GIL, so the
-stages overlap on separate cores. Each batch is dropped once written, so a million-row
-table never sits in memory whole; only keys and hashes stay, on disk. Nothing here is
-visible to readers until `publish` renames the staged files into place.
+Rendering, CSV, Parquet, zstd and SHA-256 run in C with the GIL released, so the stages
+overlap on separate cores; only the per-row calls of row hashing hold it. Each batch is
+dropped once written, so a million-row table never sits in memory whole; only keys and
+hashes stay, on disk. Nothing here is visible to readers until `publish` renames the
+staged files into place.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from __future__ import annotations
 import contextvars
 import hashlib
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -325,16 +327,27 @@ def stage_snapshot(
                     steps,
                 )
 
+                stop_reading = threading.Event()
+
                 def read_previous() -> _PreviousSide | None:
                     with steps.timing("previous snapshot"):
-                        return _previous_side(previous, shared, key_columns, old_keyed)
+                        return _previous_side(
+                            previous, shared, key_columns, old_keyed, stop_reading
+                        )
 
                 def process(batches: Iterator[pa.RecordBatch]) -> _PreviousSide | None:
                     with ThreadPoolExecutor(1, thread_name_prefix="sync-previous") as pool:
                         side = pool.submit(contextvars.copy_context().run, read_previous)
-                        process_while_fetching(
-                            writer.rendered(batches), writer.write_files, BATCHES_AHEAD
-                        )
+                        try:
+                            process_while_fetching(
+                                writer.rendered(_until_failed(batches, side)),
+                                writer.write_files,
+                                BATCHES_AHEAD,
+                                thread_name="sync-writing",
+                            )
+                        except BaseException:
+                            stop_reading.set()  # leaving the pool waits for the reading
+                            raise
                         with steps.timing("waiting for the previous snapshot"):
                             return side.result()
 
@@ -372,11 +385,23 @@ def stage_snapshot(
     )
 
 
+def _until_failed(
+    batches: Iterator[pa.RecordBatch], previous_side: Future[_PreviousSide | None]
+) -> Iterator[pa.RecordBatch]:
+    """`batches`, until the previous snapshot's side fails to read: then its error, rather
+    than after the whole table has been fetched and written for nothing."""
+    for batch in batches:
+        if previous_side.done():
+            previous_side.result()  # raises the reading's error, if any
+        yield batch
+
+
 def _previous_side(
     previous: PreviousSnapshot | None,
     shared: list[str],
     key_columns: list[str],
     keyed: PartitionedRecords | None,
+    stop: threading.Event,
 ) -> _PreviousSide | None:
     if previous is None:
         return None
@@ -384,7 +409,7 @@ def _previous_side(
     if keyed is None:
         side.hashes()  # aligned in order: all of them are needed
     else:
-        _write_old_records(previous, shared, key_columns, keyed)
+        _write_old_records(previous, shared, key_columns, keyed, stop)
     return side
 
 
@@ -393,14 +418,19 @@ def _write_old_records(
     shared: list[str],
     key_columns: list[str],
     records: PartitionedRecords,
+    stop: threading.Event,
 ) -> None:
     """The previous snapshot's keyed records, from its key columns and its stored row
-    hashes, or, when columns were added or removed, from its rows over the shared ones."""
+    hashes, or, when columns were added or removed, from its rows over the shared ones.
+    Ends early once `stop` is set: the run has failed, and holds its source's connection
+    open until this returns."""
     stored = StoredRowHashes(previous.hashes) if sorted(previous.columns) == shared else None
     wanted = key_columns if stored else sorted(set(key_columns) | set(shared))
     try:
         parquet = pq.ParquetFile(previous.parquet)
         for batch in parquet.iter_batches(batch_size=ROW_GROUP_ROWS, columns=wanted):
+            if stop.is_set():
+                return
             values = stored.read(batch.num_rows) if stored else row_hashes(batch, shared)
             keys = key_hashes(batch, key_columns)
             records.append(keyed_records(keys, values, records.count))

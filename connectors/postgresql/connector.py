@@ -2,10 +2,13 @@
 
 Drivers (`settings.driver`): absent or "ADBC" reads through `adbc-driver-postgresql`
 (adbc_path.py): libpq's COPY ... TO STDOUT in binary format decoded straight into Arrow
-record batches, streamed. Measured through this connector on bench/'s 1M rows x 12
-columns (a shared 2-core machine, medians of 5 interleaved runs): 2.3 s and 200 MB peak
-RSS (38 MB above the process at rest), against 3.7 s and 302 MB (140 MB above) through
-psqlODBC + arrow-odbc; psql's `\\copy` of the same rows took 1.1 s.
+record batches, streamed; numeric columns come as the server's text (adbc_types.py),
+because the driver's own numeric decoding cost as much CPU as all the other columns:
+reading bench/'s 1M rows x 12 columns (two of them numeric) through the driver alone took
+1.03 s of CPU that way, 0.65 s with the server's text. Measured through this connector
+before that change (a shared 2-core machine, medians of 5 interleaved runs): 2.3 s and
+200 MB peak RSS (38 MB above the process at rest), against 3.7 s and 302 MB (140 MB
+above) through psqlODBC + arrow-odbc; psql's `\\copy` of the same rows took 1.1 s.
 
 A psqlODBC driver name ("PostgreSQL Unicode", or one the operator lists) reads through
 ODBC (connectors/odbc/), as before. Choose psqlODBC for servers that speak PostgreSQL's

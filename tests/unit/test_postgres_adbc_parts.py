@@ -6,6 +6,7 @@ test_postgresql_adbc.py runs them against PostgreSQL)."""
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 import pyarrow as pa
 import pytest
@@ -14,6 +15,7 @@ from connectors.base import ConfigError
 from connectors.odbc.errors import classify
 from connectors.postgresql.adbc_errors import as_diagnostic, sentence
 from connectors.postgresql.adbc_types import (
+    batch_converter,
     numeric_precision_and_scale,
     server_side_casts,
     uuid_text,
@@ -139,3 +141,39 @@ def test_columns_the_server_must_convert_are_read_through_a_subquery_by_position
         '"c2"::numeric::float8, "c3"::text '
         'FROM (\nSELECT 1\n) AS datasync_query("c0", "c1", "c2", "c3")'
     )
+
+
+NUMERIC = pa.opaque(pa.string(), "numeric", "PostgreSQL")
+
+
+def numeric_field(name: str, typmod: int) -> pa.Field:
+    metadata = {"POSTGRESQL:type": "numeric", "POSTGRESQL:typmod": str(typmod)}
+    return pa.field(name, NUMERIC, metadata=metadata)
+
+
+def test_numeric_columns_come_from_the_servers_text_with_the_declared_scale() -> None:
+    """The driver describes numeric(10, 2) and unconstrained numeric; the server sends
+    both as text (server_side_casts); the batches then carry the psqlODBC path's types
+    under the query's own names."""
+    described = pa.schema([numeric_field("price", (10 << 16 | 2) + 4), numeric_field("x", -1)])
+    read = pa.schema([pa.field("c0", pa.string()), pa.field("c1", pa.string())])
+    convert = batch_converter(described, read)
+
+    batch = convert(
+        pa.record_batch([pa.array(["12.50", None]), pa.array(["NaN", "1.230"])], schema=read)
+    )
+
+    assert batch.schema.names == ["price", "x"]
+    assert batch.schema.types == [pa.decimal128(10, 2), pa.string()]
+    assert batch.column(0).to_pylist() == [Decimal("12.50"), None]
+    assert batch.column(1).to_pylist() == ["NaN", "1.230"]
+
+
+def test_nan_in_a_numeric_with_precision_is_refused_naming_the_column() -> None:
+    described = pa.schema([numeric_field("price", (10 << 16 | 2) + 4)])
+    read = pa.schema([pa.field("c0", pa.string())])
+
+    with pytest.raises(ConfigError) as raised:
+        batch_converter(described, read)(pa.record_batch([pa.array(["NaN"])], schema=read))
+
+    assert raised.value.field == "config.query" and "'price'" in raised.value.message

@@ -4,6 +4,8 @@ instead, and what staging leaves on disk."""
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -14,8 +16,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from app.sync.diff import row_hashes
+from app.sync.key_partitions import PartitionedRecords
 from app.sync.previous_snapshot import PreviousSnapshot
-from app.sync.snapshot import CsvFormat, StagedSnapshot, stage_snapshot
+from app.sync.snapshot import CsvFormat, StagedSnapshot, _write_old_records, stage_snapshot
 from connectors.base import ConfigError, Table
 
 FILE_ID = uuid.UUID(int=1)
@@ -185,3 +188,45 @@ def test_a_failed_staging_leaves_nothing(tmp_path: Path) -> None:
         stage(tmp_path, {"id": ["1", "1"], "v": ["a", "b"]}, "id")
 
     assert list((tmp_path / str(FILE_ID)).iterdir()) == []
+
+
+def test_a_previous_snapshot_that_cannot_be_read_fails_the_run_early(tmp_path: Path) -> None:
+    """The previous snapshot is read while the new rows arrive; when that fails, the run
+    stops fetching then, not after the whole table has been pulled and written."""
+    pulled = 0
+
+    def slow_batches() -> Any:
+        nonlocal pulled
+        for n in range(1000):
+            pulled += 1
+            time.sleep(0.001)
+            yield pa.record_batch({"id": [str(n)], "v": ["a"]})
+
+    lost = PreviousSnapshot(1, "", 1, ["id", "v"], tmp_path / "gone.parquet", tmp_path / "gone.npy")
+    store: Any = StagingFolder(tmp_path)
+
+    with pytest.raises(FileNotFoundError):
+        stage_snapshot(
+            Table(columns=["id", "v"], batches=slow_batches()),
+            CsvFormat(),
+            lost,
+            "id",
+            store,
+            FILE_ID,
+            lambda phase: None,
+        )
+
+    assert pulled < 500
+    assert list((tmp_path / str(FILE_ID)).iterdir()) == []
+
+
+def test_a_failed_run_stops_reading_the_previous_snapshot(tmp_path: Path) -> None:
+    old = stage(tmp_path, {"id": [str(n) for n in range(10)], "v": ["a"] * 10}, "id")
+    records = PartitionedRecords(tmp_path / "previous-keys")
+    stopped = threading.Event()
+    stopped.set()
+
+    _write_old_records(as_previous(old), ["id", "v"], ["id"], records, stopped)
+
+    assert records.count == 0
+    records.close()
