@@ -28,10 +28,10 @@ from app.sources.credential_health import (
     claim_and_enqueue,
 )
 from app.storage.sweep import SWEEP_TICK_SECONDS, sweep_storage
-from app.sync.arrow_memory import use_jemalloc_unless_chosen
 from app.sync.csv_store import csv_store_for
 from app.sync.engine import execute_run
 from app.sync.preview import PREVIEW_JOB_TIMEOUT_SECONDS, PREVIEW_SYNC, run_preview
+from app.sync.process_tuning import tune_for_syncing
 from app.sync.queue import RUN_SYNC, queue_client
 from app.sync.recovery import recover_stalled_runs, requeue_lost_jobs
 from app.sync.run_context import EngineContext
@@ -110,7 +110,6 @@ async def keep_doing(
 
 def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
     async def startup(ctx: dict[str, Any]) -> None:
-        use_jemalloc_unless_chosen()
         db_engine = create_engine(settings)
         ctx["db_engine"] = db_engine
         engine = ctx["engine"] = EngineContext(
@@ -139,6 +138,7 @@ def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
             # (app/storage/sweep.py).
             asyncio.create_task(keep_doing(sweep_storage, engine, lambda: SWEEP_TICK_SECONDS)),
         ]
+        tune_for_syncing()
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         for loop in ctx["loops"]:

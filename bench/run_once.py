@@ -14,9 +14,9 @@ from typing import Any
 from app.db.engine import create_engine, session_factory
 from app.db.models import SyncRun
 from app.settings import get_settings
-from app.sync.arrow_memory import use_jemalloc_unless_chosen
 from app.sync.csv_store import csv_store_for
 from app.sync.engine import execute_run
+from app.sync.process_tuning import tune_for_syncing
 from app.sync.queue import queue_client
 from app.sync.run_context import EngineContext
 from connectors.registry import connector_class
@@ -47,7 +47,6 @@ class StepRecorder(logging.Handler):
 
 
 async def main(run_id: uuid.UUID, source_type: str) -> dict[str, Any]:
-    use_jemalloc_unless_chosen()  # as a worker does at start-up
     settings = get_settings()
     engine = create_engine(settings)
     queue = queue_client(settings)
@@ -55,6 +54,7 @@ async def main(run_id: uuid.UUID, source_type: str) -> dict[str, Any]:
     # A worker imports a source type's connector on its first run of that type and keeps it:
     # the run measured here is one of the runs after that.
     connector_class(source_type)
+    tune_for_syncing()  # as a worker does at the end of its start-up
     steps = StepRecorder()
     logger = logging.getLogger("datasync.sync.steps")
     logger.setLevel(logging.DEBUG)
