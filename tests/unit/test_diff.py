@@ -235,6 +235,27 @@ def test_whole_number_keys_never_share_a_first_half() -> None:
     assert len({a for a, _ in key_pairs(keys)}) == len(keys)
 
 
+MASK = 2**64 - 1
+
+
+def splitmix64_finalizer(value: int) -> int:
+    """SplitMix64's output function, in Python integers, as published with the generator."""
+    z = value & MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
+    return z ^ (z >> 31)
+
+
+def test_a_whole_number_keys_halves_are_splitmix64_of_its_value() -> None:
+    # SplitMix64 seeded with 0 first outputs 0xE220A8397B1DCDAF: its state advances by
+    # 0x9E3779B97F4A7C15, the first half's seed, before the output function.
+    assert key_pairs(["0"])[0][0] == 0xE220A8397B1DCDAF
+    for number in (0, 1, 123, -5, 999_999_999_999_999_999, -999_999_999_999_999_999):
+        a, b = key_pairs([str(number)])[0]
+        assert a == splitmix64_finalizer(number + 0x9E3779B97F4A7C15)
+        assert b == splitmix64_finalizer(number + 0xD1B54A32D192ED03)
+
+
 def test_whole_number_keys_spread_over_every_partition() -> None:
     keys = [str(n) for n in range(6_400)]
     found = keyed_records(key_hashes(pa.table({"id": keys}), ["id"]), np.zeros(6_400, np.uint64))
