@@ -22,6 +22,10 @@ The same guarantees as the psqlODBC path, each kept here:
   (adbc_types.py).
 - Errors are classified by connectors/odbc/errors.py in psqlODBC's form (adbc_errors.py),
   scrubbed of the password in every spelling.
+
+The driver is used through ADBC's low-level objects (database, connection, statement)
+rather than its DB-API module, which imports pandas through `pyarrow.dataset` for nothing
+a sync uses: 53 MB of every worker's memory.
 """
 
 from __future__ import annotations
@@ -31,12 +35,12 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import adbc_driver_manager
 import adbc_driver_postgresql
-import adbc_driver_postgresql.dbapi as adbc
 import pyarrow as pa
+from adbc_driver_manager import AdbcConnection, AdbcDatabase, AdbcStatement
 
 from connectors.base import (
     JSON,
@@ -97,15 +101,30 @@ class _ConnectFailed(Exception):
 
 
 @dataclass(slots=True)
+class _Session:
+    """An open connection to the server. ADBC refuses to close a parent with children
+    open: statements before their connection, the connection before its database."""
+
+    database: AdbcDatabase
+    connection: AdbcConnection
+
+    def close(self) -> None:
+        try:
+            self.connection.close()
+        finally:
+            self.database.close()
+
+
+@dataclass(slots=True)
 class _Result:
     """An open result: its column names (as the query names them), the driver's batches
-    and their conversion to the psqlODBC path's types. The cursor is held because
-    closing it (as its last reference going does) closes the batches' stream."""
+    and their conversion to the psqlODBC path's types, and the statement whose stream
+    they are."""
 
     columns: list[str]
     reader: pa.RecordBatchReader
     convert: Callable[[pa.RecordBatch], pa.RecordBatch]
-    cursor: Any
+    statement: AdbcStatement
 
 
 class AdbcReads:
@@ -118,14 +137,15 @@ class AdbcReads:
 
     def test(self, selection: JSON) -> JSON:
         database = self.connector.database_for(selection)
-        connection = self._connect(database, TEST_QUERY_TIMEOUT_SECONDS)
+        session = self._connect(database, TEST_QUERY_TIMEOUT_SECONDS)
+        result = None
         try:
-            result = self._execute(connection, "SELECT version()")
+            result = self._execute(session, "SELECT version()")
             version = next((str(b.column(0)[0]) for b in result.reader if b.num_rows), "")
         except DRIVER_ERRORS as exc:
             self._raise(exc)
         finally:
-            _close(connection)
+            _close(session, result)
         return {
             "serverVersion": version.splitlines()[0].strip() if version else "",
             "serverVersionFull": version.strip(),
@@ -137,16 +157,16 @@ class AdbcReads:
         raise_first_problem(connector.validate_selection(selection, connector.env))
         query = checked_query(selection["query"], connector.dialect)
         batch_rows = connector.limits.batch_rows
-        connection = self._connect(connector.database_for(selection), _timeout(selection))
+        session = self._connect(connector.database_for(selection), _timeout(selection))
         try:
-            result = self._execute(connection, query)
+            result = self._execute(session, query)
         except DRIVER_ERRORS as exc:
-            _close(connection)
+            _close(session)
             self._raise(exc)
         except BaseException:
-            _close(connection)
+            _close(session)
             raise
-        batches = self._stream(connection, result, batch_rows, progress)
+        batches = self._stream(session, result, batch_rows, progress)
         return Table(columns=result.columns, batches=batches)
 
     def change_marker(self, selection: JSON) -> str | None:
@@ -155,14 +175,15 @@ class AdbcReads:
         query = checked_change_query(selection, connector.dialect)
         if query is None:
             return None
-        connection = self._connect(connector.database_for(selection), _timeout(selection))
+        session = self._connect(connector.database_for(selection), _timeout(selection))
+        result = None
         try:
-            result = self._execute(connection, query)
+            result = self._execute(session, query)
             return marker_of_batches(result.convert(batch) for batch in result.reader)
         except DRIVER_ERRORS as exc:
             self._raise(exc)
         finally:
-            _close(connection)
+            _close(session, result)
 
     # --- internals ----------------------------------------------------------------
 
@@ -171,18 +192,25 @@ class AdbcReads:
             as_diagnostic(exc), secrets=self.connector.secrets(), streaming=streaming
         ) from None
 
-    def _execute(self, connection: Any, query: str) -> _Result:
-        """Runs `query` (checked) on `connection`, whose transaction is set up already."""
-        cursor = connection.cursor()
-        cursor.adbc_statement.set_options(**{_BATCH_BYTES_OPTION: str(BATCH_BYTES)})
-        described = cursor.adbc_execute_schema(query)
-        casts = server_side_casts(described)
-        text = with_server_side_casts(query, len(described), casts) if casts else query
-        cursor.execute(text + "\n")
-        reader = cursor.fetch_record_batch()
-        return _Result(described.names, reader, batch_converter(described, reader.schema), cursor)
+    def _execute(self, session: _Session, query: str) -> _Result:
+        """Runs `query` (checked) on `session`, whose transaction is set up already."""
+        statement = AdbcStatement(session.connection)
+        try:
+            statement.set_options(**{_BATCH_BYTES_OPTION: str(BATCH_BYTES)})
+            _prepare(statement, query)
+            described = pa.schema(statement.execute_schema())
+            casts = server_side_casts(described)
+            text = with_server_side_casts(query, len(described), casts) if casts else query
+            reader = _run(statement, text + "\n")
+        except BaseException:
+            with contextlib.suppress(*DRIVER_ERRORS):
+                statement.close()
+            raise
+        return _Result(
+            described.names, reader, batch_converter(described, reader.schema), statement
+        )
 
-    def _connect(self, database: str | None, query_timeout: int) -> Any:
+    def _connect(self, database: str | None, query_timeout: int) -> _Session:
         """An open connection in a read-only transaction with the query timeout set."""
         connector = self.connector
         connector.check_credentials()
@@ -199,11 +227,11 @@ class AdbcReads:
         budget = RetryBudget(connector.login_timeout)
         retrier = Retrier(CONNECT_RETRY_POLICY, budget)
 
-        def attempt() -> Any:
+        def attempt() -> _Session:
             left = max(1, math.ceil(budget.remaining))  # libpq counts whole seconds
             started = time.monotonic()
             try:
-                return adbc.connect(conninfo(login, chosen, address, left), autocommit=False)
+                return _open(conninfo(login, chosen, address, left))
             except DRIVER_ERRORS as exc:
                 took = time.monotonic() - started
                 budget.spend(took)
@@ -239,17 +267,20 @@ class AdbcReads:
             tls_settings=connector.tls_settings,
         ) from None
 
-    def _begin(self, connection: Any, query_timeout: int) -> None:
+    def _begin(self, session: _Session, query_timeout: int) -> None:
         try:
-            with connection.cursor() as cursor:
-                cursor.execute(session_settings(query_timeout))
-                cursor.fetch_arrow_table()
+            statement = AdbcStatement(session.connection)
+            try:
+                with _run(statement, session_settings(query_timeout)) as reader:
+                    reader.read_all()
+            finally:
+                statement.close()
         except DRIVER_ERRORS as exc:
-            _close(connection)
+            _close(session)
             self._raise(exc)
 
     def _stream(
-        self, connection: Any, result: _Result, batch_rows: int, progress: ProgressCallback
+        self, session: _Session, result: _Result, batch_rows: int, progress: ProgressCallback
     ) -> Iterator[pa.RecordBatch]:
         # The connection lives exactly as long as the stream.
         rows = 0
@@ -264,18 +295,49 @@ class AdbcReads:
         except DRIVER_ERRORS as exc:
             self._raise(exc, streaming=True)
         finally:
-            _close(connection, result.reader, result.cursor)
+            _close(session, result)
 
 
 def _timeout(selection: JSON) -> int:
     return int(selection.get("queryTimeoutSeconds") or DEFAULT_QUERY_TIMEOUT_SECONDS)
 
 
-def _close(connection: Any, *results: Any) -> None:
-    """Closes a result's reader and cursor, then the connection; a connection that broke
+def _open(text: str) -> _Session:
+    """A connection by libpq conninfo `text`, in a transaction (autocommit off)."""
+    database = adbc_driver_postgresql.connect(text)
+    try:
+        connection = AdbcConnection(database)
+    except BaseException:
+        database.close()
+        raise
+    session = _Session(database, connection)
+    try:
+        connection.set_autocommit(False)
+    except BaseException:
+        session.close()
+        raise
+    return session
+
+
+def _prepare(statement: AdbcStatement, query: str) -> None:
+    statement.set_sql_query(query)
+    statement.prepare()
+
+
+def _run(statement: AdbcStatement, query: str) -> pa.RecordBatchReader:
+    """`query`'s result on `statement`, as a stream of batches."""
+    _prepare(statement, query)
+    stream, _ = statement.execute_query()
+    return pa.RecordBatchReader._import_from_c(stream.address)
+
+
+def _close(session: _Session, result: _Result | None = None) -> None:
+    """Closes a result's reader and statement, then the session; a connection that broke
     cannot fail the run a second time. Closing the connection ends a COPY still
     streaming."""
-    for closing in (*results, connection):
-        if closing is not None:
-            with contextlib.suppress(*DRIVER_ERRORS):
-                closing.close()
+    parts: list[pa.RecordBatchReader | AdbcStatement | _Session] = (
+        [] if result is None else [result.reader, result.statement]
+    )
+    for closing in (*parts, session):
+        with contextlib.suppress(*DRIVER_ERRORS):
+            closing.close()

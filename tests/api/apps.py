@@ -8,6 +8,7 @@ from typing import Any
 
 from litestar.testing import TestClient
 
+from app.db.migrate import upgrade_to_head
 from app.main import create_app
 from app.settings import load_settings
 
@@ -16,7 +17,9 @@ from app.settings import load_settings
 def app_with(service_env: dict[str, str], **overrides: str) -> Iterator[TestClient[Any]]:
     """A test client for the app configured like the suite's, plus `overrides`.
 
-    The store is the suite's (already migrated by the `settings` fixture)."""
+    The store is the suite's. It is migrated here too: the `settings` fixture migrates it
+    only for the tests that ask for it, and a test run alone may not."""
     settings = load_settings({**service_env, **overrides})
+    upgrade_to_head(settings)
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         yield client
