@@ -22,10 +22,6 @@ The same guarantees as the psqlODBC path, each kept here:
   (adbc_types.py).
 - Errors are classified by connectors/odbc/errors.py in psqlODBC's form (adbc_errors.py),
   scrubbed of the password in every spelling.
-
-The driver is used through ADBC's low-level objects (database, connection, statement)
-rather than its DB-API module, which imports pandas through `pyarrow.dataset` for nothing
-a sync uses: 53 MB of every worker's memory.
 """
 
 from __future__ import annotations
@@ -35,12 +31,12 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import adbc_driver_manager
 import adbc_driver_postgresql
+import adbc_driver_postgresql.dbapi as adbc
 import pyarrow as pa
-from adbc_driver_manager import AdbcConnection, AdbcDatabase, AdbcStatement
 
 from connectors.base import (
     JSON,
@@ -101,30 +97,15 @@ class _ConnectFailed(Exception):
 
 
 @dataclass(slots=True)
-class _Session:
-    """An open connection to the server. ADBC refuses to close a parent with children
-    open: statements before their connection, the connection before its database."""
-
-    database: AdbcDatabase
-    connection: AdbcConnection
-
-    def close(self) -> None:
-        try:
-            self.connection.close()
-        finally:
-            self.database.close()
-
-
-@dataclass(slots=True)
 class _Result:
     """An open result: its column names (as the query names them), the driver's batches
-    and their conversion to the psqlODBC path's types, and the statement whose stream
-    they are."""
+    and their conversion to the psqlODBC path's types. The cursor is held because
+    closing it (as its last reference going does) closes the batches' stream."""
 
     columns: list[str]
     reader: pa.RecordBatchReader
     convert: Callable[[pa.RecordBatch], pa.RecordBatch]
-    statement: AdbcStatement
+    cursor: Any
 
 
 class AdbcReads:
@@ -137,15 +118,14 @@ class AdbcReads:
 
     def test(self, selection: JSON) -> JSON:
         database = self.connector.database_for(selection)
-        session = self._connect(database, TEST_QUERY_TIMEOUT_SECONDS)
-        result = None
+        connection = self._connect(database, TEST_QUERY_TIMEOUT_SECONDS)
         try:
-            result = self._execute(session, "SELECT version()")
+            result = self._execute(connection, "SELECT version()")
             version = next((str(b.column(0)[0]) for b in result.reader if b.num_rows), "")
         except DRIVER_ERRORS as exc:
             self._raise(exc)
         finally:
-            _close(session, result)
+            _close(connection)
         return {
             "serverVersion": version.splitlines()[0].strip() if version else "",
             "serverVersionFull": version.strip(),
@@ -157,16 +137,16 @@ class AdbcReads:
         raise_first_problem(connector.validate_selection(selection, connector.env))
         query = checked_query(selection["query"], connector.dialect)
         batch_rows = connector.limits.batch_rows
-        session = self._connect(connector.database_for(selection), _timeout(selection))
+        connection = self._connect(connector.database_for(selection), _timeout(selection))
         try:
-            result = self._execute(session, query)
+            result = self._execute(connection, query)
         except DRIVER_ERRORS as exc:
-            _close(session)
+            _close(connection)
             self._raise(exc)
         except BaseException:
-            _close(session)
+            _close(connection)
             raise
-        batches = self._stream(session, result, batch_rows, progress)
+        batches = self._stream(connection, result, batch_rows, progress)
         return Table(columns=result.columns, batches=batches)
 
     def change_marker(self, selection: JSON) -> str | None:
@@ -175,15 +155,14 @@ class AdbcReads:
         query = checked_change_query(selection, connector.dialect)
         if query is None:
             return None
-        session = self._connect(connector.database_for(selection), _timeout(selection))
-        result = None
+        connection = self._connect(connector.database_for(selection), _timeout(selection))
         try:
-            result = self._execute(session, query)
+            result = self._execute(connection, query)
             return marker_of_batches(result.convert(batch) for batch in result.reader)
         except DRIVER_ERRORS as exc:
             self._raise(exc)
         finally:
-            _close(session, result)
+            _close(connection)
 
     # --- internals ----------------------------------------------------------------
 
@@ -192,25 +171,18 @@ class AdbcReads:
             as_diagnostic(exc), secrets=self.connector.secrets(), streaming=streaming
         ) from None
 
-    def _execute(self, session: _Session, query: str) -> _Result:
-        """Runs `query` (checked) on `session`, whose transaction is set up already."""
-        statement = AdbcStatement(session.connection)
-        try:
-            statement.set_options(**{_BATCH_BYTES_OPTION: str(BATCH_BYTES)})
-            _prepare(statement, query)
-            described = pa.schema(statement.execute_schema())
-            casts = server_side_casts(described)
-            text = with_server_side_casts(query, len(described), casts) if casts else query
-            reader = _run(statement, text + "\n")
-        except BaseException:
-            with contextlib.suppress(*DRIVER_ERRORS):
-                statement.close()
-            raise
-        return _Result(
-            described.names, reader, batch_converter(described, reader.schema), statement
-        )
+    def _execute(self, connection: Any, query: str) -> _Result:
+        """Runs `query` (checked) on `connection`, whose transaction is set up already."""
+        cursor = connection.cursor()
+        cursor.adbc_statement.set_options(**{_BATCH_BYTES_OPTION: str(BATCH_BYTES)})
+        described = cursor.adbc_execute_schema(query)
+        casts = server_side_casts(described)
+        text = with_server_side_casts(query, len(described), casts) if casts else query
+        cursor.execute(text + "\n")
+        reader = cursor.fetch_record_batch()
+        return _Result(described.names, reader, batch_converter(described, reader.schema), cursor)
 
-    def _connect(self, database: str | None, query_timeout: int) -> _Session:
+    def _connect(self, database: str | None, query_timeout: int) -> Any:
         """An open connection in a read-only transaction with the query timeout set."""
         connector = self.connector
         connector.check_credentials()
@@ -227,11 +199,11 @@ class AdbcReads:
         budget = RetryBudget(connector.login_timeout)
         retrier = Retrier(CONNECT_RETRY_POLICY, budget)
 
-        def attempt() -> _Session:
+        def attempt() -> Any:
             left = max(1, math.ceil(budget.remaining))  # libpq counts whole seconds
             started = time.monotonic()
             try:
-                return _open(conninfo(login, chosen, address, left))
+                return adbc.connect(conninfo(login, chosen, address, left), autocommit=False)
             except DRIVER_ERRORS as exc:
                 took = time.monotonic() - started
                 budget.spend(took)
@@ -267,20 +239,17 @@ class AdbcReads:
             tls_settings=connector.tls_settings,
         ) from None
 
-    def _begin(self, session: _Session, query_timeout: int) -> None:
+    def _begin(self, connection: Any, query_timeout: int) -> None:
         try:
-            statement = AdbcStatement(session.connection)
-            try:
-                with _run(statement, session_settings(query_timeout)) as reader:
-                    reader.read_all()
-            finally:
-                statement.close()
+            with connection.cursor() as cursor:
+                cursor.execute(session_settings(query_timeout))
+                cursor.fetch_arrow_table()
         except DRIVER_ERRORS as exc:
-            _close(session)
+            _close(connection)
             self._raise(exc)
 
     def _stream(
-        self, session: _Session, result: _Result, batch_rows: int, progress: ProgressCallback
+        self, connection: Any, result: _Result, batch_rows: int, progress: ProgressCallback
     ) -> Iterator[pa.RecordBatch]:
         # The connection lives exactly as long as the stream.
         rows = 0
@@ -295,49 +264,18 @@ class AdbcReads:
         except DRIVER_ERRORS as exc:
             self._raise(exc, streaming=True)
         finally:
-            _close(session, result)
+            _close(connection, result.reader, result.cursor)
 
 
 def _timeout(selection: JSON) -> int:
     return int(selection.get("queryTimeoutSeconds") or DEFAULT_QUERY_TIMEOUT_SECONDS)
 
 
-def _open(text: str) -> _Session:
-    """A connection by libpq conninfo `text`, in a transaction (autocommit off)."""
-    database = adbc_driver_postgresql.connect(text)
-    try:
-        connection = AdbcConnection(database)
-    except BaseException:
-        database.close()
-        raise
-    session = _Session(database, connection)
-    try:
-        connection.set_autocommit(False)
-    except BaseException:
-        session.close()
-        raise
-    return session
-
-
-def _prepare(statement: AdbcStatement, query: str) -> None:
-    statement.set_sql_query(query)
-    statement.prepare()
-
-
-def _run(statement: AdbcStatement, query: str) -> pa.RecordBatchReader:
-    """`query`'s result on `statement`, as a stream of batches."""
-    _prepare(statement, query)
-    stream, _ = statement.execute_query()
-    return pa.RecordBatchReader._import_from_c(stream.address)
-
-
-def _close(session: _Session, result: _Result | None = None) -> None:
-    """Closes a result's reader and statement, then the session; a connection that broke
+def _close(connection: Any, *results: Any) -> None:
+    """Closes a result's reader and cursor, then the connection; a connection that broke
     cannot fail the run a second time. Closing the connection ends a COPY still
     streaming."""
-    parts: list[pa.RecordBatchReader | AdbcStatement | _Session] = (
-        [] if result is None else [result.reader, result.statement]
-    )
-    for closing in (*parts, session):
-        with contextlib.suppress(*DRIVER_ERRORS):
-            closing.close()
+    for closing in (*results, connection):
+        if closing is not None:
+            with contextlib.suppress(*DRIVER_ERRORS):
+                closing.close()
