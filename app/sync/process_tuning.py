@@ -2,7 +2,7 @@
 
 Arrow's allocator: pyarrow allocates through mimalloc by default. A sync allocates and
 frees its batches on four threads at once (app/sync/snapshot.py), and mimalloc keeps each
-thread's freed pages for that thread: at 1M rows a diff run peaked at 370 to 404 MB of RSS
+thread's freed pages for that thread: at 1M rows a diff run peaked at 369 to 404 MB of RSS
 with it, against 292 to 296 MB with jemalloc and 292 to 315 MB with the system allocator,
 at the same speed (bench/run, two diff runs each). jemalloc is used where pyarrow has it,
 the system allocator otherwise. An operator's `ARROW_DEFAULT_MEMORY_POOL` still decides

@@ -25,7 +25,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -186,11 +186,7 @@ class _SnapshotWriter:
         """Each fetched batch rendered, with its CSV lines, for `write_files`; its rows and
         keys are hashed while the files are written."""
         steps = self.steps
-        while True:
-            with steps.timing("waiting for the fetch"):
-                raw = next(batches, None)
-            if raw is None:
-                return
+        for raw in _timed(batches, steps, "waiting for the fetch"):
             if raw.num_columns != len(self.columns):
                 raise ConfigError(
                     f"the source returned {raw.num_columns} columns in a row block, expected {len(self.columns)}"
@@ -222,12 +218,7 @@ class _SnapshotWriter:
 
     def write_files(self, rendered: Iterator[tuple[pa.RecordBatch, pa.Buffer]]) -> None:
         steps = self.steps
-        while True:
-            with steps.timing("waiting for rendering"):
-                item = next(rendered, None)
-            if item is None:
-                return
-            batch, lines = item
+        for batch, lines in _timed(rendered, steps, "waiting for rendering"):
             with steps.timing("write csv"):
                 self.csv.write(lines)
             with steps.timing("parquet"):
@@ -246,18 +237,21 @@ class _SnapshotWriter:
         return np.concatenate(self.hashes) if self.hashes else np.empty(0, np.uint64)
 
 
-def _timed(batches: Iterator[pa.RecordBatch], steps: StepTimes) -> Iterator[pa.RecordBatch]:
-    """`batches`, each fetch timed. Closing this closes `batches` too, which is what makes a
-    connector release its connection when the run stops early."""
+Item = TypeVar("Item")
+
+
+def _timed(items: Iterator[Item], steps: StepTimes, step: str) -> Iterator[Item]:
+    """`items`, the wait for each one timed as `step`. Closing this closes `items` too,
+    which is what makes a connector release its connection when the run stops early."""
     try:
         while True:
-            with steps.timing("fetch"):
-                batch = next(batches, None)
-            if batch is None:
+            with steps.timing(step):
+                item = next(items, None)
+            if item is None:
                 return
-            yield batch
+            yield item
     finally:
-        close = getattr(batches, "close", None)
+        close = getattr(items, "close", None)
         if close is not None:
             close()
 
@@ -352,7 +346,7 @@ def stage_snapshot(
                             return side.result()
 
                 previous_side = process_while_fetching(
-                    _timed(table.batches, steps), process, BATCHES_AHEAD
+                    _timed(table.batches, steps, "fetch"), process, BATCHES_AHEAD
                 )
         checksum, size = sink.sha256.hexdigest(), sink.size
         stored_hashes.finish()
